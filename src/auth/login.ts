@@ -1,0 +1,212 @@
+/**
+ * `POST /iam/login`: a password or an access key in, a short-lived token out; and turning a
+ * token back into an Actor on every `/iam` request.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Actor } from '../context.js';
+import { isWellFormedAccessKeyId } from '../crypto/access-key-id.js';
+import { dummyPasswordHash, verifyPassword } from '../crypto/password.js';
+import { AppError } from '../errors.js';
+import { principalPermissions } from '../identity/authorization.js';
+import { PermissionSet } from '../identity/permissions.js';
+import { getSettings } from '../identity/settings.js';
+import { normalizeEmail } from '../identity/users.js';
+import { effectivePermissions, usableSecrets } from '../keys/keys.js';
+import type { Services } from '../services.js';
+import type { AccessKey } from '../storage/tables.js';
+import type { FailureThrottle } from './throttle.js';
+import type { SigningKeys } from './tokens/signing-keys.js';
+import { type IssuedToken, issueToken, type TokenClaims, verifyToken } from './tokens/tokens.js';
+
+export interface AuthDeps {
+  svc: Services;
+  signingKeys: SigningKeys;
+  throttle: FailureThrottle;
+}
+
+const badCredentials = () => new AppError('INVALID_CREDENTIALS', 'wrong email or password');
+
+async function throttled(deps: AuthDeps, keys: string[]): Promise<void> {
+  const wait = await deps.throttle.retryAfter(keys, deps.svc.clock.now().getTime());
+  if (wait > 0) {
+    throw new AppError('TOO_MANY_REQUESTS', `too many failed sign-ins; try again in ${wait} s`, {
+      retryAfterSeconds: wait,
+    });
+  }
+}
+
+export async function loginWithPassword(
+  deps: AuthDeps,
+  input: { email: string; password: string; tenantId?: string },
+  sourceIp: string,
+): Promise<IssuedToken> {
+  const { svc } = deps;
+  const email = normalizeEmail(input.email);
+  // Throttle per address, and per (email, address) so one attacker cannot lock a user out everywhere.
+  const throttleKeys = [`login-ip:${sourceIp}`, `login-email:${email}:${sourceIp}`];
+  await throttled(deps, throttleKeys);
+  let query = svc.db.selectFrom('users').selectAll().where('email_normalized', '=', email);
+  if (input.tenantId !== undefined) query = query.where('tenant_id', '=', input.tenantId);
+  const candidates = await query.limit(2).execute();
+  if (candidates.length > 1) {
+    throw new AppError(
+      'TENANT_REQUIRED',
+      'this email belongs to several tenants: add "tenantId" to the request',
+    );
+  }
+  const user = candidates[0];
+  const ok = await verifyPassword(input.password, user?.password_hash ?? (await dummyPasswordHash()));
+  if (!user || !user.password_hash || !ok) {
+    await deps.throttle.recordFailure(throttleKeys, svc.clock.now().getTime());
+    throw badCredentials();
+  }
+  await deps.throttle.reset(throttleKeys.slice(1));
+  if (user.status !== 'active')
+    throw new AppError('USER_DISABLED', 'this user is disabled; ask an administrator');
+  if (user.api_user === 1) {
+    throw new AppError(
+      'API_USER_PASSWORD_LOGIN',
+      'this user is an API user: it signs requests with its access keys and cannot sign in with a password',
+    );
+  }
+  const settings = await getSettings(svc.db, user.tenant_id);
+  return issueToken(
+    svc,
+    deps.signingKeys,
+    { sub: user.id, tid: user.tenant_id, pt: 'user', via: 'password' },
+    settings.tokenLifetimeSeconds,
+  );
+}
+
+function sameSecret(a: string, b: string): boolean {
+  // Hash first so the comparison is constant-time whatever the lengths.
+  const ha = createHash('sha256').update(a).digest();
+  const hb = createHash('sha256').update(b).digest();
+  return timingSafeEqual(ha, hb);
+}
+
+/** Is the key usable right now? Throws the reason when not. */
+export async function assertKeyUsable(svc: Services, key: AccessKey): Promise<void> {
+  if (key.status !== 'active') throw new AppError('KEY_INACTIVE', `access key ${key.id} is inactive`);
+  if (key.expires_at !== null && Date.parse(key.expires_at) <= svc.clock.now().getTime()) {
+    throw new AppError('KEY_EXPIRED', `access key ${key.id} expired at ${key.expires_at}`);
+  }
+  const table = key.owner_type === 'user' ? 'users' : 'service_accounts';
+  const owner = await svc.db
+    .selectFrom(table)
+    .select('status')
+    .where('id', '=', key.owner_id)
+    .executeTakeFirst();
+  if (!owner || owner.status !== 'active')
+    throw new AppError('KEY_INACTIVE', `the owner of access key ${key.id} is disabled`);
+}
+
+export async function loginWithKey(
+  deps: AuthDeps,
+  input: { apikey: string; secretkey: string },
+  sourceIp: string,
+): Promise<IssuedToken> {
+  const { svc } = deps;
+  const invalid = () => new AppError('INVALID_CREDENTIALS', 'wrong access key or secret key');
+  const throttleKeys = [`login-ip:${sourceIp}`, `login-key:${input.apikey}:${sourceIp}`];
+  await throttled(deps, throttleKeys);
+  const fail = async (): Promise<never> => {
+    await deps.throttle.recordFailure(throttleKeys, svc.clock.now().getTime());
+    throw invalid();
+  };
+  if (!isWellFormedAccessKeyId(input.apikey)) return fail();
+  const key = await svc.db
+    .selectFrom('access_keys')
+    .selectAll()
+    .where('id', '=', input.apikey)
+    .executeTakeFirst();
+  if (!key) return fail();
+  const secrets = await usableSecrets(svc, svc.db, key);
+  if (!secrets.some((s) => sameSecret(s.secret, input.secretkey))) return fail();
+  await deps.throttle.reset(throttleKeys.slice(1));
+  await assertKeyUsable(svc, key);
+  if (key.type !== 'access') {
+    throw new AppError(
+      'KEY_TYPE_NOT_ALLOWED',
+      'API-type keys sign data requests only and cannot be exchanged for a token',
+    );
+  }
+  const [settings, perms] = await Promise.all([
+    getSettings(svc.db, key.tenant_id),
+    effectivePermissions(svc.db, key),
+  ]);
+  let lifetime = settings.tokenLifetimeSeconds;
+  if (key.expires_at !== null) {
+    // A token never outlives its key.
+    lifetime = Math.max(
+      1,
+      Math.min(lifetime, Math.floor((Date.parse(key.expires_at) - svc.clock.now().getTime()) / 1000)),
+    );
+  }
+  return issueToken(
+    svc,
+    deps.signingKeys,
+    {
+      sub: key.owner_id,
+      tid: key.tenant_id,
+      pt: key.owner_type,
+      via: 'key',
+      akid: key.id,
+      perms: perms.permissions,
+    },
+    lifetime,
+  );
+}
+
+/** Turn a Bearer token into the Actor it speaks for, checking the principal (and key) still may act. */
+export async function actorFromToken(
+  deps: AuthDeps,
+  token: string,
+  request: { sourceIp: string | null; requestId: string | null },
+): Promise<{ actor: Actor; claims: TokenClaims & { exp: number } }> {
+  const { svc } = deps;
+  const claims = await verifyToken(svc, deps.signingKeys, token);
+  const ended = (why: string) => new AppError('INVALID_TOKEN', `this session has ended: ${why}`);
+  let permissions: PermissionSet;
+  if (claims.via === 'key') {
+    if (!claims.akid) throw new AppError('INVALID_TOKEN', 'the token is missing claims');
+    const key = await svc.db
+      .selectFrom('access_keys')
+      .selectAll()
+      .where('id', '=', claims.akid)
+      .where('tenant_id', '=', claims.tid)
+      .executeTakeFirst();
+    if (!key) throw ended('its access key was deleted');
+    try {
+      await assertKeyUsable(svc, key);
+    } catch (error) {
+      throw ended(error instanceof AppError ? error.message : 'its access key cannot be used');
+    }
+    permissions = new PermissionSet(claims.perms ?? []);
+  } else {
+    if (claims.pt !== 'user') throw new AppError('INVALID_TOKEN', 'the token is not valid');
+    const user = await svc.db
+      .selectFrom('users')
+      .select(['status', 'api_user'])
+      .where('id', '=', claims.sub)
+      .where('tenant_id', '=', claims.tid)
+      .executeTakeFirst();
+    if (!user) throw ended('the user was deleted');
+    if (user.status !== 'active') throw ended('the user is disabled');
+    if (user.api_user === 1) throw ended('the user is now an API user');
+    permissions = await principalPermissions(svc.db, claims.tid, 'user', claims.sub);
+  }
+  return {
+    claims,
+    actor: {
+      tenantId: claims.tid,
+      type: claims.pt,
+      id: claims.sub,
+      via: claims.via,
+      accessKeyId: claims.akid,
+      permissions,
+      sourceIp: request.sourceIp,
+      requestId: request.requestId,
+    },
+  };
+}

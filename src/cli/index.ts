@@ -1,0 +1,382 @@
+#!/usr/bin/env node
+/**
+ * The operator CLI (`npx latchkey …`): the same services as the HTTP API, acting as the
+ * operator on the host. Human output by default, `--json` for scripts.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { pino } from 'pino';
+import { SigningKeys } from '../auth/tokens/signing-keys.js';
+import { ConfigError, loadConfig } from '../config.js';
+import type { Actor } from '../context.js';
+import { addKeyToFileKeyring, pruneFileKeyring } from '../crypto/master-key.js';
+import { randomBase62 } from '../crypto/random.js';
+import { AppError } from '../errors.js';
+import { PermissionSet } from '../identity/permissions.js';
+import {
+  createServiceAccount,
+  deleteServiceAccount,
+  listServiceAccounts,
+} from '../identity/service-accounts.js';
+import { getSettings, type IamSettings, updateSettings } from '../identity/settings.js';
+import { createUser, deleteUser, listUsers, normalizeEmail, updateUser } from '../identity/users.js';
+import {
+  createKey,
+  deleteKey,
+  findKey,
+  keyViewOf,
+  listKeys,
+  type Owner,
+  rotateSecret,
+  updateKey,
+} from '../keys/keys.js';
+import { reencryptAll } from '../keys/master-key-rotation.js';
+import { type Runtime, startRuntime } from '../runtime.js';
+
+interface GlobalOptions {
+  json?: boolean;
+  tenant?: string;
+}
+
+const program = new Command('latchkey')
+  .description('latchkey operator CLI: manage users, service accounts, keys and settings on this host')
+  .option('--json', 'print JSON (for scripts)')
+  .option('--tenant <id>', 'tenant ID (default: the first tenant)')
+  .showHelpAfterError();
+
+function integer(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('not a whole number');
+  return Number(value);
+}
+
+async function withRuntime<T>(fn: (rt: Runtime, actor: Actor) => Promise<T>): Promise<void> {
+  const opts = program.opts<GlobalOptions>();
+  const config = loadConfig();
+  // Log only warnings to stderr so stdout stays clean for --json.
+  const runtime = await startRuntime(config, { logger: pino({ level: 'warn' }, pino.destination(2)) });
+  try {
+    const tenantId =
+      opts.tenant ??
+      (
+        await runtime.svc.db
+          .selectFrom('tenants')
+          .select('id')
+          .orderBy('created_at')
+          .limit(1)
+          .executeTakeFirstOrThrow()
+      ).id;
+    const actor: Actor = {
+      tenantId,
+      type: 'system',
+      id: 'cli',
+      via: 'cli',
+      permissions: new PermissionSet(['*']),
+      sourceIp: null,
+      requestId: null,
+    };
+    const result = await fn(runtime, actor);
+    if (result !== undefined) print(result);
+  } finally {
+    await runtime.svc.close();
+  }
+}
+
+function print(value: unknown): void {
+  if (program.opts<GlobalOptions>().json) {
+    process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+    return;
+  }
+  if (typeof value === 'string') {
+    process.stdout.write(`${value}\n`);
+    return;
+  }
+  const rows = Array.isArray(value) ? value : [value];
+  if (rows.length === 0) {
+    process.stdout.write('(none)\n');
+    return;
+  }
+  if (Array.isArray(value)) {
+    console.table(rows);
+    return;
+  }
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    process.stdout.write(
+      `${k.padEnd(18)} ${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}\n`,
+    );
+  }
+}
+
+async function ownerFrom(
+  rt: Runtime,
+  actor: Actor,
+  opts: { user?: string; serviceAccount?: string },
+): Promise<Owner> {
+  if (opts.serviceAccount) return { type: 'service_account', id: opts.serviceAccount };
+  if (!opts.user)
+    throw new AppError('VALIDATION_FAILED', 'give --user <email or id> or --service-account <id>');
+  if (opts.user.includes('@')) {
+    const row = await rt.svc.db
+      .selectFrom('users')
+      .select('id')
+      .where('tenant_id', '=', actor.tenantId)
+      .where('email_normalized', '=', normalizeEmail(opts.user))
+      .executeTakeFirst();
+    if (!row) throw new AppError('NOT_FOUND', `no user ${opts.user}`);
+    return { type: 'user', id: row.id };
+  }
+  return { type: 'user', id: opts.user };
+}
+
+const users = program.command('users').description('users of the tenant');
+users
+  .command('list')
+  .option('--search <text>')
+  .action((o: { search?: string }) =>
+    withRuntime(async (rt, actor) =>
+      (await listUsers(rt.svc.db, actor.tenantId, { search: o.search, limit: 1000, offset: 0 })).items.map(
+        (u) => ({
+          id: u.id,
+          email: u.email,
+          name: u.name,
+          status: u.status,
+          apiUser: u.apiUser,
+          admin: u.isAdministrator,
+        }),
+      ),
+    ),
+  );
+users
+  .command('create')
+  .requiredOption('--email <email>')
+  .requiredOption('--name <name>')
+  .option('--password <password>', 'initial password (at least 12 characters)')
+  .action((o: { email: string; name: string; password?: string }) =>
+    withRuntime((rt, actor) => createUser(rt.svc, actor, o)),
+  );
+for (const [command, status] of [
+  ['disable', 'disabled'],
+  ['enable', 'active'],
+] as const) {
+  users
+    .command(`${command} <userId>`)
+    .action((id: string) => withRuntime((rt, actor) => updateUser(rt.svc, actor, id, { status })));
+}
+users.command('delete <userId>').action((id: string) =>
+  withRuntime(async (rt, actor) => {
+    await deleteUser(rt.svc, actor, id);
+    return `deleted ${id}`;
+  }),
+);
+
+const sas = program.command('service-accounts').description('service accounts of the tenant');
+sas
+  .command('list')
+  .action(() =>
+    withRuntime(
+      async (rt, actor) =>
+        (await listServiceAccounts(rt.svc.db, actor.tenantId, { limit: 1000, offset: 0 })).items,
+    ),
+  );
+sas
+  .command('create')
+  .requiredOption('--name <name>')
+  .option('--email <email>')
+  .option('--description <text>')
+  .action((o: { name: string; email?: string; description?: string }) =>
+    withRuntime((rt, actor) => createServiceAccount(rt.svc, actor, o)),
+  );
+sas.command('delete <serviceAccountId>').action((id: string) =>
+  withRuntime(async (rt, actor) => {
+    await deleteServiceAccount(rt.svc, actor, id);
+    return `deleted ${id}`;
+  }),
+);
+
+const keys = program.command('keys').description('access keys');
+keys
+  .command('list')
+  .option('--user <emailOrId>')
+  .option('--service-account <id>')
+  .option('--status <status>', 'active, inactive, expired or expiring_soon')
+  .action((o: { user?: string; serviceAccount?: string; status?: 'active' }) =>
+    withRuntime(async (rt, actor) => {
+      const owner = o.user || o.serviceAccount ? await ownerFrom(rt, actor, o) : undefined;
+      const page = await listKeys(rt.svc, actor.tenantId, {
+        ownerType: owner?.type,
+        ownerId: owner?.id,
+        status: o.status,
+        limit: 1000,
+        offset: 0,
+      });
+      return page.items.map((k) => ({
+        accessKeyId: k.accessKeyId,
+        name: k.name,
+        type: k.type,
+        state: k.state,
+        owner: k.owner.label,
+        expiresAt: k.expiresAt ?? 'never',
+        lastUsedAt: k.lastUsedAt ?? '-',
+      }));
+    }),
+  );
+
+function secretNotice(accessKeyId: string, secret: string, tenantId: string): string {
+  return [
+    `Access key ID:     ${accessKeyId}`,
+    `Secret access key: ${secret}`,
+    `Tenant ID:         ${tenantId}`,
+    '',
+    'The secret is shown this once. Store it now; if it is lost, generate a new one with `latchkey keys rotate`.',
+  ].join('\n');
+}
+
+keys
+  .command('create')
+  .option('--user <emailOrId>')
+  .option('--service-account <id>')
+  .option('--name <name>', 'a label for the key', 'CLI key')
+  .option('--type <type>', 'access or api', 'access')
+  .option('--days <n>', 'valid for n days', integer)
+  .option('--expires-at <date>', 'YYYY-MM-DD or ISO date-time')
+  .option('--never-expires')
+  .option('--api-user', 'make the user an API user (no more password sign-in)')
+  .action(
+    (o: {
+      user?: string;
+      serviceAccount?: string;
+      name: string;
+      type: string;
+      days?: number;
+      expiresAt?: string;
+      neverExpires?: boolean;
+      apiUser?: boolean;
+    }) =>
+      withRuntime(async (rt, actor) => {
+        if (o.type !== 'access' && o.type !== 'api')
+          throw new AppError('VALIDATION_FAILED', '--type must be access or api');
+        const created = await createKey(rt.svc, actor, await ownerFrom(rt, actor, o), {
+          name: o.name,
+          type: o.type,
+          validityDays: o.days,
+          expiresAt: o.expiresAt,
+          neverExpires: o.neverExpires,
+          apiUser: o.apiUser,
+        });
+        return program.opts<GlobalOptions>().json
+          ? { ...created.key, secretAccessKey: created.secretAccessKey }
+          : secretNotice(created.key.accessKeyId, created.secretAccessKey, actor.tenantId);
+      }),
+  );
+keys
+  .command('rotate <accessKeyId>')
+  .description('generate a new secret key')
+  .option('--grace <seconds>', 'keep the old secret working this long (at most 86400)', integer)
+  .action((id: string, o: { grace?: number }) =>
+    withRuntime(async (rt, actor) => {
+      const created = await rotateSecret(rt.svc, actor, id, o.grace ?? 0);
+      return program.opts<GlobalOptions>().json
+        ? { ...created.key, secretAccessKey: created.secretAccessKey }
+        : secretNotice(id, created.secretAccessKey, actor.tenantId);
+    }),
+  );
+for (const [command, active] of [
+  ['disable', false],
+  ['enable', true],
+] as const) {
+  keys
+    .command(`${command} <accessKeyId>`)
+    .action((id: string) => withRuntime((rt, actor) => updateKey(rt.svc, actor, id, { active })));
+}
+keys.command('delete <accessKeyId>').action((id: string) =>
+  withRuntime(async (rt, actor) => {
+    await deleteKey(rt.svc, actor, id);
+    return `deleted ${id}`;
+  }),
+);
+keys
+  .command('show <accessKeyId>')
+  .action((id: string) =>
+    withRuntime(async (rt, actor) =>
+      keyViewOf(rt.svc, rt.svc.db, await findKey(rt.svc.db, actor.tenantId, id)),
+    ),
+  );
+
+const settings = program.command('settings').description('IAM settings of the tenant');
+settings.command('get').action(() => withRuntime((rt, actor) => getSettings(rt.svc.db, actor.tenantId)));
+settings
+  .command('set <assignments...>')
+  .description('e.g. `latchkey settings set userKeyLimit=3 maxKeyLifetimeDays=365` (null clears a limit)')
+  .action((assignments: string[]) =>
+    withRuntime(async (rt, actor) => {
+      const current = await getSettings(rt.svc.db, actor.tenantId);
+      const patch: Record<string, unknown> = {};
+      for (const a of assignments) {
+        const eq = a.indexOf('=');
+        const name = a.slice(0, eq);
+        if (eq < 1 || !(name in current))
+          throw new AppError('VALIDATION_FAILED', `unknown setting in "${a}"`);
+        patch[name] = JSON.parse(a.slice(eq + 1));
+      }
+      return updateSettings(rt.svc, actor, patch as Partial<IamSettings>);
+    }),
+  );
+
+const admin = program.command('admin').description('administrator recovery');
+admin
+  .command('reset-password')
+  .requiredOption('--email <email>')
+  .option('--password <password>', 'new password (default: generate one and print it once)')
+  .action((o: { email: string; password?: string }) =>
+    withRuntime(async (rt, actor) => {
+      const owner = await ownerFrom(rt, actor, { user: o.email });
+      const password = o.password ?? randomBase62(20);
+      await updateUser(rt.svc, actor, owner.id, { password });
+      return o.password
+        ? `password of ${o.email} changed`
+        : `new password of ${o.email} (shown once): ${password}`;
+    }),
+  );
+
+program
+  .command('master-key')
+  .description('master key operations')
+  .command('rotate')
+  .description('re-encrypt every stored secret under a new master key')
+  .option('--prune', 'then remove old keys from the keyring file (restart every server first)')
+  .action((o: { prune?: boolean }) =>
+    withRuntime(async (rt) => {
+      const source = rt.svc.keyring.source;
+      let version = rt.svc.secrets.currentVersion;
+      if (source.kind === 'file') {
+        version = o.prune ? version : addKeyToFileKeyring(source.path);
+      }
+      const counts = await reencryptAll(rt.svc);
+      if (o.prune && source.kind === 'file') pruneFileKeyring(source.path);
+      return {
+        currentVersion: rt.svc.secrets.currentVersion,
+        reencryptedKeySecrets: counts.keySecrets,
+        reencryptedSigningKeys: counts.signingKeys,
+        note:
+          source.kind === 'env'
+            ? 'LATCHKEY_MASTER_KEY: everything now uses its first key; remove the older entries from every instance.'
+            : o.prune
+              ? 'old keys removed from the keyring file'
+              : `new key version ${version} added; run again with --prune once every server has restarted`,
+      };
+    }),
+  );
+
+program
+  .command('signing-key')
+  .description('token signing keys')
+  .command('rotate')
+  .description('sign new tokens with a new key; the old key stays published until its tokens expire')
+  .action(() => withRuntime(async (rt) => ({ kid: await new SigningKeys(rt.svc).rotate() })));
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  if (error instanceof AppError || error instanceof ConfigError) {
+    process.stderr.write(`latchkey: ${error instanceof AppError ? `${error.code}: ` : ''}${error.message}\n`);
+    process.exit(error instanceof ConfigError ? 2 : 1);
+  }
+  process.stderr.write(`latchkey: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

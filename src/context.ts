@@ -1,0 +1,19 @@
+import type { PermissionSet } from './identity/permissions.js';
+import type { PrincipalType } from './storage/tables.js';
+
+/** Who is doing something, with what, from where: passed to every domain operation. */
+export interface Actor {
+  readonly tenantId: string;
+  readonly type: PrincipalType | 'system';
+  readonly id: string;
+  /** How the actor authenticated: a password session, an access key (or its token), or the operator CLI. */
+  readonly via: 'password' | 'key' | 'cli';
+  readonly accessKeyId?: string;
+  readonly permissions: PermissionSet;
+  readonly sourceIp: string | null;
+  readonly requestId: string | null;
+}
+
+export function can(actor: Actor, permission: string): boolean {
+  return actor.permissions.allows(permission);
+}

@@ -1,0 +1,78 @@
+/** Every error leaves as `{"error":{"code","message","requestId"}}`; 5xx details stay in the log. */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, ERROR_STATUS, type ErrorCode } from '../errors.js';
+
+export interface ErrorBody {
+  error: { code: string; message: string; requestId: string; [extra: string]: unknown };
+}
+
+export function sendError(
+  reply: FastifyReply,
+  request: FastifyRequest,
+  status: number,
+  code: string,
+  message: string,
+  extra: Record<string, unknown> = {},
+): FastifyReply {
+  return reply
+    .status(status)
+    .send({ error: { code, message, requestId: request.id, ...extra } } satisfies ErrorBody);
+}
+
+/** Fastify's own error codes mapped to ours. */
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'VALIDATION_FAILED',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'VALIDATION_FAILED',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_JSON',
+  FST_ERR_VALIDATION: 'VALIDATION_FAILED',
+};
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError | AppError | Error, request, reply) => {
+    if (error instanceof AppError) {
+      if (error.code === 'TOO_MANY_REQUESTS' && typeof error.details?.retryAfterSeconds === 'number') {
+        reply.header('retry-after', String(error.details.retryAfterSeconds));
+      }
+      return sendError(reply, request, error.status, error.code, error.message, error.details ?? {});
+    }
+    const fastifyError = error as FastifyError;
+    if (fastifyError.validation) {
+      const first = fastifyError.validation[0];
+      const where = fastifyError.validationContext ?? 'request';
+      const field = first?.instancePath ? first.instancePath.slice(1).replaceAll('/', '.') : '';
+      let message = `${where}${field ? `.${field}` : ''} ${first?.message ?? 'is invalid'}`;
+      if (first?.keyword === 'additionalProperties') {
+        message = `${where} has an unknown field "${(first.params as { additionalProperty?: string }).additionalProperty}"`;
+      }
+      return sendError(reply, request, 400, 'VALIDATION_FAILED', message);
+    }
+    const mapped = fastifyError.code ? FASTIFY_CODES[fastifyError.code] : undefined;
+    if (mapped) return sendError(reply, request, ERROR_STATUS[mapped], mapped, fastifyError.message);
+    if (error instanceof SyntaxError)
+      return sendError(reply, request, 400, 'MALFORMED_JSON', 'the body is not valid JSON');
+    const status = fastifyError.statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      return sendError(reply, request, status, 'BAD_REQUEST', fastifyError.message);
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return sendError(
+      reply,
+      request,
+      500,
+      'INTERNAL',
+      'something went wrong on our side; the request id helps us find it',
+    );
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendError(
+      reply,
+      request,
+      404,
+      'NOT_FOUND',
+      `no route for ${request.method} ${request.url.split('?')[0]}`,
+    ),
+  );
+}

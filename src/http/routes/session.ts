@@ -1,0 +1,126 @@
+import { Type } from '@sinclair/typebox';
+import { loginWithKey, loginWithPassword } from '../../auth/login.js';
+import { verifyPassword } from '../../crypto/password.js';
+import { AppError } from '../../errors.js';
+import { getAssignments } from '../../identity/assignments.js';
+import { findServiceAccount, serviceAccountView } from '../../identity/service-accounts.js';
+import { findUser, getUserView, updateUser } from '../../identity/users.js';
+import type { App, RouteDeps } from '../app-types.js';
+import { actorOf, sourceIp } from '../auth.js';
+import { Name, Password, Strict } from '../schemas.js';
+
+const LoginBody = Strict({
+  auth_mode: Type.Union([Type.Literal('password'), Type.Literal('apikey')]),
+  email: Type.Optional(Type.String({ maxLength: 254 })),
+  password: Type.Optional(Type.String({ maxLength: 256 })),
+  tenantId: Type.Optional(Type.String({ maxLength: 64 })),
+  apikey: Type.Optional(Type.String({ maxLength: 128 })),
+  secretkey: Type.Optional(Type.String({ maxLength: 256 })),
+});
+
+function required(body: Record<string, unknown>, fields: string[], mode: string): void {
+  const missing = fields.filter((f) => typeof body[f] !== 'string' || body[f] === '');
+  if (missing.length > 0) {
+    throw new AppError(
+      'VALIDATION_FAILED',
+      `auth_mode "${mode}" needs ${missing.map((m) => `"${m}"`).join(' and ')}`,
+    );
+  }
+}
+
+export async function sessionRoutes(app: App, deps: RouteDeps): Promise<void> {
+  app.post(
+    '/iam/login',
+    { config: { auth: 'none' }, schema: { body: LoginBody } },
+    async (request, reply) => {
+      const body = request.body;
+      reply.header('cache-control', 'no-store');
+      if (body.auth_mode === 'password') {
+        required(body, ['email', 'password'], 'password');
+        return loginWithPassword(
+          deps,
+          { email: body.email as string, password: body.password as string, tenantId: body.tenantId },
+          sourceIp(request),
+        );
+      }
+      required(body, ['apikey', 'secretkey'], 'apikey');
+      return loginWithKey(
+        deps,
+        { apikey: body.apikey as string, secretkey: body.secretkey as string },
+        sourceIp(request),
+      );
+    },
+  );
+
+  /** Who am I: the signed-in principal, how it authenticated and what it may do. */
+  async function whoAmI(request: Parameters<typeof actorOf>[0]) {
+    const actor = actorOf(request);
+    const principal =
+      actor.type === 'user'
+        ? await getUserView(deps.svc.db, actor.tenantId, actor.id)
+        : serviceAccountView(await findServiceAccount(deps.svc.db, actor.tenantId, actor.id));
+    const assignments =
+      actor.type === 'system'
+        ? { groups: [], roles: [] }
+        : await getAssignments(deps.svc.db, actor.tenantId, { type: actor.type, id: actor.id });
+    return {
+      ...principal,
+      principalType: actor.type,
+      authenticatedWith: actor.via,
+      accessKeyId: actor.accessKeyId ?? null,
+      groups: assignments.groups,
+      roles: assignments.roles,
+      permissions: actor.permissions.expand(),
+    };
+  }
+
+  app.get('/iam/me', async (request) => whoAmI(request));
+
+  app.patch(
+    '/iam/me',
+    {
+      schema: {
+        body: Strict({
+          name: Type.Optional(Name),
+          password: Type.Optional(Password),
+          currentPassword: Type.Optional(Type.String({ maxLength: 256 })),
+        }),
+      },
+    },
+    async (request) => {
+      const actor = actorOf(request);
+      if (actor.type !== 'user' || actor.via !== 'password') {
+        throw new AppError(
+          'ACCESS_DENIED',
+          'only a user signed in with a password can change their own profile',
+        );
+      }
+      const { name, password, currentPassword } = request.body;
+      if (password !== undefined) {
+        const user = await findUser(deps.svc.db, actor.tenantId, actor.id);
+        if (
+          currentPassword === undefined ||
+          !user.password_hash ||
+          !(await verifyPassword(currentPassword, user.password_hash))
+        ) {
+          throw new AppError('INVALID_CREDENTIALS', 'currentPassword is wrong');
+        }
+      }
+      return updateUser(deps.svc, actor, actor.id, { name, password });
+    },
+  );
+
+  /** Like AWS STS GetCallerIdentity: valid credentials are all it needs. */
+  app.get('/profile', async (request) => {
+    const actor = actorOf(request);
+    const me = await whoAmI(request);
+    return {
+      tenantId: actor.tenantId,
+      principal: { type: actor.type, id: actor.id, name: me.name, email: me.email ?? null },
+      accessKeyId: actor.accessKeyId ?? null,
+      credential: 'token',
+      tokenSource: actor.via,
+      permissions: me.permissions,
+    };
+  });
+}

@@ -1,0 +1,181 @@
+/**
+ * Group membership and role assignment, for users, service accounts, keys and groups.
+ * One function replaces a subject's groups and/or roles, checks every id belongs to the tenant,
+ * guards the last administrator, audits the change and tells caches.
+ */
+import { writeAudit } from '../audit/audit.js';
+import type { Actor } from '../context.js';
+import { AppError } from '../errors.js';
+import type { Services } from '../services.js';
+import type { DbOrTx } from '../storage/dialect.js';
+import type { MemberType, RoleSubjectType } from '../storage/tables.js';
+import { iso } from '../time.js';
+import { assertNotLastAdministrator } from './authorization.js';
+
+export interface NamedRef {
+  id: string;
+  name: string;
+}
+
+export interface Assignments {
+  groups: NamedRef[];
+  roles: NamedRef[];
+}
+
+export interface Subject {
+  type: RoleSubjectType;
+  id: string;
+}
+
+export async function getAssignments(db: DbOrTx, tenantId: string, subject: Subject): Promise<Assignments> {
+  const [groups, roles] = await Promise.all([
+    subject.type === 'group'
+      ? Promise.resolve([])
+      : db
+          .selectFrom('group_members')
+          .innerJoin('groups', 'groups.id', 'group_members.group_id')
+          .select(['groups.id', 'groups.name'])
+          .where('group_members.tenant_id', '=', tenantId)
+          .where('member_type', '=', subject.type)
+          .where('member_id', '=', subject.id)
+          .orderBy('groups.name')
+          .execute(),
+    db
+      .selectFrom('role_assignments')
+      .innerJoin('roles', 'roles.id', 'role_assignments.role_id')
+      .select(['roles.id', 'roles.name'])
+      .where('role_assignments.tenant_id', '=', tenantId)
+      .where('subject_type', '=', subject.type)
+      .where('subject_id', '=', subject.id)
+      .orderBy('roles.name')
+      .execute(),
+  ]);
+  return { groups, roles };
+}
+
+async function checkIds(
+  db: DbOrTx,
+  table: 'groups' | 'roles',
+  tenantId: string,
+  ids: string[],
+): Promise<void> {
+  if (ids.length === 0) return;
+  const found = await db
+    .selectFrom(table)
+    .select('id')
+    .where('tenant_id', '=', tenantId)
+    .where('id', 'in', ids)
+    .execute();
+  const known = new Set(found.map((r) => r.id));
+  const missing = ids.filter((id) => !known.has(id));
+  if (missing.length > 0) {
+    throw new AppError(
+      'NOT_FOUND',
+      `${table === 'groups' ? 'group' : 'role'} not found: ${missing.join(', ')}`,
+    );
+  }
+}
+
+/**
+ * Replace the subject's groups and/or roles inside `trx`. Returns before/after; the caller audits
+ * under its own action name when it makes the change as part of something larger.
+ */
+export async function replaceAssignments(
+  trx: DbOrTx,
+  now: Date,
+  tenantId: string,
+  subject: Subject,
+  change: { groupIds?: string[]; roleIds?: string[] },
+): Promise<{ before: Assignments; after: Assignments }> {
+  const groupIds = change.groupIds && [...new Set(change.groupIds)];
+  const roleIds = change.roleIds && [...new Set(change.roleIds)];
+  if (groupIds && subject.type === 'group')
+    throw new AppError('VALIDATION_FAILED', 'groups cannot contain groups');
+  const before = await getAssignments(trx, tenantId, subject);
+  const at = iso(now);
+  if (groupIds) {
+    await checkIds(trx, 'groups', tenantId, groupIds);
+    if (subject.type === 'user') {
+      const adminGroup = await trx
+        .selectFrom('groups')
+        .select('id')
+        .where('tenant_id', '=', tenantId)
+        .where('builtin', '=', 'administrators')
+        .executeTakeFirstOrThrow();
+      const leaving = before.groups.some((g) => g.id === adminGroup.id) && !groupIds.includes(adminGroup.id);
+      if (leaving) await assertNotLastAdministrator(trx, tenantId, subject.id);
+    }
+    const memberType = subject.type as MemberType;
+    await trx
+      .deleteFrom('group_members')
+      .where('tenant_id', '=', tenantId)
+      .where('member_type', '=', memberType)
+      .where('member_id', '=', subject.id)
+      .execute();
+    if (groupIds.length > 0) {
+      await trx
+        .insertInto('group_members')
+        .values(
+          groupIds.map((g) => ({
+            tenant_id: tenantId,
+            group_id: g,
+            member_type: memberType,
+            member_id: subject.id,
+            created_at: at,
+          })),
+        )
+        .execute();
+    }
+  }
+  if (roleIds) {
+    await checkIds(trx, 'roles', tenantId, roleIds);
+    await trx
+      .deleteFrom('role_assignments')
+      .where('tenant_id', '=', tenantId)
+      .where('subject_type', '=', subject.type)
+      .where('subject_id', '=', subject.id)
+      .execute();
+    if (roleIds.length > 0) {
+      await trx
+        .insertInto('role_assignments')
+        .values(
+          roleIds.map((r) => ({
+            tenant_id: tenantId,
+            role_id: r,
+            subject_type: subject.type,
+            subject_id: subject.id,
+            created_at: at,
+          })),
+        )
+        .execute();
+    }
+  }
+  return { before, after: await getAssignments(trx, tenantId, subject) };
+}
+
+export async function setAssignments(
+  svc: Services,
+  actor: Actor,
+  subject: Subject,
+  change: { groupIds?: string[]; roleIds?: string[] },
+  /** Checks that the subject exists in the actor's tenant (inside the transaction). */
+  assertSubject: (trx: DbOrTx) => Promise<unknown>,
+): Promise<Assignments> {
+  const result = await svc.db.transaction().execute(async (trx) => {
+    await assertSubject(trx);
+    const { before, after } = await replaceAssignments(trx, svc.clock.now(), actor.tenantId, subject, change);
+    const targetType = subject.type === 'key' ? 'access_key' : subject.type;
+    await writeAudit(
+      trx,
+      svc.clock,
+      actor,
+      `${targetType}.assignments`,
+      { type: targetType, id: subject.id },
+      before,
+      after,
+    );
+    return after;
+  });
+  svc.events.emit('authz-changed', { tenantId: actor.tenantId });
+  return result;
+}

@@ -1,0 +1,131 @@
+/** Who may do what: resolves the permission patterns of principals and keys from roles and groups. */
+import { AppError } from '../errors.js';
+import type { DbOrTx } from '../storage/dialect.js';
+import type { AccessKey, MemberType, RoleSubjectType } from '../storage/tables.js';
+import { IntersectionSet, PermissionSet } from './permissions.js';
+
+async function patternsOf(
+  db: DbOrTx,
+  tenantId: string,
+  subjectType: RoleSubjectType & MemberType,
+  subjectId: string,
+): Promise<{ patterns: string[]; assigned: boolean }> {
+  const groupIds = db
+    .selectFrom('group_members')
+    .select('group_id')
+    .where('tenant_id', '=', tenantId)
+    .where('member_type', '=', subjectType)
+    .where('member_id', '=', subjectId);
+  const [roles, groups] = await Promise.all([
+    db
+      .selectFrom('roles')
+      .select('permissions')
+      .where('tenant_id', '=', tenantId)
+      .where((eb) =>
+        eb.or([
+          eb(
+            'id',
+            'in',
+            eb
+              .selectFrom('role_assignments')
+              .select('role_id')
+              .where('subject_type', '=', subjectType)
+              .where('subject_id', '=', subjectId),
+          ),
+          eb(
+            'id',
+            'in',
+            eb
+              .selectFrom('role_assignments')
+              .select('role_id')
+              .where('subject_type', '=', 'group')
+              .where('subject_id', 'in', groupIds),
+          ),
+        ]),
+      )
+      .execute(),
+    groupIds.execute(),
+  ]);
+  const patterns = [...new Set(roles.flatMap((r) => JSON.parse(r.permissions) as string[]))].sort();
+  const direct = await db
+    .selectFrom('role_assignments')
+    .select('role_id')
+    .where('subject_type', '=', subjectType)
+    .where('subject_id', '=', subjectId)
+    .limit(1)
+    .execute();
+  return { patterns, assigned: groups.length > 0 || direct.length > 0 };
+}
+
+export async function principalPermissions(
+  db: DbOrTx,
+  tenantId: string,
+  type: 'user' | 'service_account',
+  id: string,
+): Promise<PermissionSet> {
+  return new PermissionSet((await patternsOf(db, tenantId, type, id)).patterns);
+}
+
+export interface KeyPermissions {
+  /** What the key may do: its own assignments (or its owner's when it has none) within its owner's. */
+  effective: PermissionSet;
+  /** Whether the key has groups or roles of its own. */
+  ownAssignments: boolean;
+  owner: PermissionSet;
+}
+
+export async function keyPermissions(db: DbOrTx, key: AccessKey): Promise<KeyPermissions> {
+  const [own, owner] = await Promise.all([
+    patternsOf(db, key.tenant_id, 'key', key.id),
+    principalPermissions(db, key.tenant_id, key.owner_type, key.owner_id),
+  ]);
+  const keySet = own.assigned ? new PermissionSet(own.patterns) : owner;
+  return { effective: new IntersectionSet(keySet, owner), ownAssignments: own.assigned, owner };
+}
+
+export async function isAdministrator(db: DbOrTx, tenantId: string, userId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('group_members')
+    .innerJoin('groups', 'groups.id', 'group_members.group_id')
+    .select('group_members.member_id')
+    .where('groups.tenant_id', '=', tenantId)
+    .where('groups.builtin', '=', 'administrators')
+    .where('group_members.member_type', '=', 'user')
+    .where('group_members.member_id', '=', userId)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** Administrators who can still sign in and act: active, not API-only. */
+export async function interactiveAdministrators(db: DbOrTx, tenantId: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('group_members')
+    .innerJoin('groups', 'groups.id', 'group_members.group_id')
+    .innerJoin('users', 'users.id', 'group_members.member_id')
+    .select('users.id')
+    .where('groups.tenant_id', '=', tenantId)
+    .where('groups.builtin', '=', 'administrators')
+    .where('group_members.member_type', '=', 'user')
+    .where('users.status', '=', 'active')
+    .where('users.api_user', '=', 0)
+    .execute();
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Refuse a change that would leave the tenant without an interactive administrator.
+ * Call inside the transaction that makes the change, before making it.
+ */
+export async function assertNotLastAdministrator(
+  db: DbOrTx,
+  tenantId: string,
+  userId: string,
+): Promise<void> {
+  const admins = await interactiveAdministrators(db, tenantId);
+  if (admins.includes(userId) && admins.length === 1) {
+    throw new AppError(
+      'LAST_ADMINISTRATOR',
+      'this is the last administrator who can sign in; make someone else an administrator first',
+    );
+  }
+}

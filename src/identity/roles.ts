@@ -1,0 +1,130 @@
+import { writeAudit } from '../audit/audit.js';
+import type { Actor } from '../context.js';
+import { AppError, notFound } from '../errors.js';
+import type { Services } from '../services.js';
+import { type DbOrTx, isUniqueViolation } from '../storage/dialect.js';
+import type { Role } from '../storage/tables.js';
+import { iso } from '../time.js';
+import { unknownPatterns } from './permissions.js';
+
+export interface RoleView {
+  id: string;
+  name: string;
+  description: string;
+  permissions: string[];
+  builtin: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const roleView = (r: Role): RoleView => ({
+  id: r.id,
+  name: r.name,
+  description: r.description,
+  permissions: JSON.parse(r.permissions) as string[],
+  builtin: r.builtin !== null,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+export async function findRole(db: DbOrTx, tenantId: string, id: string): Promise<Role> {
+  const row = await db
+    .selectFrom('roles')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', id)
+    .executeTakeFirst();
+  if (!row) throw notFound('role');
+  return row;
+}
+
+function checkPermissions(permissions: string[]): string[] {
+  const unknown = unknownPatterns(permissions);
+  if (unknown.length > 0) {
+    throw new AppError('UNKNOWN_PERMISSION', `unknown permission: ${unknown.join(', ')}`, { unknown });
+  }
+  return [...new Set(permissions)].sort();
+}
+
+const duplicate = (name: string) => new AppError('ALREADY_EXISTS', `a role named ${name} already exists`);
+
+export async function createRole(
+  svc: Services,
+  actor: Actor,
+  input: { name: string; description?: string; permissions: string[] },
+): Promise<RoleView> {
+  const permissions = checkPermissions(input.permissions);
+  const now = iso(svc.clock.now());
+  const row: Role = {
+    id: svc.newId('rol'),
+    tenant_id: actor.tenantId,
+    name: input.name.trim(),
+    description: input.description ?? '',
+    permissions: JSON.stringify(permissions),
+    builtin: null,
+    created_at: now,
+    updated_at: now,
+  };
+  try {
+    return await svc.db.transaction().execute(async (trx) => {
+      await trx.insertInto('roles').values(row).execute();
+      const view = roleView(row);
+      await writeAudit(trx, svc.clock, actor, 'role.create', { type: 'role', id: row.id }, null, view);
+      return view;
+    });
+  } catch (error) {
+    if (isUniqueViolation(error)) throw duplicate(row.name);
+    throw error;
+  }
+}
+
+export async function listRoles(db: DbOrTx, tenantId: string): Promise<RoleView[]> {
+  const rows = await db
+    .selectFrom('roles')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .orderBy('name')
+    .execute();
+  return rows.map(roleView);
+}
+
+export async function updateRole(
+  svc: Services,
+  actor: Actor,
+  id: string,
+  patch: { name?: string; description?: string; permissions?: string[] },
+): Promise<RoleView> {
+  try {
+    const view = await svc.db.transaction().execute(async (trx) => {
+      const before = await findRole(trx, actor.tenantId, id);
+      if (before.builtin !== null)
+        throw new AppError('BUILTIN_PROTECTED', `the built-in role ${before.name} cannot be changed`);
+      const values: Partial<Role> = { updated_at: iso(svc.clock.now()) };
+      if (patch.name !== undefined) values.name = patch.name.trim();
+      if (patch.description !== undefined) values.description = patch.description;
+      if (patch.permissions !== undefined)
+        values.permissions = JSON.stringify(checkPermissions(patch.permissions));
+      await trx.updateTable('roles').set(values).where('id', '=', id).execute();
+      const after = roleView({ ...before, ...values });
+      await writeAudit(trx, svc.clock, actor, 'role.update', { type: 'role', id }, roleView(before), after);
+      return after;
+    });
+    svc.events.emit('authz-changed', { tenantId: actor.tenantId });
+    return view;
+  } catch (error) {
+    if (isUniqueViolation(error)) throw duplicate(patch.name ?? '');
+    throw error;
+  }
+}
+
+export async function deleteRole(svc: Services, actor: Actor, id: string): Promise<void> {
+  await svc.db.transaction().execute(async (trx) => {
+    const before = await findRole(trx, actor.tenantId, id);
+    if (before.builtin !== null)
+      throw new AppError('BUILTIN_PROTECTED', `the built-in role ${before.name} cannot be deleted`);
+    await trx.deleteFrom('role_assignments').where('role_id', '=', id).execute();
+    await trx.deleteFrom('roles').where('id', '=', id).execute();
+    await writeAudit(trx, svc.clock, actor, 'role.delete', { type: 'role', id }, roleView(before), null);
+  });
+  svc.events.emit('authz-changed', { tenantId: actor.tenantId });
+}

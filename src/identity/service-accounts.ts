@@ -1,0 +1,151 @@
+import { writeAudit } from '../audit/audit.js';
+import type { Actor } from '../context.js';
+import { AppError, notFound } from '../errors.js';
+import type { Services } from '../services.js';
+import { type DbOrTx, isUniqueViolation } from '../storage/dialect.js';
+import type { ServiceAccount } from '../storage/tables.js';
+import { iso } from '../time.js';
+import { deletePrincipalData } from './users.js';
+
+export interface ServiceAccountView {
+  id: string;
+  tenantId: string;
+  name: string;
+  email: string | null;
+  description: string;
+  status: 'active' | 'disabled';
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const serviceAccountView = (s: ServiceAccount): ServiceAccountView => ({
+  id: s.id,
+  tenantId: s.tenant_id,
+  name: s.name,
+  email: s.email,
+  description: s.description,
+  status: s.status,
+  createdAt: s.created_at,
+  updatedAt: s.updated_at,
+});
+
+export async function findServiceAccount(db: DbOrTx, tenantId: string, id: string): Promise<ServiceAccount> {
+  const row = await db
+    .selectFrom('service_accounts')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', id)
+    .executeTakeFirst();
+  if (!row) throw notFound('service account');
+  return row;
+}
+
+const duplicate = (name: string) =>
+  new AppError('ALREADY_EXISTS', `a service account named ${name} already exists`);
+
+export async function createServiceAccount(
+  svc: Services,
+  actor: Actor,
+  input: { name: string; email?: string | null; description?: string },
+): Promise<ServiceAccountView> {
+  const now = iso(svc.clock.now());
+  const row: ServiceAccount = {
+    id: svc.newId('sa'),
+    tenant_id: actor.tenantId,
+    name: input.name.trim(),
+    email: input.email?.trim() || null,
+    description: input.description ?? '',
+    status: 'active',
+    created_at: now,
+    updated_at: now,
+  };
+  try {
+    return await svc.db.transaction().execute(async (trx) => {
+      await trx.insertInto('service_accounts').values(row).execute();
+      const view = serviceAccountView(row);
+      await writeAudit(
+        trx,
+        svc.clock,
+        actor,
+        'service_account.create',
+        { type: 'service_account', id: row.id },
+        null,
+        view,
+      );
+      return view;
+    });
+  } catch (error) {
+    if (isUniqueViolation(error)) throw duplicate(row.name);
+    throw error;
+  }
+}
+
+export async function listServiceAccounts(
+  db: DbOrTx,
+  tenantId: string,
+  filter: { search?: string; limit: number; offset: number },
+): Promise<{ items: ServiceAccountView[]; total: number }> {
+  let query = db.selectFrom('service_accounts').where('tenant_id', '=', tenantId);
+  if (filter.search) {
+    const needle = `%${filter.search.toLowerCase().replace(/[%_\\]/g, '')}%`;
+    query = query.where((eb) => eb(eb.fn('lower', ['name']), 'like', needle));
+  }
+  const [rows, count] = await Promise.all([
+    query.selectAll().orderBy('name').limit(filter.limit).offset(filter.offset).execute(),
+    query.select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { items: rows.map(serviceAccountView), total: Number(count.n) };
+}
+
+export async function updateServiceAccount(
+  svc: Services,
+  actor: Actor,
+  id: string,
+  patch: { name?: string; email?: string | null; description?: string; status?: 'active' | 'disabled' },
+): Promise<ServiceAccountView> {
+  try {
+    const view = await svc.db.transaction().execute(async (trx) => {
+      const before = await findServiceAccount(trx, actor.tenantId, id);
+      const values: Partial<ServiceAccount> = { updated_at: iso(svc.clock.now()) };
+      if (patch.name !== undefined) values.name = patch.name.trim();
+      if (patch.email !== undefined) values.email = patch.email?.trim() || null;
+      if (patch.description !== undefined) values.description = patch.description;
+      if (patch.status !== undefined) values.status = patch.status;
+      await trx.updateTable('service_accounts').set(values).where('id', '=', id).execute();
+      const after = serviceAccountView({ ...before, ...values });
+      await writeAudit(
+        trx,
+        svc.clock,
+        actor,
+        'service_account.update',
+        { type: 'service_account', id },
+        serviceAccountView(before),
+        after,
+      );
+      return after;
+    });
+    svc.events.emit('authz-changed', { tenantId: actor.tenantId });
+    return view;
+  } catch (error) {
+    if (isUniqueViolation(error)) throw duplicate(patch.name ?? '');
+    throw error;
+  }
+}
+
+export async function deleteServiceAccount(svc: Services, actor: Actor, id: string): Promise<void> {
+  await svc.db.transaction().execute(async (trx) => {
+    const before = await findServiceAccount(trx, actor.tenantId, id);
+    await deletePrincipalData(trx, 'service_account', id);
+    await trx.deleteFrom('service_accounts').where('id', '=', id).execute();
+    await writeAudit(
+      trx,
+      svc.clock,
+      actor,
+      'service_account.delete',
+      { type: 'service_account', id },
+      serviceAccountView(before),
+      null,
+    );
+  });
+  svc.events.emit('authz-changed', { tenantId: actor.tenantId });
+}

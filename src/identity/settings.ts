@@ -1,0 +1,122 @@
+import { writeAudit } from '../audit/audit.js';
+import type { Actor } from '../context.js';
+import { AppError } from '../errors.js';
+import type { Services } from '../services.js';
+import type { DbOrTx } from '../storage/dialect.js';
+import type { TenantSettingsRow } from '../storage/tables.js';
+import { iso } from '../time.js';
+
+export interface SigningScope {
+  region: string;
+  service: string;
+}
+
+export interface IamSettings {
+  /** Lifetime of a new key when the request names none; null = never expires. */
+  defaultKeyLifetimeDays: number | null;
+  /** Longest lifetime a key may have; null = no maximum (and "never expires" is allowed). */
+  maxKeyLifetimeDays: number | null;
+  tokenLifetimeSeconds: number;
+  /** How many keys a user who is not an administrator may hold. */
+  userKeyLimit: number;
+  reminderLeadDays: number;
+  /** Signing scopes accepted besides the service's default one. */
+  acceptedScopes: SigningScope[];
+  allowUnsignedPayload: boolean;
+  /** Put the secret itself in key emails instead of a one-time link. */
+  emailSecretInline: boolean;
+}
+
+export const DEFAULT_SETTINGS: IamSettings = {
+  defaultKeyLifetimeDays: 90,
+  maxKeyLifetimeDays: null,
+  tokenLifetimeSeconds: 3600,
+  userKeyLimit: 2,
+  reminderLeadDays: 2,
+  acceptedScopes: [{ region: 'ap-southeast-1', service: 'execute-api' }],
+  allowUnsignedPayload: false,
+  emailSecretInline: false,
+};
+
+export function settingsFromRow(row: TenantSettingsRow): IamSettings {
+  return {
+    defaultKeyLifetimeDays: row.default_key_lifetime_days,
+    maxKeyLifetimeDays: row.max_key_lifetime_days,
+    tokenLifetimeSeconds: row.token_lifetime_seconds,
+    userKeyLimit: row.user_key_limit,
+    reminderLeadDays: row.reminder_lead_days,
+    acceptedScopes: JSON.parse(row.accepted_scopes) as SigningScope[],
+    allowUnsignedPayload: row.allow_unsigned_payload === 1,
+    emailSecretInline: row.email_secret_inline === 1,
+  };
+}
+
+export function settingsToRow(tenantId: string, s: IamSettings, now: Date): TenantSettingsRow {
+  return {
+    tenant_id: tenantId,
+    default_key_lifetime_days: s.defaultKeyLifetimeDays,
+    max_key_lifetime_days: s.maxKeyLifetimeDays,
+    token_lifetime_seconds: s.tokenLifetimeSeconds,
+    user_key_limit: s.userKeyLimit,
+    reminder_lead_days: s.reminderLeadDays,
+    accepted_scopes: JSON.stringify(s.acceptedScopes),
+    allow_unsigned_payload: s.allowUnsignedPayload ? 1 : 0,
+    email_secret_inline: s.emailSecretInline ? 1 : 0,
+    updated_at: iso(now),
+  };
+}
+
+export async function getSettings(db: DbOrTx, tenantId: string): Promise<IamSettings> {
+  const row = await db
+    .selectFrom('tenant_settings')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .executeTakeFirst();
+  if (!row) throw new AppError('NOT_FOUND', 'tenant settings not found');
+  return settingsFromRow(row);
+}
+
+function checkConsistent(s: IamSettings): void {
+  if (s.maxKeyLifetimeDays !== null) {
+    if (s.defaultKeyLifetimeDays === null) {
+      throw new AppError(
+        'VALIDATION_FAILED',
+        'defaultKeyLifetimeDays cannot be "never" (null) while maxKeyLifetimeDays is set',
+      );
+    }
+    if (s.defaultKeyLifetimeDays > s.maxKeyLifetimeDays) {
+      throw new AppError('VALIDATION_FAILED', 'defaultKeyLifetimeDays cannot exceed maxKeyLifetimeDays');
+    }
+  }
+  const seen = new Set<string>();
+  for (const scope of s.acceptedScopes) {
+    const id = `${scope.region}/${scope.service}`;
+    if (seen.has(id)) throw new AppError('VALIDATION_FAILED', `acceptedScopes lists ${id} twice`);
+    seen.add(id);
+  }
+}
+
+export async function updateSettings(
+  svc: Services,
+  actor: Actor,
+  patch: Partial<IamSettings>,
+): Promise<IamSettings> {
+  return svc.db.transaction().execute(async (trx) => {
+    const before = await getSettings(trx, actor.tenantId);
+    const after: IamSettings = { ...before, ...patch };
+    checkConsistent(after);
+    const row = settingsToRow(actor.tenantId, after, svc.clock.now());
+    const { tenant_id: _ignored, ...values } = row;
+    await trx.updateTable('tenant_settings').set(values).where('tenant_id', '=', actor.tenantId).execute();
+    await writeAudit(
+      trx,
+      svc.clock,
+      actor,
+      'settings.update',
+      { type: 'tenant', id: actor.tenantId },
+      before,
+      after,
+    );
+    return after;
+  });
+}

@@ -1,0 +1,228 @@
+import { writeAudit } from '../audit/audit.js';
+import type { Actor } from '../context.js';
+import { hashPassword } from '../crypto/password.js';
+import { AppError, notFound } from '../errors.js';
+import type { Services } from '../services.js';
+import { type DbOrTx, isUniqueViolation } from '../storage/dialect.js';
+import type { User } from '../storage/tables.js';
+import { iso } from '../time.js';
+import { assertNotLastAdministrator, isAdministrator } from './authorization.js';
+
+export interface UserView {
+  id: string;
+  tenantId: string;
+  email: string;
+  name: string;
+  status: 'active' | 'disabled';
+  /** An API user signs requests with keys only; password sign-in is refused. */
+  apiUser: boolean;
+  isAdministrator: boolean;
+  hasPassword: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export function userView(u: User, isAdmin: boolean): UserView {
+  return {
+    id: u.id,
+    tenantId: u.tenant_id,
+    email: u.email,
+    name: u.name,
+    status: u.status,
+    apiUser: u.api_user === 1,
+    isAdministrator: isAdmin,
+    hasPassword: u.password_hash !== null,
+    createdAt: u.created_at,
+    updatedAt: u.updated_at,
+  };
+}
+
+export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
+
+export async function findUser(db: DbOrTx, tenantId: string, id: string): Promise<User> {
+  const user = await db
+    .selectFrom('users')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', id)
+    .executeTakeFirst();
+  if (!user) throw notFound('user');
+  return user;
+}
+
+export async function getUserView(db: DbOrTx, tenantId: string, id: string): Promise<UserView> {
+  const user = await findUser(db, tenantId, id);
+  return userView(user, await isAdministrator(db, tenantId, id));
+}
+
+export interface NewUserInput {
+  email: string;
+  name: string;
+  password?: string;
+}
+
+export async function createUser(svc: Services, actor: Actor, input: NewUserInput): Promise<UserView> {
+  const passwordHash = input.password === undefined ? null : await hashPassword(input.password);
+  const now = iso(svc.clock.now());
+  const user: User = {
+    id: svc.newId('usr'),
+    tenant_id: actor.tenantId,
+    email: input.email.trim(),
+    email_normalized: normalizeEmail(input.email),
+    name: input.name.trim(),
+    password_hash: passwordHash,
+    status: 'active',
+    api_user: 0,
+    created_at: now,
+    updated_at: now,
+  };
+  try {
+    return await svc.db.transaction().execute(async (trx) => {
+      await trx.insertInto('users').values(user).execute();
+      const view = userView(user, false);
+      await writeAudit(trx, svc.clock, actor, 'user.create', { type: 'user', id: user.id }, null, view);
+      return view;
+    });
+  } catch (error) {
+    if (isUniqueViolation(error))
+      throw new AppError('ALREADY_EXISTS', `a user with email ${user.email} already exists`);
+    throw error;
+  }
+}
+
+export interface UserFilter {
+  search?: string;
+  status?: 'active' | 'disabled';
+  apiUser?: boolean;
+  limit: number;
+  offset: number;
+}
+
+export async function listUsers(
+  db: DbOrTx,
+  tenantId: string,
+  filter: UserFilter,
+): Promise<{ items: UserView[]; total: number }> {
+  let query = db.selectFrom('users').where('tenant_id', '=', tenantId);
+  if (filter.search) {
+    const needle = `%${filter.search.toLowerCase().replace(/[%_\\]/g, '')}%`;
+    query = query.where((eb) =>
+      eb.or([eb('email_normalized', 'like', needle), eb(eb.fn('lower', ['name']), 'like', needle)]),
+    );
+  }
+  if (filter.status) query = query.where('status', '=', filter.status);
+  if (filter.apiUser !== undefined) query = query.where('api_user', '=', filter.apiUser ? 1 : 0);
+  const [rows, count, admins] = await Promise.all([
+    query.selectAll().orderBy('email_normalized').limit(filter.limit).offset(filter.offset).execute(),
+    query.select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow(),
+    db
+      .selectFrom('group_members')
+      .innerJoin('groups', 'groups.id', 'group_members.group_id')
+      .select('member_id')
+      .where('groups.tenant_id', '=', tenantId)
+      .where('groups.builtin', '=', 'administrators')
+      .where('member_type', '=', 'user')
+      .execute(),
+  ]);
+  const adminIds = new Set(admins.map((a) => a.member_id));
+  return { items: rows.map((u) => userView(u, adminIds.has(u.id))), total: Number(count.n) };
+}
+
+export interface UserPatch {
+  name?: string;
+  email?: string;
+  status?: 'active' | 'disabled';
+  apiUser?: boolean;
+  password?: string;
+}
+
+export async function updateUser(
+  svc: Services,
+  actor: Actor,
+  id: string,
+  patch: UserPatch,
+): Promise<UserView> {
+  const passwordHash = patch.password === undefined ? undefined : await hashPassword(patch.password);
+  try {
+    const view = await svc.db.transaction().execute(async (trx) => {
+      const before = await findUser(trx, actor.tenantId, id);
+      const losesAccess =
+        (patch.status === 'disabled' && before.status !== 'disabled') ||
+        (patch.apiUser === true && before.api_user === 0);
+      if (losesAccess) await assertNotLastAdministrator(trx, actor.tenantId, id);
+      const values: Partial<User> = { updated_at: iso(svc.clock.now()) };
+      if (patch.name !== undefined) values.name = patch.name.trim();
+      if (patch.email !== undefined) {
+        values.email = patch.email.trim();
+        values.email_normalized = normalizeEmail(patch.email);
+      }
+      if (patch.status !== undefined) values.status = patch.status;
+      if (patch.apiUser !== undefined) values.api_user = patch.apiUser ? 1 : 0;
+      if (passwordHash !== undefined) values.password_hash = passwordHash;
+      await trx.updateTable('users').set(values).where('id', '=', id).execute();
+      const isAdmin = await isAdministrator(trx, actor.tenantId, id);
+      const after = userView({ ...before, ...values }, isAdmin);
+      const action =
+        patch.password !== undefined && Object.keys(patch).length === 1 ? 'user.password' : 'user.update';
+      await writeAudit(trx, svc.clock, actor, action, { type: 'user', id }, userView(before, isAdmin), after);
+      return after;
+    });
+    svc.events.emit('authz-changed', { tenantId: actor.tenantId });
+    return view;
+  } catch (error) {
+    if (isUniqueViolation(error))
+      throw new AppError('ALREADY_EXISTS', `a user with email ${patch.email} already exists`);
+    throw error;
+  }
+}
+
+export async function deleteUser(svc: Services, actor: Actor, id: string): Promise<void> {
+  await svc.db.transaction().execute(async (trx) => {
+    const before = await findUser(trx, actor.tenantId, id);
+    await assertNotLastAdministrator(trx, actor.tenantId, id);
+    const isAdmin = await isAdministrator(trx, actor.tenantId, id);
+    await deletePrincipalData(trx, 'user', id);
+    await trx.deleteFrom('users').where('id', '=', id).execute();
+    await writeAudit(
+      trx,
+      svc.clock,
+      actor,
+      'user.delete',
+      { type: 'user', id },
+      userView(before, isAdmin),
+      null,
+    );
+  });
+  svc.events.emit('authz-changed', { tenantId: actor.tenantId });
+}
+
+/** Remove a principal's keys, memberships and role assignments (its row is the caller's to delete). */
+export async function deletePrincipalData(
+  trx: DbOrTx,
+  type: 'user' | 'service_account',
+  id: string,
+): Promise<void> {
+  const keyIds = trx
+    .selectFrom('access_keys')
+    .select('id')
+    .where('owner_type', '=', type)
+    .where('owner_id', '=', id);
+  await trx
+    .deleteFrom('group_members')
+    .where('member_type', '=', 'key')
+    .where('member_id', 'in', keyIds)
+    .execute();
+  await trx
+    .deleteFrom('role_assignments')
+    .where('subject_type', '=', 'key')
+    .where('subject_id', 'in', keyIds)
+    .execute();
+  await trx.deleteFrom('key_secrets').where('access_key_id', 'in', keyIds).execute();
+  await trx.deleteFrom('access_keys').where('owner_type', '=', type).where('owner_id', '=', id).execute();
+  await trx.deleteFrom('group_members').where('member_type', '=', type).where('member_id', '=', id).execute();
+  await trx
+    .deleteFrom('role_assignments')
+    .where('subject_type', '=', type)
+    .where('subject_id', '=', id)
+    .execute();
+}

@@ -1,0 +1,86 @@
+import { AppError } from '../errors.js';
+import type { IamSettings } from '../identity/settings.js';
+import { addDays, DAY_MS, iso } from '../time.js';
+
+export interface ExpiryInput {
+  validityDays?: number;
+  /** `YYYY-MM-DD` (valid through the end of that day, UTC) or an ISO-8601 date-time with offset. */
+  expiresAt?: string;
+  neverExpires?: boolean;
+}
+
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+export function hasExpiryInput(input: ExpiryInput): boolean {
+  return (
+    input.validityDays !== undefined || input.expiresAt !== undefined || input.neverExpires !== undefined
+  );
+}
+
+/**
+ * Turn the request's expiry choice (or the tenant default when `useDefault`) into the stored
+ * value: an ISO time, or null for "never". Enforces the tenant's maximum lifetime from `now`.
+ */
+export function resolveExpiry(input: ExpiryInput, settings: IamSettings, now: Date): string | null {
+  const given = [
+    input.validityDays !== undefined,
+    input.expiresAt !== undefined,
+    input.neverExpires !== undefined,
+  ].filter(Boolean).length;
+  if (given > 1)
+    throw new AppError('INVALID_EXPIRY', 'give only one of validityDays, expiresAt and neverExpires');
+  let expires: Date | null;
+  if (input.neverExpires !== undefined) {
+    if (input.neverExpires !== true) throw new AppError('INVALID_EXPIRY', 'neverExpires can only be true');
+    expires = null;
+  } else if (input.validityDays !== undefined) {
+    expires = addDays(now, input.validityDays);
+  } else if (input.expiresAt !== undefined) {
+    const text = input.expiresAt;
+    if (!DATE_ONLY.test(text) && !DATE_TIME.test(text)) {
+      throw new AppError(
+        'INVALID_EXPIRY',
+        'expiresAt must be YYYY-MM-DD or an ISO-8601 date-time with a time zone',
+      );
+    }
+    expires = new Date(DATE_ONLY.test(text) ? `${text}T23:59:59.999Z` : text);
+    if (Number.isNaN(expires.getTime()))
+      throw new AppError('INVALID_EXPIRY', `expiresAt ${text} is not a real date`);
+    if (expires.getTime() <= now.getTime())
+      throw new AppError('INVALID_EXPIRY', 'expiresAt must be in the future');
+  } else {
+    expires = settings.defaultKeyLifetimeDays === null ? null : addDays(now, settings.defaultKeyLifetimeDays);
+  }
+  if (settings.maxKeyLifetimeDays !== null) {
+    const limit = now.getTime() + settings.maxKeyLifetimeDays * DAY_MS;
+    if (expires === null || expires.getTime() > limit) {
+      throw new AppError(
+        'EXPIRY_BEYOND_MAXIMUM',
+        `keys in this tenant may live at most ${settings.maxKeyLifetimeDays} days (until ${iso(new Date(limit))})`,
+        { maxKeyLifetimeDays: settings.maxKeyLifetimeDays },
+      );
+    }
+  }
+  return expires === null ? null : iso(expires);
+}
+
+export type KeyState = 'active' | 'inactive' | 'expired' | 'expiring_soon';
+
+export function keyState(
+  key: { status: 'active' | 'inactive'; expires_at: string | null },
+  now: Date,
+  reminderLeadDays: number,
+): KeyState {
+  if (key.status === 'inactive') return 'inactive';
+  if (key.expires_at === null) return 'active';
+  const left = Date.parse(key.expires_at) - now.getTime();
+  if (left <= 0) return 'expired';
+  return left <= reminderLeadDays * DAY_MS ? 'expiring_soon' : 'active';
+}
+
+/** Whole days left before expiry (rounded up), null for never, 0 once expired. */
+export function daysLeft(expiresAt: string | null, now: Date): number | null {
+  if (expiresAt === null) return null;
+  return Math.max(0, Math.ceil((Date.parse(expiresAt) - now.getTime()) / DAY_MS));
+}

@@ -1,0 +1,589 @@
+/**
+ * The access-key lifecycle: create (within limits), list, view, edit, rotate the secret
+ * (with an optional grace period), delete, and effective permissions.
+ *
+ * Secrets are generated here, returned once, and stored only sealed under the master key.
+ */
+import { writeAudit } from '../audit/audit.js';
+import { type Actor, can } from '../context.js';
+import {
+  generateAccessKeyId,
+  generateSecretAccessKey,
+  isWellFormedAccessKeyId,
+} from '../crypto/access-key-id.js';
+import { AppError, notFound } from '../errors.js';
+import { getAssignments, type NamedRef, replaceAssignments } from '../identity/assignments.js';
+import { assertNotLastAdministrator, isAdministrator, keyPermissions } from '../identity/authorization.js';
+import { findServiceAccount } from '../identity/service-accounts.js';
+import { getSettings } from '../identity/settings.js';
+import { findUser } from '../identity/users.js';
+import type { Services } from '../services.js';
+import { type DbOrTx, forUpdate } from '../storage/dialect.js';
+import type { AccessKey, PrincipalType } from '../storage/tables.js';
+import { addMs, iso } from '../time.js';
+import {
+  daysLeft,
+  type ExpiryInput,
+  hasExpiryInput,
+  type KeyState,
+  keyState,
+  resolveExpiry,
+} from './expiry.js';
+
+export type KeyType = 'access' | 'api';
+
+export interface Owner {
+  type: PrincipalType;
+  id: string;
+}
+
+export interface KeyView {
+  accessKeyId: string;
+  tenantId: string;
+  name: string;
+  type: KeyType;
+  /** What the administrator set. */
+  status: 'active' | 'inactive';
+  /** What the key can do now: `status` combined with expiry. */
+  state: KeyState;
+  expiresAt: string | null;
+  daysLeft: number | null;
+  owner: { type: PrincipalType; id: string; label: string };
+  createdAt: string;
+  createdBy: { type: string; id: string };
+  updatedAt: string;
+  updatedBy: { type: string; id: string };
+  lastUsedAt: string | null;
+  lastUsedIp: string | null;
+  secretVersion: number;
+  groups: NamedRef[];
+  roles: NamedRef[];
+}
+
+export interface CreatedKey {
+  key: KeyView;
+  /** Returned this once; only its sealed form is stored. */
+  secretAccessKey: string;
+}
+
+const secretContext = (tenantId: string, accessKeyId: string, version: number) =>
+  `key-secret:${tenantId}:${accessKeyId}:${version}`;
+
+type KeyRow = AccessKey & { owner_label: string | null };
+
+function view(
+  row: KeyRow,
+  assignments: { groups: NamedRef[]; roles: NamedRef[] },
+  now: Date,
+  leadDays: number,
+): KeyView {
+  return {
+    accessKeyId: row.id,
+    tenantId: row.tenant_id,
+    name: row.name,
+    type: row.type,
+    status: row.status,
+    state: keyState(row, now, leadDays),
+    expiresAt: row.expires_at,
+    daysLeft: daysLeft(row.expires_at, now),
+    owner: { type: row.owner_type, id: row.owner_id, label: row.owner_label ?? row.owner_id },
+    createdAt: row.created_at,
+    createdBy: { type: row.created_by_type, id: row.created_by_id },
+    updatedAt: row.updated_at,
+    updatedBy: { type: row.updated_by_type, id: row.updated_by_id },
+    lastUsedAt: row.last_used_at,
+    lastUsedIp: row.last_used_ip,
+    secretVersion: row.secret_version,
+    groups: assignments.groups,
+    roles: assignments.roles,
+  };
+}
+
+function selectKeys(db: DbOrTx, tenantId: string) {
+  return db
+    .selectFrom('access_keys')
+    .leftJoin('users', (j) =>
+      j.onRef('users.id', '=', 'access_keys.owner_id').on('access_keys.owner_type', '=', 'user'),
+    )
+    .leftJoin('service_accounts', (j) =>
+      j
+        .onRef('service_accounts.id', '=', 'access_keys.owner_id')
+        .on('access_keys.owner_type', '=', 'service_account'),
+    )
+    .selectAll('access_keys')
+    .select((eb) => eb.fn.coalesce('users.email', 'service_accounts.name').as('owner_label'))
+    .where('access_keys.tenant_id', '=', tenantId);
+}
+
+/** A key of the tenant, or NOT_FOUND. Malformed IDs are refused before any database read. */
+export async function findKey(db: DbOrTx, tenantId: string, accessKeyId: string): Promise<KeyRow> {
+  if (!isWellFormedAccessKeyId(accessKeyId)) {
+    throw new AppError(
+      'INVALID_ACCESS_KEY_ID',
+      'that is not a latchkey access key ID (wrong format or checksum)',
+    );
+  }
+  const row = await selectKeys(db, tenantId).where('access_keys.id', '=', accessKeyId).executeTakeFirst();
+  if (!row) throw notFound('access key');
+  return row;
+}
+
+export async function keyViewOf(svc: Services, db: DbOrTx, row: KeyRow): Promise<KeyView> {
+  const [assignments, settings] = await Promise.all([
+    getAssignments(db, row.tenant_id, { type: 'key', id: row.id }),
+    getSettings(db, row.tenant_id),
+  ]);
+  return view(row, assignments, svc.clock.now(), settings.reminderLeadDays);
+}
+
+/** Self-service: a user signed in with their password may manage their own keys without iam:keys:manage. */
+export function isSelfService(actor: Actor, owner: Owner): boolean {
+  return actor.via === 'password' && owner.type === 'user' && actor.type === 'user' && actor.id === owner.id;
+}
+
+export function assertMayManageKeysOf(actor: Actor, owner: Owner): void {
+  if (can(actor, 'iam:keys:manage') || isSelfService(actor, owner)) return;
+  throw new AppError('ACCESS_DENIED', 'you need iam:keys:manage to manage keys of other principals', {
+    missingPermission: 'iam:keys:manage',
+  });
+}
+
+export function assertMayReadKeysOf(actor: Actor, owner: Owner): void {
+  if (can(actor, 'iam:keys:read') || can(actor, 'iam:keys:manage') || isSelfService(actor, owner)) return;
+  throw new AppError('ACCESS_DENIED', 'you need iam:keys:read to see keys of other principals', {
+    missingPermission: 'iam:keys:read',
+  });
+}
+
+async function assertOwner(
+  db: DbOrTx,
+  tenantId: string,
+  owner: Owner,
+): Promise<{ label: string; status: string }> {
+  if (owner.type === 'user') {
+    const user = await findUser(db, tenantId, owner.id);
+    return { label: user.email, status: user.status };
+  }
+  const sa = await findServiceAccount(db, tenantId, owner.id);
+  return { label: sa.name, status: sa.status };
+}
+
+export interface NewKeyInput extends ExpiryInput {
+  name: string;
+  type?: KeyType;
+  groupIds?: string[];
+  roleIds?: string[];
+  /**
+   * SQL Account's "Generate API Secret Key": the owner becomes an API user who can no longer
+   * sign in with a password. Administrators only (iam:users:manage).
+   */
+  apiUser?: boolean;
+}
+
+export async function createKey(
+  svc: Services,
+  actor: Actor,
+  owner: Owner,
+  input: NewKeyInput,
+): Promise<CreatedKey> {
+  assertMayManageKeysOf(actor, owner);
+  if (input.apiUser) {
+    if (owner.type !== 'user') throw new AppError('VALIDATION_FAILED', 'only users can be made API users');
+    if (!can(actor, 'iam:users:manage')) {
+      throw new AppError('ACCESS_DENIED', 'making a user an API user needs iam:users:manage', {
+        missingPermission: 'iam:users:manage',
+      });
+    }
+  }
+  const secret = generateSecretAccessKey();
+  const accessKeyId = generateAccessKeyId();
+  const created = await svc.db.transaction().execute(async (trx) => {
+    const now = svc.clock.now();
+    const settings = await getSettings(trx, actor.tenantId);
+    // Lock the owner row so two concurrent creations cannot both pass the limit check.
+    const ownerTable = owner.type === 'user' ? 'users' : 'service_accounts';
+    await forUpdate(trx.selectFrom(ownerTable).select('id').where('id', '=', owner.id), svc.engine).execute();
+    const ownerInfo = await assertOwner(trx, actor.tenantId, owner);
+    if (ownerInfo.status !== 'active')
+      throw new AppError('CONFLICT', `the ${owner.type.replace('_', ' ')} is disabled`);
+    const expiresAt = resolveExpiry(input, settings, now);
+    if (owner.type === 'user' && !(await isAdministrator(trx, actor.tenantId, owner.id))) {
+      const count = await trx
+        .selectFrom('access_keys')
+        .select((eb) => eb.fn.countAll<string | number>().as('n'))
+        .where('owner_type', '=', 'user')
+        .where('owner_id', '=', owner.id)
+        .executeTakeFirstOrThrow();
+      if (Number(count.n) >= settings.userKeyLimit) {
+        throw new AppError(
+          'KEY_LIMIT_REACHED',
+          `a user may hold at most ${settings.userKeyLimit} access keys; delete one first`,
+          { limit: settings.userKeyLimit },
+        );
+      }
+    }
+    if (input.apiUser) {
+      await assertNotLastAdministrator(trx, actor.tenantId, owner.id);
+      await trx
+        .updateTable('users')
+        .set({ api_user: 1, updated_at: iso(now) })
+        .where('id', '=', owner.id)
+        .execute();
+      await writeAudit(
+        trx,
+        svc.clock,
+        actor,
+        'user.api_user',
+        { type: 'user', id: owner.id },
+        { apiUser: false },
+        { apiUser: true },
+      );
+    }
+    const at = iso(now);
+    const row: AccessKey = {
+      id: accessKeyId,
+      tenant_id: actor.tenantId,
+      owner_type: owner.type,
+      owner_id: owner.id,
+      name: input.name.trim(),
+      type: input.type ?? 'access',
+      status: 'active',
+      expires_at: expiresAt,
+      secret_version: 1,
+      created_at: at,
+      created_by_type: actor.type,
+      created_by_id: actor.id,
+      updated_at: at,
+      updated_by_type: actor.type,
+      updated_by_id: actor.id,
+      last_used_at: null,
+      last_used_ip: null,
+    };
+    await trx.insertInto('access_keys').values(row).execute();
+    const sealed = svc.secrets.seal(secret, secretContext(actor.tenantId, accessKeyId, 1));
+    await trx
+      .insertInto('key_secrets')
+      .values({
+        access_key_id: accessKeyId,
+        version: 1,
+        ciphertext: sealed.ciphertext,
+        master_key_version: sealed.masterKeyVersion,
+        created_at: at,
+        not_after: null,
+      })
+      .execute();
+    if (input.groupIds || input.roleIds) {
+      await replaceAssignments(trx, now, actor.tenantId, { type: 'key', id: accessKeyId }, input);
+    }
+    const keyView = await keyViewOf(svc, trx, { ...row, owner_label: ownerInfo.label });
+    await writeAudit(
+      trx,
+      svc.clock,
+      actor,
+      'access_key.create',
+      { type: 'access_key', id: accessKeyId },
+      null,
+      keyView,
+    );
+    return keyView;
+  });
+  if (input.apiUser) svc.events.emit('authz-changed', { tenantId: actor.tenantId });
+  return { key: created, secretAccessKey: secret };
+}
+
+export type KeyStatusFilter = 'active' | 'inactive' | 'expired' | 'expiring_soon';
+
+export interface KeyFilter {
+  ownerType?: PrincipalType;
+  ownerId?: string;
+  type?: KeyType;
+  status?: KeyStatusFilter;
+  search?: string;
+  limit: number;
+  offset: number;
+}
+
+export async function listKeys(
+  svc: Services,
+  tenantId: string,
+  filter: KeyFilter,
+): Promise<{ items: KeyView[]; total: number }> {
+  const db = svc.db;
+  const now = svc.clock.now();
+  const nowIso = iso(now);
+  const settings = await getSettings(db, tenantId);
+  const soonIso = iso(addMs(now, settings.reminderLeadDays * 86_400_000));
+  let query = selectKeys(db, tenantId);
+  if (filter.ownerType) query = query.where('access_keys.owner_type', '=', filter.ownerType);
+  if (filter.ownerId) query = query.where('access_keys.owner_id', '=', filter.ownerId);
+  if (filter.type) query = query.where('access_keys.type', '=', filter.type);
+  if (filter.search) {
+    const needle = `%${filter.search.toLowerCase().replace(/[%_\\]/g, '')}%`;
+    query = query.where((eb) =>
+      eb.or([
+        eb(eb.fn('lower', ['access_keys.name']), 'like', needle),
+        eb(eb.fn('lower', ['access_keys.id']), 'like', needle),
+      ]),
+    );
+  }
+  switch (filter.status) {
+    case 'inactive':
+      query = query.where('access_keys.status', '=', 'inactive');
+      break;
+    case 'expired':
+      query = query.where('access_keys.status', '=', 'active').where('access_keys.expires_at', '<=', nowIso);
+      break;
+    case 'expiring_soon':
+      query = query
+        .where('access_keys.status', '=', 'active')
+        .where('access_keys.expires_at', '>', nowIso)
+        .where('access_keys.expires_at', '<=', soonIso);
+      break;
+    case 'active':
+      // Keys that authenticate now, including those expiring soon.
+      query = query
+        .where('access_keys.status', '=', 'active')
+        .where((eb) =>
+          eb.or([eb('access_keys.expires_at', 'is', null), eb('access_keys.expires_at', '>', nowIso)]),
+        );
+      break;
+  }
+  const [rows, count] = await Promise.all([
+    query
+      .orderBy('access_keys.created_at', 'desc')
+      .orderBy('access_keys.id')
+      .limit(filter.limit)
+      .offset(filter.offset)
+      .execute(),
+    query
+      .clearSelect()
+      .select((eb) => eb.fn.countAll<string | number>().as('n'))
+      .executeTakeFirstOrThrow(),
+  ]);
+  const ids = rows.map((r) => r.id);
+  const assignments = new Map<string, { groups: NamedRef[]; roles: NamedRef[] }>(
+    ids.map((id) => [id, { groups: [], roles: [] }]),
+  );
+  if (ids.length > 0) {
+    const [groups, roles] = await Promise.all([
+      db
+        .selectFrom('group_members')
+        .innerJoin('groups', 'groups.id', 'group_members.group_id')
+        .select(['member_id', 'groups.id', 'groups.name'])
+        .where('member_type', '=', 'key')
+        .where('member_id', 'in', ids)
+        .orderBy('groups.name')
+        .execute(),
+      db
+        .selectFrom('role_assignments')
+        .innerJoin('roles', 'roles.id', 'role_assignments.role_id')
+        .select(['subject_id', 'roles.id', 'roles.name'])
+        .where('subject_type', '=', 'key')
+        .where('subject_id', 'in', ids)
+        .orderBy('roles.name')
+        .execute(),
+    ]);
+    for (const g of groups) assignments.get(g.member_id)?.groups.push({ id: g.id, name: g.name });
+    for (const r of roles) assignments.get(r.subject_id)?.roles.push({ id: r.id, name: r.name });
+  }
+  return {
+    items: rows.map((r) =>
+      view(r, assignments.get(r.id) ?? { groups: [], roles: [] }, now, settings.reminderLeadDays),
+    ),
+    total: Number(count.n),
+  };
+}
+
+export interface KeyPatch extends ExpiryInput {
+  name?: string;
+  active?: boolean;
+}
+
+export async function updateKey(
+  svc: Services,
+  actor: Actor,
+  accessKeyId: string,
+  patch: KeyPatch,
+): Promise<KeyView> {
+  const result = await svc.db.transaction().execute(async (trx) => {
+    const before = await findKey(trx, actor.tenantId, accessKeyId);
+    assertMayManageKeysOf(actor, { type: before.owner_type, id: before.owner_id });
+    const now = svc.clock.now();
+    const values: Partial<AccessKey> = {
+      updated_at: iso(now),
+      updated_by_type: actor.type,
+      updated_by_id: actor.id,
+    };
+    if (patch.name !== undefined) values.name = patch.name.trim();
+    if (patch.active !== undefined) values.status = patch.active ? 'active' : 'inactive';
+    if (hasExpiryInput(patch))
+      values.expires_at = resolveExpiry(patch, await getSettings(trx, actor.tenantId), now);
+    await trx.updateTable('access_keys').set(values).where('id', '=', accessKeyId).execute();
+    const beforeView = await keyViewOf(svc, trx, before);
+    const afterView = await keyViewOf(svc, trx, { ...before, ...values });
+    await writeAudit(
+      trx,
+      svc.clock,
+      actor,
+      'access_key.update',
+      { type: 'access_key', id: accessKeyId },
+      beforeView,
+      afterView,
+    );
+    return afterView;
+  });
+  svc.events.emit('key-changed', { tenantId: actor.tenantId, accessKeyId });
+  return result;
+}
+
+/**
+ * Generate a new secret key. The previous secret stops working at once, or after `graceSeconds`
+ * (at most 24 h) during which both work; any older secret still in its grace period ends now.
+ */
+export async function rotateSecret(
+  svc: Services,
+  actor: Actor,
+  accessKeyId: string,
+  graceSeconds = 0,
+): Promise<CreatedKey> {
+  if (!Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > 86_400) {
+    throw new AppError('VALIDATION_FAILED', 'graceSeconds must be a whole number from 0 to 86400');
+  }
+  const secret = generateSecretAccessKey();
+  const result = await svc.db.transaction().execute(async (trx) => {
+    // Lock the key row: two concurrent rotations must not both become version n+1.
+    await forUpdate(
+      trx.selectFrom('access_keys').select('id').where('id', '=', accessKeyId),
+      svc.engine,
+    ).execute();
+    const before = await findKey(trx, actor.tenantId, accessKeyId);
+    assertMayManageKeysOf(actor, { type: before.owner_type, id: before.owner_id });
+    const now = svc.clock.now();
+    const version = before.secret_version + 1;
+    await trx
+      .deleteFrom('key_secrets')
+      .where('access_key_id', '=', accessKeyId)
+      .where('version', '<', before.secret_version)
+      .execute();
+    if (graceSeconds === 0) {
+      await trx.deleteFrom('key_secrets').where('access_key_id', '=', accessKeyId).execute();
+    } else {
+      await trx
+        .updateTable('key_secrets')
+        .set({ not_after: iso(addMs(now, graceSeconds * 1000)) })
+        .where('access_key_id', '=', accessKeyId)
+        .where('version', '=', before.secret_version)
+        .execute();
+    }
+    const sealed = svc.secrets.seal(secret, secretContext(actor.tenantId, accessKeyId, version));
+    await trx
+      .insertInto('key_secrets')
+      .values({
+        access_key_id: accessKeyId,
+        version,
+        ciphertext: sealed.ciphertext,
+        master_key_version: sealed.masterKeyVersion,
+        created_at: iso(now),
+        not_after: null,
+      })
+      .execute();
+    const values = {
+      secret_version: version,
+      updated_at: iso(now),
+      updated_by_type: actor.type,
+      updated_by_id: actor.id,
+    };
+    await trx.updateTable('access_keys').set(values).where('id', '=', accessKeyId).execute();
+    const afterView = await keyViewOf(svc, trx, { ...before, ...values });
+    await writeAudit(
+      trx,
+      svc.clock,
+      actor,
+      'access_key.rotate_secret',
+      { type: 'access_key', id: accessKeyId },
+      { secretVersion: before.secret_version },
+      { secretVersion: version, graceSeconds },
+    );
+    return afterView;
+  });
+  svc.events.emit('key-changed', { tenantId: actor.tenantId, accessKeyId });
+  return { key: result, secretAccessKey: secret };
+}
+
+export async function deleteKey(svc: Services, actor: Actor, accessKeyId: string): Promise<void> {
+  await svc.db.transaction().execute(async (trx) => {
+    const before = await findKey(trx, actor.tenantId, accessKeyId);
+    assertMayManageKeysOf(actor, { type: before.owner_type, id: before.owner_id });
+    const beforeView = await keyViewOf(svc, trx, before);
+    await trx
+      .deleteFrom('group_members')
+      .where('member_type', '=', 'key')
+      .where('member_id', '=', accessKeyId)
+      .execute();
+    await trx
+      .deleteFrom('role_assignments')
+      .where('subject_type', '=', 'key')
+      .where('subject_id', '=', accessKeyId)
+      .execute();
+    await trx.deleteFrom('key_secrets').where('access_key_id', '=', accessKeyId).execute();
+    await trx.deleteFrom('access_keys').where('id', '=', accessKeyId).execute();
+    await writeAudit(
+      trx,
+      svc.clock,
+      actor,
+      'access_key.delete',
+      { type: 'access_key', id: accessKeyId },
+      beforeView,
+      null,
+    );
+  });
+  svc.events.emit('key-changed', { tenantId: actor.tenantId, accessKeyId });
+}
+
+export interface EffectivePermissions {
+  accessKeyId: string;
+  /** Concrete permissions the key has now. */
+  permissions: string[];
+  /** `key` when the key has groups or roles of its own, `owner` when it inherits its owner's. */
+  source: 'key' | 'owner';
+  ownerPermissions: string[];
+}
+
+export async function effectivePermissions(db: DbOrTx, key: AccessKey): Promise<EffectivePermissions> {
+  const perms = await keyPermissions(db, key);
+  return {
+    accessKeyId: key.id,
+    permissions:
+      key.type === 'api'
+        ? perms.effective.expand().filter((p) => !p.startsWith('iam:'))
+        : perms.effective.expand(),
+    source: perms.ownAssignments ? 'key' : 'owner',
+    ownerPermissions: perms.owner.expand(),
+  };
+}
+
+/** The secrets that authenticate this key now (two during a rotation grace period), newest first. */
+export async function usableSecrets(
+  svc: Services,
+  db: DbOrTx,
+  key: Pick<AccessKey, 'id' | 'tenant_id'>,
+): Promise<Array<{ secret: string; version: number; notAfter: string | null }>> {
+  const nowIso = iso(svc.clock.now());
+  const rows = await db
+    .selectFrom('key_secrets')
+    .selectAll()
+    .where('access_key_id', '=', key.id)
+    .where((eb) => eb.or([eb('not_after', 'is', null), eb('not_after', '>', nowIso)]))
+    .orderBy('version', 'desc')
+    .execute();
+  return rows.map((r) => ({
+    secret: svc.secrets.open(
+      { ciphertext: r.ciphertext, masterKeyVersion: r.master_key_version },
+      secretContext(key.tenant_id, key.id, r.version),
+    ),
+    version: r.version,
+    notAfter: r.not_after,
+  }));
+}
+
+export { secretContext };

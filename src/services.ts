@@ -1,0 +1,105 @@
+/** createServices(config): the one place that wires the database, clock, ids, crypto and logger. */
+import { EventEmitter } from 'node:events';
+import pino, { type Logger } from 'pino';
+import type { Config } from './config.js';
+import { SecretBox } from './crypto/envelope.js';
+import { loadMasterKeyring, type MasterKeyring } from './crypto/master-key.js';
+import { randomBase32 } from './crypto/random.js';
+import { type DatabaseHandle, type Db, type Engine, openDatabase } from './storage/dialect.js';
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+/** Changes other parts of the process (caches) must hear about. */
+export interface ChangeEvents {
+  /** A key's state, secret or assignments changed (or it was deleted). */
+  'key-changed': [{ tenantId: string; accessKeyId: string }];
+  /** Roles, groups, memberships or a principal's status changed: cached permissions are stale. */
+  'authz-changed': [{ tenantId: string }];
+}
+
+export class ChangeBus extends EventEmitter<ChangeEvents> {}
+
+export interface Services {
+  readonly config: Config;
+  readonly db: Db;
+  readonly engine: Engine;
+  readonly database: DatabaseHandle;
+  readonly clock: Clock;
+  readonly newId: (prefix: string) => string;
+  readonly secrets: SecretBox;
+  readonly keyring: MasterKeyring;
+  readonly logger: Logger;
+  readonly events: ChangeBus;
+  close(): Promise<void>;
+}
+
+/** Field paths whose values never reach a log line. */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  '*.password',
+  '*.currentPassword',
+  '*.secretAccessKey',
+  '*.secretkey',
+  '*.secret',
+  'password',
+  'secretAccessKey',
+];
+
+export function createLogger(config: Config): Logger {
+  return pino({
+    level: config.logLevel,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    base: { service: 'latchkey' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    serializers: {
+      // A presigned URL is a credential until it expires: its signature never reaches the log.
+      req: (req: { method: string; url: string; id: string }) => ({
+        method: req.method,
+        url: req.url.replace(
+          /([?&](?:X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token)=)[^&]*/gi,
+          '$1[redacted]',
+        ),
+        id: req.id,
+      }),
+    },
+  });
+}
+
+export interface ServiceOverrides {
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export function createServices(config: Config, overrides: ServiceOverrides = {}): Services {
+  const logger = overrides.logger ?? createLogger(config);
+  const { keyring, generated } = loadMasterKeyring(config.masterKey, config.dataDir);
+  if (generated && keyring.source.kind === 'file') {
+    logger.warn(
+      { path: keyring.source.path },
+      'generated a new master key; back it up: without it no stored secret can be decrypted. ' +
+        'With several instances set LATCHKEY_MASTER_KEY to the same value on each.',
+    );
+  }
+  const database = openDatabase(config.database);
+  const events = new ChangeBus();
+  events.setMaxListeners(100);
+  return {
+    config,
+    db: database.db,
+    engine: database.engine,
+    database,
+    clock: overrides.clock ?? systemClock,
+    newId: (prefix) => `${prefix}_${randomBase32(16).toLowerCase()}`,
+    secrets: new SecretBox(keyring, () => loadMasterKeyring(config.masterKey, config.dataDir).keyring),
+    keyring,
+    logger,
+    events,
+    close: () => database.close(),
+  };
+}

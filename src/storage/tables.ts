@@ -1,0 +1,176 @@
+/**
+ * Row types of every table. Times are ISO-8601 UTC strings with milliseconds
+ * (`2026-11-23T10:00:00.000Z`) and flags are 0/1 integers on both engines, so the
+ * same queries and comparisons work on SQLite and PostgreSQL.
+ */
+import type { Insertable, Selectable, Updateable } from 'kysely';
+
+export type PrincipalType = 'user' | 'service_account';
+export type Flag = 0 | 1;
+
+export interface TenantTable {
+  id: string;
+  name: string;
+  created_at: string;
+}
+
+export interface TenantSettingsTable {
+  tenant_id: string;
+  default_key_lifetime_days: number | null;
+  max_key_lifetime_days: number | null;
+  token_lifetime_seconds: number;
+  user_key_limit: number;
+  reminder_lead_days: number;
+  /** JSON array of {region, service} accepted besides the configured default scope. */
+  accepted_scopes: string;
+  allow_unsigned_payload: number;
+  email_secret_inline: number;
+  updated_at: string;
+}
+
+export interface UserTable {
+  id: string;
+  tenant_id: string;
+  email: string;
+  email_normalized: string;
+  name: string;
+  password_hash: string | null;
+  status: 'active' | 'disabled';
+  api_user: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ServiceAccountTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  email: string | null;
+  description: string;
+  status: 'active' | 'disabled';
+  created_at: string;
+  updated_at: string;
+}
+
+export interface GroupTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  description: string;
+  builtin: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export type MemberType = PrincipalType | 'key';
+export interface GroupMemberTable {
+  tenant_id: string;
+  group_id: string;
+  member_type: MemberType;
+  member_id: string;
+  created_at: string;
+}
+
+export interface RoleTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  description: string;
+  /** JSON array of permission patterns. */
+  permissions: string;
+  builtin: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export type RoleSubjectType = PrincipalType | 'group' | 'key';
+export interface RoleAssignmentTable {
+  tenant_id: string;
+  role_id: string;
+  subject_type: RoleSubjectType;
+  subject_id: string;
+  created_at: string;
+}
+
+export interface AccessKeyTable {
+  id: string;
+  tenant_id: string;
+  owner_type: PrincipalType;
+  owner_id: string;
+  name: string;
+  type: 'access' | 'api';
+  status: 'active' | 'inactive';
+  expires_at: string | null;
+  secret_version: number;
+  created_at: string;
+  created_by_type: string;
+  created_by_id: string;
+  updated_at: string;
+  updated_by_type: string;
+  updated_by_id: string;
+  last_used_at: string | null;
+  last_used_ip: string | null;
+}
+
+export interface KeySecretTable {
+  access_key_id: string;
+  version: number;
+  /** AES-256-GCM envelope (see crypto/envelope.ts); never the plaintext. */
+  ciphertext: string;
+  master_key_version: number;
+  created_at: string;
+  /** Set when a newer secret replaced this one: valid until then (grace period). */
+  not_after: string | null;
+}
+
+export interface SigningKeyTable {
+  kid: string;
+  alg: string;
+  public_jwk: string;
+  private_jwk_ciphertext: string;
+  master_key_version: number;
+  created_at: string;
+  retired_at: string | null;
+}
+
+export interface AuditLogTable {
+  id: string;
+  tenant_id: string;
+  at: string;
+  actor_type: string;
+  actor_id: string;
+  action: string;
+  target_type: string;
+  target_id: string;
+  source_ip: string | null;
+  request_id: string | null;
+  before: string | null;
+  after: string | null;
+}
+
+export interface Database {
+  tenants: TenantTable;
+  tenant_settings: TenantSettingsTable;
+  users: UserTable;
+  service_accounts: ServiceAccountTable;
+  groups: GroupTable;
+  group_members: GroupMemberTable;
+  roles: RoleTable;
+  role_assignments: RoleAssignmentTable;
+  access_keys: AccessKeyTable;
+  key_secrets: KeySecretTable;
+  signing_keys: SigningKeyTable;
+  audit_log: AuditLogTable;
+}
+
+export type Tenant = Selectable<TenantTable>;
+export type TenantSettingsRow = Selectable<TenantSettingsTable>;
+export type User = Selectable<UserTable>;
+export type NewUser = Insertable<UserTable>;
+export type UserUpdate = Updateable<UserTable>;
+export type ServiceAccount = Selectable<ServiceAccountTable>;
+export type Group = Selectable<GroupTable>;
+export type Role = Selectable<RoleTable>;
+export type AccessKey = Selectable<AccessKeyTable>;
+export type KeySecret = Selectable<KeySecretTable>;
+export type AuditEntry = Selectable<AuditLogTable>;
