@@ -5,13 +5,31 @@
 import type { Actor } from '../context.js';
 import { randomBase32 } from '../crypto/random.js';
 import type { Clock } from '../services.js';
-import type { DbOrTx } from '../storage/dialect.js';
+import { type DbOrTx, startsWith } from '../storage/dialect.js';
 import type { AuditEntry } from '../storage/tables.js';
 import { iso } from '../time.js';
 
 export interface AuditTarget {
   type: string;
   id: string;
+}
+
+let lastMs = 0;
+let sequence = 0;
+
+/**
+ * Time-ordered ids (time, then a per-process sequence, then randomness): listing by id is
+ * listing in the order entries were written, even within one millisecond.
+ */
+function auditId(now: Date): string {
+  const ms = now.getTime();
+  if (ms > lastMs) {
+    lastMs = ms;
+    sequence = 0;
+  } else {
+    sequence += 1;
+  }
+  return `aud_${lastMs.toString(36).padStart(9, '0')}${sequence.toString(36).padStart(4, '0')}${randomBase32(8).toLowerCase()}`;
 }
 
 export async function writeAudit(
@@ -26,9 +44,8 @@ export async function writeAudit(
   const now = clock.now();
   await db
     .insertInto('audit_log')
-    // Time-ordered ids: listing by id is listing by time, with ties broken at random.
     .values({
-      id: `aud_${now.getTime().toString(36).padStart(9, '0')}${randomBase32(10).toLowerCase()}`,
+      id: auditId(now),
       tenant_id: actor.tenantId,
       at: iso(now),
       actor_type: actor.type,
@@ -88,7 +105,7 @@ export async function listAudit(
   if (filter.action) {
     // `key.` matches every key action; `key.create` exactly that one.
     query = filter.action.endsWith('.')
-      ? query.where('action', 'like', `${filter.action.replace(/[%_]/g, '')}%`)
+      ? query.where(startsWith('action', filter.action))
       : query.where('action', '=', filter.action);
   }
   if (filter.actorId) query = query.where('actor_id', '=', filter.actorId);

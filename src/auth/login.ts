@@ -56,7 +56,7 @@ export async function loginWithPassword(
   }
   const user = candidates[0];
   const ok = await verifyPassword(input.password, user?.password_hash ?? (await dummyPasswordHash()));
-  if (!user || !user.password_hash || !ok) {
+  if (!user?.password_hash || !ok) {
     await deps.throttle.recordFailure(throttleKeys, svc.clock.now().getTime());
     throw badCredentials();
   }
@@ -97,7 +97,7 @@ export async function assertKeyUsable(svc: Services, key: AccessKey): Promise<vo
     .select('status')
     .where('id', '=', key.owner_id)
     .executeTakeFirst();
-  if (!owner || owner.status !== 'active')
+  if (owner?.status !== 'active')
     throw new AppError('KEY_INACTIVE', `the owner of access key ${key.id} is disabled`);
 }
 

@@ -2,7 +2,7 @@ import { writeAudit } from '../audit/audit.js';
 import type { Actor } from '../context.js';
 import { AppError, notFound } from '../errors.js';
 import type { Services } from '../services.js';
-import { type DbOrTx, isUniqueViolation } from '../storage/dialect.js';
+import { containsText, type DbOrTx, isUniqueViolation } from '../storage/dialect.js';
 import type { ServiceAccount } from '../storage/tables.js';
 import { iso } from '../time.js';
 import { deletePrincipalData } from './users.js';
@@ -87,8 +87,7 @@ export async function listServiceAccounts(
 ): Promise<{ items: ServiceAccountView[]; total: number }> {
   let query = db.selectFrom('service_accounts').where('tenant_id', '=', tenantId);
   if (filter.search) {
-    const needle = `%${filter.search.toLowerCase().replace(/[%_\\]/g, '')}%`;
-    query = query.where((eb) => eb(eb.fn('lower', ['name']), 'like', needle));
+    query = query.where(containsText('name', filter.search));
   }
   const [rows, count] = await Promise.all([
     query.selectAll().orderBy('name').limit(filter.limit).offset(filter.offset).execute(),

@@ -3,7 +3,7 @@ import type { Actor } from '../context.js';
 import { hashPassword } from '../crypto/password.js';
 import { AppError, notFound } from '../errors.js';
 import type { Services } from '../services.js';
-import { type DbOrTx, isUniqueViolation } from '../storage/dialect.js';
+import { containsText, type DbOrTx, isUniqueViolation } from '../storage/dialect.js';
 import type { User } from '../storage/tables.js';
 import { iso } from '../time.js';
 import { assertNotLastAdministrator, isAdministrator } from './authorization.js';
@@ -105,9 +105,9 @@ export async function listUsers(
 ): Promise<{ items: UserView[]; total: number }> {
   let query = db.selectFrom('users').where('tenant_id', '=', tenantId);
   if (filter.search) {
-    const needle = `%${filter.search.toLowerCase().replace(/[%_\\]/g, '')}%`;
+    const needle = filter.search;
     query = query.where((eb) =>
-      eb.or([eb('email_normalized', 'like', needle), eb(eb.fn('lower', ['name']), 'like', needle)]),
+      eb.or([containsText('email_normalized', needle), containsText('name', needle)]),
     );
   }
   if (filter.status) query = query.where('status', '=', filter.status);

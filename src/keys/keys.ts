@@ -18,7 +18,7 @@ import { findServiceAccount } from '../identity/service-accounts.js';
 import { getSettings } from '../identity/settings.js';
 import { findUser } from '../identity/users.js';
 import type { Services } from '../services.js';
-import { type DbOrTx, forUpdate } from '../storage/dialect.js';
+import { containsText, type DbOrTx, forUpdate } from '../storage/dialect.js';
 import type { AccessKey, PrincipalType } from '../storage/tables.js';
 import { addMs, iso } from '../time.js';
 import {
@@ -318,12 +318,9 @@ export async function listKeys(
   if (filter.ownerId) query = query.where('access_keys.owner_id', '=', filter.ownerId);
   if (filter.type) query = query.where('access_keys.type', '=', filter.type);
   if (filter.search) {
-    const needle = `%${filter.search.toLowerCase().replace(/[%_\\]/g, '')}%`;
+    const needle = filter.search;
     query = query.where((eb) =>
-      eb.or([
-        eb(eb.fn('lower', ['access_keys.name']), 'like', needle),
-        eb(eb.fn('lower', ['access_keys.id']), 'like', needle),
-      ]),
+      eb.or([containsText('access_keys.name', needle), containsText('access_keys.id', needle)]),
     );
   }
   switch (filter.status) {

@@ -64,3 +64,15 @@ export async function lockForSetup(trx: Tx, engine: Engine, lockId: number): Pro
 export function forUpdate<QB extends { forUpdate(): QB }>(qb: QB, engine: Engine): QB {
   return engine === 'postgres' ? qb.forUpdate() : qb;
 }
+
+/** `lower(column) LIKE '%needle%'` with %, _ and \ in the needle matched literally, on both engines. */
+export function containsText(column: string, needle: string) {
+  const escaped = needle.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`);
+  return sql<boolean>`lower(${sql.ref(column)}) like ${`%${escaped}%`} escape '\\'`;
+}
+
+/** `column LIKE 'prefix%'` with the prefix matched literally. */
+export function startsWith(column: string, prefix: string) {
+  const escaped = prefix.replace(/[\\%_]/g, (c) => `\\${c}`);
+  return sql<boolean>`${sql.ref(column)} like ${`${escaped}%`} escape '\\'`;
+}

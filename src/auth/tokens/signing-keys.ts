@@ -14,6 +14,8 @@ export const TOKEN_ALG = 'ES256';
 /** Longer than the longest token lifetime (24 h) so no valid token loses its key. */
 const RETIRED_KEY_PUBLISHED_MS = 2 * DAY_MS;
 const RELOAD_INTERVAL_MS = 1000;
+/** How soon an instance starts signing with a key another instance (or the CLI) rotated in. */
+const SIGNER_REFRESH_MS = 60_000;
 
 type CryptoKeyLike = Awaited<ReturnType<typeof importJWK>>;
 
@@ -106,6 +108,7 @@ export class SigningKeys {
 
   async currentSigner(): Promise<{ kid: string; privateKey: CryptoKeyLike }> {
     if (!this.signer) await this.init();
+    else if (Date.now() - this.lastReload > SIGNER_REFRESH_MS) await this.reload();
     if (!this.signer) throw new Error('no token signing key');
     return this.signer;
   }
