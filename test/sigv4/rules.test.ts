@@ -744,6 +744,20 @@ describe('canonical query string', () => {
     expect(code(check({ ...other.request, rawTarget: '/?q=a+b' }))).toBe('SignatureDoesNotMatch');
   });
 
+  it('an unsorted query signed as sent (curl before 8.1) verifies, and only with the same parameters', () => {
+    const req = sign({
+      query: [
+        ['b', '2'],
+        ['a', '1'],
+      ],
+    });
+    expect(check(req)).toBe('ok');
+    const unsortedSigned = { ...req };
+    const p = parseSigV4(unsortedSigned, { now: at(0), allowedScopes: SCOPES });
+    expect(p.ok && p.parsed.canonical.queryCandidates).toContain('b=2&a=1');
+    expect(check({ ...req, rawTarget: req.rawTarget.replace('b=2', 'b=3') })).not.toBe('ok');
+  });
+
   it('sorts by encoded key then value, and encodes a bare key as "key="', () => {
     const req = sign({
       query: [
@@ -755,7 +769,9 @@ describe('canonical query string', () => {
       ],
     });
     const p = parseSigV4(req, { now: at(0), allowedScopes: SCOPES });
-    expect(p.ok && p.parsed.canonical.queryCandidates).toEqual(['%E1%88%B4=u&a=y&a=z&b=2&flag=']);
+    // The sorted form first; the query as sent (curl 7.75 to 8.0 signs it unsorted) last.
+    expect(p.ok && p.parsed.canonical.queryCandidates[0]).toBe('%E1%88%B4=u&a=y&a=z&b=2&flag=');
+    expect(p.ok && p.parsed.canonical.queryCandidates.at(-1)).toBe(req.rawTarget.split('?')[1]);
     const bare = { ...req, rawTarget: req.rawTarget.replace('flag=', 'flag') };
     expect(check(bare)).toBe('ok');
   });

@@ -445,8 +445,8 @@ function parseUnchecked(req: SigV4Request, opts: ParseOptions): ParseResult {
     const source = timestampHeader === 'date' ? 'the Date header' : 'X-Amz-Date';
     return malformed(form, `Invalid credential date: it is not the same as the date of ${source}.`);
   }
-  let scopeAllowed = false;
-  for (const s of opts.allowedScopes) {
+  let scopeAllowed = opts.allowedScopes === 'any';
+  for (const s of opts.allowedScopes === 'any' ? [] : opts.allowedScopes) {
     if (s.region === credential.region && s.service === credential.service) {
       scopeAllowed = true;
       break;
@@ -536,6 +536,11 @@ function parseUnchecked(req: SigV4Request, opts: ParseOptions): ParseResult {
     const spaced = parseQuery(rawQuery, true);
     const alt = spaced === undefined ? undefined : canonicalQueryString(spaced, exclude);
     if (alt !== undefined && alt !== queryCandidates[0]) queryCandidates.push(alt);
+  }
+  if (form === 'header' && rawQuery.includes('&') && !queryCandidates.includes(rawQuery)) {
+    // curl 7.75 to 8.0 (--aws-sigv4) signs the query exactly as sent, unsorted. Same parameters,
+    // same meaning, only the order differs, so this last candidate widens nothing an attacker can use.
+    queryCandidates.push(rawQuery);
   }
 
   const parsed: ParsedSigV4 = {

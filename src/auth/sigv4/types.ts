@@ -127,8 +127,11 @@ export interface ParsedSigV4 {
 export interface ParseOptions {
   /** The server clock; the module never reads the clock itself. */
   readonly now: Date;
-  /** Region/service pairs accepted in the credential scope. */
-  readonly allowedScopes: ReadonlyArray<SigV4Scope>;
+  /**
+   * Region/service pairs accepted in the credential scope. `'any'` defers the check to the caller
+   * (when the accepted scopes depend on the key's tenant, known only after the lookup).
+   */
+  readonly allowedScopes: ReadonlyArray<SigV4Scope> | 'any';
   /** Allowed clock skew, seconds (default 900). */
   readonly maxSkewSeconds?: number;
   /** Upper bound for X-Amz-Expires, seconds (default and hard maximum 604800). */

@@ -1,0 +1,315 @@
+/**
+ * `npm run bench:auth` — authentication performance, printed as figures and ratios from one run:
+ *  1. verifications/s of the pure SigV4 verifier on one core with a warm signing-key cache;
+ *  2. HTTP requests/s of signed GET /profile vs unauthenticated GET /healthcheck (autocannon,
+ *     10 connections), interleaved A B B A in short slices, medians and their ratio;
+ *  3. cold verification latency (key not cached: database lookup, decryption, permissions,
+ *     signature) with BENCH_KEYS keys (default 1,000,000) in SQLite and in PostgreSQL.
+ * Options (env): BENCH_KEYS, BENCH_SLICE_SECONDS (3), BENCH_SLICES (4 per side), BENCH_SAMPLES (2000),
+ * PG_URL (postgres://postgres@127.0.0.1:5432/postgres; the PostgreSQL part is skipped when unreachable).
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { SignatureV4 } from '@smithy/signature-v4';
+import autocannon from 'autocannon';
+import { sql } from 'kysely';
+import pg from 'pg';
+import { pino } from 'pino';
+import { buildApp } from '../src/app.js';
+import { authenticateSigned } from '../src/auth/signed-request.js';
+import { parseSigV4, SigningKeyCache, verifySigV4 } from '../src/auth/sigv4/index.js';
+import { loadConfig } from '../src/config.js';
+import { generateAccessKeyId, generateSecretAccessKey } from '../src/crypto/access-key-id.js';
+import { PermissionSet } from '../src/identity/permissions.js';
+import { createKey, secretContext } from '../src/keys/keys.js';
+import { type Runtime, startRuntime } from '../src/runtime.js';
+import type { AccessKey, KeySecret } from '../src/storage/tables.js';
+
+const KEYS = Number(process.env.BENCH_KEYS ?? 1_000_000);
+const SLICE_SECONDS = Number(process.env.BENCH_SLICE_SECONDS ?? 3);
+const SLICES = Number(process.env.BENCH_SLICES ?? 4);
+const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 2000);
+const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const quiet = pino({ level: 'warn' });
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] as number;
+
+async function signedHeaders(ak: string, sk: string, host: string, pathname: string, date = new Date()) {
+  const signer = new SignatureV4({
+    credentials: { accessKeyId: ak, secretAccessKey: sk },
+    region: 'ap-southeast-5',
+    service: 'sqlaccount',
+    sha256: Sha256,
+  });
+  const signed = await signer.sign(
+    { method: 'GET', protocol: 'http:', hostname: host, path: pathname, headers: { host } },
+    { signingDate: date },
+  );
+  return signed.headers as Record<string, string>;
+}
+
+async function runtimeFor(dataDir: string, databaseUrl?: string): Promise<Runtime> {
+  return startRuntime(
+    loadConfig({
+      LATCHKEY_DATA_DIR: dataDir,
+      LATCHKEY_ADMIN_PASSWORD: 'bench-admin-password',
+      LOG_LEVEL: 'warn',
+      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    }),
+    { logger: quiet },
+  );
+}
+
+async function pureVerifier(): Promise<void> {
+  const ak = generateAccessKeyId();
+  const sk = generateSecretAccessKey();
+  const headers = await signedHeaders(ak, sk, 'api.example.com', '/agent/');
+  const request = {
+    method: 'GET',
+    rawTarget: '/agent/?code=A01',
+    headers: Object.entries(headers),
+    body: undefined,
+  };
+  // Re-sign with the query so the request is a typical list call.
+  const withQuery = await (async () => {
+    const signer = new SignatureV4({
+      credentials: { accessKeyId: ak, secretAccessKey: sk },
+      region: 'ap-southeast-5',
+      service: 'sqlaccount',
+      sha256: Sha256,
+    });
+    const s = await signer.sign({
+      method: 'GET',
+      protocol: 'http:',
+      hostname: 'api.example.com',
+      path: '/agent/',
+      query: { code: 'A01' },
+      headers: { host: 'api.example.com' },
+    });
+    return { ...request, headers: Object.entries(s.headers as Record<string, string>) };
+  })();
+  const cache = new SigningKeyCache();
+  const secrets = [{ secret: sk, version: 1 }];
+  const opts = { now: new Date(), allowedScopes: [{ region: 'ap-southeast-5', service: 'sqlaccount' }] };
+  const once = () => {
+    const p = parseSigV4(withQuery, opts);
+    if (!p.ok) throw new Error(p.failure.message);
+    const v = verifySigV4(withQuery, p.parsed, secrets, {
+      allowUnsignedPayload: false,
+      signingKeyCache: cache,
+    });
+    if (!v.ok) throw new Error(v.failure.message);
+  };
+  for (let i = 0; i < 20_000; i++) once();
+  const rates: number[] = [];
+  for (let s = 0; s < 8; s++) {
+    let n = 0;
+    const start = performance.now();
+    while (performance.now() - start < 250) {
+      for (let i = 0; i < 500; i++) once();
+      n += 500;
+    }
+    rates.push(n / ((performance.now() - start) / 1000));
+  }
+  console.log(
+    `1. pure verifier, warm cache: ${Math.round(median(rates)).toLocaleString('en')} verifications/s (median of 8 slices; goal ≥ 50,000)`,
+  );
+}
+
+async function httpRatio(): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-bench-'));
+  const runtime = await runtimeFor(dir);
+  const app = await buildApp(runtime);
+  const base = await app.listen({ port: 0, host: '127.0.0.1' });
+  const host = new URL(base).host;
+  const admin = await runtime.svc.db
+    .selectFrom('users')
+    .select(['id', 'tenant_id'])
+    .executeTakeFirstOrThrow();
+  const actor = {
+    tenantId: admin.tenant_id,
+    type: 'system' as const,
+    id: 'bench',
+    via: 'cli' as const,
+    permissions: new PermissionSet(['*']),
+    sourceIp: null,
+    requestId: null,
+  };
+  const { key, secretAccessKey } = await createKey(
+    runtime.svc,
+    actor,
+    { type: 'user', id: admin.id },
+    { name: 'bench' },
+  );
+  const headers = await signedHeaders(key.accessKeyId, secretAccessKey, host, '/profile');
+  const check = await fetch(`${base}/profile`, { headers });
+  if (check.status !== 200)
+    throw new Error(`signed /profile answered ${check.status}: ${await check.text()}`);
+  const measure = async (url: string, h: Record<string, string>) => {
+    const result = await autocannon({ url, connections: 10, duration: SLICE_SECONDS, headers: h });
+    if (result.non2xx > 0 || result.errors > 0)
+      throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+    return result.requests.average;
+  };
+  const signed: number[] = [];
+  const open: number[] = [];
+  await measure(`${base}/healthcheck`, {}); // warm-up
+  for (let i = 0; i < SLICES; i++) {
+    // A B B A: drift on a shared machine falls on both sides alike.
+    if (i % 2 === 0) {
+      signed.push(await measure(`${base}/profile`, headers));
+      open.push(await measure(`${base}/healthcheck`, {}));
+    } else {
+      open.push(await measure(`${base}/healthcheck`, {}));
+      signed.push(await measure(`${base}/profile`, headers));
+    }
+  }
+  const s = median(signed);
+  const o = median(open);
+  console.log(
+    `2. HTTP, 10 connections: signed GET /profile ${Math.round(s)} req/s, GET /healthcheck ${Math.round(o)} req/s, ratio ${(s / o).toFixed(2)} (goal ≥ 0.80; medians of ${SLICES} slices of ${SLICE_SECONDS} s each)`,
+  );
+  await app.close();
+  await runtime.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** Insert `count` keys (owned by the admin) straight into the tables, in batches. */
+async function fillKeys(runtime: Runtime, count: number): Promise<Array<{ id: string; secret: string }>> {
+  const { svc } = runtime;
+  const admin = await svc.db.selectFrom('users').select(['id', 'tenant_id']).executeTakeFirstOrThrow();
+  const sample: Array<{ id: string; secret: string }> = [];
+  const now = new Date().toISOString();
+  const batch = 1000;
+  const started = performance.now();
+  for (let done = 0; done < count; done += batch) {
+    const keys: AccessKey[] = [];
+    const secrets: KeySecret[] = [];
+    for (let i = 0; i < Math.min(batch, count - done); i++) {
+      const id = generateAccessKeyId();
+      const secret = `lksk_${randomBytes(30).toString('base64url').slice(0, 40)}`;
+      if (sample.length < SAMPLES * 2 && Math.random() < (SAMPLES * 4) / count) sample.push({ id, secret });
+      const sealed = svc.secrets.seal(secret, secretContext(admin.tenant_id, id, 1));
+      keys.push({
+        id,
+        tenant_id: admin.tenant_id,
+        owner_type: 'user' as const,
+        owner_id: admin.id,
+        name: `bench ${done + i}`,
+        type: 'access' as const,
+        status: 'active' as const,
+        expires_at: null,
+        secret_version: 1,
+        created_at: now,
+        created_by_type: 'system',
+        created_by_id: 'bench',
+        updated_at: now,
+        updated_by_type: 'system',
+        updated_by_id: 'bench',
+        last_used_at: null,
+        last_used_ip: null,
+      });
+      secrets.push({
+        access_key_id: id,
+        version: 1,
+        ciphertext: sealed.ciphertext,
+        master_key_version: sealed.masterKeyVersion,
+        created_at: now,
+        not_after: null,
+      });
+    }
+    await svc.db.transaction().execute(async (trx) => {
+      // Chunked so PostgreSQL's 65,535-parameter limit is never reached.
+      for (let i = 0; i < keys.length; i += 250) {
+        await trx
+          .insertInto('access_keys')
+          .values(keys.slice(i, i + 250))
+          .execute();
+        await trx
+          .insertInto('key_secrets')
+          .values(secrets.slice(i, i + 250))
+          .execute();
+      }
+    });
+    if ((done / batch) % 100 === 0)
+      process.stdout.write(
+        `   … ${done.toLocaleString('en')} keys (${((performance.now() - started) / 1000).toFixed(0)} s)\r`,
+      );
+  }
+  process.stdout.write('\n');
+  return sample;
+}
+
+async function coldLatency(label: string, databaseUrl?: string): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-bench-'));
+  const runtime = await runtimeFor(dir, databaseUrl);
+  const existing = Number(
+    (
+      await runtime.svc.db
+        .selectFrom('access_keys')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
+  console.log(`3. ${label}: inserting ${KEYS.toLocaleString('en')} keys …`);
+  const sample = await fillKeys(runtime, KEYS - existing);
+  if (runtime.svc.engine === 'postgres') await sql`analyze`.execute(runtime.svc.db);
+  const latencies: number[] = [];
+  for (const { id, secret } of sample.slice(0, SAMPLES)) {
+    const headers = await signedHeaders(id, secret, 'bench', '/profile');
+    const raw = Object.entries(headers).flat();
+    runtime.keys.invalidate(id);
+    const started = performance.now();
+    const result = await authenticateSigned(runtime, {
+      method: 'GET',
+      url: '/profile',
+      rawHeaders: raw,
+      body: undefined,
+      ip: '127.0.0.1',
+      requestId: 'bench',
+    });
+    latencies.push(performance.now() - started);
+    if (!result.ok) throw new Error(`${id}: ${result.code} ${result.message}`);
+  }
+  console.log(
+    `   cold verification with ${KEYS.toLocaleString('en')} keys in ${label}: p50 ${pct(latencies, 0.5).toFixed(3)} ms, p99 ${pct(latencies, 0.99).toFixed(3)} ms over ${latencies.length} keys (goal p99 < 2 ms)`,
+  );
+  await runtime.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+async function main(): Promise<void> {
+  console.log(`latchkey auth benchmark — node ${process.version}, ${os.cpus().length} cores`);
+  await pureVerifier();
+  await httpRatio();
+  await coldLatency('SQLite');
+  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
+  const reachable = await client.connect().then(
+    () => true,
+    () => false,
+  );
+  if (!reachable) {
+    console.log('3. PostgreSQL: SKIPPED (unreachable at PG_URL)');
+    return;
+  }
+  const name = `latchkey_bench_${randomBytes(4).toString('hex')}`;
+  await client.query(`create database ${name}`);
+  try {
+    const url = new URL(PG_URL);
+    url.pathname = `/${name}`;
+    await coldLatency('PostgreSQL', url.toString());
+  } finally {
+    await client.query(`drop database if exists ${name} with (force)`);
+    await client.end();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,221 @@
+/**
+ * What the request path needs to know about an access key, cached so a signed request costs no
+ * database read once its key is warm: the key row, its usable secrets (decrypted), its effective
+ * permissions and its owner's status.
+ *
+ * Entries are dropped when anything that could change them changes (the ChangeBus, fed across
+ * instances by PostgreSQL LISTEN/NOTIFY), and in any case after `ttlMs` as a safety net.
+ * Unknown IDs are cached briefly too, so a flood of made-up IDs does not reach the database.
+ */
+import { patternsOf } from '../identity/authorization.js';
+import { IntersectionSet, PermissionSet } from '../identity/permissions.js';
+import { getSettings, type IamSettings } from '../identity/settings.js';
+import { usableSecrets } from '../keys/keys.js';
+import type { Services } from '../services.js';
+import type { AccessKey } from '../storage/tables.js';
+
+export interface KeyEntry {
+  key: AccessKey;
+  ownerActive: boolean;
+  owner: { name: string; email: string | null };
+  secrets: Array<{ secret: string; version: number; notAfter: string | null }>;
+  /** Concrete permissions the key has (api-type keys: data permissions only). */
+  permissions: PermissionSet;
+  settings: IamSettings;
+  loadedAt: number;
+}
+
+export interface PrincipalState {
+  active: boolean;
+  /** Users only: an API user signs with keys and cannot use password sessions. */
+  apiUser: boolean;
+  permissions: PermissionSet;
+}
+
+export interface KeyAuthorityOptions {
+  ttlMs: number;
+  negativeTtlMs: number;
+  maxEntries: number;
+}
+
+interface Cached<T> {
+  value: T;
+  loadedAt: number;
+  tenantId: string;
+}
+
+const DEFAULTS: KeyAuthorityOptions = { ttlMs: 60_000, negativeTtlMs: 5_000, maxEntries: 100_000 };
+
+export class KeyAuthority {
+  private readonly entries = new Map<string, KeyEntry | { missing: true; loadedAt: number }>();
+  private readonly loading = new Map<string, Promise<KeyEntry | undefined>>();
+  private readonly principals = new Map<string, Cached<PrincipalState | undefined>>();
+  private readonly tenants = new Map<string, Cached<IamSettings>>();
+  private readonly options: KeyAuthorityOptions;
+  /** Bumped on every invalidation: a load that started before it must not be cached. */
+  private generation = 0;
+
+  constructor(
+    private readonly svc: Services,
+    options: Partial<KeyAuthorityOptions> = {},
+  ) {
+    this.options = { ...DEFAULTS, ...options };
+    svc.events.on('key-changed', ({ accessKeyId }) => this.invalidate(accessKeyId));
+    svc.events.on('authz-changed', ({ tenantId }) => this.invalidateTenant(tenantId));
+    svc.events.on('feed-reset', () => this.clear());
+  }
+
+  invalidate(accessKeyId: string): void {
+    this.generation++;
+    this.entries.delete(accessKeyId);
+  }
+
+  invalidateTenant(tenantId: string): void {
+    this.generation++;
+    for (const map of [this.principals, this.tenants] as Array<Map<string, Cached<unknown>>>) {
+      for (const [id, entry] of map) if (entry.tenantId === tenantId) map.delete(id);
+    }
+    for (const [id, entry] of this.entries) {
+      if (!('missing' in entry) && entry.key.tenant_id === tenantId) this.entries.delete(id);
+    }
+  }
+
+  clear(): void {
+    this.generation++;
+    this.entries.clear();
+    this.principals.clear();
+    this.tenants.clear();
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The key's entry, from cache or database; undefined when no such key exists. */
+  async get(accessKeyId: string): Promise<KeyEntry | undefined> {
+    const now = Date.now();
+    const cached = this.entries.get(accessKeyId);
+    if (cached) {
+      const ttl = 'missing' in cached ? this.options.negativeTtlMs : this.options.ttlMs;
+      if (now - cached.loadedAt < ttl) return 'missing' in cached ? undefined : cached;
+      this.entries.delete(accessKeyId);
+    }
+    let pending = this.loading.get(accessKeyId);
+    if (!pending) {
+      const generation = this.generation;
+      pending = this.load(accessKeyId).then(
+        (entry) => {
+          this.loading.delete(accessKeyId);
+          if (generation === this.generation)
+            this.remember(accessKeyId, entry ?? { missing: true, loadedAt: now });
+          return entry;
+        },
+        (error: unknown) => {
+          this.loading.delete(accessKeyId);
+          throw error;
+        },
+      );
+      this.loading.set(accessKeyId, pending);
+    }
+    return pending;
+  }
+
+  private remember(id: string, entry: KeyEntry | { missing: true; loadedAt: number }): void {
+    this.entries.set(id, entry);
+    if (this.entries.size > this.options.maxEntries) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+  }
+
+  /**
+   * A user's or service account's state and permissions, cached: token requests need them on every
+   * call, and many keys share one owner. Undefined when the principal does not exist.
+   */
+  async principal(
+    tenantId: string,
+    type: 'user' | 'service_account',
+    id: string,
+  ): Promise<PrincipalState | undefined> {
+    const cacheKey = `${tenantId}|${type}|${id}`;
+    const hit = this.principals.get(cacheKey);
+    if (hit && Date.now() - hit.loadedAt < this.options.ttlMs) return hit.value;
+    const generation = this.generation;
+    const [row, patterns] = await Promise.all([
+      type === 'user'
+        ? this.svc.db
+            .selectFrom('users')
+            .select(['status', 'api_user'])
+            .where('tenant_id', '=', tenantId)
+            .where('id', '=', id)
+            .executeTakeFirst()
+        : this.svc.db
+            .selectFrom('service_accounts')
+            .select(['status'])
+            .where('tenant_id', '=', tenantId)
+            .where('id', '=', id)
+            .executeTakeFirst(),
+      patternsOf(this.svc.db, tenantId, type, id),
+    ]);
+    const value = row && {
+      active: row.status === 'active',
+      apiUser: 'api_user' in row && row.api_user === 1,
+      permissions: new PermissionSet(patterns.patterns),
+    };
+    if (generation === this.generation)
+      this.principals.set(cacheKey, { value, loadedAt: Date.now(), tenantId });
+    return value;
+  }
+
+  private async tenantSettings(tenantId: string): Promise<IamSettings> {
+    const hit = this.tenants.get(tenantId);
+    if (hit && Date.now() - hit.loadedAt < this.options.ttlMs) return hit.value;
+    const generation = this.generation;
+    const value = await getSettings(this.svc.db, tenantId);
+    if (generation === this.generation) this.tenants.set(tenantId, { value, loadedAt: Date.now(), tenantId });
+    return value;
+  }
+
+  private async load(accessKeyId: string): Promise<KeyEntry | undefined> {
+    const { db } = this.svc;
+    const row = await db
+      .selectFrom('access_keys')
+      .leftJoin('users', (j) =>
+        j.onRef('users.id', '=', 'access_keys.owner_id').on('access_keys.owner_type', '=', 'user'),
+      )
+      .leftJoin('service_accounts', (j) =>
+        j
+          .onRef('service_accounts.id', '=', 'access_keys.owner_id')
+          .on('access_keys.owner_type', '=', 'service_account'),
+      )
+      .selectAll('access_keys')
+      .select((eb) => [
+        eb.fn.coalesce('users.status', 'service_accounts.status').as('owner_status'),
+        eb.fn.coalesce('users.name', 'service_accounts.name').as('owner_name'),
+        eb.fn.coalesce('users.email', 'service_accounts.email').as('owner_email'),
+      ])
+      .where('access_keys.id', '=', accessKeyId)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const { owner_status, owner_name, owner_email, ...key } = row;
+    const [secrets, own, ownerState, settings] = await Promise.all([
+      usableSecrets(this.svc, db, key),
+      patternsOf(db, key.tenant_id, 'key', key.id),
+      this.principal(key.tenant_id, key.owner_type, key.owner_id),
+      this.tenantSettings(key.tenant_id),
+    ]);
+    const owner = ownerState?.permissions ?? new PermissionSet([]);
+    // A key's own groups and roles (or its owner's when it has none), never beyond its owner's.
+    const effective = new IntersectionSet(own.assigned ? new PermissionSet(own.patterns) : owner, owner);
+    const expanded = effective.expand().filter((p) => key.type !== 'api' || !p.startsWith('iam:'));
+    return {
+      key,
+      ownerActive: owner_status === 'active',
+      owner: { name: owner_name ?? '', email: owner_email ?? null },
+      secrets,
+      permissions: new PermissionSet(expanded),
+      settings,
+      loadedAt: Date.now(),
+    };
+  }
+}
