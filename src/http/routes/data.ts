@@ -1,0 +1,70 @@
+/**
+ * The accounting data API at the root, SQL Account style, generated from the resource registry:
+ * for every resource `GET /{r}/` (list), `GET /{r}/*` (one with detail, by indexed fields; `%2A`
+ * arrives decoded as `*`), `GET /{r}/{key}`, `POST /{r}`, `PUT /{r}/{key}`, `DELETE /{r}/{key}`.
+ * Each route declares its permission (`<resource>:read|write`) for the auth hook.
+ */
+import type { FastifyRequest } from 'fastify';
+import { seedDemoOnFirstStart } from '../../accounting/demo.js';
+import { RESOURCES, type ResourceDef } from '../../accounting/registry.js';
+import {
+  createRecord,
+  type DataContext,
+  type DataDb,
+  deleteRecord,
+  findOne,
+  getRecord,
+  listRecords,
+  updateRecord,
+} from '../../accounting/store.js';
+import type { App, RouteDeps } from '../app-types.js';
+import { actorOf } from '../auth.js';
+
+type KeyRequest = FastifyRequest<{ Params: { key: string }; Querystring: Record<string, unknown> }>;
+type QueryRequest = FastifyRequest<{ Querystring: Record<string, unknown> }>;
+
+export async function dataRoutes(app: App, { svc }: RouteDeps): Promise<void> {
+  const contextOf = (request: FastifyRequest): DataContext => ({
+    db: svc.db as unknown as DataDb,
+    engine: svc.engine,
+    clock: svc.clock,
+    tenantId: actorOf(request).tenantId,
+  });
+
+  const register = (def: ResourceDef) => {
+    const read = { config: { permission: def.permissions.read } };
+    const write = { config: { permission: def.permissions.write } };
+    const base = `/${def.name}`;
+
+    const list = async (request: QueryRequest) => listRecords(contextOf(request), def, request.query ?? {});
+    app.get(base, read, list);
+    app.get(`${base}/`, read, list);
+
+    app.get(`${base}/:key`, read, async (request: KeyRequest) => {
+      const ctx = contextOf(request);
+      if (request.params.key === '*') return findOne(ctx, def, request.query ?? {});
+      const record = await getRecord(ctx, def, request.params.key);
+      return { pagination: { count: 1, offset: 0, limit: 1 }, data: [record] };
+    });
+
+    const create = async (request: FastifyRequest, reply: { status(code: number): unknown }) => {
+      const record = await createRecord(contextOf(request), def, request.body);
+      reply.status(201);
+      return { data: [record] };
+    };
+    app.post(base, write, create);
+    app.post(`${base}/`, write, create);
+
+    app.put(`${base}/:key`, write, async (request: KeyRequest) => ({
+      data: [await updateRecord(contextOf(request), def, request.params.key, request.body)],
+    }));
+
+    app.delete(`${base}/:key`, write, async (request: KeyRequest, reply) => {
+      await deleteRecord(contextOf(request), def, request.params.key);
+      return reply.status(204).send();
+    });
+  };
+
+  for (const def of RESOURCES) register(def);
+  await seedDemoOnFirstStart(svc);
+}

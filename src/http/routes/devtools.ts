@@ -1,0 +1,106 @@
+/**
+ * Developer tools: the Postman collection, sample cURL commands, the OpenAPI document and a
+ * readable API reference, all generated from the accounting resource registry.
+ */
+import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
+import { buildOpenApi } from '../../devtools/openapi.js';
+import { buildPostmanCollection } from '../../devtools/postman.js';
+import { renderReferencePage } from '../../devtools/reference-page.js';
+import { buildSampleCurl } from '../../devtools/sample-curl.js';
+import type { App, RouteDeps } from '../app-types.js';
+import { Strict } from '../schemas.js';
+
+const Method = Type.Union([
+  Type.Literal('GET'),
+  Type.Literal('POST'),
+  Type.Literal('PUT'),
+  Type.Literal('DELETE'),
+]);
+const CurlFields = {
+  accessKeyId: Type.String({ minLength: 1, maxLength: 128 }),
+  path: Type.Optional(Type.String({ minLength: 1, maxLength: 2000, pattern: '^/' })),
+  method: Type.Optional(Method),
+};
+
+export async function devtoolsRoutes(app: App, deps: RouteDeps): Promise<void> {
+  const { config } = deps.svc;
+  const baseUrlOf = (request: FastifyRequest) =>
+    (config.publicUrl ?? `${request.protocol}://${request.host}`).replace(/\/+$/, '');
+
+  // Any valid credentials (no permission): the collection holds no data and no secret.
+  app.get('/iam/postman-collection', async (request, reply) => {
+    reply.header('content-disposition', 'attachment; filename="postman_collection.json"');
+    reply.header('cache-control', 'no-store');
+    return buildPostmanCollection({
+      baseUrl: baseUrlOf(request),
+      region: config.sigv4.region,
+      service: config.sigv4.service,
+      version: deps.version,
+    });
+  });
+
+  // The command with a $LATCHKEY_SECRET_KEY placeholder: the server never shows a stored secret again.
+  app.get('/iam/sample-curl', { schema: { querystring: Strict(CurlFields) } }, async (request) => {
+    const q = request.query;
+    return buildSampleCurl({
+      baseUrl: baseUrlOf(request),
+      path: q.path ?? '/agent/',
+      method: q.method,
+      accessKeyId: q.accessKeyId,
+      region: config.sigv4.region,
+      service: config.sigv4.service,
+    });
+  });
+
+  // With the secret in the body (never stored or logged): also the precomputed variant for old curl.
+  app.post(
+    '/iam/sample-curl',
+    {
+      schema: {
+        body: Strict({
+          ...CurlFields,
+          secretAccessKey: Type.String({ minLength: 1, maxLength: 256 }),
+          body: Type.Optional(Type.String({ maxLength: 100_000 })),
+        }),
+      },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      reply.header('cache-control', 'no-store');
+      return buildSampleCurl(
+        {
+          baseUrl: baseUrlOf(request),
+          path: b.path ?? '/agent/',
+          method: b.method,
+          body: b.body,
+          accessKeyId: b.accessKeyId,
+          secretAccessKey: b.secretAccessKey,
+          region: config.sigv4.region,
+          service: config.sigv4.service,
+        },
+        deps.svc.clock.now(),
+      );
+    },
+  );
+
+  const open = { config: { auth: 'none' as const } };
+  app.get('/openapi.json', open, async (request) =>
+    buildOpenApi({
+      version: deps.version,
+      serverUrl: baseUrlOf(request),
+      region: config.sigv4.region,
+      service: config.sigv4.service,
+    }),
+  );
+
+  app.get('/docs', open, async (_request, reply) =>
+    reply.type('text/html; charset=utf-8').send(
+      renderReferencePage({
+        version: deps.version,
+        region: config.sigv4.region,
+        service: config.sigv4.service,
+      }),
+    ),
+  );
+}

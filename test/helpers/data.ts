@@ -1,0 +1,132 @@
+/** Helpers for the data API tests: a test app with the demo data, and typed JSON calls. */
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { LightMyRequestResponse } from 'fastify';
+import type { Actor } from '../../src/context.js';
+import { PermissionSet } from '../../src/identity/permissions.js';
+import { createTenant } from '../../src/identity/tenants.js';
+import { createUser } from '../../src/identity/users.js';
+import { call, createUserWithLogin, login, startTestApp, type TestApp } from './app.js';
+import type { EngineName } from './engines.js';
+
+export async function startDataApp(engine: EngineName, demo = true): Promise<TestApp> {
+  return startTestApp(engine, { env: demo ? { LATCHKEY_DEMO_DATA: '1' } : {} });
+}
+
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export interface DataResponse {
+  status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: test assertions walk arbitrary JSON
+  body: any;
+  raw: LightMyRequestResponse;
+}
+
+export async function data(
+  t: TestApp,
+  method: Method,
+  url: string,
+  body?: unknown,
+  token?: string,
+): Promise<DataResponse> {
+  const res = await call(t, method, url, { body, ...(token === undefined ? {} : { token }) });
+  return { status: res.statusCode, body: res.body === '' ? undefined : res.json(), raw: res };
+}
+
+/** A user holding the built-in role `roleName`, with a session token. */
+export async function userWithRole(
+  t: TestApp,
+  email: string,
+  roleName: string,
+): Promise<{ id: string; token: string }> {
+  const user = await createUserWithLogin(t, email);
+  const roles = (await call(t, 'GET', '/iam/roles')).json().items as Array<{ id: string; name: string }>;
+  const role = roles.find((r) => r.name === roleName);
+  if (!role) throw new Error(`no role ${roleName}`);
+  const res = await call(t, 'PUT', `/iam/users/${user.id}/assignments`, { body: { roleIds: [role.id] } });
+  if (res.statusCode !== 200) throw new Error(`assign failed: ${res.body}`);
+  return user;
+}
+
+/** A second tenant with an administrator, signed in: for tenant-separation tests. */
+export async function secondTenantAdmin(
+  t: TestApp,
+  email: string,
+): Promise<{ tenantId: string; token: string }> {
+  const { svc } = t.runtime;
+  const password = 'another-long-password';
+  const tenant = await svc.db.transaction().execute((trx) => createTenant(svc, trx, 'Other Co'));
+  const actor: Actor = {
+    tenantId: tenant.id,
+    type: 'system',
+    id: 'test',
+    via: 'cli',
+    permissions: new PermissionSet(['*']),
+    sourceIp: null,
+    requestId: null,
+  };
+  const user = await createUser(svc, actor, { email, name: 'Other admin', password });
+  const group = await svc.db
+    .selectFrom('groups')
+    .select('id')
+    .where('tenant_id', '=', tenant.id)
+    .where('builtin', '=', 'administrators')
+    .executeTakeFirstOrThrow();
+  await svc.db
+    .insertInto('group_members')
+    .values({
+      tenant_id: tenant.id,
+      group_id: group.id,
+      member_type: 'user',
+      member_id: user.id,
+      created_at: new Date().toISOString(),
+    })
+    .execute();
+  return { tenantId: tenant.id, token: await login(t, email, password) };
+}
+
+export interface SignedCall {
+  accessKeyId: string;
+  secretAccessKey: string;
+  region?: string;
+  service?: string;
+  body?: unknown;
+}
+
+/** A real HTTP request to a listening server, signed with the AWS SDK's SigV4 signer. */
+export async function signedFetch(
+  baseUrl: string,
+  method: Method,
+  pathAndQuery: string,
+  options: SignedCall,
+): Promise<{ status: number; body: unknown }> {
+  const url = new URL(`${baseUrl}${pathAndQuery}`);
+  const signer = new SignatureV4({
+    credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey },
+    region: options.region ?? 'ap-southeast-5',
+    service: options.service ?? 'sqlaccount',
+    sha256: Sha256,
+    uriEscapePath: true,
+    applyChecksum: false,
+  });
+  const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+  const query: Record<string, string> = {};
+  for (const [k, v] of url.searchParams) query[k] = v;
+  const headers: Record<string, string> = { host: url.host };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const signed = await signer.sign({
+    method,
+    protocol: url.protocol,
+    hostname: url.hostname,
+    port: Number(url.port),
+    path: decodeURIComponent(url.pathname),
+    query,
+    headers,
+    ...(body === undefined ? {} : { body }),
+  });
+  const sent = { ...(signed.headers as Record<string, string>) };
+  delete sent.host;
+  const res = await fetch(`${baseUrl}${pathAndQuery}`, { method, headers: sent, body });
+  const text = await res.text();
+  return { status: res.status, body: text === '' ? undefined : JSON.parse(text) };
+}
