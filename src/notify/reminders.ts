@@ -1,0 +1,336 @@
+/**
+ * Expiry reminders and "expired" notices.
+ *
+ * A key is reminded once per expiry time: the reminder's row in `key_reminders` (primary key
+ * access key + expiry time + kind) is inserted in the same transaction as its outbox rows and
+ * bell notification, with ON CONFLICT DO NOTHING. Whoever inserts it sends the reminder; anyone
+ * else (a second instance, a rerun of the job) inserts nothing and sends nothing. Extending the
+ * key changes its expiry time, which re-arms the reminder. Because the job looks for every key
+ * in its lead window without a row, it catches up after downtime.
+ */
+import type { ExpressionBuilder } from 'kysely';
+import type { Config } from '../config.js';
+import { getSettings } from '../identity/settings.js';
+import type { Services } from '../services.js';
+import { type DbOrTx, forUpdate } from '../storage/dialect.js';
+import type { AccessKey, Database } from '../storage/tables.js';
+import { addDays, iso } from '../time.js';
+import { notifyUsers } from './notifications.js';
+import { enqueueMail, mailQueued } from './outbox.js';
+import { expiryReminderEmail } from './templates.js';
+
+/** Where users reach the service: LATCHKEY_PUBLIC_URL, else the listen address. */
+export function publicBaseUrl(config: Config): string {
+  const base =
+    config.publicUrl ??
+    `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+  return base.replace(/\/+$/, '');
+}
+
+export interface Recipient {
+  email: string;
+  /** Why they get it, for logs and tests. */
+  reason: 'administrator' | 'creator' | 'modifier';
+}
+
+/**
+ * Every active member of the tenant's Administrators group, and the users (or service accounts
+ * with an email address) who created and last modified the key; one entry per address.
+ */
+export async function reminderRecipients(db: DbOrTx, key: AccessKey): Promise<Recipient[]> {
+  const admins = await db
+    .selectFrom('group_members')
+    .innerJoin('groups', 'groups.id', 'group_members.group_id')
+    .innerJoin('users', 'users.id', 'group_members.member_id')
+    .select('users.email')
+    .where('groups.tenant_id', '=', key.tenant_id)
+    .where('groups.builtin', '=', 'administrators')
+    .where('group_members.member_type', '=', 'user')
+    .where('users.status', '=', 'active')
+    .orderBy('users.email')
+    .execute();
+  const out: Recipient[] = admins.map((a) => ({ email: a.email, reason: 'administrator' as const }));
+  const people: Array<[string, string, Recipient['reason']]> = [
+    [key.created_by_type, key.created_by_id, 'creator'],
+    [key.updated_by_type, key.updated_by_id, 'modifier'],
+  ];
+  for (const [type, id, reason] of people) {
+    let email: string | null | undefined;
+    if (type === 'user') {
+      const u = await db
+        .selectFrom('users')
+        .select(['email', 'status'])
+        .where('id', '=', id)
+        .where('tenant_id', '=', key.tenant_id)
+        .executeTakeFirst();
+      email = u?.status === 'active' ? u.email : undefined;
+    } else if (type === 'service_account') {
+      const s = await db
+        .selectFrom('service_accounts')
+        .select('email')
+        .where('id', '=', id)
+        .where('tenant_id', '=', key.tenant_id)
+        .executeTakeFirst();
+      email = s?.email;
+    }
+    // The system and the CLI operator have no mailbox.
+    if (email) out.push({ email, reason });
+  }
+  const seen = new Set<string>();
+  return out.filter((r) => {
+    const k = r.email.trim().toLowerCase();
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+async function ownerLabel(db: DbOrTx, key: AccessKey): Promise<string> {
+  if (key.owner_type === 'user') {
+    const u = await db
+      .selectFrom('users')
+      .select(['email', 'name'])
+      .where('id', '=', key.owner_id)
+      .executeTakeFirst();
+    return u ? `${u.name} <${u.email}>` : key.owner_id;
+  }
+  const s = await db
+    .selectFrom('service_accounts')
+    .select('name')
+    .where('id', '=', key.owner_id)
+    .executeTakeFirst();
+  return s ? `service account ${s.name}` : key.owner_id;
+}
+
+export async function tenantName(db: DbOrTx, tenantId: string): Promise<string> {
+  const t = await db.selectFrom('tenants').select('name').where('id', '=', tenantId).executeTakeFirst();
+  return t?.name ?? tenantId;
+}
+
+export interface RemindResult {
+  /** This call sent the key's reminder (false: not due, or already reminded for this expiry). */
+  reminded: boolean;
+  emails: number;
+}
+
+/** Send the expiry reminder of one key if it is due and not sent for this expiry time yet. */
+export async function remindKey(svc: Services, accessKeyId: string): Promise<RemindResult> {
+  const none: RemindResult = { reminded: false, emails: 0 };
+  return svc.db.transaction().execute(async (trx) => {
+    const key = await forUpdate(
+      trx.selectFrom('access_keys').selectAll().where('id', '=', accessKeyId),
+      svc.engine,
+    ).executeTakeFirst();
+    if (key?.status !== 'active' || key.expires_at === null) return none;
+    const now = svc.clock.now();
+    const { reminderLeadDays } = await getSettings(trx, key.tenant_id);
+    const expires = Date.parse(key.expires_at);
+    if (expires <= now.getTime() || expires > addDays(now, reminderLeadDays).getTime()) return none;
+    const claimed = await trx
+      .insertInto('key_reminders')
+      .values({
+        access_key_id: key.id,
+        expires_at: key.expires_at,
+        kind: 'expiring',
+        tenant_id: key.tenant_id,
+        created_at: iso(now),
+      })
+      .onConflict((oc) => oc.columns(['access_key_id', 'expires_at', 'kind']).doNothing())
+      .executeTakeFirst();
+    if (Number(claimed.numInsertedOrUpdatedRows ?? 0) === 0) return none;
+
+    const [recipients, owner, tenant] = await Promise.all([
+      reminderRecipients(trx, key),
+      ownerLabel(trx, key),
+      tenantName(trx, key.tenant_id),
+    ]);
+    const email = expiryReminderEmail({
+      tenantName: tenant,
+      keyName: key.name,
+      accessKeyId: key.id,
+      ownerLabel: owner,
+      expiresAt: key.expires_at,
+      baseUrl: publicBaseUrl(svc.config),
+    });
+    for (const r of recipients) {
+      await enqueueMail(svc, trx, {
+        tenantId: key.tenant_id,
+        kind: 'expiry_reminder',
+        to: r.email,
+        ...email,
+      });
+    }
+    if (key.owner_type === 'user') {
+      await notifyUsers(svc, trx, {
+        tenantId: key.tenant_id,
+        userIds: [key.owner_id],
+        kind: 'key_expiring',
+        title: `Your key "${key.name}" expires soon`,
+        body: `Your access key "${key.name}" (${key.id}) expires at ${key.expires_at}. Extend it before then to keep it working.`,
+        data: { accessKeyId: key.id, expiresAt: key.expires_at },
+        actor: null,
+      });
+    }
+    svc.logger.info(
+      { accessKeyId: key.id, expiresAt: key.expires_at, recipients: recipients.length },
+      'expiry reminder queued',
+    );
+    return { reminded: true, emails: recipients.length };
+  });
+}
+
+/** Tell the owner of an expired key, once per expiry time. Returns whether a notice was written. */
+export async function noticeExpired(svc: Services, accessKeyId: string): Promise<boolean> {
+  return svc.db.transaction().execute(async (trx) => {
+    const key = await forUpdate(
+      trx.selectFrom('access_keys').selectAll().where('id', '=', accessKeyId),
+      svc.engine,
+    ).executeTakeFirst();
+    const now = svc.clock.now();
+    if (key?.status !== 'active' || key.expires_at === null) return false;
+    if (Date.parse(key.expires_at) > now.getTime()) return false;
+    const claimed = await trx
+      .insertInto('key_reminders')
+      .values({
+        access_key_id: key.id,
+        expires_at: key.expires_at,
+        kind: 'expired',
+        tenant_id: key.tenant_id,
+        created_at: iso(now),
+      })
+      .onConflict((oc) => oc.columns(['access_key_id', 'expires_at', 'kind']).doNothing())
+      .executeTakeFirst();
+    if (Number(claimed.numInsertedOrUpdatedRows ?? 0) === 0) return false;
+    if (key.owner_type === 'user') {
+      await notifyUsers(svc, trx, {
+        tenantId: key.tenant_id,
+        userIds: [key.owner_id],
+        kind: 'key_expired',
+        title: `Your key "${key.name}" expired`,
+        body: `Your access key "${key.name}" (${key.id}) expired at ${key.expires_at}; requests signed with it are refused. Extend it (PATCH /iam/keys/${key.id}) or create a new one.`,
+        data: { accessKeyId: key.id, expiresAt: key.expires_at },
+        actor: null,
+      });
+    }
+    return true;
+  });
+}
+
+/**
+ * After a key is created or its expiry changed: remind at once if it is already inside its lead
+ * window. Never fails the caller; the periodic job catches up if this did not run.
+ */
+export async function remindIfDue(svc: Services, tenantId: string, accessKeyId: string): Promise<void> {
+  try {
+    if ((await remindKey(svc, accessKeyId)).emails > 0) mailQueued(svc, tenantId);
+  } catch (error) {
+    svc.logger.warn({ err: error, accessKeyId }, 'immediate expiry reminder failed; the job will retry');
+  }
+}
+
+export interface ReminderRunResult {
+  /** Keys reminded in this run. */
+  reminded: number;
+  emails: number;
+  /** Keys whose owner was told they expired. */
+  expired: number;
+}
+
+/** One pass of the job over every tenant. Safe to run concurrently on several instances. */
+export async function runReminders(svc: Services): Promise<ReminderRunResult> {
+  const result: ReminderRunResult = { reminded: 0, emails: 0, expired: 0 };
+  const now = svc.clock.now();
+  const nowIso = iso(now);
+  const tenants = await svc.db
+    .selectFrom('tenant_settings')
+    .select(['tenant_id', 'reminder_lead_days'])
+    .execute();
+  for (const tenant of tenants) {
+    const windowEnd = iso(addDays(now, tenant.reminder_lead_days));
+    const notReminded = (kind: 'expiring' | 'expired') => (eb: ExpressionBuilder<Database, 'access_keys'>) =>
+      eb.not(
+        eb.exists(
+          eb
+            .selectFrom('key_reminders')
+            .select('key_reminders.access_key_id')
+            .whereRef('key_reminders.access_key_id', '=', 'access_keys.id')
+            .whereRef('key_reminders.expires_at', '=', 'access_keys.expires_at')
+            .where('key_reminders.kind', '=', kind),
+        ),
+      );
+    const due = await svc.db
+      .selectFrom('access_keys')
+      .select('id')
+      .where('tenant_id', '=', tenant.tenant_id)
+      .where('status', '=', 'active')
+      .where('expires_at', '>', nowIso)
+      .where('expires_at', '<=', windowEnd)
+      .where(notReminded('expiring'))
+      .orderBy('expires_at')
+      .execute();
+    for (const k of due) {
+      const { reminded, emails } = await remindKey(svc, k.id);
+      if (reminded) result.reminded += 1;
+      result.emails += emails;
+    }
+    const expired = await svc.db
+      .selectFrom('access_keys')
+      .select('id')
+      .where('tenant_id', '=', tenant.tenant_id)
+      .where('status', '=', 'active')
+      .where('expires_at', '<=', nowIso)
+      .where(notReminded('expired'))
+      .orderBy('expires_at')
+      .execute();
+    for (const k of expired) if (await noticeExpired(svc, k.id)) result.expired += 1;
+    if (result.emails > 0) mailQueued(svc, tenant.tenant_id);
+  }
+  // A reveal link that nobody used in time keeps no secret.
+  await svc.db
+    .updateTable('key_reveal_links')
+    .set({ ciphertext: null })
+    .where('expires_at', '<=', nowIso)
+    .where('ciphertext', 'is not', null)
+    .execute();
+  return result;
+}
+
+/**
+ * When the job next has something to do: the earliest moment an active key enters its lead
+ * window or expires (null: no key ever will). The server sleeps until then when that is sooner
+ * than the next regular run, so a reminder does not wait up to a whole job interval.
+ */
+export async function nextReminderAt(svc: Services): Promise<Date | null> {
+  const now = svc.clock.now();
+  const nowIso = iso(now);
+  let next: number | null = null;
+  const consider = (ms: number) => {
+    if (next === null || ms < next) next = ms;
+  };
+  const tenants = await svc.db
+    .selectFrom('tenant_settings')
+    .select(['tenant_id', 'reminder_lead_days'])
+    .execute();
+  for (const tenant of tenants) {
+    const leadMs = tenant.reminder_lead_days * 86_400_000;
+    const [entering, expiring] = await Promise.all([
+      svc.db
+        .selectFrom('access_keys')
+        .select((eb) => eb.fn.min('expires_at').as('at'))
+        .where('tenant_id', '=', tenant.tenant_id)
+        .where('status', '=', 'active')
+        .where('expires_at', '>', iso(addDays(now, tenant.reminder_lead_days)))
+        .executeTakeFirst(),
+      svc.db
+        .selectFrom('access_keys')
+        .select((eb) => eb.fn.min('expires_at').as('at'))
+        .where('tenant_id', '=', tenant.tenant_id)
+        .where('status', '=', 'active')
+        .where('expires_at', '>', nowIso)
+        .executeTakeFirst(),
+    ]);
+    if (entering?.at) consider(Date.parse(entering.at) - leadMs);
+    if (expiring?.at) consider(Date.parse(expiring.at));
+  }
+  return next === null ? null : new Date(next);
+}

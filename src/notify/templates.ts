@@ -1,0 +1,167 @@
+/**
+ * Email templates: small functions returning subject, plain text and HTML. Every value that comes
+ * from data (tenant and key names, emails) is HTML-escaped in the HTML body. No template takes a
+ * secret except keyCreatedEmail with `delivery.kind === 'inline'` (the tenant setting
+ * emailSecretInline).
+ */
+
+export interface RenderedEmail {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+const HTML_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
+export function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] as string);
+}
+
+/** Header values must stay on one line whatever a tenant or key is called. */
+const oneLine = (value: string): string => value.replace(/[\r\n\t]+/g, ' ').trim();
+
+function page(tenantName: string, title: string, bodyHtml: string): string {
+  return [
+    '<!doctype html>',
+    '<html><head><meta charset="utf-8"><title>',
+    escapeHtml(title),
+    '</title></head>',
+    '<body style="font-family:system-ui,sans-serif;font-size:15px;line-height:1.5;color:#1a1a1a">',
+    `<p style="color:#666;font-size:13px">latchkey &middot; ${escapeHtml(tenantName)}</p>`,
+    bodyHtml,
+    '<p style="color:#666;font-size:13px">You receive this email because of your role in this latchkey tenant.</p>',
+    '</body></html>',
+  ].join('');
+}
+
+function table(rows: Array<[string, string]>): { text: string; html: string } {
+  const width = Math.max(...rows.map(([label]) => label.length));
+  return {
+    text: rows.map(([label, value]) => `  ${`${label}:`.padEnd(width + 2)}${value}`).join('\n'),
+    html: `<table style="border-collapse:collapse">${rows
+      .map(
+        ([label, value]) =>
+          `<tr><td style="padding:2px 12px 2px 0;color:#666">${escapeHtml(label)}</td><td style="padding:2px 0"><code>${escapeHtml(value)}</code></td></tr>`,
+      )
+      .join('')}</table>`,
+  };
+}
+
+export interface ReminderData {
+  tenantName: string;
+  keyName: string;
+  accessKeyId: string;
+  ownerLabel: string;
+  expiresAt: string;
+  /** Base URL of the service, for the PATCH example and the console link. */
+  baseUrl: string;
+}
+
+export function expiryReminderEmail(d: ReminderData): RenderedEmail {
+  const details = table([
+    ['Key name', d.keyName],
+    ['Access key ID', d.accessKeyId],
+    ['Owner', d.ownerLabel],
+    ['Expires', `${d.expiresAt} (UTC)`],
+  ]);
+  const patch = `curl -X PATCH ${d.baseUrl}/iam/keys/${d.accessKeyId} \\\n    -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\\n    -d '{"validityDays":90}'`;
+  const console = `${d.baseUrl}/console/`;
+  const subject = oneLine(
+    `[${d.tenantName}] Access key "${d.keyName}" expires on ${d.expiresAt.slice(0, 10)}`,
+  );
+  const text = [
+    `An access key in the latchkey tenant "${d.tenantName}" expires soon:`,
+    '',
+    details.text,
+    '',
+    'Requests signed with it will be refused once it expires. To keep it working, extend it:',
+    '',
+    `  - in the console: ${console} (Keys, open the key, change its expiry), or`,
+    `  - with the API: PATCH /iam/keys/${d.accessKeyId} with "validityDays" or "expiresAt", e.g.`,
+    '',
+    `    ${patch}`,
+    '',
+    'If the key is no longer needed, let it expire or delete it.',
+    '',
+    `-- latchkey, ${d.tenantName}`,
+  ].join('\n');
+  const html = page(
+    d.tenantName,
+    subject,
+    [
+      `<p>An access key in the latchkey tenant <strong>${escapeHtml(d.tenantName)}</strong> expires soon:</p>`,
+      details.html,
+      '<p>Requests signed with it will be refused once it expires. To keep it working, extend it:</p>',
+      '<ul>',
+      `<li>in the <a href="${escapeHtml(console)}">console</a> (Keys, open the key, change its expiry), or</li>`,
+      `<li>with the API: <code>PATCH /iam/keys/${escapeHtml(d.accessKeyId)}</code> with <code>validityDays</code> or <code>expiresAt</code>:</li>`,
+      '</ul>',
+      `<pre style="background:#f4f4f4;padding:8px">${escapeHtml(patch)}</pre>`,
+      '<p>If the key is no longer needed, let it expire or delete it.</p>',
+    ].join(''),
+  );
+  return { subject, text, html };
+}
+
+export interface KeyCreatedData {
+  tenantName: string;
+  tenantId: string;
+  keyName: string;
+  accessKeyId: string;
+  ownerLabel: string;
+  expiresAt: string | null;
+  createdBy: string;
+  /** A one-time link to reveal the secret, or the secret itself (tenant setting emailSecretInline). */
+  delivery: { kind: 'link'; url: string; validUntil: string } | { kind: 'inline'; secretAccessKey: string };
+}
+
+export function keyCreatedEmail(d: KeyCreatedData): RenderedEmail {
+  const rows: Array<[string, string]> = [
+    ['Key name', d.keyName],
+    ['Access key ID', d.accessKeyId],
+    ['Tenant ID', d.tenantId],
+    ['Owner', d.ownerLabel],
+    ['Expires', d.expiresAt === null ? 'never' : `${d.expiresAt} (UTC)`],
+    ['Created by', d.createdBy],
+  ];
+  if (d.delivery.kind === 'inline') rows.push(['Secret key', d.delivery.secretAccessKey]);
+  const details = table(rows);
+  const subject = oneLine(`[${d.tenantName}] Your new access key ${d.accessKeyId}`);
+  const textHow =
+    d.delivery.kind === 'link'
+      ? [
+          'Open this link to see the secret key. It works once, until',
+          `${d.delivery.validUntil} (UTC); after that, ask for a new secret key:`,
+          '',
+          `  ${d.delivery.url}`,
+        ]
+      : [
+          'The secret key is in this email because your tenant asks for it. Store it in a secret',
+          'manager now and delete this email: anyone who reads it can use the key.',
+        ];
+  const htmlHow =
+    d.delivery.kind === 'link'
+      ? `<p>Open this link to see the secret key. It works <strong>once</strong>, until ${escapeHtml(d.delivery.validUntil)} (UTC); after that, ask for a new secret key:</p><p><a href="${escapeHtml(d.delivery.url)}">${escapeHtml(d.delivery.url)}</a></p>`
+      : '<p>The secret key is in this email because your tenant asks for it. Store it in a secret manager now and delete this email: anyone who reads it can use the key.</p>';
+  const text = [
+    `An access key was created for you in the latchkey tenant "${d.tenantName}":`,
+    '',
+    details.text,
+    '',
+    ...textHow,
+    '',
+    `-- latchkey, ${d.tenantName}`,
+  ].join('\n');
+  const html = page(
+    d.tenantName,
+    subject,
+    `<p>An access key was created for you in the latchkey tenant <strong>${escapeHtml(d.tenantName)}</strong>:</p>${details.html}${htmlHow}`,
+  );
+  return { subject, text, html };
+}
