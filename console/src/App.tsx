@@ -1,0 +1,239 @@
+import { AppShell, Burger, Button, Center, Group, Loader, NavLink, Text, Title } from '@mantine/core';
+import { useDisclosure } from '@mantine/hooks';
+import {
+  IconAdjustments,
+  IconHistory,
+  IconKey,
+  IconLock,
+  IconLogout,
+  IconRobot,
+  IconShield,
+  IconUsers,
+} from '@tabler/icons-react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import { api, type Me, session } from './api';
+import { NotificationBell } from './components/NotificationBell';
+import { DEFAULT_SCOPE, type SigningScope, scopeFromVersion } from './format';
+import { AccessKeysPage } from './pages/AccessKeys';
+import { AuditPage } from './pages/Audit';
+import { GroupsRolesPage } from './pages/GroupsRoles';
+import { ServiceAccountDetailPage, ServiceAccountsPage } from './pages/ServiceAccounts';
+import { SettingsPage } from './pages/Settings';
+import { SignIn } from './pages/SignIn';
+import { UserDetailPage, UsersPage } from './pages/Users';
+import { type ConsoleContext, Ctx, ErrorAlert, permissionAllows } from './shared';
+
+const BASE = '/console';
+
+function currentPath(): string {
+  const p = window.location.pathname.startsWith(BASE) ? window.location.pathname.slice(BASE.length) : '/';
+  return p === '' ? '/' : p;
+}
+
+const NAV = [
+  { path: '/users', label: 'Users', icon: IconUsers, permission: 'iam:users:read' },
+  {
+    path: '/service-accounts',
+    label: 'Service accounts',
+    icon: IconRobot,
+    permission: 'iam:service-accounts:read',
+  },
+  { path: '/keys', label: 'Access keys', icon: IconKey, permission: null },
+  { path: '/groups', label: 'Groups and roles', icon: IconShield, permission: 'iam:roles:read' },
+  { path: '/settings', label: 'IAM settings', icon: IconAdjustments, permission: 'iam:settings:read' },
+  { path: '/audit', label: 'Audit log', icon: IconHistory, permission: 'iam:audit:read' },
+] as const;
+
+const SESSION_NOTICES: Record<string, string> = {
+  EXPIRED_TOKEN: 'Your session expired. Sign in again to continue. (EXPIRED_TOKEN)',
+  INVALID_TOKEN: 'Your session is no longer valid. Sign in again to continue. (INVALID_TOKEN)',
+  UNAUTHENTICATED: 'Your session ended. Sign in again to continue.',
+};
+
+/** Unknown or bare paths go to the first screen the user may see. */
+function Redirect({ to, navigate }: { to: string; navigate: (path: string, replace?: boolean) => void }) {
+  useEffect(() => navigate(to, true), [to, navigate]);
+  return <Loader aria-label="Loading" />;
+}
+
+export function App() {
+  const [me, setMe] = useState<Me | null>(null);
+  const [booting, setBooting] = useState(true);
+  const [bootError, setBootError] = useState<unknown>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [path, setPath] = useState(currentPath());
+  const [scope, setScope] = useState<SigningScope>(DEFAULT_SCOPE);
+  const [navOpened, { toggle: toggleNav, close: closeNav }] = useDisclosure(false);
+
+  const signOut = useCallback((message: string | null = null) => {
+    session.clear();
+    setMe(null);
+    setNotice(message);
+  }, []);
+
+  const loadMe = useCallback(async () => {
+    setBootError(null);
+    try {
+      setMe(await api.get<Me>('/iam/me'));
+    } catch (e) {
+      session.clear();
+      setMe(null);
+      if ((e as { status?: number }).status !== 401) setBootError(e);
+    } finally {
+      setBooting(false);
+    }
+  }, []);
+
+  useEffect(() => {
+    const off = session.onAuthLost((code) =>
+      signOut(SESSION_NOTICES[code] ?? SESSION_NOTICES.UNAUTHENTICATED ?? null),
+    );
+    const onPop = () => setPath(currentPath());
+    window.addEventListener('popstate', onPop);
+    api
+      .get<unknown>('/version', { anonymous: true })
+      .then((v) => setScope(scopeFromVersion(v)))
+      .catch(() => setScope(DEFAULT_SCOPE));
+    if (session.load()) loadMe();
+    else setBooting(false);
+    return () => {
+      off();
+      window.removeEventListener('popstate', onPop);
+    };
+  }, [loadMe, signOut]);
+
+  const navigate = useCallback(
+    (to: string, replace = false) => {
+      if (replace) window.history.replaceState(null, '', `${BASE}${to}`);
+      else window.history.pushState(null, '', `${BASE}${to}`);
+      setPath(to);
+      closeNav();
+      window.scrollTo(0, 0);
+    },
+    [closeNav],
+  );
+
+  const can = useCallback((permission: string) => permissionAllows(me?.permissions ?? [], permission), [me]);
+  const ctx = useMemo<ConsoleContext | null>(
+    () => (me ? { me, scope, can, navigate } : null),
+    [me, scope, can, navigate],
+  );
+
+  if (booting) {
+    return (
+      <Center mih="100vh">
+        <Loader aria-label="Loading" />
+      </Center>
+    );
+  }
+  if (!me || !ctx) {
+    return (
+      <>
+        {bootError ? <ErrorAlert error={bootError} /> : null}
+        <SignIn
+          notice={notice}
+          onSignedIn={(token) => {
+            session.set(token);
+            setNotice(null);
+            setBooting(true);
+            loadMe();
+          }}
+        />
+      </>
+    );
+  }
+
+  const visibleNav = NAV.filter((n) => n.permission === null || can(n.permission));
+  const fallback = visibleNav[0]?.path ?? '/keys';
+  const segments = path.split('/').filter(Boolean);
+  let page: React.ReactNode;
+  switch (segments[0]) {
+    case 'users':
+      page = segments[1] ? <UserDetailPage key={segments[1]} userId={segments[1]} /> : <UsersPage />;
+      break;
+    case 'service-accounts':
+      page = segments[1] ? (
+        <ServiceAccountDetailPage key={segments[1]} id={segments[1]} />
+      ) : (
+        <ServiceAccountsPage />
+      );
+      break;
+    case 'keys':
+      page = <AccessKeysPage />;
+      break;
+    case 'groups':
+      page = <GroupsRolesPage />;
+      break;
+    case 'settings':
+      page = <SettingsPage />;
+      break;
+    case 'audit':
+      page = <AuditPage />;
+      break;
+    default:
+      page = null;
+  }
+  if (page === null) page = <Redirect to={fallback} navigate={navigate} />;
+
+  return (
+    <Ctx.Provider value={ctx}>
+      <AppShell
+        header={{ height: 56 }}
+        navbar={{ width: 220, breakpoint: 'sm', collapsed: { mobile: !navOpened } }}
+        padding="lg"
+      >
+        <AppShell.Header>
+          <Group h="100%" px="md" justify="space-between" wrap="nowrap">
+            <Group gap="xs" wrap="nowrap">
+              <Burger
+                opened={navOpened}
+                onClick={toggleNav}
+                hiddenFrom="sm"
+                size="sm"
+                aria-label="Toggle navigation"
+              />
+              <IconLock size={22} aria-hidden />
+              <Title order={1} size="h4">
+                latchkey
+              </Title>
+              <Text size="xs" c="dimmed" visibleFrom="md">
+                User access · tenant {me.tenantId}
+              </Text>
+            </Group>
+            <Group gap="xs" wrap="nowrap">
+              <NotificationBell />
+              <Text size="sm" visibleFrom="sm" data-testid="signed-in-as">
+                {me.email ?? me.name}
+              </Text>
+              <Button
+                variant="subtle"
+                size="xs"
+                leftSection={<IconLogout size={16} aria-hidden />}
+                onClick={() => signOut(null)}
+              >
+                Sign out
+              </Button>
+            </Group>
+          </Group>
+        </AppShell.Header>
+        <AppShell.Navbar p="xs" component="nav" aria-label="Main">
+          {visibleNav.map((n) => (
+            <NavLink
+              key={n.path}
+              href={`${BASE}${n.path}`}
+              label={n.label}
+              leftSection={<n.icon size={18} aria-hidden />}
+              active={path === n.path || path.startsWith(`${n.path}/`)}
+              aria-current={path === n.path || path.startsWith(`${n.path}/`) ? 'page' : undefined}
+              onClick={(e) => {
+                e.preventDefault();
+                navigate(n.path);
+              }}
+            />
+          ))}
+        </AppShell.Navbar>
+        <AppShell.Main id="main">{page}</AppShell.Main>
+      </AppShell>
+    </Ctx.Provider>
+  );
+}

@@ -1,0 +1,81 @@
+import { Button, Card, EmptyState, Group, Loader, Modal, Stack, Text, Title } from '@mantine/core';
+import { IconKey, IconPlus } from '@tabler/icons-react';
+import { useState } from 'react';
+import { api, type CreatedKey, type KeyView, type Page } from '../api';
+import { ErrorAlert, useLoad } from '../shared';
+import { KeyDetailsDrawer, KeyTable, SecretModal } from './KeyDetails';
+import { KeyForm } from './KeyForm';
+
+export function ownerPath(owner: { type: 'user' | 'service_account'; id: string }): string {
+  return owner.type === 'user' ? `/iam/users/${owner.id}` : `/iam/service-accounts/${owner.id}`;
+}
+
+/** The API Access panel of a user or a service account: its keys, Add access, delete, regenerate. */
+export function ApiAccessPanel({
+  owner,
+  ownerEmail,
+}: {
+  owner: { type: 'user' | 'service_account'; id: string; label: string };
+  ownerEmail: string | null;
+}) {
+  const [adding, setAdding] = useState(false);
+  const [created, setCreated] = useState<CreatedKey | null>(null);
+  const [details, setDetails] = useState<string | null>(null);
+  const keys = useLoad(
+    (signal) => api.get<Page<KeyView>>(`${ownerPath(owner)}/keys?limit=200`, { signal }),
+    [owner.id],
+  );
+  return (
+    <Card withBorder padding="lg" radius="md" component="section" aria-labelledby="api-access-title">
+      <Group justify="space-between" mb="sm">
+        <Title order={3} id="api-access-title">
+          API Access
+        </Title>
+        <Button leftSection={<IconPlus size={16} aria-hidden />} onClick={() => setAdding(true)}>
+          Add access
+        </Button>
+      </Group>
+      <ErrorAlert error={keys.error} />
+      {keys.loading && !keys.data ? <Loader size="sm" aria-label="Loading keys" /> : null}
+      {keys.data && keys.data.items.length === 0 ? (
+        <EmptyState
+          icon={<IconKey aria-hidden />}
+          title="No API access yet"
+          description="Add access to create an API key and secret key for programmatic access."
+        />
+      ) : null}
+      {keys.data && keys.data.items.length > 0 ? (
+        <KeyTable
+          keys={keys.data.items}
+          compact
+          onChanged={keys.reload}
+          onSecret={setCreated}
+          onOpenDetails={(k) => setDetails(k.accessKeyId)}
+        />
+      ) : null}
+      <Modal opened={adding} onClose={() => setAdding(false)} title="Add access" size="lg">
+        <Stack>
+          <Text size="sm" c="dimmed">
+            Choose how long the keys live and whether to email them. The Default lifetime comes from IAM
+            settings.
+          </Text>
+          <KeyForm
+            fixedOwner={owner}
+            ownerEmail={ownerEmail}
+            withEmailOption
+            submitLabel="Create"
+            onCancel={() => setAdding(false)}
+            onSubmit={async ({ body }) => {
+              const result = await api.post<CreatedKey>(`${ownerPath(owner)}/keys`, body);
+              setAdding(false);
+              setCreated(result);
+              keys.reload();
+            }}
+          />
+        </Stack>
+      </Modal>
+      <SecretModal created={created} title="API and secret keys" onClose={() => setCreated(null)} />
+      <KeyDetailsDrawer accessKeyId={details} onClose={() => setDetails(null)} onChanged={keys.reload} />
+    </Card>
+  );
+}

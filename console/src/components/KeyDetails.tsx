@@ -1,0 +1,592 @@
+import {
+  ActionIcon,
+  Badge,
+  Button,
+  Code,
+  Divider,
+  Drawer,
+  Group,
+  Loader,
+  Menu,
+  Modal,
+  MultiSelect,
+  Stack,
+  Switch,
+  Table,
+  Text,
+  Title,
+  Tooltip,
+} from '@mantine/core';
+import { IconDots, IconKey, IconRefresh, IconTrash } from '@tabler/icons-react';
+import { useEffect, useState } from 'react';
+import { api, type CreatedKey, type GroupView, type KeyView, type RoleView } from '../api';
+import { expiryFields, formatDate, formatDateTime, type ValidityChoice } from '../format';
+import { ConfirmModal, ErrorAlert, KeyStateBadge, LastUsed, useConsole, useLoad } from '../shared';
+import { ValidityPicker } from './KeyForm';
+import { SecretReveal } from './SecretReveal';
+
+const keyPath = (id: string) => `/iam/keys/${encodeURIComponent(id)}`;
+
+interface EffectivePermissions {
+  permissions: string[];
+  source: 'key' | 'owner';
+  ownerPermissions: string[];
+}
+
+export function PermissionsView({ accessKeyId, version }: { accessKeyId: string; version: number }) {
+  const { data, error, loading } = useLoad(
+    (signal) => api.get<EffectivePermissions>(`${keyPath(accessKeyId)}/permissions`, { signal }),
+    [accessKeyId, version],
+  );
+  if (error) return <ErrorAlert error={error} />;
+  if (loading && !data) return <Loader size="sm" aria-label="Loading permissions" />;
+  if (!data) return null;
+  return (
+    <Stack gap="xs" data-testid="effective-permissions">
+      <Text size="sm" c="dimmed">
+        {data.source === 'key'
+          ? "From the key's own groups and roles, limited to what its owner may do."
+          : "The key has no groups or roles of its own, so it has its owner's permissions."}
+      </Text>
+      {data.permissions.length === 0 ? (
+        <Text size="sm">
+          No permissions: the key can authenticate but do nothing. Assign a role that grants some.
+        </Text>
+      ) : (
+        <Group gap={6}>
+          {data.permissions.map((p) => (
+            <Badge key={p} variant="outline" tt="none" data-testid="permission">
+              {p}
+            </Badge>
+          ))}
+        </Group>
+      )}
+    </Stack>
+  );
+}
+
+function AssignmentsEditor({ keyView, onSaved }: { keyView: KeyView; onSaved: () => void }) {
+  const { can } = useConsole();
+  const [groups, setGroups] = useState<string[]>(keyView.groups.map((g) => g.id));
+  const [roles, setRoles] = useState<string[]>(keyView.roles.map((r) => r.id));
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [saved, setSaved] = useState(false);
+  const options = useLoad(
+    async (signal) => ({
+      groups: can('iam:groups:read')
+        ? (await api.get<{ items: GroupView[] }>('/iam/groups', { signal })).items
+        : [],
+      roles: can('iam:roles:read')
+        ? (await api.get<{ items: RoleView[] }>('/iam/roles', { signal })).items
+        : [],
+    }),
+    [],
+  );
+  const groupData = [
+    ...(options.data?.groups ?? []).map((g) => ({ value: g.id, label: g.name })),
+    ...keyView.groups
+      .filter((g) => !options.data?.groups.some((x) => x.id === g.id))
+      .map((g) => ({ value: g.id, label: g.name })),
+  ];
+  const roleData = [
+    ...(options.data?.roles ?? []).map((r) => ({ value: r.id, label: r.name })),
+    ...keyView.roles
+      .filter((r) => !options.data?.roles.some((x) => x.id === r.id))
+      .map((r) => ({ value: r.id, label: r.name })),
+  ];
+  return (
+    <Stack gap="xs">
+      <MultiSelect
+        label="Groups"
+        placeholder="Select groups"
+        data={groupData}
+        value={groups}
+        onChange={setGroups}
+        searchable
+        clearable
+      />
+      <MultiSelect
+        label="Roles"
+        placeholder="Select roles"
+        data={roleData}
+        value={roles}
+        onChange={setRoles}
+        searchable
+        clearable
+      />
+      <ErrorAlert error={error ?? options.error} />
+      <Group>
+        <Button
+          size="xs"
+          loading={busy}
+          onClick={async () => {
+            setBusy(true);
+            setError(null);
+            setSaved(false);
+            try {
+              await api.put(`${keyPath(keyView.accessKeyId)}/assignments`, {
+                groupIds: groups,
+                roleIds: roles,
+              });
+              setSaved(true);
+              onSaved();
+            } catch (e) {
+              setError(e);
+            } finally {
+              setBusy(false);
+            }
+          }}
+        >
+          Save assignments
+        </Button>
+        {saved ? (
+          <Text size="sm" c="teal" role="status">
+            Assignments saved. Affected users are notified.
+          </Text>
+        ) : null}
+      </Group>
+    </Stack>
+  );
+}
+
+export function ExpiryEditor({ keyView, onSaved }: { keyView: KeyView; onSaved: (k: KeyView) => void }) {
+  const [validity, setValidity] = useState<ValidityChoice>(
+    keyView.expiresAt ? { kind: 'date', date: keyView.expiresAt.slice(0, 10) } : { kind: 'never' },
+  );
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  return (
+    <Stack gap="xs">
+      <Text size="sm">
+        Expires: <strong>{keyView.expiresAt ? formatDateTime(keyView.expiresAt) : 'never'}</strong>
+      </Text>
+      <ValidityPicker value={validity} onChange={setValidity} withDefault={false} />
+      <ErrorAlert error={error} />
+      <Group>
+        <Button
+          size="xs"
+          loading={busy}
+          onClick={async () => {
+            if (validity.kind === 'date' && !validity.date) return setError(new Error('choose a date'));
+            setBusy(true);
+            setError(null);
+            try {
+              onSaved(await api.patch<KeyView>(keyPath(keyView.accessKeyId), expiryFields(validity)));
+            } catch (e) {
+              setError(e);
+            } finally {
+              setBusy(false);
+            }
+          }}
+        >
+          Save expiry
+        </Button>
+      </Group>
+    </Stack>
+  );
+}
+
+/**
+ * The Key details pane. `revealed` is the key just created or given a new secret: only then the
+ * secret is on screen. Closing the drawer drops it.
+ */
+export function KeyDetailsDrawer({
+  accessKeyId,
+  revealed,
+  onClose,
+  onChanged,
+}: {
+  accessKeyId: string | null;
+  revealed?: CreatedKey | null;
+  onClose: () => void;
+  onChanged: () => void;
+}) {
+  const { scope } = useConsole();
+  const [secret, setSecret] = useState<CreatedKey | null>(revealed ?? null);
+  const [version, setVersion] = useState(0);
+  const [confirm, setConfirm] = useState<'rotate' | 'delete' | null>(null);
+  const [toggleError, setToggleError] = useState<unknown>(null);
+  useEffect(() => setSecret(revealed ?? null), [revealed]);
+  const {
+    data: key,
+    error,
+    setData,
+  } = useLoad(
+    (signal) =>
+      accessKeyId ? api.get<KeyView>(keyPath(accessKeyId), { signal }) : Promise.resolve(undefined),
+    [accessKeyId, version],
+  );
+  const changed = () => {
+    setVersion((v) => v + 1);
+    onChanged();
+  };
+  const close = () => {
+    setSecret(null);
+    onClose();
+  };
+  return (
+    <Drawer
+      opened={accessKeyId !== null}
+      onClose={close}
+      position="right"
+      size="lg"
+      title={<Title order={3}>Key details</Title>}
+      closeButtonProps={{ 'aria-label': 'Close key details' }}
+    >
+      {error ? <ErrorAlert error={error} /> : null}
+      {key && key.accessKeyId === accessKeyId ? (
+        <Stack>
+          {secret && secret.accessKeyId === key.accessKeyId ? (
+            <SecretReveal created={secret} scope={scope} />
+          ) : null}
+          <Table variant="vertical" withTableBorder>
+            <Table.Tbody>
+              <Table.Tr>
+                <Table.Th w={140}>Name</Table.Th>
+                <Table.Td>{key.name}</Table.Td>
+              </Table.Tr>
+              <Table.Tr>
+                <Table.Th>Access key</Table.Th>
+                <Table.Td>
+                  <Code>{key.accessKeyId}</Code>
+                </Table.Td>
+              </Table.Tr>
+              <Table.Tr>
+                <Table.Th>Key type</Table.Th>
+                <Table.Td>{key.type === 'api' ? 'API (data ingestion only)' : 'Access'}</Table.Td>
+              </Table.Tr>
+              <Table.Tr>
+                <Table.Th>Owner</Table.Th>
+                <Table.Td>
+                  {key.owner.label}{' '}
+                  <Text span size="xs" c="dimmed">
+                    ({key.owner.type === 'user' ? 'user' : 'service account'})
+                  </Text>
+                </Table.Td>
+              </Table.Tr>
+              <Table.Tr>
+                <Table.Th>Status</Table.Th>
+                <Table.Td>
+                  <KeyStateBadge state={key.state} daysLeft={key.daysLeft} />
+                </Table.Td>
+              </Table.Tr>
+              <Table.Tr>
+                <Table.Th>Last used</Table.Th>
+                <Table.Td>
+                  <LastUsed at={key.lastUsedAt} ip={key.lastUsedIp} />
+                </Table.Td>
+              </Table.Tr>
+              <Table.Tr>
+                <Table.Th>Created</Table.Th>
+                <Table.Td>{formatDate(key.createdAt)}</Table.Td>
+              </Table.Tr>
+            </Table.Tbody>
+          </Table>
+          <Switch
+            label="Key is active"
+            description="An inactive key is refused until you mark it active again."
+            checked={key.status === 'active'}
+            onChange={async (e) => {
+              const active = e.currentTarget.checked;
+              setToggleError(null);
+              try {
+                setData(await api.patch<KeyView>(keyPath(key.accessKeyId), { active }));
+                onChanged();
+              } catch (err) {
+                setToggleError(err);
+              }
+            }}
+          />
+          <ErrorAlert error={toggleError} />
+          <Divider label="Expiry" labelPosition="left" />
+          <ExpiryEditor
+            key={`${key.accessKeyId}:${key.expiresAt}`}
+            keyView={key}
+            onSaved={(k) => {
+              setData(k);
+              onChanged();
+            }}
+          />
+          <Divider label="Assignments" labelPosition="left" />
+          <AssignmentsEditor key={key.accessKeyId} keyView={key} onSaved={changed} />
+          <Divider label="Effective permissions" labelPosition="left" />
+          <PermissionsView accessKeyId={key.accessKeyId} version={version} />
+          <Divider />
+          <Group>
+            <Button
+              variant="light"
+              leftSection={<IconRefresh size={16} aria-hidden />}
+              onClick={() => setConfirm('rotate')}
+            >
+              Generate new secret key
+            </Button>
+            <Button
+              color="red"
+              variant="light"
+              leftSection={<IconTrash size={16} aria-hidden />}
+              onClick={() => setConfirm('delete')}
+            >
+              Delete key
+            </Button>
+          </Group>
+          <ConfirmModal
+            opened={confirm === 'rotate'}
+            title="Generate new secret key"
+            confirmLabel="Generate new secret key"
+            color="orange"
+            onClose={() => setConfirm(null)}
+            onConfirm={async () => {
+              setSecret(await api.post<CreatedKey>(`${keyPath(key.accessKeyId)}/secret`, {}));
+              changed();
+            }}
+          >
+            <Text size="sm">
+              The current secret key stops working at once. The new one is shown only once, right after this.
+            </Text>
+          </ConfirmModal>
+          <ConfirmModal
+            opened={confirm === 'delete'}
+            title="Delete access key"
+            confirmLabel="Delete key"
+            onClose={() => setConfirm(null)}
+            onConfirm={async () => {
+              await api.delete(keyPath(key.accessKeyId));
+              onChanged();
+              close();
+            }}
+          >
+            <Text size="sm">
+              Delete <strong>{key.name}</strong> (<Code>{key.accessKeyId}</Code>)? Requests signed with it are
+              refused from now on. This cannot be undone.
+            </Text>
+          </ConfirmModal>
+        </Stack>
+      ) : !error ? (
+        <Loader aria-label="Loading key" />
+      ) : null}
+    </Drawer>
+  );
+}
+
+/** Shows a freshly generated secret in a window of its own (the user / service-account flows). */
+export function SecretModal({
+  created,
+  title,
+  onClose,
+}: {
+  created: CreatedKey | null;
+  title: string;
+  onClose: () => void;
+}) {
+  const { scope } = useConsole();
+  return (
+    <Modal
+      opened={created !== null}
+      onClose={onClose}
+      title={title}
+      size="xl"
+      closeButtonProps={{ 'aria-label': 'Close' }}
+    >
+      {created ? (
+        <Stack>
+          <SecretReveal created={created} scope={scope} />
+          <Group justify="flex-end">
+            <Button onClick={onClose}>I have saved the secret key — close</Button>
+          </Group>
+        </Stack>
+      ) : null}
+    </Modal>
+  );
+}
+
+type Action = { kind: 'expiry' | 'permissions' | 'delete' | 'rotate'; key: KeyView };
+
+/** A table of keys with the per-key Actions menu (and, in panels, trash and regenerate icons). */
+export function KeyTable({
+  keys,
+  showOwner,
+  compact,
+  onChanged,
+  onOpenDetails,
+  onSecret,
+}: {
+  keys: KeyView[];
+  showOwner?: boolean;
+  /** The API Access panel: trash and revoke-and-regenerate icons on each row. */
+  compact?: boolean;
+  onChanged: () => void;
+  onOpenDetails?: (key: KeyView) => void;
+  onSecret: (created: CreatedKey) => void;
+}) {
+  const [action, setAction] = useState<Action | null>(null);
+  const [rowError, setRowError] = useState<unknown>(null);
+  const toggle = async (key: KeyView) => {
+    setRowError(null);
+    try {
+      await api.patch(keyPath(key.accessKeyId), { active: key.status !== 'active' });
+      onChanged();
+    } catch (e) {
+      setRowError(e);
+    }
+  };
+  return (
+    <>
+      <ErrorAlert error={rowError} onClose={() => setRowError(null)} />
+      <Table.ScrollContainer minWidth={720}>
+        <Table highlightOnHover verticalSpacing="xs" aria-label="Access keys">
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>Name</Table.Th>
+              <Table.Th>Access key</Table.Th>
+              <Table.Th>Type</Table.Th>
+              {showOwner ? <Table.Th>Owner</Table.Th> : null}
+              <Table.Th>Status</Table.Th>
+              <Table.Th>Expires</Table.Th>
+              <Table.Th>Last used</Table.Th>
+              <Table.Th>
+                <span className="visually-hidden">Actions</span>
+              </Table.Th>
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {keys.map((k) => (
+              <Table.Tr key={k.accessKeyId} data-testid="key-row" data-access-key={k.accessKeyId}>
+                <Table.Td>
+                  <Group gap={6} wrap="nowrap">
+                    <IconKey size={14} aria-hidden />
+                    <Text size="sm">{k.name}</Text>
+                  </Group>
+                </Table.Td>
+                <Table.Td>
+                  <Code>{k.accessKeyId}</Code>
+                </Table.Td>
+                <Table.Td>
+                  <Badge variant="default">{k.type === 'api' ? 'API' : 'Access'}</Badge>
+                </Table.Td>
+                {showOwner ? <Table.Td>{k.owner.label}</Table.Td> : null}
+                <Table.Td>
+                  <KeyStateBadge state={k.state} daysLeft={k.daysLeft} />
+                </Table.Td>
+                <Table.Td>{k.expiresAt ? formatDate(k.expiresAt) : 'Never'}</Table.Td>
+                <Table.Td>
+                  <LastUsed at={k.lastUsedAt} ip={k.lastUsedIp} />
+                </Table.Td>
+                <Table.Td>
+                  <Group gap={4} wrap="nowrap" justify="flex-end">
+                    {compact ? (
+                      <>
+                        <Tooltip label="Revoke and regenerate">
+                          <ActionIcon
+                            variant="subtle"
+                            aria-label={`Revoke and regenerate ${k.name}`}
+                            onClick={() => setAction({ kind: 'rotate', key: k })}
+                          >
+                            <IconRefresh size={16} aria-hidden />
+                          </ActionIcon>
+                        </Tooltip>
+                        <Tooltip label="Delete">
+                          <ActionIcon
+                            variant="subtle"
+                            color="red"
+                            aria-label={`Delete ${k.name}`}
+                            onClick={() => setAction({ kind: 'delete', key: k })}
+                          >
+                            <IconTrash size={16} aria-hidden />
+                          </ActionIcon>
+                        </Tooltip>
+                      </>
+                    ) : null}
+                    <Menu position="bottom-end" withinPortal>
+                      <Menu.Target>
+                        <ActionIcon variant="subtle" aria-label={`Actions for ${k.name}`}>
+                          <IconDots size={16} aria-hidden />
+                        </ActionIcon>
+                      </Menu.Target>
+                      <Menu.Dropdown>
+                        {onOpenDetails ? (
+                          <Menu.Item onClick={() => onOpenDetails(k)}>Key details</Menu.Item>
+                        ) : null}
+                        <Menu.Item onClick={() => setAction({ kind: 'expiry', key: k })}>
+                          Modify expiry
+                        </Menu.Item>
+                        <Menu.Item onClick={() => setAction({ kind: 'rotate', key: k })}>
+                          Generate new secret key
+                        </Menu.Item>
+                        <Menu.Item onClick={() => setAction({ kind: 'permissions', key: k })}>
+                          View permissions
+                        </Menu.Item>
+                        <Menu.Item onClick={() => toggle(k)}>
+                          {k.status === 'active' ? 'Mark as inactive' : 'Mark as active'}
+                        </Menu.Item>
+                        <Menu.Divider />
+                        <Menu.Item color="red" onClick={() => setAction({ kind: 'delete', key: k })}>
+                          Delete
+                        </Menu.Item>
+                      </Menu.Dropdown>
+                    </Menu>
+                  </Group>
+                </Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      </Table.ScrollContainer>
+      <Modal opened={action?.kind === 'expiry'} onClose={() => setAction(null)} title="Modify expiry">
+        {action?.kind === 'expiry' ? (
+          <ExpiryEditor
+            keyView={action.key}
+            onSaved={() => {
+              setAction(null);
+              onChanged();
+            }}
+          />
+        ) : null}
+      </Modal>
+      <Modal
+        opened={action?.kind === 'permissions'}
+        onClose={() => setAction(null)}
+        title="Effective permissions"
+        size="lg"
+      >
+        {action?.kind === 'permissions' ? (
+          <PermissionsView accessKeyId={action.key.accessKeyId} version={0} />
+        ) : null}
+      </Modal>
+      <ConfirmModal
+        opened={action?.kind === 'delete'}
+        title="Delete access key"
+        confirmLabel="Delete key"
+        onClose={() => setAction(null)}
+        onConfirm={async () => {
+          if (!action) return;
+          await api.delete(keyPath(action.key.accessKeyId));
+          onChanged();
+        }}
+      >
+        <Text size="sm">
+          Delete <strong>{action?.key.name}</strong> (<Code>{action?.key.accessKeyId}</Code>)? Its credentials
+          stop working at once and cannot be used to authenticate any more.
+        </Text>
+      </ConfirmModal>
+      <ConfirmModal
+        opened={action?.kind === 'rotate'}
+        title="Revoke and generate a new secret key"
+        confirmLabel="Generate new secret key"
+        color="orange"
+        onClose={() => setAction(null)}
+        onConfirm={async () => {
+          if (!action) return;
+          const created = await api.post<CreatedKey>(`${keyPath(action.key.accessKeyId)}/secret`, {});
+          onChanged();
+          onSecret(created);
+        }}
+      >
+        <Text size="sm">
+          The current secret key of <strong>{action?.key.name}</strong> is revoked at once. The new secret key
+          is shown only once.
+        </Text>
+      </ConfirmModal>
+    </>
+  );
+}

@@ -1,0 +1,149 @@
+import { ActionIcon, Button, Group, Indicator, Popover, ScrollArea, Stack, Text } from '@mantine/core';
+import { IconBell } from '@tabler/icons-react';
+import { useCallback, useEffect, useState } from 'react';
+import { api } from '../api';
+import { formatDateTime } from '../format';
+import { ErrorAlert } from '../shared';
+
+interface Notification {
+  id: string;
+  title?: string;
+  message?: string;
+  body?: string;
+  kind?: string;
+  type?: string;
+  createdAt?: string;
+  at?: string;
+  read?: boolean;
+  readAt?: string | null;
+}
+
+const isRead = (n: Notification) => n.read === true || Boolean(n.readAt);
+
+/**
+ * The bell: unread notifications (assignment changes, keys expiring soon). Shown only when the
+ * server has the notifications API; polled every 30 s.
+ */
+export function NotificationBell() {
+  const [items, setItems] = useState<Notification[] | null>(null);
+  const [available, setAvailable] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [opened, setOpened] = useState(false);
+
+  const load = useCallback(async () => {
+    try {
+      const body = await api.get<{ items?: Notification[] } | Notification[]>('/iam/notifications?limit=50');
+      setItems(Array.isArray(body) ? body : (body.items ?? []));
+      setAvailable(true);
+    } catch {
+      setAvailable(false);
+    }
+  }, []);
+
+  useEffect(() => {
+    load();
+    const timer = setInterval(load, 30_000);
+    return () => clearInterval(timer);
+  }, [load]);
+
+  if (!available || !items) return null;
+  const unread = items.filter((n) => !isRead(n));
+  return (
+    <Popover
+      opened={opened}
+      onChange={setOpened}
+      position="bottom-end"
+      width={360}
+      shadow="md"
+      trapFocus
+      returnFocus
+    >
+      <Popover.Target>
+        <Indicator label={unread.length} size={16} disabled={unread.length === 0} offset={4} color="red">
+          <ActionIcon
+            variant="subtle"
+            size="lg"
+            aria-label={`Notifications, ${unread.length} unread`}
+            data-testid="notification-bell"
+            onClick={() => {
+              setOpened((o) => !o);
+              load();
+            }}
+          >
+            <IconBell size={20} aria-hidden />
+          </ActionIcon>
+        </Indicator>
+      </Popover.Target>
+      <Popover.Dropdown>
+        <Stack gap="xs">
+          <Group justify="space-between">
+            <Text fw={600}>Notifications</Text>
+            <Button
+              size="xs"
+              variant="subtle"
+              disabled={unread.length === 0}
+              onClick={async () => {
+                setError(null);
+                try {
+                  await api.post('/iam/notifications/read-all', {});
+                  await load();
+                } catch (e) {
+                  setError(e);
+                }
+              }}
+            >
+              Mark all as read
+            </Button>
+          </Group>
+          <ErrorAlert error={error} />
+          {items.length === 0 ? (
+            <Text size="sm" c="dimmed">
+              Nothing new. Changes to your keys' groups and roles, and keys about to expire, show up here.
+            </Text>
+          ) : (
+            <ScrollArea.Autosize mah={360}>
+              <Stack gap="xs" data-testid="notification-list">
+                {items.map((n) => (
+                  <Stack
+                    key={n.id}
+                    gap={2}
+                    p="xs"
+                    bg={isRead(n) ? undefined : 'var(--mantine-color-blue-light)'}
+                    style={{ borderRadius: 6 }}
+                  >
+                    <Text size="sm" fw={isRead(n) ? 400 : 600}>
+                      {n.title ?? n.kind ?? n.type ?? 'Notification'}
+                    </Text>
+                    {(n.message ?? n.body) ? <Text size="sm">{n.message ?? n.body}</Text> : null}
+                    <Group justify="space-between">
+                      <Text size="xs" c="dimmed">
+                        {formatDateTime(n.createdAt ?? n.at)}
+                      </Text>
+                      {isRead(n) ? null : (
+                        <Button
+                          size="compact-xs"
+                          variant="subtle"
+                          aria-label={`Mark "${n.title ?? 'notification'}" as read`}
+                          onClick={async () => {
+                            try {
+                              await api.post(`/iam/notifications/${encodeURIComponent(n.id)}/read`, {});
+                              await load();
+                            } catch (e) {
+                              setError(e);
+                            }
+                          }}
+                        >
+                          Mark as read
+                        </Button>
+                      )}
+                    </Group>
+                  </Stack>
+                ))}
+              </Stack>
+            </ScrollArea.Autosize>
+          )}
+        </Stack>
+      </Popover.Dropdown>
+    </Popover>
+  );
+}

@@ -1,0 +1,209 @@
+import {
+  ActionIcon,
+  Button,
+  Card,
+  Checkbox,
+  Group,
+  Loader,
+  NumberInput,
+  Stack,
+  Switch,
+  Text,
+  TextInput,
+  Title,
+} from '@mantine/core';
+import { IconPlus, IconTrash } from '@tabler/icons-react';
+import { useEffect, useState } from 'react';
+import { api, type IamSettings } from '../api';
+import { ErrorAlert, useConsole, useLoad } from '../shared';
+
+export function SettingsPage() {
+  const { can, scope } = useConsole();
+  const loaded = useLoad((signal) => api.get<IamSettings>('/iam/settings', { signal }), []);
+  const [form, setForm] = useState<IamSettings | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [saved, setSaved] = useState(false);
+  useEffect(() => {
+    if (loaded.data) setForm(loaded.data);
+  }, [loaded.data]);
+  if (loaded.error) return <ErrorAlert error={loaded.error} />;
+  if (!form) return <Loader aria-label="Loading settings" />;
+  const set = <K extends keyof IamSettings>(k: K, v: IamSettings[K]) => {
+    setSaved(false);
+    setForm({ ...form, [k]: v });
+  };
+  const readOnly = !can('iam:settings:manage');
+  return (
+    <form
+      onSubmit={async (e) => {
+        e.preventDefault();
+        setError(null);
+        try {
+          setForm(await api.patch<IamSettings>('/iam/settings', form));
+          setSaved(true);
+        } catch (err) {
+          setError(err);
+        }
+      }}
+    >
+      <Stack maw={720}>
+        <Title order={2}>IAM settings</Title>
+        <Card withBorder padding="lg" component="section" aria-labelledby="lifetimes">
+          <Title order={3} id="lifetimes" mb="sm">
+            Key lifetime
+          </Title>
+          <Stack>
+            <Group align="flex-end">
+              <NumberInput
+                label="Default key lifetime (days)"
+                description="Used when a key is created with the Default lifetime."
+                min={1}
+                max={36500}
+                disabled={form.defaultKeyLifetimeDays === null || readOnly}
+                value={form.defaultKeyLifetimeDays ?? ''}
+                onChange={(v) => set('defaultKeyLifetimeDays', typeof v === 'number' ? v : 90)}
+              />
+              <Checkbox
+                label="Never expires by default"
+                checked={form.defaultKeyLifetimeDays === null}
+                disabled={readOnly}
+                onChange={(e) => set('defaultKeyLifetimeDays', e.currentTarget.checked ? null : 90)}
+              />
+            </Group>
+            <Group align="flex-end">
+              <NumberInput
+                label="Maximum key lifetime (days)"
+                description="No key may live longer. Without a maximum, keys may be set to never expire."
+                min={1}
+                max={36500}
+                disabled={form.maxKeyLifetimeDays === null || readOnly}
+                value={form.maxKeyLifetimeDays ?? ''}
+                onChange={(v) => set('maxKeyLifetimeDays', typeof v === 'number' ? v : 365)}
+              />
+              <Checkbox
+                label="No maximum"
+                checked={form.maxKeyLifetimeDays === null}
+                disabled={readOnly}
+                onChange={(e) => set('maxKeyLifetimeDays', e.currentTarget.checked ? null : 365)}
+              />
+            </Group>
+            <NumberInput
+              label="Reminder lead time (days)"
+              description="Keys show as expiring soon, and reminders go out, this many days before expiry."
+              min={0}
+              max={90}
+              disabled={readOnly}
+              value={form.reminderLeadDays}
+              onChange={(v) => set('reminderLeadDays', typeof v === 'number' ? v : 2)}
+            />
+            <NumberInput
+              label="Keys per user"
+              description="How many keys a user who is not an administrator may hold."
+              min={0}
+              max={100}
+              disabled={readOnly}
+              value={form.userKeyLimit}
+              onChange={(v) => set('userKeyLimit', typeof v === 'number' ? v : 2)}
+            />
+          </Stack>
+        </Card>
+        <Card withBorder padding="lg" component="section" aria-labelledby="tokens">
+          <Title order={3} id="tokens" mb="sm">
+            Tokens and signing
+          </Title>
+          <Stack>
+            <NumberInput
+              label="Token lifetime (seconds)"
+              description="How long a token from POST /iam/login lasts (60 to 86400)."
+              min={60}
+              max={86400}
+              disabled={readOnly}
+              value={form.tokenLifetimeSeconds}
+              onChange={(v) => set('tokenLifetimeSeconds', typeof v === 'number' ? v : 3600)}
+            />
+            <Text size="sm">
+              Default signing scope: <strong>{scope.region}</strong> / <strong>{scope.service}</strong>. Also
+              accepted:
+            </Text>
+            {form.acceptedScopes.map((s, i) => (
+              // biome-ignore lint/suspicious/noArrayIndexKey: rows are edited in place; their position is their identity
+              <Group key={i} align="flex-end">
+                <TextInput
+                  label={`Region ${i + 1}`}
+                  value={s.region}
+                  disabled={readOnly}
+                  onChange={(e) => {
+                    const next = [...form.acceptedScopes];
+                    next[i] = { ...s, region: e.currentTarget.value };
+                    set('acceptedScopes', next);
+                  }}
+                />
+                <TextInput
+                  label={`Service ${i + 1}`}
+                  value={s.service}
+                  disabled={readOnly}
+                  onChange={(e) => {
+                    const next = [...form.acceptedScopes];
+                    next[i] = { ...s, service: e.currentTarget.value };
+                    set('acceptedScopes', next);
+                  }}
+                />
+                <ActionIcon
+                  variant="subtle"
+                  color="red"
+                  size="lg"
+                  disabled={readOnly}
+                  aria-label={`Remove scope ${s.region}/${s.service}`}
+                  onClick={() =>
+                    set(
+                      'acceptedScopes',
+                      form.acceptedScopes.filter((_, j) => j !== i),
+                    )
+                  }
+                >
+                  <IconTrash size={16} aria-hidden />
+                </ActionIcon>
+              </Group>
+            ))}
+            <Group>
+              <Button
+                variant="light"
+                size="xs"
+                disabled={readOnly}
+                leftSection={<IconPlus size={14} aria-hidden />}
+                onClick={() => set('acceptedScopes', [...form.acceptedScopes, { region: '', service: '' }])}
+              >
+                Add signing scope
+              </Button>
+            </Group>
+            <Switch
+              label="Allow UNSIGNED-PAYLOAD"
+              description="Accept signed requests whose body is not part of the signature."
+              checked={form.allowUnsignedPayload}
+              disabled={readOnly}
+              onChange={(e) => set('allowUnsignedPayload', e.currentTarget.checked)}
+            />
+            <Switch
+              label="Put the secret in key emails"
+              description="Otherwise emails carry a one-time link."
+              checked={form.emailSecretInline}
+              disabled={readOnly}
+              onChange={(e) => set('emailSecretInline', e.currentTarget.checked)}
+            />
+          </Stack>
+        </Card>
+        <ErrorAlert error={error} />
+        {saved ? (
+          <Text c="teal" role="status">
+            Settings saved.
+          </Text>
+        ) : null}
+        {readOnly ? null : (
+          <Group>
+            <Button type="submit">Save settings</Button>
+          </Group>
+        )}
+      </Stack>
+    </form>
+  );
+}

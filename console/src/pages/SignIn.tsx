@@ -1,0 +1,88 @@
+import { Alert, Button, Center, Paper, PasswordInput, Stack, Text, TextInput, Title } from '@mantine/core';
+import { IconLock } from '@tabler/icons-react';
+import { useState } from 'react';
+import { ApiError, api } from '../api';
+import { ErrorAlert } from '../shared';
+
+export function SignIn({
+  notice,
+  onSignedIn,
+}: {
+  notice?: string | null;
+  onSignedIn: (token: string) => void;
+}) {
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const apiUser = error instanceof ApiError && error.code === 'API_USER_PASSWORD_LOGIN';
+  return (
+    <Center mih="100vh" p="md" bg="var(--mantine-color-gray-0)">
+      <Paper withBorder shadow="sm" p="xl" radius="md" w={420} maw="100%" component="main">
+        <form
+          onSubmit={async (event) => {
+            event.preventDefault();
+            setBusy(true);
+            setError(null);
+            try {
+              const result = await api.post<{ token: string }>(
+                '/iam/login',
+                { auth_mode: 'password', email, password },
+                { anonymous: true },
+              );
+              onSignedIn(result.token);
+            } catch (e) {
+              setError(e);
+            } finally {
+              setBusy(false);
+            }
+          }}
+        >
+          <Stack>
+            <Stack gap={4} align="center">
+              <IconLock size={32} aria-hidden />
+              <Title order={1} size="h2">
+                latchkey
+              </Title>
+              <Text c="dimmed" size="sm">
+                Sign in to manage users, access keys and permissions
+              </Text>
+            </Stack>
+            {notice ? (
+              <Alert color="yellow" role="status">
+                {notice}
+              </Alert>
+            ) : null}
+            <TextInput
+              label="Email"
+              type="email"
+              autoComplete="username"
+              required
+              value={email}
+              onChange={(e) => setEmail(e.currentTarget.value)}
+            />
+            <PasswordInput
+              label="Password"
+              autoComplete="current-password"
+              required
+              value={password}
+              onChange={(e) => setPassword(e.currentTarget.value)}
+            />
+            {apiUser ? (
+              <Alert color="orange" title="This is an API user" role="alert">
+                An API secret key was generated for this account, so it can no longer sign in to the console.
+                It signs requests with its access key and secret key only. Ask an administrator to turn off
+                API-user status if you need to sign in again. <strong>(API_USER_PASSWORD_LOGIN)</strong>
+              </Alert>
+            ) : (
+              <ErrorAlert error={error} />
+            )}
+            <Button type="submit" loading={busy} fullWidth>
+              Sign in
+            </Button>
+          </Stack>
+        </form>
+      </Paper>
+    </Center>
+  );
+}

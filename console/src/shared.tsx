@@ -1,0 +1,170 @@
+import { Alert, Badge, Button, Group, Modal, Stack, Text, Tooltip } from '@mantine/core';
+import { IconAlertCircle } from '@tabler/icons-react';
+import { createContext, type ReactNode, useCallback, useContext, useEffect, useRef, useState } from 'react';
+import { describeError, type Me } from './api';
+import { formatDateTime, keyStateLabel, relativeTime, type SigningScope } from './format';
+
+export interface ConsoleContext {
+  me: Me;
+  scope: SigningScope;
+  can: (permission: string) => boolean;
+  navigate: (path: string) => void;
+}
+
+export const Ctx = createContext<ConsoleContext | null>(null);
+
+export function useConsole(): ConsoleContext {
+  const ctx = useContext(Ctx);
+  if (!ctx) throw new Error('useConsole outside the console');
+  return ctx;
+}
+
+/** `*` matches one segment, a final `*` the rest (as the server's permission patterns). */
+export function permissionAllows(granted: readonly string[], permission: string): boolean {
+  return granted.some((pattern) => {
+    if (pattern === '*' || pattern === permission) return true;
+    const p = pattern.split(':');
+    const q = permission.split(':');
+    for (let i = 0; i < p.length; i += 1) {
+      if (p[i] === '*' && i === p.length - 1 && p.length < q.length) return true;
+      if (i >= q.length) return false;
+      if (p[i] !== '*' && p[i] !== q[i]) return false;
+    }
+    return p.length === q.length;
+  });
+}
+
+export function ErrorAlert({ error, onClose }: { error: unknown; onClose?: () => void }) {
+  if (!error) return null;
+  const e = describeError(error);
+  return (
+    <Alert
+      color="red"
+      icon={<IconAlertCircle aria-hidden />}
+      title={e.title}
+      role="alert"
+      withCloseButton={Boolean(onClose)}
+      onClose={onClose}
+      closeButtonLabel="Dismiss error"
+    >
+      <Text size="sm" component="div">
+        {e.message}{' '}
+        <Badge color="red" variant="light" data-testid="error-code">
+          {e.code}
+        </Badge>
+      </Text>
+      {e.requestId ? (
+        <Text size="xs" c="dimmed">
+          Request id {e.requestId}
+        </Text>
+      ) : null}
+    </Alert>
+  );
+}
+
+export function KeyStateBadge({ state, daysLeft }: { state: string; daysLeft: number | null }) {
+  const s = keyStateLabel(state, daysLeft);
+  return (
+    <Badge color={s.color} variant="light" data-testid="key-state">
+      {s.label}
+    </Badge>
+  );
+}
+
+export function LastUsed({ at, ip }: { at: string | null; ip?: string | null }) {
+  return (
+    <Tooltip
+      label={at ? `${formatDateTime(at)}${ip ? ` from ${ip}` : ''}` : 'This key has not been used yet'}
+    >
+      <Text size="sm" c="dimmed" tabIndex={0}>
+        {relativeTime(at)}
+      </Text>
+    </Tooltip>
+  );
+}
+
+/** Load data with cancellation; `reload()` fetches again. */
+export function useLoad<T>(load: (signal: AbortSignal) => Promise<T>, deps: unknown[]) {
+  const [data, setData] = useState<T | undefined>(undefined);
+  const [error, setError] = useState<unknown>(null);
+  const [loading, setLoading] = useState(true);
+  const [tick, setTick] = useState(0);
+  const loadRef = useRef(load);
+  loadRef.current = load;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: deps are the caller's
+  useEffect(() => {
+    const controller = new AbortController();
+    setLoading(true);
+    loadRef
+      .current(controller.signal)
+      .then((value) => {
+        if (!controller.signal.aborted) {
+          setData(value);
+          setError(null);
+        }
+      })
+      .catch((e: unknown) => {
+        if (!controller.signal.aborted) setError(e);
+      })
+      .finally(() => {
+        if (!controller.signal.aborted) setLoading(false);
+      });
+    return () => controller.abort();
+  }, [...deps, tick]);
+  const reload = useCallback(() => setTick((t) => t + 1), []);
+  return { data, error, loading, reload, setData };
+}
+
+export function ConfirmModal({
+  opened,
+  title,
+  children,
+  confirmLabel,
+  color = 'red',
+  onConfirm,
+  onClose,
+}: {
+  opened: boolean;
+  title: string;
+  children: ReactNode;
+  confirmLabel: string;
+  color?: string;
+  onConfirm: () => Promise<void> | void;
+  onClose: () => void;
+}) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    if (opened) setError(null);
+  }, [opened]);
+  return (
+    <Modal opened={opened} onClose={onClose} title={title} centered>
+      <Stack>
+        {children}
+        <ErrorAlert error={error} />
+        <Group justify="flex-end">
+          <Button variant="default" onClick={onClose}>
+            Cancel
+          </Button>
+          <Button
+            color={color}
+            loading={busy}
+            onClick={async () => {
+              setBusy(true);
+              try {
+                await onConfirm();
+                onClose();
+              } catch (e) {
+                setError(e);
+              } finally {
+                setBusy(false);
+              }
+            }}
+          >
+            {confirmLabel}
+          </Button>
+        </Group>
+      </Stack>
+    </Modal>
+  );
+}
