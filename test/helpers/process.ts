@@ -1,0 +1,167 @@
+/**
+ * Run latchkey as real processes (the CLI and the server) from the TypeScript sources through tsx,
+ * with a clean environment: nothing from the developer's LATCHKEY_* / DATABASE_URL leaks in.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+/** The project root (where package.json and src/ are). */
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+const INHERITED_BLOCKLIST = new Set(['DATABASE_URL', 'PORT', 'HOST', 'LOG_LEVEL', 'NODE_OPTIONS']);
+
+/** process.env without latchkey's own variables, plus `extra` (undefined values are left out). */
+export function childEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (name.startsWith('LATCHKEY_') || INHERITED_BLOCKLIST.has(name)) continue;
+    env[name] = value;
+  }
+  for (const [name, value] of Object.entries(extra)) if (value !== undefined) env[name] = value;
+  return env;
+}
+
+/** A TCP port that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ProcessResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+function tsxArgs(entry: string, args: string[]): string[] {
+  return ['--import', 'tsx', entry, ...args];
+}
+
+/** Run `latchkey <args>` (src/cli/index.ts) to completion. */
+export async function runCli(
+  args: string[],
+  env: Record<string, string | undefined>,
+  timeoutMs = 30_000,
+): Promise<ProcessResult> {
+  const child = spawn(process.execPath, tsxArgs('src/cli/index.ts', args), {
+    cwd: ROOT,
+    env: childEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  try {
+    const { code, signal } = await exitOf(child);
+    return { code, signal, stdout, stderr };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+}
+
+/** A `node src/main.ts` process. */
+export class ServerProcess {
+  readonly child: ChildProcess;
+  stdout = '';
+  stderr = '';
+  exitCode: number | null | undefined = undefined;
+  exitSignal: NodeJS.Signals | null = null;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(
+    readonly port: number,
+    env: Record<string, string | undefined>,
+  ) {
+    this.child = spawn(process.execPath, tsxArgs('src/main.ts', []), {
+      cwd: ROOT,
+      env: childEnv({ HOST: '127.0.0.1', PORT: String(port), ...env }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stdout += chunk;
+    });
+    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stderr += chunk;
+    });
+    this.exited = exitOf(this.child).then((result) => {
+      this.exitCode = result.code;
+      this.exitSignal = result.signal;
+      return result;
+    });
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get hasExited(): boolean {
+    return this.exitCode !== undefined;
+  }
+
+  /** Wait until GET /healthcheck answers 200 (or fail with what the process printed). */
+  async waitReady(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.hasExited) {
+        throw new Error(
+          `server exited (code ${this.exitCode}) before it was ready.\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`,
+        );
+      }
+      try {
+        const res = await fetch(`${this.url}/healthcheck`, { signal: AbortSignal.timeout(1000) });
+        if (res.status === 200) return;
+      } catch {
+        // not listening yet
+      }
+      await sleep(100);
+    }
+    throw new Error(
+      `server not ready after ${timeoutMs} ms.\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`,
+    );
+  }
+
+  /** Wait for the process to end, killing it after `timeoutMs`. */
+  async waitExit(timeoutMs = 15_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** SIGTERM (if still running) and wait for the exit. */
+  async stop(): Promise<void> {
+    if (!this.hasExited) this.child.kill('SIGTERM');
+    await this.waitExit();
+  }
+}
+
+export function startServer(port: number, env: Record<string, string | undefined>): ServerProcess {
+  return new ServerProcess(port, env);
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
