@@ -4,11 +4,16 @@ import { readFileSync } from 'node:fs';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AuthDeps } from './auth/login.js';
+import { AppError } from './errors.js';
 import type { App, RouteDeps } from './http/app-types.js';
 import { registerAuth } from './http/auth.js';
-import { registerErrorHandling } from './http/errors.js';
+import { registerErrorHandling, sendError } from './http/errors.js';
+import { consoleRoutes } from './http/routes/console.js';
+import { dataRoutes } from './http/routes/data.js';
+import { devtoolsRoutes } from './http/routes/devtools.js';
 import { groupRoleRoutes } from './http/routes/groups-roles.js';
 import { keyRoutes } from './http/routes/keys.js';
+import { notificationRoutes } from './http/routes/notifications.js';
 import { serviceAccountRoutes } from './http/routes/service-accounts.js';
 import { sessionRoutes } from './http/routes/session.js';
 import { settingsAuditRoutes } from './http/routes/settings-audit.js';
@@ -41,12 +46,31 @@ export async function buildApp(deps: AuthDeps): Promise<App> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     return503OnClosing: true,
+    // Errors Fastify raises before routing (a malformed URL) get the same JSON error shape.
+    frameworkErrors: (error, request, reply) => {
+      const malformedUrl = error.code === 'FST_ERR_BAD_URL';
+      reply.header('x-request-id', request.id);
+      return sendError(
+        reply,
+        request,
+        400,
+        malformedUrl ? 'INVALID_URL' : 'BAD_REQUEST',
+        malformedUrl
+          ? 'the request URL is malformed (bad percent-encoding)'
+          : 'the request could not be read',
+      );
+    },
     routerOptions: { maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // NUL cannot be stored in PostgreSQL text and is never meaningful in latchkey's inputs:
+    // refuse it up front, for every route, the same way on both engines.
+    if (/%00/i.test(request.url) || request.url.includes('\u0000')) {
+      throw new AppError('VALIDATION_FAILED', 'the request URL contains a NUL character (%00)');
+    }
   });
 
   const jsonParser = app.getDefaultJsonParser('error', 'error');
@@ -57,7 +81,18 @@ export async function buildApp(deps: AuthDeps): Promise<App> {
       const raw = body as Buffer;
       request.rawBody = raw;
       if (raw.length === 0) return done(null, undefined);
-      jsonParser(request, raw.toString('utf8'), done);
+      const text = raw.toString('utf8');
+      jsonParser(request, text, (error, value) => {
+        if (error) return done(error, undefined);
+        // Valid JSON can carry NUL only as the \u0000 escape.
+        if (/\\u0000/i.test(text)) {
+          return done(
+            new AppError('VALIDATION_FAILED', 'the body contains a NUL character (\\u0000)'),
+            undefined,
+          );
+        }
+        done(null, value);
+      });
     },
   );
   app.addContentTypeParser(
@@ -66,7 +101,11 @@ export async function buildApp(deps: AuthDeps): Promise<App> {
     (request, body, done) => {
       const raw = body as Buffer;
       request.rawBody = raw;
-      done(null, Object.fromEntries(new URLSearchParams(raw.toString('utf8'))));
+      const fields = Object.fromEntries(new URLSearchParams(raw.toString('utf8')));
+      if (Object.entries(fields).some(([k, v]) => `${k}${v}`.includes('\u0000'))) {
+        return done(new AppError('VALIDATION_FAILED', 'the body contains a NUL character'), undefined);
+      }
+      done(null, fields);
     },
   );
 
@@ -82,6 +121,12 @@ export async function buildApp(deps: AuthDeps): Promise<App> {
     keyRoutes,
     groupRoleRoutes,
     settingsAuditRoutes,
+    notificationRoutes,
+    // The data API's paths are one static prefix per registry resource (/agent/…), so they never
+    // shadow /iam, /healthcheck, /version, /profile, /openapi.json, /docs or /console.
+    dataRoutes,
+    devtoolsRoutes,
+    consoleRoutes,
   ]) {
     await app.register(async (scope) => routes(scope as App, routeDeps));
   }

@@ -21,6 +21,28 @@ export interface Config {
   /** Trust X-Forwarded-For from a proxy in front of latchkey (for source addresses in audit rows). */
   readonly trustProxy: boolean;
   readonly publicUrl: string | undefined;
+  /** LATCHKEY_DEMO_DATA: fill the first tenant with demo accounting data when it has none. */
+  readonly demoData: boolean;
+  /** Where mail goes (SMTP_URL); undefined keeps every message in the outbox table. */
+  readonly smtp: SmtpConfig | undefined;
+  /** The From of every email (LATCHKEY_MAIL_FROM). */
+  readonly mailFrom: string;
+  /** Redis for state shared by instances (failed-authentication throttling); memory when unset. */
+  readonly redisUrl: string | undefined;
+}
+
+export interface SmtpConfig {
+  readonly host: string;
+  readonly port: number;
+  /** smtps://: TLS from the first byte (usually port 465). */
+  readonly secure: boolean;
+  /** smtp:// with ?starttls=required: refuse to send unless the server upgrades with STARTTLS. */
+  readonly requireTLS: boolean;
+  /** smtp:// with ?starttls=off: never upgrade, even when the server offers STARTTLS. */
+  readonly ignoreTLS: boolean;
+  /** ?tls_reject_unauthorized=false accepts a self-signed server certificate. */
+  readonly rejectUnauthorized: boolean;
+  readonly auth: { readonly user: string; readonly pass: string } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -57,6 +79,52 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
   throw new ConfigError(name, `must be true or false, got "${raw}"`);
 }
+
+/** Parse SMTP_URL: smtp[s]://[user:pass@]host[:port][?starttls=required|off&tls_reject_unauthorized=false]. */
+export function parseSmtpUrl(raw: string): SmtpConfig {
+  const fail = (why: string) => new ConfigError('SMTP_URL', why);
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw fail('is not a URL (expected smtp://host:port or smtps://user:password@host:port)');
+  }
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:')
+    throw fail(`must start with smtp:// or smtps://, got ${url.protocol}//`);
+  if (url.hostname === '') throw fail('names no host');
+  const secure = url.protocol === 'smtps:';
+  const port = url.port === '' ? (secure ? 465 : 587) : Number(url.port);
+  let requireTLS = false;
+  let ignoreTLS = false;
+  let rejectUnauthorized = true;
+  for (const [name, value] of url.searchParams) {
+    if (name === 'starttls') {
+      if (secure) throw fail('starttls applies to smtp:// only (smtps:// is TLS from the start)');
+      if (value === 'required') requireTLS = true;
+      else if (value === 'off') ignoreTLS = true;
+      else if (value !== 'auto') throw fail('starttls must be auto, required or off');
+    } else if (name === 'tls_reject_unauthorized') {
+      if (value !== 'true' && value !== 'false') throw fail('tls_reject_unauthorized must be true or false');
+      rejectUnauthorized = value === 'true';
+    } else {
+      throw fail(`unknown option ${name} (known: starttls, tls_reject_unauthorized)`);
+    }
+  }
+  const user = decodeURIComponent(url.username);
+  const pass = decodeURIComponent(url.password);
+  if (pass !== '' && user === '') throw fail('has a password but no user name');
+  return Object.freeze({
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port,
+    secure,
+    requireTLS,
+    ignoreTLS,
+    rejectUnauthorized,
+    auth: user === '' ? undefined : Object.freeze({ user, pass }),
+  });
+}
+
+const MAIL_FROM = /^(?:[^<>@\r\n]*<[^<>@\s]+@[^<>@\s]+>|[^<>@\s]+@[^<>@\s]+)$/;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const SCOPE_PART = /^[a-z0-9-]{1,64}$/;
@@ -97,6 +165,21 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('LATCHKEY_PUBLIC_URL', 'must be an http(s) URL');
   }
 
+  const smtpUrl = env.SMTP_URL || undefined;
+  const smtp = smtpUrl === undefined ? undefined : parseSmtpUrl(smtpUrl);
+  const mailFrom = str(env, 'LATCHKEY_MAIL_FROM', 'latchkey <latchkey@localhost>').trim();
+  if (!MAIL_FROM.test(mailFrom)) {
+    throw new ConfigError(
+      'LATCHKEY_MAIL_FROM',
+      `must be an address (keys@example.com) or a name and address (Latchkey <keys@example.com>), got "${mailFrom}"`,
+    );
+  }
+
+  const redisUrl = env.REDIS_URL || undefined;
+  if (redisUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
+    throw new ConfigError('REDIS_URL', 'must be a redis:// or rediss:// URL');
+  }
+
   return Object.freeze({
     port: int(env, 'PORT', 8080, 0, 65535),
     host: str(env, 'HOST', '127.0.0.1'),
@@ -112,5 +195,9 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimitBytes: int(env, 'LATCHKEY_BODY_LIMIT_BYTES', 1_048_576, 1024, 104_857_600),
     trustProxy: bool(env, 'LATCHKEY_TRUST_PROXY', false),
     publicUrl,
+    demoData: bool(env, 'LATCHKEY_DEMO_DATA', false),
+    smtp,
+    mailFrom,
+    redisUrl,
   });
 }

@@ -12,6 +12,11 @@ export interface Actor {
   readonly permissions: PermissionSet;
   readonly sourceIp: string | null;
   readonly requestId: string | null;
+  /**
+   * Set for signed requests, from the key cache: who the principal is, so answering "who am I"
+   * needs no database read.
+   */
+  readonly principal?: { readonly name: string; readonly email: string | null };
 }
 
 export function can(actor: Actor, permission: string): boolean {

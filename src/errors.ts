@@ -14,7 +14,7 @@ export const ERROR_STATUS = {
   INVALID_CREDENTIALS: 401,
   INVALID_TOKEN: 401,
   EXPIRED_TOKEN: 401,
-  ACCESS_DENIED: 403,
+  AccessDenied: 403,
   API_USER_PASSWORD_LOGIN: 403,
   USER_DISABLED: 403,
   KEY_TYPE_NOT_ALLOWED: 403,
@@ -29,8 +29,14 @@ export const ERROR_STATUS = {
   LAST_ADMINISTRATOR: 409,
   BUILTIN_PROTECTED: 409,
   TENANT_REQUIRED: 409,
+  /** Data API: PUT carried a stale updatecount (SQL Account's "Record has been changed by other users."). */
+  RECORD_CHANGED: 409,
+  REVEAL_LINK_USED: 410,
+  REVEAL_LINK_EXPIRED: 410,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  /** Data API: a referenced code (customer, agent, item, …) does not exist in the tenant. */
+  UNKNOWN_REFERENCE: 422,
   TOO_MANY_REQUESTS: 429,
   INTERNAL: 500,
   SERVICE_UNAVAILABLE: 503,

@@ -2,6 +2,7 @@
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { Notifier } from './notify/notifier.js';
 import { startRuntime } from './runtime.js';
 
 async function main(): Promise<void> {
@@ -31,13 +32,18 @@ async function main(): Promise<void> {
     }
   }
   const app = await buildApp(runtime);
+  // Expiry reminders and mail delivery: started once the server listens, stopped before the database closes.
+  const notifier = new Notifier(svc);
   closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
     if (err) svc.logger.error({ err }, 'shutting down after an error');
     else svc.logger.info({ signal }, 'shutting down: finishing in-flight requests');
     await app.close();
-    await svc.close();
+    await notifier.stop();
+    await runtime.close();
   });
+  await runtime.startBackground();
   await app.listen({ port: config.port, host: config.host });
+  notifier.start();
 }
 
 main().catch((error: unknown) => {

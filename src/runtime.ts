@@ -1,27 +1,67 @@
-/** Start-up shared by the server and the CLI: services, migrations, first tenant, token keys. */
-
+/** Start-up shared by the server and the CLI: services, migrations, first tenant, auth machinery. */
+import { Redis } from 'ioredis';
+import { KeyAuthority } from './auth/key-authority.js';
+import { LastUsedRecorder } from './auth/last-used.js';
 import type { AuthDeps } from './auth/login.js';
-import { MemoryThrottle } from './auth/throttle.js';
+import { RedisThrottle } from './auth/redis-throttle.js';
+import { SigningKeyCache } from './auth/sigv4/index.js';
+import { type FailureThrottle, MemoryThrottle } from './auth/throttle.js';
 import { SigningKeys } from './auth/tokens/signing-keys.js';
 import { type BootstrapResult, ensureFirstTenant } from './bootstrap.js';
 import type { Config } from './config.js';
 import { createServices, type ServiceOverrides } from './services.js';
+import { ChangeFeed } from './storage/change-feed.js';
 import { migrateToLatest } from './storage/migrate.js';
 
 export interface Runtime extends AuthDeps {
   bootstrap: BootstrapResult;
+  /** Start background work that only a serving instance needs (cross-instance feed, batching). */
+  startBackground(): Promise<void>;
+  close(): Promise<void>;
 }
 
 export async function startRuntime(config: Config, overrides: ServiceOverrides = {}): Promise<Runtime> {
   const svc = createServices(config, overrides);
+  const closers: Array<() => Promise<unknown>> = [() => svc.close()];
+  const close = async () => {
+    for (const fn of closers.splice(0).reverse()) await fn().catch(() => {});
+  };
   try {
     await migrateToLatest(svc.db);
     const bootstrap = await ensureFirstTenant(svc);
     const signingKeys = new SigningKeys(svc);
     await signingKeys.init();
-    return { svc, signingKeys, throttle: new MemoryThrottle(), bootstrap };
+    let throttle: FailureThrottle = new MemoryThrottle();
+    if (config.redisUrl) {
+      const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+      redis.on('error', (error) => svc.logger.warn({ err: error }, 'redis error'));
+      await redis.connect();
+      closers.push(() => redis.quit());
+      throttle = new RedisThrottle(redis);
+    }
+    const keys = new KeyAuthority(svc);
+    const lastUsed = new LastUsedRecorder(svc);
+    closers.push(() => lastUsed.stop());
+    return {
+      svc,
+      signingKeys,
+      throttle,
+      keys,
+      lastUsed,
+      signingKeyCache: new SigningKeyCache(),
+      bootstrap,
+      close,
+      startBackground: async () => {
+        lastUsed.start();
+        if (config.database.kind === 'postgres' && svc.database.pool) {
+          const feed = new ChangeFeed(config.database.url, svc.database.pool, svc.events, svc.logger);
+          await feed.start();
+          closers.push(() => feed.close());
+        }
+      },
+    };
   } catch (error) {
-    await svc.close();
+    await close();
     throw error;
   }
 }

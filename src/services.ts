@@ -19,9 +19,35 @@ export interface ChangeEvents {
   'key-changed': [{ tenantId: string; accessKeyId: string }];
   /** Roles, groups, memberships or a principal's status changed: cached permissions are stale. */
   'authz-changed': [{ tenantId: string }];
+  /** Changes from other instances may have been missed (the feed reconnected): drop every cache. */
+  'feed-reset': [];
+  /** Mail was queued in the outbox (its transaction committed): wake the mail worker. */
+  'mail-queued': [{ tenantId: string }];
 }
 
-export class ChangeBus extends EventEmitter<ChangeEvents> {}
+type Forwarder = <K extends keyof ChangeEvents>(event: K, ...args: ChangeEvents[K]) => void;
+
+/**
+ * In-process change events. With PostgreSQL, a change feed forwards every local event to the
+ * other instances (NOTIFY) and delivers theirs here with `deliverRemote`, which does not forward.
+ */
+export class ChangeBus extends EventEmitter<ChangeEvents> {
+  private forwarder: Forwarder | undefined;
+
+  setForwarder(forwarder: Forwarder | undefined): void {
+    this.forwarder = forwarder;
+  }
+
+  override emit<K extends keyof ChangeEvents>(event: K, ...args: ChangeEvents[K]): boolean {
+    this.forwarder?.(event, ...args);
+    return this.deliverRemote(event, ...args);
+  }
+
+  deliverRemote<K extends keyof ChangeEvents>(event: K, ...args: ChangeEvents[K]): boolean {
+    // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's typed overloads do not compose with a generic K.
+    return (super.emit as any)(event, ...args);
+  }
+}
 
 export interface Services {
   readonly config: Config;
@@ -61,10 +87,10 @@ export function createLogger(config: Config): Logger {
       // A presigned URL is a credential until it expires: its signature never reaches the log.
       req: (req: { method: string; url: string; id: string }) => ({
         method: req.method,
-        url: req.url.replace(
-          /([?&](?:X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token)=)[^&]*/gi,
-          '$1[redacted]',
-        ),
+        url: req.url
+          .replace(/([?&](?:X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token)=)[^&]*/gi, '$1[redacted]')
+          // A secret pasted where an ID belongs must not reach the log either.
+          .replace(/lksk_[0-9A-Za-z]{40}/g, 'lksk_[redacted]'),
         id: req.id,
       }),
     },

@@ -289,7 +289,7 @@ describe.each(ENGINES)('access keys on %s', (engine) => {
       const others = await call(t, 'POST', `/iam/users/${bob.id}/keys`, { token: alice.token, body: {} });
       expect(others.statusCode).toBe(403);
       expect(others.json().error).toMatchObject({
-        code: 'ACCESS_DENIED',
+        code: 'AccessDenied',
         missingPermission: 'iam:keys:manage',
       });
       const bobKey = (

@@ -165,7 +165,7 @@ describe.each(ENGINES)('users, service accounts and API users on %s', (engine) =
       });
       expect(res.statusCode).toBe(403);
       expect(res.json().error).toMatchObject({
-        code: 'ACCESS_DENIED',
+        code: 'AccessDenied',
         missingPermission: 'iam:users:manage',
       });
       expect((await call(t, 'GET', '/iam/users', { token: u.token })).statusCode).toBe(403);

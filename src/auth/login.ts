@@ -7,21 +7,19 @@ import type { Actor } from '../context.js';
 import { isWellFormedAccessKeyId } from '../crypto/access-key-id.js';
 import { dummyPasswordHash, verifyPassword } from '../crypto/password.js';
 import { AppError } from '../errors.js';
-import { principalPermissions } from '../identity/authorization.js';
 import { PermissionSet } from '../identity/permissions.js';
 import { getSettings } from '../identity/settings.js';
 import { normalizeEmail } from '../identity/users.js';
 import { effectivePermissions, usableSecrets } from '../keys/keys.js';
 import type { Services } from '../services.js';
 import type { AccessKey } from '../storage/tables.js';
-import type { FailureThrottle } from './throttle.js';
+import type { SignedAuthDeps } from './signed-request.js';
 import type { SigningKeys } from './tokens/signing-keys.js';
 import { type IssuedToken, issueToken, type TokenClaims, verifyToken } from './tokens/tokens.js';
 
-export interface AuthDeps {
-  svc: Services;
+/** Everything authentication needs: token keys, the key cache, throttling, last-used batching. */
+export interface AuthDeps extends SignedAuthDeps {
   signingKeys: SigningKeys;
-  throttle: FailureThrottle;
 }
 
 const badCredentials = () => new AppError('INVALID_CREDENTIALS', 'wrong email or password');
@@ -167,34 +165,23 @@ export async function actorFromToken(
   const { svc } = deps;
   const claims = await verifyToken(svc, deps.signingKeys, token);
   const ended = (why: string) => new AppError('INVALID_TOKEN', `this session has ended: ${why}`);
+  // Both paths read the auth cache (dropped on every relevant change), not the database.
   let permissions: PermissionSet;
   if (claims.via === 'key') {
-    if (!claims.akid) throw new AppError('INVALID_TOKEN', 'the token is missing claims');
-    const key = await svc.db
-      .selectFrom('access_keys')
-      .selectAll()
-      .where('id', '=', claims.akid)
-      .where('tenant_id', '=', claims.tid)
-      .executeTakeFirst();
-    if (!key) throw ended('its access key was deleted');
-    try {
-      await assertKeyUsable(svc, key);
-    } catch (error) {
-      throw ended(error instanceof AppError ? error.message : 'its access key cannot be used');
-    }
+    const entry = claims.akid ? await deps.keys.get(claims.akid) : undefined;
+    if (!entry || entry.key.tenant_id !== claims.tid) throw ended('its access key was deleted');
+    const nowIso = svc.clock.now().toISOString();
+    if (entry.key.status !== 'active' || !entry.ownerActive) throw ended('its access key is inactive');
+    if (entry.key.expires_at !== null && entry.key.expires_at <= nowIso)
+      throw ended('its access key has expired');
     permissions = new PermissionSet(claims.perms ?? []);
   } else {
     if (claims.pt !== 'user') throw new AppError('INVALID_TOKEN', 'the token is not valid');
-    const user = await svc.db
-      .selectFrom('users')
-      .select(['status', 'api_user'])
-      .where('id', '=', claims.sub)
-      .where('tenant_id', '=', claims.tid)
-      .executeTakeFirst();
+    const user = await deps.keys.principal(claims.tid, 'user', claims.sub);
     if (!user) throw ended('the user was deleted');
-    if (user.status !== 'active') throw ended('the user is disabled');
-    if (user.api_user === 1) throw ended('the user is now an API user');
-    permissions = await principalPermissions(svc.db, claims.tid, 'user', claims.sub);
+    if (!user.active) throw ended('the user is disabled');
+    if (user.apiUser) throw ended('the user is now an API user');
+    permissions = user.permissions;
   }
   return {
     claims,

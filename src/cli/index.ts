@@ -5,6 +5,8 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
+import { seedDemoData } from '../accounting/demo.js';
+import type { DataDb } from '../accounting/store.js';
 import { SigningKeys } from '../auth/tokens/signing-keys.js';
 import { ConfigError, loadConfig } from '../config.js';
 import type { Actor } from '../context.js';
@@ -53,6 +55,12 @@ async function withRuntime<T>(fn: (rt: Runtime, actor: Actor) => Promise<T>): Pr
   const config = loadConfig();
   // Log only warnings to stderr so stdout stays clean for --json.
   const runtime = await startRuntime(config, { logger: pino({ level: 'warn' }, pino.destination(2)) });
+  if (runtime.bootstrap.generatedPassword) {
+    // The CLI ran before the server ever did: it created the first tenant, so it shows the password once.
+    process.stderr.write(
+      `latchkey: created the first tenant; sign in as ${runtime.bootstrap.adminEmail} with the password ${runtime.bootstrap.generatedPassword} (shown once)\n`,
+    );
+  }
   try {
     const tenantId =
       opts.tenant ??
@@ -76,7 +84,7 @@ async function withRuntime<T>(fn: (rt: Runtime, actor: Actor) => Promise<T>): Pr
     const result = await fn(runtime, actor);
     if (result !== undefined) print(result);
   } finally {
-    await runtime.svc.close();
+    await runtime.close();
   }
 }
 
@@ -320,6 +328,24 @@ settings
     }),
   );
 
+program
+  .command('demo')
+  .description('demo accounting data')
+  .command('seed')
+  .description(
+    'fill the tenant with realistic demo data (agents, customers, items, invoices…); existing records are kept',
+  )
+  .action(() =>
+    withRuntime(async (rt, actor) =>
+      seedDemoData({
+        db: rt.svc.db as unknown as DataDb,
+        engine: rt.svc.engine,
+        clock: rt.svc.clock,
+        tenantId: actor.tenantId,
+      }),
+    ),
+  );
+
 const admin = program.command('admin').description('administrator recovery');
 admin
   .command('reset-password')
@@ -355,6 +381,8 @@ program
         currentVersion: rt.svc.secrets.currentVersion,
         reencryptedKeySecrets: counts.keySecrets,
         reencryptedSigningKeys: counts.signingKeys,
+        reencryptedMailBodies: counts.mailBodies,
+        reencryptedRevealLinks: counts.revealLinks,
         note:
           source.kind === 'env'
             ? 'LATCHKEY_MASTER_KEY: everything now uses its first key; remove the older entries from every instance.'

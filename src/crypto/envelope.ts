@@ -25,14 +25,15 @@ export class SecretBox {
     return this.keyring.current;
   }
 
-  replaceKeyring(keyring: MasterKeyring): void {
-    this.keyring = keyring;
+  /** Re-read the keyring (after the CLI added a key to the keyring file). */
+  refresh(): void {
+    if (this.reload) this.keyring = this.reload();
   }
 
   seal(plaintext: string, context: string): Sealed {
     // Sealing is rare (key creation and rotation): re-read the keyring so a rotation made by the
     // CLI while this server runs is used at once.
-    if (this.reload) this.keyring = this.reload();
+    this.refresh();
     const version = this.keyring.current;
     const key = this.keyring.keys.get(version);
     if (!key) throw new Error(`master key version ${version} is missing`);

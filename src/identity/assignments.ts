@@ -6,6 +6,7 @@
 import { writeAudit } from '../audit/audit.js';
 import type { Actor } from '../context.js';
 import { AppError } from '../errors.js';
+import { notifyAssignmentChange } from '../notify/notifications.js';
 import type { Services } from '../services.js';
 import type { DbOrTx } from '../storage/dialect.js';
 import type { MemberType, RoleSubjectType } from '../storage/tables.js';
@@ -164,6 +165,7 @@ export async function setAssignments(
   const result = await svc.db.transaction().execute(async (trx) => {
     await assertSubject(trx);
     const { before, after } = await replaceAssignments(trx, svc.clock.now(), actor.tenantId, subject, change);
+    await notifyAssignmentChange(svc, trx, actor, subject, before, after);
     const targetType = subject.type === 'key' ? 'access_key' : subject.type;
     await writeAudit(
       trx,

@@ -4,12 +4,13 @@ import type { DbOrTx } from '../storage/dialect.js';
 import type { AccessKey, MemberType, RoleSubjectType } from '../storage/tables.js';
 import { IntersectionSet, PermissionSet } from './permissions.js';
 
-async function patternsOf(
+export async function patternsOf(
   db: DbOrTx,
   tenantId: string,
   subjectType: RoleSubjectType & MemberType,
   subjectId: string,
 ): Promise<{ patterns: string[]; assigned: boolean }> {
+  // Two queries, run together: the subject's groups, and the roles it holds directly or through them.
   const groupIds = db
     .selectFrom('group_members')
     .select('group_id')
@@ -18,43 +19,22 @@ async function patternsOf(
     .where('member_id', '=', subjectId);
   const [roles, groups] = await Promise.all([
     db
-      .selectFrom('roles')
-      .select('permissions')
-      .where('tenant_id', '=', tenantId)
+      .selectFrom('role_assignments')
+      .innerJoin('roles', 'roles.id', 'role_assignments.role_id')
+      .select(['roles.permissions', 'role_assignments.subject_type'])
+      .where('role_assignments.tenant_id', '=', tenantId)
       .where((eb) =>
         eb.or([
-          eb(
-            'id',
-            'in',
-            eb
-              .selectFrom('role_assignments')
-              .select('role_id')
-              .where('subject_type', '=', subjectType)
-              .where('subject_id', '=', subjectId),
-          ),
-          eb(
-            'id',
-            'in',
-            eb
-              .selectFrom('role_assignments')
-              .select('role_id')
-              .where('subject_type', '=', 'group')
-              .where('subject_id', 'in', groupIds),
-          ),
+          eb.and([eb('subject_type', '=', subjectType), eb('subject_id', '=', subjectId)]),
+          eb.and([eb('subject_type', '=', 'group'), eb('subject_id', 'in', groupIds)]),
         ]),
       )
       .execute(),
     groupIds.execute(),
   ]);
   const patterns = [...new Set(roles.flatMap((r) => JSON.parse(r.permissions) as string[]))].sort();
-  const direct = await db
-    .selectFrom('role_assignments')
-    .select('role_id')
-    .where('subject_type', '=', subjectType)
-    .where('subject_id', '=', subjectId)
-    .limit(1)
-    .execute();
-  return { patterns, assigned: groups.length > 0 || direct.length > 0 };
+  const direct = roles.some((r) => r.subject_type === subjectType);
+  return { patterns, assigned: groups.length > 0 || direct };
 }
 
 export async function principalPermissions(

@@ -1,6 +1,7 @@
 import { writeAudit } from '../audit/audit.js';
 import type { Actor } from '../context.js';
 import { AppError, notFound } from '../errors.js';
+import { notifyAssignmentChange, notifyMembershipChange } from '../notify/notifications.js';
 import type { Services } from '../services.js';
 import { type DbOrTx, isUniqueViolation } from '../storage/dialect.js';
 import type { Group, MemberType } from '../storage/tables.js';
@@ -164,13 +165,14 @@ export async function updateGroup(
       if (patch.description !== undefined) values.description = patch.description;
       await trx.updateTable('groups').set(values).where('id', '=', id).execute();
       if (patch.roleIds) {
-        await replaceAssignments(
+        const change = await replaceAssignments(
           trx,
           svc.clock.now(),
           actor.tenantId,
           { type: 'group', id },
           { roleIds: patch.roleIds },
         );
+        await notifyAssignmentChange(svc, trx, actor, { type: 'group', id }, change.before, change.after);
       }
       const after = await groupView(trx, { ...before, ...values });
       await writeAudit(trx, svc.clock, actor, 'group.update', { type: 'group', id }, beforeView, after);
@@ -250,6 +252,7 @@ export async function addMember(
         null,
         member,
       );
+      await notifyMembershipChange(svc, trx, actor, groupId, member, 'added');
     }
     return listMembers(trx, actor.tenantId, groupId);
   });
@@ -275,6 +278,7 @@ export async function removeMember(
       .where('member_id', '=', member.id)
       .executeTakeFirst();
     if (Number(result.numDeletedRows) === 0) throw notFound('group member');
+    await notifyMembershipChange(svc, trx, actor, groupId, member, 'removed');
     await writeAudit(
       trx,
       svc.clock,

@@ -55,6 +55,7 @@ export const IAM_PERMISSIONS = [
   'iam:settings:read',
   'iam:settings:manage',
   'iam:audit:read',
+  'iam:outbox:read',
 ] as const;
 
 /** Every concrete permission latchkey checks, in a stable order. */

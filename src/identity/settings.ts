@@ -76,7 +76,49 @@ export async function getSettings(db: DbOrTx, tenantId: string): Promise<IamSett
   return settingsFromRow(row);
 }
 
+const SCOPE_PART = /^[a-z0-9-]{1,64}$/;
+
+function intIn(name: string, value: unknown, min: number, max: number, nullable: boolean): void {
+  if (value === null && nullable) return;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new AppError(
+      'VALIDATION_FAILED',
+      `${name} must be a whole number from ${min} to ${max}${nullable ? ', or null' : ''}`,
+    );
+  }
+}
+
+/**
+ * Every rule on settings, whoever changes them (HTTP API, CLI): types, ranges, and consistency.
+ * The HTTP schema checks the same ranges earlier, for a precise message.
+ */
 function checkConsistent(s: IamSettings): void {
+  intIn('defaultKeyLifetimeDays', s.defaultKeyLifetimeDays, 1, 36_500, true);
+  intIn('maxKeyLifetimeDays', s.maxKeyLifetimeDays, 1, 36_500, true);
+  intIn('tokenLifetimeSeconds', s.tokenLifetimeSeconds, 60, 86_400, false);
+  intIn('userKeyLimit', s.userKeyLimit, 0, 100, false);
+  intIn('reminderLeadDays', s.reminderLeadDays, 0, 90, false);
+  for (const flag of ['allowUnsignedPayload', 'emailSecretInline'] as const) {
+    if (typeof s[flag] !== 'boolean')
+      throw new AppError('VALIDATION_FAILED', `${flag} must be true or false`);
+  }
+  if (
+    !Array.isArray(s.acceptedScopes) ||
+    s.acceptedScopes.length > 20 ||
+    !s.acceptedScopes.every(
+      (x) =>
+        typeof x === 'object' &&
+        x !== null &&
+        Object.keys(x).length === 2 &&
+        SCOPE_PART.test(String(x.region)) &&
+        SCOPE_PART.test(String(x.service)),
+    )
+  ) {
+    throw new AppError(
+      'VALIDATION_FAILED',
+      'acceptedScopes must be up to 20 {"region","service"} pairs of lowercase letters, digits and -',
+    );
+  }
   if (s.maxKeyLifetimeDays !== null) {
     if (s.defaultKeyLifetimeDays === null) {
       throw new AppError(
@@ -101,7 +143,7 @@ export async function updateSettings(
   actor: Actor,
   patch: Partial<IamSettings>,
 ): Promise<IamSettings> {
-  return svc.db.transaction().execute(async (trx) => {
+  const updated = await svc.db.transaction().execute(async (trx) => {
     const before = await getSettings(trx, actor.tenantId);
     const after: IamSettings = { ...before, ...patch };
     checkConsistent(after);
@@ -119,4 +161,7 @@ export async function updateSettings(
     );
     return after;
   });
+  // Cached authentication state holds the tenant's accepted scopes and payload rule.
+  svc.events.emit('authz-changed', { tenantId: actor.tenantId });
+  return updated;
 }

@@ -2,6 +2,7 @@ import { writeAudit } from '../audit/audit.js';
 import type { Actor } from '../context.js';
 import { hashPassword } from '../crypto/password.js';
 import { AppError, notFound } from '../errors.js';
+import { deleteKeyRows } from '../keys/key-rows.js';
 import type { Services } from '../services.js';
 import { containsText, type DbOrTx, isUniqueViolation } from '../storage/dialect.js';
 import type { User } from '../storage/tables.js';
@@ -182,6 +183,7 @@ export async function deleteUser(svc: Services, actor: Actor, id: string): Promi
     await assertNotLastAdministrator(trx, actor.tenantId, id);
     const isAdmin = await isAdministrator(trx, actor.tenantId, id);
     await deletePrincipalData(trx, 'user', id);
+    await trx.deleteFrom('notifications').where('user_id', '=', id).execute();
     await trx.deleteFrom('users').where('id', '=', id).execute();
     await writeAudit(
       trx,
@@ -202,23 +204,16 @@ export async function deletePrincipalData(
   type: 'user' | 'service_account',
   id: string,
 ): Promise<void> {
-  const keyIds = trx
+  const keys = await trx
     .selectFrom('access_keys')
     .select('id')
     .where('owner_type', '=', type)
-    .where('owner_id', '=', id);
-  await trx
-    .deleteFrom('group_members')
-    .where('member_type', '=', 'key')
-    .where('member_id', 'in', keyIds)
+    .where('owner_id', '=', id)
     .execute();
-  await trx
-    .deleteFrom('role_assignments')
-    .where('subject_type', '=', 'key')
-    .where('subject_id', 'in', keyIds)
-    .execute();
-  await trx.deleteFrom('key_secrets').where('access_key_id', 'in', keyIds).execute();
-  await trx.deleteFrom('access_keys').where('owner_type', '=', type).where('owner_id', '=', id).execute();
+  await deleteKeyRows(
+    trx,
+    keys.map((k) => k.id),
+  );
   await trx.deleteFrom('group_members').where('member_type', '=', type).where('member_id', '=', id).execute();
   await trx
     .deleteFrom('role_assignments')

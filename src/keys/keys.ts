@@ -17,6 +17,10 @@ import { assertNotLastAdministrator, isAdministrator, keyPermissions } from '../
 import { findServiceAccount } from '../identity/service-accounts.js';
 import { getSettings } from '../identity/settings.js';
 import { findUser } from '../identity/users.js';
+import { keyEmailAddress, queueKeyEmail } from '../notify/key-email.js';
+import { notifyAssignmentChange } from '../notify/notifications.js';
+import { mailQueued } from '../notify/outbox.js';
+import { remindIfDue } from '../notify/reminders.js';
 import type { Services } from '../services.js';
 import { containsText, type DbOrTx, forUpdate } from '../storage/dialect.js';
 import type { AccessKey, PrincipalType } from '../storage/tables.js';
@@ -29,6 +33,7 @@ import {
   keyState,
   resolveExpiry,
 } from './expiry.js';
+import { deleteKeyRows } from './key-rows.js';
 
 export type KeyType = 'access' | 'api';
 
@@ -143,14 +148,14 @@ export function isSelfService(actor: Actor, owner: Owner): boolean {
 
 export function assertMayManageKeysOf(actor: Actor, owner: Owner): void {
   if (can(actor, 'iam:keys:manage') || isSelfService(actor, owner)) return;
-  throw new AppError('ACCESS_DENIED', 'you need iam:keys:manage to manage keys of other principals', {
+  throw new AppError('AccessDenied', 'you need iam:keys:manage to manage keys of other principals', {
     missingPermission: 'iam:keys:manage',
   });
 }
 
 export function assertMayReadKeysOf(actor: Actor, owner: Owner): void {
   if (can(actor, 'iam:keys:read') || can(actor, 'iam:keys:manage') || isSelfService(actor, owner)) return;
-  throw new AppError('ACCESS_DENIED', 'you need iam:keys:read to see keys of other principals', {
+  throw new AppError('AccessDenied', 'you need iam:keys:read to see keys of other principals', {
     missingPermission: 'iam:keys:read',
   });
 }
@@ -178,6 +183,8 @@ export interface NewKeyInput extends ExpiryInput {
    * sign in with a password. Administrators only (iam:users:manage).
    */
   apiUser?: boolean;
+  /** Email the owner the access key ID and a one-time link to the secret (seed 004). */
+  sendEmail?: boolean;
 }
 
 export async function createKey(
@@ -190,7 +197,7 @@ export async function createKey(
   if (input.apiUser) {
     if (owner.type !== 'user') throw new AppError('VALIDATION_FAILED', 'only users can be made API users');
     if (!can(actor, 'iam:users:manage')) {
-      throw new AppError('ACCESS_DENIED', 'making a user an API user needs iam:users:manage', {
+      throw new AppError('AccessDenied', 'making a user an API user needs iam:users:manage', {
         missingPermission: 'iam:users:manage',
       });
     }
@@ -206,6 +213,8 @@ export async function createKey(
     const ownerInfo = await assertOwner(trx, actor.tenantId, owner);
     if (ownerInfo.status !== 'active')
       throw new AppError('CONFLICT', `the ${owner.type.replace('_', ' ')} is disabled`);
+    // Before anything is written: a service account without an address gets EMAIL_REQUIRED.
+    const emailTo = input.sendEmail ? await keyEmailAddress(trx, actor.tenantId, owner) : null;
     const expiresAt = resolveExpiry(input, settings, now);
     if (owner.type === 'user' && !(await isAdministrator(trx, actor.tenantId, owner.id))) {
       const count = await trx
@@ -273,8 +282,11 @@ export async function createKey(
       })
       .execute();
     if (input.groupIds || input.roleIds) {
-      await replaceAssignments(trx, now, actor.tenantId, { type: 'key', id: accessKeyId }, input);
+      const subject = { type: 'key' as const, id: accessKeyId };
+      const change = await replaceAssignments(trx, now, actor.tenantId, subject, input);
+      await notifyAssignmentChange(svc, trx, actor, subject, change.before, change.after);
     }
+    if (emailTo !== null) await queueKeyEmail(svc, trx, actor, row, ownerInfo.label, emailTo, secret);
     const keyView = await keyViewOf(svc, trx, { ...row, owner_label: ownerInfo.label });
     await writeAudit(
       trx,
@@ -288,6 +300,11 @@ export async function createKey(
     return keyView;
   });
   if (input.apiUser) svc.events.emit('authz-changed', { tenantId: actor.tenantId });
+  // Clears a cached "no such key" left by a request that raced the creation.
+  svc.events.emit('key-changed', { tenantId: actor.tenantId, accessKeyId });
+  if (input.sendEmail) mailQueued(svc, actor.tenantId);
+  // A key created inside its reminder lead window is reminded now, not at the next job run.
+  await remindIfDue(svc, actor.tenantId, accessKeyId);
   return { key: created, secretAccessKey: secret };
 }
 
@@ -430,6 +447,8 @@ export async function updateKey(
     return afterView;
   });
   svc.events.emit('key-changed', { tenantId: actor.tenantId, accessKeyId });
+  // A new expiry re-arms the reminder; if it is already inside the lead window, remind now.
+  if (hasExpiryInput(patch) || patch.active) await remindIfDue(svc, actor.tenantId, accessKeyId);
   return result;
 }
 
@@ -512,18 +531,7 @@ export async function deleteKey(svc: Services, actor: Actor, accessKeyId: string
     const before = await findKey(trx, actor.tenantId, accessKeyId);
     assertMayManageKeysOf(actor, { type: before.owner_type, id: before.owner_id });
     const beforeView = await keyViewOf(svc, trx, before);
-    await trx
-      .deleteFrom('group_members')
-      .where('member_type', '=', 'key')
-      .where('member_id', '=', accessKeyId)
-      .execute();
-    await trx
-      .deleteFrom('role_assignments')
-      .where('subject_type', '=', 'key')
-      .where('subject_id', '=', accessKeyId)
-      .execute();
-    await trx.deleteFrom('key_secrets').where('access_key_id', '=', accessKeyId).execute();
-    await trx.deleteFrom('access_keys').where('id', '=', accessKeyId).execute();
+    await deleteKeyRows(trx, [accessKeyId]);
     await writeAudit(
       trx,
       svc.clock,
@@ -573,14 +581,24 @@ export async function usableSecrets(
     .where((eb) => eb.or([eb('not_after', 'is', null), eb('not_after', '>', nowIso)]))
     .orderBy('version', 'desc')
     .execute();
-  return rows.map((r) => ({
-    secret: svc.secrets.open(
-      { ciphertext: r.ciphertext, masterKeyVersion: r.master_key_version },
-      secretContext(key.tenant_id, key.id, r.version),
-    ),
-    version: r.version,
-    notAfter: r.not_after,
-  }));
+  const usable: Array<{ secret: string; version: number; notAfter: string | null }> = [];
+  for (const r of rows) {
+    try {
+      const secret = svc.secrets.open(
+        { ciphertext: r.ciphertext, masterKeyVersion: r.master_key_version },
+        secretContext(key.tenant_id, key.id, r.version),
+      );
+      usable.push({ secret, version: r.version, notAfter: r.not_after });
+    } catch (error) {
+      // A ciphertext that does not open (tampered, moved from another row, or sealed under a master
+      // key this instance lacks) authenticates nothing; the key's other secrets still may.
+      svc.logger.error(
+        { accessKeyId: key.id, secretVersion: r.version, err: error },
+        'a stored secret could not be decrypted; it is ignored',
+      );
+    }
+  }
+  return usable;
 }
 
 export { secretContext };

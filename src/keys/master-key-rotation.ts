@@ -1,14 +1,19 @@
 /**
- * `latchkey master-key rotate`: re-encrypt every sealed secret (access-key secrets and token
- * signing keys) under the current master key version, in small transactions.
+ * `latchkey master-key rotate`: re-encrypt every sealed secret (access-key secrets, token signing
+ * keys, sealed key emails waiting in the outbox, unused reveal links) under the current master key.
  */
 import { signingKeyContext } from '../auth/tokens/signing-keys.js';
+import { revealContext } from '../notify/key-email.js';
+import { bodyContext } from '../notify/outbox.js';
 import type { Services } from '../services.js';
 import { secretContext } from './keys.js';
 
 const BATCH = 500;
 
-export async function reencryptAll(svc: Services): Promise<{ keySecrets: number; signingKeys: number }> {
+export async function reencryptAll(
+  svc: Services,
+): Promise<{ keySecrets: number; signingKeys: number; mailBodies: number; revealLinks: number }> {
+  svc.secrets.refresh();
   const current = svc.secrets.currentVersion;
   let keySecrets = 0;
   for (;;) {
@@ -64,5 +69,54 @@ export async function reencryptAll(svc: Services): Promise<{ keySecrets: number;
         .execute();
     }
   });
-  return { keySecrets, signingKeys: signing.length };
+  // Sealed mail bodies waiting in the outbox (key emails) and unused one-time reveal links.
+  const mails = await svc.db
+    .selectFrom('mail_outbox')
+    .select(['id', 'text_body', 'html_body', 'master_key_version'])
+    .where('master_key_version', 'is not', null)
+    .where('master_key_version', '!=', current)
+    .execute();
+  const links = await svc.db
+    .selectFrom('key_reveal_links')
+    .select(['token_hash', 'tenant_id', 'access_key_id', 'ciphertext', 'master_key_version'])
+    .where('ciphertext', 'is not', null)
+    .where('master_key_version', '!=', current)
+    .execute();
+  await svc.db.transaction().execute(async (trx) => {
+    for (const m of mails) {
+      const reseal = (body: string, part: 'text' | 'html') =>
+        svc.secrets.seal(
+          svc.secrets.open(
+            { ciphertext: body, masterKeyVersion: m.master_key_version as number },
+            bodyContext(m.id, part),
+          ),
+          bodyContext(m.id, part),
+        );
+      const text = reseal(m.text_body, 'text');
+      const html = reseal(m.html_body, 'html');
+      await trx
+        .updateTable('mail_outbox')
+        .set({
+          text_body: text.ciphertext,
+          html_body: html.ciphertext,
+          master_key_version: text.masterKeyVersion,
+        })
+        .where('id', '=', m.id)
+        .execute();
+    }
+    for (const l of links) {
+      const context = revealContext(l.tenant_id, l.access_key_id, l.token_hash);
+      const plain = svc.secrets.open(
+        { ciphertext: l.ciphertext as string, masterKeyVersion: l.master_key_version },
+        context,
+      );
+      const sealed = svc.secrets.seal(plain, context);
+      await trx
+        .updateTable('key_reveal_links')
+        .set({ ciphertext: sealed.ciphertext, master_key_version: sealed.masterKeyVersion })
+        .where('token_hash', '=', l.token_hash)
+        .execute();
+    }
+  });
+  return { keySecrets, signingKeys: signing.length, mailBodies: mails.length, revealLinks: links.length };
 }

@@ -76,3 +76,15 @@ export function startsWith(column: string, prefix: string) {
   const escaped = prefix.replace(/[\\%_]/g, (c) => `\\${c}`);
   return sql<boolean>`${sql.ref(column)} like ${`${escaped}%`} escape '\\'`;
 }
+
+/**
+ * `SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL, so concurrent workers on several instances
+ * claim disjoint rows instead of waiting for (or double-claiming) each other's. SQLite has one
+ * writer at a time: the claiming transaction itself is the lock.
+ */
+export function forUpdateSkipLocked<QB extends { forUpdate(): QB; skipLocked(): QB }>(
+  qb: QB,
+  engine: Engine,
+): QB {
+  return engine === 'postgres' ? qb.forUpdate().skipLocked() : qb;
+}

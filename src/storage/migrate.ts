@@ -1,10 +1,14 @@
 import { type Migration, type MigrationProvider, Migrator } from 'kysely';
 import type { Db } from './dialect.js';
 import * as core from './migrations/2026-11-23-0001-core.js';
+import * as accounting from './migrations/2026-11-23-0002-accounting.js';
+import * as notify from './migrations/2026-11-23-0003-notify.js';
 
 /** Migrations are listed here (not read from disk) so they work from src/ and dist/ alike. */
 const MIGRATIONS: Record<string, Migration> = {
   '2026-11-23-0001-core': core,
+  '2026-11-23-0002-accounting': accounting,
+  '2026-11-23-0003-notify': notify,
 };
 
 class StaticProvider implements MigrationProvider {

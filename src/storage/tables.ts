@@ -161,6 +161,10 @@ export interface Database {
   key_secrets: KeySecretTable;
   signing_keys: SigningKeyTable;
   audit_log: AuditLogTable;
+  mail_outbox: MailOutboxTable;
+  key_reminders: KeyReminderTable;
+  key_reveal_links: KeyRevealLinkTable;
+  notifications: NotificationTable;
 }
 
 export type Tenant = Selectable<TenantTable>;
@@ -174,3 +178,74 @@ export type Role = Selectable<RoleTable>;
 export type AccessKey = Selectable<AccessKeyTable>;
 export type KeySecret = Selectable<KeySecretTable>;
 export type AuditEntry = Selectable<AuditLogTable>;
+
+/**
+ * `pending` → `sending` (claimed under a lease) → `sent` | `failed`; a failed attempt that may be
+ * retried goes back to `pending` with a later `next_attempt_at`.
+ */
+export type OutboxStatus = 'pending' | 'sending' | 'sent' | 'failed';
+
+export interface MailOutboxTable {
+  id: string;
+  tenant_id: string;
+  kind: string;
+  to_address: string;
+  subject: string;
+  /** Plain text, or (when `sealed` = 1) an envelope that only the delivering worker opens. */
+  text_body: string;
+  html_body: string;
+  sealed: number;
+  master_key_version: number | null;
+  /** Stable per row: a resend after a crash carries the same Message-ID. */
+  message_id: string;
+  status: OutboxStatus;
+  attempts: number;
+  next_attempt_at: string;
+  locked_until: string | null;
+  locked_by: string | null;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+  sent_at: string | null;
+}
+
+export interface KeyReminderTable {
+  access_key_id: string;
+  /** The expiry time the reminder was for: a new expiry re-arms the reminder. */
+  expires_at: string;
+  kind: 'expiring' | 'expired';
+  tenant_id: string;
+  created_at: string;
+}
+
+export interface KeyRevealLinkTable {
+  /** SHA-256 (hex) of the link token; the token itself is only in the email. */
+  token_hash: string;
+  tenant_id: string;
+  access_key_id: string;
+  secret_version: number;
+  /** The sealed secret; cleared when the link is used. */
+  ciphertext: string | null;
+  master_key_version: number;
+  expires_at: string;
+  used_at: string | null;
+  created_at: string;
+}
+
+export interface NotificationTable {
+  id: string;
+  tenant_id: string;
+  user_id: string;
+  kind: string;
+  title: string;
+  body: string;
+  /** JSON object with the ids the notification is about. */
+  data: string;
+  actor_type: string | null;
+  actor_id: string | null;
+  created_at: string;
+  read_at: string | null;
+}
+
+export type OutboxRow = Selectable<MailOutboxTable>;
+export type NotificationRow = Selectable<NotificationTable>;

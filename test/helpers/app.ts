@@ -66,6 +66,7 @@ export async function startTestApp(engine: EngineName, options: TestAppOptions =
   const logger = pino({ level: 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, sink);
   const clock = options.clock ?? new TestClock();
   const runtime = await startRuntime(loadConfig(env), { clock, logger });
+  await runtime.startBackground();
   const app = await buildApp(runtime);
   await app.ready();
   const login = await app.inject({
@@ -92,7 +93,7 @@ export async function startTestApp(engine: EngineName, options: TestAppOptions =
     env,
     close: async () => {
       await app.close();
-      await runtime.svc.close();
+      await runtime.close();
       if (!options.db) await db.drop();
     },
   };

@@ -19,6 +19,8 @@ export const NewKeyBody = Strict({
   groupIds: Type.Optional(IdList),
   roleIds: Type.Optional(IdList),
   apiUser: Type.Optional(Type.Boolean()),
+  /** Email the owner the key ID and a one-time link to the secret (or the secret: emailSecretInline). */
+  sendEmail: Type.Optional(Type.Boolean()),
 });
 
 export const KeyListQuery = Strict({

@@ -1,4 +1,6 @@
 import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
+import type { Actor } from '../../context.js';
 import { can } from '../../context.js';
 import { AppError } from '../../errors.js';
 import { getAssignments, setAssignments } from '../../identity/assignments.js';
@@ -23,6 +25,25 @@ import { KeyListQuery } from './keys-shared.js';
 const Params = Strict({ accessKeyId: Type.String({ minLength: 1, maxLength: 128 }) });
 
 export async function keyRoutes(app: App, { svc }: RouteDeps): Promise<void> {
+  // Access to one key depends on its owner: checked before the body is looked at. The key found
+  // is kept on the request for the handler.
+  const guard = (assert: typeof assertMayReadKeysOf) => ({
+    authorize: async (request: FastifyRequest, actor: Actor) => {
+      const id = String((request.params as { accessKeyId?: unknown }).accessKeyId);
+      const key = await findKey(svc.db, actor.tenantId, id);
+      assert(actor, { type: key.owner_type, id: key.owner_id });
+      targetKeys.set(request, key);
+    },
+  });
+  const targetKeys = new WeakMap<FastifyRequest, Awaited<ReturnType<typeof findKey>>>();
+  const targetKey = (request: FastifyRequest) => {
+    const key = targetKeys.get(request);
+    if (!key) throw new Error('route without its key guard');
+    return key;
+  };
+  const readable = guard(assertMayReadKeysOf);
+  const manageable = guard(assertMayManageKeysOf);
+
   app.get(
     '/iam/keys',
     {
@@ -50,16 +71,14 @@ export async function keyRoutes(app: App, { svc }: RouteDeps): Promise<void> {
     },
   );
 
-  app.get('/iam/keys/:accessKeyId', { schema: { params: Params } }, async (request) => {
-    const actor = actorOf(request);
-    const key = await findKey(svc.db, actor.tenantId, request.params.accessKeyId);
-    assertMayReadKeysOf(actor, { type: key.owner_type, id: key.owner_id });
-    return keyViewOf(svc, svc.db, key);
+  app.get('/iam/keys/:accessKeyId', { config: readable, schema: { params: Params } }, async (request) => {
+    return keyViewOf(svc, svc.db, targetKey(request));
   });
 
   app.patch(
     '/iam/keys/:accessKeyId',
     {
+      config: manageable,
       schema: {
         params: Params,
         body: Strict({ name: Type.Optional(Name), active: Type.Optional(Type.Boolean()), ...ExpiryFields }),
@@ -76,14 +95,19 @@ export async function keyRoutes(app: App, { svc }: RouteDeps): Promise<void> {
     },
   );
 
-  app.delete('/iam/keys/:accessKeyId', { schema: { params: Params } }, async (request, reply) => {
-    await deleteKey(svc, actorOf(request), request.params.accessKeyId);
-    return reply.status(204).send();
-  });
+  app.delete(
+    '/iam/keys/:accessKeyId',
+    { config: manageable, schema: { params: Params } },
+    async (request, reply) => {
+      await deleteKey(svc, actorOf(request), request.params.accessKeyId);
+      return reply.status(204).send();
+    },
+  );
 
   app.post(
     '/iam/keys/:accessKeyId/secret',
     {
+      config: manageable,
       schema: {
         params: Params,
         body: Type.Optional(
@@ -103,23 +127,23 @@ export async function keyRoutes(app: App, { svc }: RouteDeps): Promise<void> {
     },
   );
 
-  app.get('/iam/keys/:accessKeyId/permissions', { schema: { params: Params } }, async (request) => {
-    const actor = actorOf(request);
-    const key = await findKey(svc.db, actor.tenantId, request.params.accessKeyId);
-    assertMayReadKeysOf(actor, { type: key.owner_type, id: key.owner_id });
-    return effectivePermissions(svc.db, key);
-  });
+  app.get(
+    '/iam/keys/:accessKeyId/permissions',
+    { config: readable, schema: { params: Params } },
+    async (request) => effectivePermissions(svc.db, targetKey(request)),
+  );
 
-  app.get('/iam/keys/:accessKeyId/assignments', { schema: { params: Params } }, async (request) => {
-    const actor = actorOf(request);
-    const key = await findKey(svc.db, actor.tenantId, request.params.accessKeyId);
-    assertMayReadKeysOf(actor, { type: key.owner_type, id: key.owner_id });
-    return getAssignments(svc.db, actor.tenantId, { type: 'key', id: key.id });
-  });
+  app.get(
+    '/iam/keys/:accessKeyId/assignments',
+    { config: readable, schema: { params: Params } },
+    async (request) =>
+      getAssignments(svc.db, actorOf(request).tenantId, { type: 'key', id: targetKey(request).id }),
+  );
 
   app.put(
     '/iam/keys/:accessKeyId/assignments',
     {
+      config: manageable,
       schema: {
         params: Params,
         body: Strict({ groupIds: Type.Optional(IdList), roleIds: Type.Optional(IdList) }),

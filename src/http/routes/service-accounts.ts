@@ -116,7 +116,12 @@ export async function serviceAccountRoutes(app: App, { svc }: RouteDeps): Promis
 
   app.get(
     '/iam/service-accounts/:serviceAccountId/keys',
-    { schema: { params: Params, querystring: KeyListQuery } },
+    {
+      config: {
+        authorize: (_request, actor) => assertMayReadKeysOf(actor, { type: 'service_account', id: '' }),
+      },
+      schema: { params: Params, querystring: KeyListQuery },
+    },
     async (request) => {
       const actor = actorOf(request);
       const owner = { type: 'service_account' as const, id: request.params.serviceAccountId };
@@ -128,7 +133,7 @@ export async function serviceAccountRoutes(app: App, { svc }: RouteDeps): Promis
 
   app.post(
     '/iam/service-accounts/:serviceAccountId/keys',
-    { schema: { params: Params, body: NewKeyBody } },
+    { config: { permission: 'iam:keys:manage' }, schema: { params: Params, body: NewKeyBody } },
     async (request, reply) => {
       reply.header('cache-control', 'no-store');
       const owner = { type: 'service_account' as const, id: request.params.serviceAccountId };

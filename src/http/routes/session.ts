@@ -91,7 +91,7 @@ export async function sessionRoutes(app: App, deps: RouteDeps): Promise<void> {
       const actor = actorOf(request);
       if (actor.type !== 'user' || actor.via !== 'password') {
         throw new AppError(
-          'ACCESS_DENIED',
+          'AccessDenied',
           'only a user signed in with a password can change their own profile',
         );
       }
@@ -113,13 +113,17 @@ export async function sessionRoutes(app: App, deps: RouteDeps): Promise<void> {
   /** Like AWS STS GetCallerIdentity: valid credentials are all it needs. */
   app.get('/profile', async (request) => {
     const actor = actorOf(request);
-    const me = await whoAmI(request);
+    // Signed requests answer from the key cache (their permissions are already concrete).
+    const me = actor.principal
+      ? { ...actor.principal, permissions: actor.permissions.patterns }
+      : await whoAmI(request);
     return {
       tenantId: actor.tenantId,
       principal: { type: actor.type, id: actor.id, name: me.name, email: me.email ?? null },
       accessKeyId: actor.accessKeyId ?? null,
-      credential: 'token',
-      tokenSource: actor.via,
+      // How this request proved who it is: a SigV4 signature, or a token (from a password or a key).
+      credential: request.headers.authorization?.startsWith('Bearer') ? 'token' : 'sigv4',
+      tokenSource: request.headers.authorization?.startsWith('Bearer') ? actor.via : null,
       permissions: me.permissions,
     };
   });

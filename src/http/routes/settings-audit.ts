@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { listAudit } from '../../audit/audit.js';
+import { AppError } from '../../errors.js';
 import { getSettings, updateSettings } from '../../identity/settings.js';
 import type { App, RouteDeps } from '../app-types.js';
 import { actorOf } from '../auth.js';
@@ -8,6 +9,14 @@ import { Page, Strict } from '../schemas.js';
 const Days = Type.Integer({ minimum: 1, maximum: 36_500 });
 const ScopePart = Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9-]+$' });
 const Timestamp = Type.String({ format: 'date-time' });
+
+/** A date-time the schema accepted but Date cannot represent (a leap second, `+05` offsets) is a 400. */
+function instant(name: string, value: string): string {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms))
+    throw new AppError('VALIDATION_FAILED', `querystring.${name} is not a date-time latchkey can read`);
+  return new Date(ms).toISOString();
+}
 
 export async function settingsAuditRoutes(app: App, { svc }: RouteDeps): Promise<void> {
   app.get('/iam/settings', { config: { permission: 'iam:settings:read' } }, async (request) =>
@@ -56,8 +65,8 @@ export async function settingsAuditRoutes(app: App, { svc }: RouteDeps): Promise
       const { limit = 50, offset = 0, since, until, ...rest } = request.query;
       const page = await listAudit(svc.db, actorOf(request).tenantId, {
         ...rest,
-        since: since && new Date(since).toISOString(),
-        until: until && new Date(until).toISOString(),
+        since: since && instant('since', since),
+        until: until && instant('until', until),
         limit,
         offset,
       });

@@ -24,7 +24,13 @@ export async function systemRoutes(app: App, deps: RouteDeps): Promise<void> {
     }
   });
 
-  app.get('/version', open, async () => ({ name: 'latchkey', version: deps.version, node: process.version }));
+  // The default signing scope is public: clients (and the console) need it to sign requests.
+  app.get('/version', open, async () => ({
+    name: 'latchkey',
+    version: deps.version,
+    node: process.version,
+    sigv4: deps.svc.config.sigv4,
+  }));
 
   app.get('/.well-known/jwks.json', open, async (_request, reply) => {
     reply.header('cache-control', 'public, max-age=300');

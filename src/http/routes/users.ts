@@ -1,4 +1,6 @@
 import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
+import type { Actor } from '../../context.js';
 import { getAssignments, setAssignments } from '../../identity/assignments.js';
 import {
   createUser,
@@ -8,13 +10,19 @@ import {
   listUsers,
   updateUser,
 } from '../../identity/users.js';
-import { assertMayReadKeysOf } from '../../keys/keys.js';
+import { assertMayManageKeysOf, assertMayReadKeysOf } from '../../keys/keys.js';
 import type { App, RouteDeps } from '../app-types.js';
 import { actorOf } from '../auth.js';
 import { Email, Id, IdList, Name, Page, Password, Strict } from '../schemas.js';
 import { createKeyFor, KeyListQuery, listKeysOf, NewKeyBody } from './keys-shared.js';
 
 const UserParams = Strict({ userId: Id });
+
+// A user's keys: the user themself (signed in with a password) or a key manager; checked before the body.
+const ownKeys = (assert: typeof assertMayReadKeysOf) => ({
+  authorize: (request: FastifyRequest, actor: Actor) =>
+    assert(actor, { type: 'user', id: String((request.params as { userId?: unknown }).userId) }),
+});
 
 export async function userRoutes(app: App, { svc }: RouteDeps): Promise<void> {
   app.get(
@@ -111,7 +119,7 @@ export async function userRoutes(app: App, { svc }: RouteDeps): Promise<void> {
   // Keys of a user: the user themself (signed in with a password) or a key manager.
   app.get(
     '/iam/users/:userId/keys',
-    { schema: { params: UserParams, querystring: KeyListQuery } },
+    { config: ownKeys(assertMayReadKeysOf), schema: { params: UserParams, querystring: KeyListQuery } },
     async (request) => {
       const actor = actorOf(request);
       const owner = { type: 'user' as const, id: request.params.userId };
@@ -123,7 +131,7 @@ export async function userRoutes(app: App, { svc }: RouteDeps): Promise<void> {
 
   app.post(
     '/iam/users/:userId/keys',
-    { schema: { params: UserParams, body: NewKeyBody } },
+    { config: ownKeys(assertMayManageKeysOf), schema: { params: UserParams, body: NewKeyBody } },
     async (request, reply) => {
       reply.header('cache-control', 'no-store');
       const created = await createKeyFor(
