@@ -6,7 +6,8 @@
  *  3. cold verification latency (key not cached: database lookup, decryption, permissions,
  *     signature) with BENCH_KEYS keys (default 1,000,000) in SQLite and in PostgreSQL.
  * Options (env): BENCH_KEYS, BENCH_SLICE_SECONDS (3), BENCH_SLICES (4 per side), BENCH_SAMPLES (2000),
- * PG_URL (postgres://postgres@127.0.0.1:5432/postgres; the PostgreSQL part is skipped when unreachable).
+ * PG_URL (postgres://postgres@127.0.0.1:5432/postgres; the PostgreSQL part is skipped when unreachable),
+ * BENCH_PARTS (default `1,2,3`: which of the three measurements to run).
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -285,8 +286,10 @@ async function coldLatency(label: string, databaseUrl?: string): Promise<void> {
 
 async function main(): Promise<void> {
   console.log(`latchkey auth benchmark — node ${process.version}, ${os.cpus().length} cores`);
-  await pureVerifier();
-  await httpRatio();
+  const parts = new Set((process.env.BENCH_PARTS ?? '1,2,3').split(','));
+  if (parts.has('1')) await pureVerifier();
+  if (parts.has('2')) await httpRatio();
+  if (!parts.has('3')) return;
   await coldLatency('SQLite');
   const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
   const reachable = await client.connect().then(

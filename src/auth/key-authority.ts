@@ -10,7 +10,7 @@
 import { patternsOf } from '../identity/authorization.js';
 import { IntersectionSet, PermissionSet } from '../identity/permissions.js';
 import { getSettings, type IamSettings } from '../identity/settings.js';
-import { usableSecrets } from '../keys/keys.js';
+import { openSecrets } from '../keys/keys.js';
 import type { Services } from '../services.js';
 import type { AccessKey } from '../storage/tables.js';
 
@@ -178,29 +178,67 @@ export class KeyAuthority {
 
   private async load(accessKeyId: string): Promise<KeyEntry | undefined> {
     const { db } = this.svc;
-    const row = await db
-      .selectFrom('access_keys')
-      .leftJoin('users', (j) =>
-        j.onRef('users.id', '=', 'access_keys.owner_id').on('access_keys.owner_type', '=', 'user'),
-      )
-      .leftJoin('service_accounts', (j) =>
-        j
-          .onRef('service_accounts.id', '=', 'access_keys.owner_id')
-          .on('access_keys.owner_type', '=', 'service_account'),
-      )
-      .selectAll('access_keys')
-      .select((eb) => [
-        eb.fn.coalesce('users.status', 'service_accounts.status').as('owner_status'),
-        eb.fn.coalesce('users.name', 'service_accounts.name').as('owner_name'),
-        eb.fn.coalesce('users.email', 'service_accounts.email').as('owner_email'),
-      ])
-      .where('access_keys.id', '=', accessKeyId)
-      .executeTakeFirst();
-    if (!row) return undefined;
-    const { owner_status, owner_name, owner_email, ...key } = row;
-    const [secrets, own, ownerState, settings] = await Promise.all([
-      usableSecrets(this.svc, db, key),
-      patternsOf(db, key.tenant_id, 'key', key.id),
+    const nowIso = this.svc.clock.now().toISOString();
+    // One round trip when the owner and tenant are cached: the key with its owner and usable
+    // secrets (one row per secret), and the key's own groups and roles, queried together.
+    const [rows, own] = await Promise.all([
+      db
+        .selectFrom('access_keys')
+        .leftJoin('users', (j) =>
+          j.onRef('users.id', '=', 'access_keys.owner_id').on('access_keys.owner_type', '=', 'user'),
+        )
+        .leftJoin('service_accounts', (j) =>
+          j
+            .onRef('service_accounts.id', '=', 'access_keys.owner_id')
+            .on('access_keys.owner_type', '=', 'service_account'),
+        )
+        .leftJoin('key_secrets', (j) =>
+          j
+            .onRef('key_secrets.access_key_id', '=', 'access_keys.id')
+            .on((eb) =>
+              eb.or([eb('key_secrets.not_after', 'is', null), eb('key_secrets.not_after', '>', nowIso)]),
+            ),
+        )
+        .selectAll('access_keys')
+        .select((eb) => [
+          eb.fn.coalesce('users.status', 'service_accounts.status').as('owner_status'),
+          eb.fn.coalesce('users.name', 'service_accounts.name').as('owner_name'),
+          eb.fn.coalesce('users.email', 'service_accounts.email').as('owner_email'),
+          'key_secrets.version as s_version',
+          'key_secrets.ciphertext as s_ciphertext',
+          'key_secrets.master_key_version as s_master_key_version',
+          'key_secrets.not_after as s_not_after',
+        ])
+        .where('access_keys.id', '=', accessKeyId)
+        .execute(),
+      patternsOf(db, null, 'key', accessKeyId),
+    ]);
+    const first = rows[0];
+    if (!first) return undefined;
+    const {
+      owner_status,
+      owner_name,
+      owner_email,
+      s_version,
+      s_ciphertext,
+      s_master_key_version,
+      s_not_after,
+      ...key
+    } = first;
+    const stored = rows.flatMap((r) =>
+      r.s_version === null || r.s_ciphertext === null || r.s_master_key_version === null
+        ? []
+        : [
+            {
+              version: r.s_version,
+              ciphertext: r.s_ciphertext,
+              master_key_version: r.s_master_key_version,
+              not_after: r.s_not_after,
+            },
+          ],
+    );
+    const secrets = openSecrets(this.svc, key, stored);
+    const [ownerState, settings] = await Promise.all([
       this.principal(key.tenant_id, key.owner_type, key.owner_id),
       this.tenantSettings(key.tenant_id),
     ]);

@@ -69,7 +69,10 @@ export async function authenticateSigned(
   const now = svc.clock.now();
   const request: SigV4Request = {
     method: input.method,
-    rawTarget: Buffer.from(input.url, 'latin1').toString('utf8'),
+    // Node decodes the request target as latin1; UTF-8 bytes beyond ASCII are restored here.
+    rawTarget: /[\u0080-\uffff]/.test(input.url)
+      ? Buffer.from(input.url, 'latin1').toString('utf8')
+      : input.url,
     headers: pairs(input.rawHeaders),
     body: input.body,
   };

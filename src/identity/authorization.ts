@@ -6,7 +6,8 @@ import { IntersectionSet, PermissionSet } from './permissions.js';
 
 export async function patternsOf(
   db: DbOrTx,
-  tenantId: string,
+  /** null: the subject id is globally unique (access key IDs), so no tenant filter is needed. */
+  tenantId: string | null,
   subjectType: RoleSubjectType & MemberType,
   subjectId: string,
 ): Promise<{ patterns: string[]; assigned: boolean }> {
@@ -14,7 +15,7 @@ export async function patternsOf(
   const groupIds = db
     .selectFrom('group_members')
     .select('group_id')
-    .where('tenant_id', '=', tenantId)
+    .$if(tenantId !== null, (q) => q.where('tenant_id', '=', tenantId as string))
     .where('member_type', '=', subjectType)
     .where('member_id', '=', subjectId);
   const [roles, groups] = await Promise.all([
@@ -22,7 +23,7 @@ export async function patternsOf(
       .selectFrom('role_assignments')
       .innerJoin('roles', 'roles.id', 'role_assignments.role_id')
       .select(['roles.permissions', 'role_assignments.subject_type'])
-      .where('role_assignments.tenant_id', '=', tenantId)
+      .$if(tenantId !== null, (q) => q.where('role_assignments.tenant_id', '=', tenantId as string))
       .where((eb) =>
         eb.or([
           eb.and([eb('subject_type', '=', subjectType), eb('subject_id', '=', subjectId)]),

@@ -567,12 +567,25 @@ export async function effectivePermissions(db: DbOrTx, key: AccessKey): Promise<
   };
 }
 
+export interface StoredSecret {
+  version: number;
+  ciphertext: string;
+  master_key_version: number;
+  not_after: string | null;
+}
+
+export interface UsableSecret {
+  secret: string;
+  version: number;
+  notAfter: string | null;
+}
+
 /** The secrets that authenticate this key now (two during a rotation grace period), newest first. */
 export async function usableSecrets(
   svc: Services,
   db: DbOrTx,
   key: Pick<AccessKey, 'id' | 'tenant_id'>,
-): Promise<Array<{ secret: string; version: number; notAfter: string | null }>> {
+): Promise<UsableSecret[]> {
   const nowIso = iso(svc.clock.now());
   const rows = await db
     .selectFrom('key_secrets')
@@ -581,7 +594,16 @@ export async function usableSecrets(
     .where((eb) => eb.or([eb('not_after', 'is', null), eb('not_after', '>', nowIso)]))
     .orderBy('version', 'desc')
     .execute();
-  const usable: Array<{ secret: string; version: number; notAfter: string | null }> = [];
+  return openSecrets(svc, key, rows);
+}
+
+/** Decrypt stored secrets; one that does not open is logged and left out. */
+export function openSecrets(
+  svc: Services,
+  key: Pick<AccessKey, 'id' | 'tenant_id'>,
+  rows: readonly StoredSecret[],
+): UsableSecret[] {
+  const usable: UsableSecret[] = [];
   for (const r of rows) {
     try {
       const secret = svc.secrets.open(
@@ -598,7 +620,7 @@ export async function usableSecrets(
       );
     }
   }
-  return usable;
+  return usable.sort((a, b) => b.version - a.version);
 }
 
 export { secretContext };

@@ -111,11 +111,25 @@ export async function sessionRoutes(app: App, deps: RouteDeps): Promise<void> {
   );
 
   /** Like AWS STS GetCallerIdentity: valid credentials are all it needs. */
-  app.get('/profile', async (request) => {
+  // A response schema: serialised by fast-json-stringify (this route is on every client's hot path).
+  const Profile = Type.Object({
+    tenantId: Type.String(),
+    principal: Type.Object({
+      type: Type.String(),
+      id: Type.String(),
+      name: Type.String(),
+      email: Type.Union([Type.String(), Type.Null()]),
+    }),
+    accessKeyId: Type.Union([Type.String(), Type.Null()]),
+    credential: Type.String(),
+    tokenSource: Type.Union([Type.String(), Type.Null()]),
+    permissions: Type.Array(Type.String()),
+  });
+  app.get('/profile', { schema: { response: { 200: Profile } } }, async (request) => {
     const actor = actorOf(request);
     // Signed requests answer from the key cache (their permissions are already concrete).
     const me = actor.principal
-      ? { ...actor.principal, permissions: actor.permissions.patterns }
+      ? { ...actor.principal, permissions: [...actor.permissions.patterns] }
       : await whoAmI(request);
     return {
       tenantId: actor.tenantId,
