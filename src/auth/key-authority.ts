@@ -25,6 +25,21 @@ export interface KeyEntry {
   loadedAt: number;
 }
 
+/**
+ * Why a key cannot authenticate at `nowIso` (`inactive` also covers a disabled owner), or null.
+ * The one rule behind signed requests, key-token exchange and key-token requests.
+ */
+export function keyUnusable(entry: KeyEntry, nowIso: string): 'inactive' | 'expired' | null {
+  if (entry.key.status !== 'active' || !entry.ownerActive) return 'inactive';
+  if (entry.key.expires_at !== null && entry.key.expires_at <= nowIso) return 'expired';
+  return null;
+}
+
+/** The key's secrets still valid at `nowIso` (a grace period may have ended since the entry was cached). */
+export function currentSecrets(entry: KeyEntry, nowIso: string): KeyEntry['secrets'] {
+  return entry.secrets.filter((s) => s.notAfter === null || s.notAfter > nowIso);
+}
+
 export interface PrincipalState {
   active: boolean;
   /** Users only: an API user signs with keys and cannot use password sessions. */
@@ -89,6 +104,12 @@ export class KeyAuthority {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /** The key's entry read from the database now (and cached again). */
+  async getFresh(accessKeyId: string): Promise<KeyEntry | undefined> {
+    this.invalidate(accessKeyId);
+    return this.get(accessKeyId);
   }
 
   /** The key's entry, from cache or database; undefined when no such key exists. */

@@ -10,9 +10,7 @@ import { AppError } from '../errors.js';
 import { PermissionSet } from '../identity/permissions.js';
 import { getSettings } from '../identity/settings.js';
 import { normalizeEmail } from '../identity/users.js';
-import { effectivePermissions, usableSecrets } from '../keys/keys.js';
-import type { Services } from '../services.js';
-import type { AccessKey } from '../storage/tables.js';
+import { currentSecrets, keyUnusable } from './key-authority.js';
 import type { SignedAuthDeps } from './signed-request.js';
 import type { SigningKeys } from './tokens/signing-keys.js';
 import { type IssuedToken, issueToken, type TokenClaims, verifyToken } from './tokens/tokens.js';
@@ -83,22 +81,6 @@ function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(ha, hb);
 }
 
-/** Is the key usable right now? Throws the reason when not. */
-export async function assertKeyUsable(svc: Services, key: AccessKey): Promise<void> {
-  if (key.status !== 'active') throw new AppError('KEY_INACTIVE', `access key ${key.id} is inactive`);
-  if (key.expires_at !== null && Date.parse(key.expires_at) <= svc.clock.now().getTime()) {
-    throw new AppError('KEY_EXPIRED', `access key ${key.id} expired at ${key.expires_at}`);
-  }
-  const table = key.owner_type === 'user' ? 'users' : 'service_accounts';
-  const owner = await svc.db
-    .selectFrom(table)
-    .select('status')
-    .where('id', '=', key.owner_id)
-    .executeTakeFirst();
-  if (owner?.status !== 'active')
-    throw new AppError('KEY_INACTIVE', `the owner of access key ${key.id} is disabled`);
-}
-
 export async function loginWithKey(
   deps: AuthDeps,
   input: { apikey: string; secretkey: string },
@@ -113,32 +95,32 @@ export async function loginWithKey(
     throw invalid();
   };
   if (!isWellFormedAccessKeyId(input.apikey)) return fail();
-  const key = await svc.db
-    .selectFrom('access_keys')
-    .selectAll()
-    .where('id', '=', input.apikey)
-    .executeTakeFirst();
-  if (!key) return fail();
-  const secrets = await usableSecrets(svc, svc.db, key);
-  if (!secrets.some((s) => sameSecret(s.secret, input.secretkey))) return fail();
+  // The entry signed requests use (key, decrypted secrets, permissions, settings), read fresh:
+  // exchanging a key is rare, and a sign-in should see the database as it is.
+  const entry = await deps.keys.getFresh(input.apikey);
+  if (!entry) return fail();
+  const now = svc.clock.now();
+  const nowIso = now.toISOString();
+  if (!currentSecrets(entry, nowIso).some((s) => sameSecret(s.secret, input.secretkey))) return fail();
   await deps.throttle.reset(throttleKeys.slice(1));
-  await assertKeyUsable(svc, key);
+  const { key } = entry;
+  const unusable = keyUnusable(entry, nowIso);
+  if (unusable === 'inactive')
+    throw new AppError('KEY_INACTIVE', `access key ${key.id} (or its owner) is inactive`);
+  if (unusable === 'expired')
+    throw new AppError('KEY_EXPIRED', `access key ${key.id} expired at ${key.expires_at}`);
   if (key.type !== 'access') {
     throw new AppError(
       'KEY_TYPE_NOT_ALLOWED',
       'API-type keys sign data requests only and cannot be exchanged for a token',
     );
   }
-  const [settings, perms] = await Promise.all([
-    getSettings(svc.db, key.tenant_id),
-    effectivePermissions(svc.db, key),
-  ]);
-  let lifetime = settings.tokenLifetimeSeconds;
+  let lifetime = entry.settings.tokenLifetimeSeconds;
   if (key.expires_at !== null) {
     // A token never outlives its key.
     lifetime = Math.max(
       1,
-      Math.min(lifetime, Math.floor((Date.parse(key.expires_at) - svc.clock.now().getTime()) / 1000)),
+      Math.min(lifetime, Math.floor((Date.parse(key.expires_at) - now.getTime()) / 1000)),
     );
   }
   return issueToken(
@@ -150,7 +132,7 @@ export async function loginWithKey(
       pt: key.owner_type,
       via: 'key',
       akid: key.id,
-      perms: perms.permissions,
+      perms: [...entry.permissions.patterns],
     },
     lifetime,
   );
@@ -170,10 +152,9 @@ export async function actorFromToken(
   if (claims.via === 'key') {
     const entry = claims.akid ? await deps.keys.get(claims.akid) : undefined;
     if (!entry || entry.key.tenant_id !== claims.tid) throw ended('its access key was deleted');
-    const nowIso = svc.clock.now().toISOString();
-    if (entry.key.status !== 'active' || !entry.ownerActive) throw ended('its access key is inactive');
-    if (entry.key.expires_at !== null && entry.key.expires_at <= nowIso)
-      throw ended('its access key has expired');
+    const unusable = keyUnusable(entry, svc.clock.now().toISOString());
+    if (unusable)
+      throw ended(unusable === 'inactive' ? 'its access key is inactive' : 'its access key has expired');
     permissions = new PermissionSet(claims.perms ?? []);
   } else {
     if (claims.pt !== 'user') throw new AppError('INVALID_TOKEN', 'the token is not valid');

@@ -7,7 +7,7 @@ import type { Actor } from '../context.js';
 import { isWellFormedAccessKeyId } from '../crypto/access-key-id.js';
 import { PermissionSet } from '../identity/permissions.js';
 import type { Services } from '../services.js';
-import type { KeyAuthority, KeyEntry } from './key-authority.js';
+import { currentSecrets, type KeyAuthority, type KeyEntry, keyUnusable } from './key-authority.js';
 import type { LastUsedRecorder } from './last-used.js';
 import {
   parseSigV4,
@@ -137,8 +137,7 @@ export async function authenticateSigned(
     );
   }
   const nowIso = now.toISOString();
-  const secrets = entry.secrets.filter((s) => s.notAfter === null || s.notAfter > nowIso);
-  const verified = verifySigV4(request, parsed.parsed, secrets, {
+  const verified = verifySigV4(request, parsed.parsed, currentSecrets(entry, nowIso), {
     allowUnsignedPayload: settings.allowUnsignedPayload,
     notAfter: key.expires_at === null ? undefined : new Date(key.expires_at),
     signingKeyCache: deps.signingKeyCache,
@@ -149,10 +148,11 @@ export async function authenticateSigned(
       : sigv4Failure(verified.failure, accessKeyId);
   }
   // Key state is checked after the signature, so only the key's holder learns it.
-  if (key.status !== 'active' || !entry.ownerActive) {
+  const unusable = keyUnusable(entry, nowIso);
+  if (unusable === 'inactive') {
     return fail(403, 'AccessKeyInactive', `The access key ${accessKeyId} is inactive.`, accessKeyId);
   }
-  if (key.expires_at !== null && key.expires_at <= nowIso) {
+  if (unusable === 'expired') {
     return fail(
       403,
       'ExpiredToken',

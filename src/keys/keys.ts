@@ -580,24 +580,7 @@ export interface UsableSecret {
   notAfter: string | null;
 }
 
-/** The secrets that authenticate this key now (two during a rotation grace period), newest first. */
-export async function usableSecrets(
-  svc: Services,
-  db: DbOrTx,
-  key: Pick<AccessKey, 'id' | 'tenant_id'>,
-): Promise<UsableSecret[]> {
-  const nowIso = iso(svc.clock.now());
-  const rows = await db
-    .selectFrom('key_secrets')
-    .selectAll()
-    .where('access_key_id', '=', key.id)
-    .where((eb) => eb.or([eb('not_after', 'is', null), eb('not_after', '>', nowIso)]))
-    .orderBy('version', 'desc')
-    .execute();
-  return openSecrets(svc, key, rows);
-}
-
-/** Decrypt stored secrets; one that does not open is logged and left out. */
+/** Decrypt stored secrets, newest first; one that does not open is logged and left out. */
 export function openSecrets(
   svc: Services,
   key: Pick<AccessKey, 'id' | 'tenant_id'>,
