@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 /** Helpers for the data API tests: a test app with the demo data, and typed JSON calls. */
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -129,4 +130,16 @@ export async function signedFetch(
   const res = await fetch(`${baseUrl}${pathAndQuery}`, { method, headers: sent, body });
   const text = await res.text();
   return { status: res.status, body: text === '' ? undefined : JSON.parse(text) };
+}
+
+/** A data app listening on a loopback port, with an administrator's key for signed requests. */
+export async function listeningDataApp(
+  engine: EngineName,
+  keyName: string,
+): Promise<{ t: TestApp; baseUrl: string; key: { accessKeyId: string; secretAccessKey: string } }> {
+  const t = await startDataApp(engine);
+  await t.app.listen({ port: 0, host: '127.0.0.1' });
+  const baseUrl = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
+  const key = (await call(t, 'POST', `/iam/users/${t.adminId}/keys`, { body: { name: keyName } })).json();
+  return { t, baseUrl, key };
 }
