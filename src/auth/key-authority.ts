@@ -7,11 +7,13 @@
  * instances by PostgreSQL LISTEN/NOTIFY), and in any case after `ttlMs` as a safety net.
  * Unknown IDs are cached briefly too, so a flood of made-up IDs does not reach the database.
  */
-import { patternsOf } from '../identity/authorization.js';
+import { patternsFromRoles, patternsOf, subjectGroups, subjectRoles } from '../identity/authorization.js';
 import { IntersectionSet, PermissionSet } from '../identity/permissions.js';
 import { getSettings, type IamSettings } from '../identity/settings.js';
 import { openSecrets } from '../keys/keys.js';
 import type { Services } from '../services.js';
+import { CompiledOnce } from '../storage/compiled-once.js';
+import { jsonArrayFrom, jsonRows } from '../storage/dialect.js';
 import type { AccessKey } from '../storage/tables.js';
 
 export interface KeyEntry {
@@ -22,6 +24,8 @@ export interface KeyEntry {
   /** Concrete permissions the key has (api-type keys: data permissions only). */
   permissions: PermissionSet;
   settings: IamSettings;
+  /** `key.expires_at` as a Date (presigned URLs must not outlive it), or undefined when it never expires. */
+  expiresAt: Date | undefined;
   loadedAt: number;
 }
 
@@ -37,7 +41,13 @@ export function keyUnusable(entry: KeyEntry, nowIso: string): 'inactive' | 'expi
 
 /** The key's secrets still valid at `nowIso` (a grace period may have ended since the entry was cached). */
 export function currentSecrets(entry: KeyEntry, nowIso: string): KeyEntry['secrets'] {
-  return entry.secrets.filter((s) => s.notAfter === null || s.notAfter > nowIso);
+  // Nearly always all of them: no copy then (this runs on every signed request).
+  for (const s of entry.secrets) {
+    if (s.notAfter !== null && s.notAfter <= nowIso) {
+      return entry.secrets.filter((t) => t.notAfter === null || t.notAfter > nowIso);
+    }
+  }
+  return entry.secrets;
 }
 
 export interface PrincipalState {
@@ -197,67 +207,51 @@ export class KeyAuthority {
     return value;
   }
 
+  /**
+   * The key with its owner, its secrets, and its own roles and groups: one statement, so one round
+   * trip when the owner and tenant are cached (they usually are). Secrets past their grace period
+   * are filtered when used (`currentSecrets`).
+   */
+  private readonly keyQuery = new CompiledOnce('latchkey_key_entry', (arg: (name: 'id') => string) => {
+    const { db, engine } = this.svc;
+    const id = arg('id');
+    return db
+      .selectFrom('access_keys')
+      .leftJoin('users', (j) =>
+        j.onRef('users.id', '=', 'access_keys.owner_id').on('access_keys.owner_type', '=', 'user'),
+      )
+      .leftJoin('service_accounts', (j) =>
+        j
+          .onRef('service_accounts.id', '=', 'access_keys.owner_id')
+          .on('access_keys.owner_type', '=', 'service_account'),
+      )
+      .selectAll('access_keys')
+      .select((eb) => [
+        eb.fn.coalesce('users.status', 'service_accounts.status').as('owner_status'),
+        eb.fn.coalesce('users.name', 'service_accounts.name').as('owner_name'),
+        eb.fn.coalesce('users.email', 'service_accounts.email').as('owner_email'),
+        jsonArrayFrom(
+          engine,
+          db
+            .selectFrom('key_secrets')
+            .select(['version', 'ciphertext', 'master_key_version', 'not_after'])
+            .where('access_key_id', '=', id),
+        ).as('secrets_json'),
+        jsonArrayFrom(engine, subjectRoles(db, null, 'key', id)).as('roles_json'),
+        eb.exists(subjectGroups(db, null, 'key', id)).as('in_groups'),
+      ])
+      .where('access_keys.id', '=', id);
+  });
+
   private async load(accessKeyId: string): Promise<KeyEntry | undefined> {
-    const { db } = this.svc;
+    const row = (await this.keyQuery.execute(this.svc.database, { id: accessKeyId })).rows[0];
+    if (!row) return undefined;
+    const { owner_status, owner_name, owner_email, secrets_json, roles_json, in_groups, ...key } = row;
     const nowIso = this.svc.clock.now().toISOString();
-    // One round trip when the owner and tenant are cached: the key with its owner and usable
-    // secrets (one row per secret), and the key's own groups and roles, queried together.
-    const [rows, own] = await Promise.all([
-      db
-        .selectFrom('access_keys')
-        .leftJoin('users', (j) =>
-          j.onRef('users.id', '=', 'access_keys.owner_id').on('access_keys.owner_type', '=', 'user'),
-        )
-        .leftJoin('service_accounts', (j) =>
-          j
-            .onRef('service_accounts.id', '=', 'access_keys.owner_id')
-            .on('access_keys.owner_type', '=', 'service_account'),
-        )
-        .leftJoin('key_secrets', (j) =>
-          j
-            .onRef('key_secrets.access_key_id', '=', 'access_keys.id')
-            .on((eb) =>
-              eb.or([eb('key_secrets.not_after', 'is', null), eb('key_secrets.not_after', '>', nowIso)]),
-            ),
-        )
-        .selectAll('access_keys')
-        .select((eb) => [
-          eb.fn.coalesce('users.status', 'service_accounts.status').as('owner_status'),
-          eb.fn.coalesce('users.name', 'service_accounts.name').as('owner_name'),
-          eb.fn.coalesce('users.email', 'service_accounts.email').as('owner_email'),
-          'key_secrets.version as s_version',
-          'key_secrets.ciphertext as s_ciphertext',
-          'key_secrets.master_key_version as s_master_key_version',
-          'key_secrets.not_after as s_not_after',
-        ])
-        .where('access_keys.id', '=', accessKeyId)
-        .execute(),
-      patternsOf(db, null, 'key', accessKeyId),
-    ]);
-    const first = rows[0];
-    if (!first) return undefined;
-    const {
-      owner_status,
-      owner_name,
-      owner_email,
-      s_version,
-      s_ciphertext,
-      s_master_key_version,
-      s_not_after,
-      ...key
-    } = first;
-    const stored = rows.flatMap((r) =>
-      r.s_version === null || r.s_ciphertext === null || r.s_master_key_version === null
-        ? []
-        : [
-            {
-              version: r.s_version,
-              ciphertext: r.s_ciphertext,
-              master_key_version: r.s_master_key_version,
-              not_after: r.s_not_after,
-            },
-          ],
-    );
+    // Secrets whose grace period has ended are never decrypted.
+    const stored = jsonRows(secrets_json).filter((s) => s.not_after === null || s.not_after > nowIso);
+    // SQLite answers EXISTS with 0/1, PostgreSQL with a boolean.
+    const own = patternsFromRoles(jsonRows(roles_json), 'key', Boolean(in_groups));
     const secrets = openSecrets(this.svc, key, stored);
     const [ownerState, settings] = await Promise.all([
       this.principal(key.tenant_id, key.owner_type, key.owner_id),
@@ -274,6 +268,7 @@ export class KeyAuthority {
       secrets,
       permissions: new PermissionSet(expanded),
       settings,
+      expiresAt: key.expires_at === null ? undefined : new Date(key.expires_at),
       loadedAt: Date.now(),
     };
   }

@@ -4,6 +4,59 @@ import type { DbOrTx } from '../storage/dialect.js';
 import type { AccessKey, MemberType, RoleSubjectType } from '../storage/tables.js';
 import { IntersectionSet, PermissionSet } from './permissions.js';
 
+/** The subject's groups, as a query (run alone, or embedded as a subquery). */
+export function subjectGroups(
+  db: DbOrTx,
+  /** null: the subject id is globally unique (access key IDs), so no tenant filter is needed. */
+  tenantId: string | null,
+  subjectType: RoleSubjectType & MemberType,
+  subjectId: string,
+) {
+  return db
+    .selectFrom('group_members')
+    .select('group_id')
+    .$if(tenantId !== null, (q) => q.where('tenant_id', '=', tenantId as string))
+    .where('member_type', '=', subjectType)
+    .where('member_id', '=', subjectId);
+}
+
+/** The roles the subject holds directly or through its groups, as a query. */
+export function subjectRoles(
+  db: DbOrTx,
+  tenantId: string | null,
+  subjectType: RoleSubjectType & MemberType,
+  subjectId: string,
+) {
+  return db
+    .selectFrom('role_assignments')
+    .innerJoin('roles', 'roles.id', 'role_assignments.role_id')
+    .select(['roles.permissions', 'role_assignments.subject_type'])
+    .$if(tenantId !== null, (q) => q.where('role_assignments.tenant_id', '=', tenantId as string))
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('subject_type', '=', subjectType), eb('subject_id', '=', subjectId)]),
+        eb.and([
+          eb('subject_type', '=', 'group'),
+          eb('subject_id', 'in', subjectGroups(db, tenantId, subjectType, subjectId)),
+        ]),
+      ]),
+    );
+}
+
+/**
+ * The subject's permission patterns from its roles, and whether it has any assignment of its own
+ * (a group, or a role held directly).
+ */
+export function patternsFromRoles(
+  roles: ReadonlyArray<{ permissions: string; subject_type: string }>,
+  subjectType: RoleSubjectType & MemberType,
+  inGroups: boolean,
+): { patterns: string[]; assigned: boolean } {
+  const patterns = [...new Set(roles.flatMap((r) => JSON.parse(r.permissions) as string[]))].sort();
+  const direct = roles.some((r) => r.subject_type === subjectType);
+  return { patterns, assigned: inGroups || direct };
+}
+
 export async function patternsOf(
   db: DbOrTx,
   /** null: the subject id is globally unique (access key IDs), so no tenant filter is needed. */
@@ -11,31 +64,12 @@ export async function patternsOf(
   subjectType: RoleSubjectType & MemberType,
   subjectId: string,
 ): Promise<{ patterns: string[]; assigned: boolean }> {
-  // Two queries, run together: the subject's groups, and the roles it holds directly or through them.
-  const groupIds = db
-    .selectFrom('group_members')
-    .select('group_id')
-    .$if(tenantId !== null, (q) => q.where('tenant_id', '=', tenantId as string))
-    .where('member_type', '=', subjectType)
-    .where('member_id', '=', subjectId);
+  // Two queries, run together: the roles the subject holds directly or through its groups, and its groups.
   const [roles, groups] = await Promise.all([
-    db
-      .selectFrom('role_assignments')
-      .innerJoin('roles', 'roles.id', 'role_assignments.role_id')
-      .select(['roles.permissions', 'role_assignments.subject_type'])
-      .$if(tenantId !== null, (q) => q.where('role_assignments.tenant_id', '=', tenantId as string))
-      .where((eb) =>
-        eb.or([
-          eb.and([eb('subject_type', '=', subjectType), eb('subject_id', '=', subjectId)]),
-          eb.and([eb('subject_type', '=', 'group'), eb('subject_id', 'in', groupIds)]),
-        ]),
-      )
-      .execute(),
-    groupIds.execute(),
+    subjectRoles(db, tenantId, subjectType, subjectId).execute(),
+    subjectGroups(db, tenantId, subjectType, subjectId).execute(),
   ]);
-  const patterns = [...new Set(roles.flatMap((r) => JSON.parse(r.permissions) as string[]))].sort();
-  const direct = roles.some((r) => r.subject_type === subjectType);
-  return { patterns, assigned: groups.length > 0 || direct };
+  return patternsFromRoles(roles, subjectType, groups.length > 0);
 }
 
 export async function principalPermissions(

@@ -5,7 +5,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import {
+  Kysely,
+  PostgresDialect,
+  type RawBuilder,
+  type SelectQueryBuilder,
+  SqliteDialect,
+  type SqliteDialectConfig,
+  sql,
+  type Transaction,
+} from 'kysely';
+import { jsonArrayFrom as pgJsonArrayFrom } from 'kysely/helpers/postgres';
+import { jsonArrayFrom as sqliteJsonArrayFrom } from 'kysely/helpers/sqlite';
 import pg from 'pg';
 import type { Config } from '../config.js';
 import type { Database } from './tables.js';
@@ -38,8 +49,39 @@ export function openDatabase(database: Config['database']): DatabaseHandle {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachedStatements(sqlite) }) });
   return { db, engine: 'sqlite', close: () => db.destroy() };
+}
+
+/** Prepared statements kept per SQL text (the queries latchkey builds are a few hundred shapes). */
+const STATEMENT_CACHE_SIZE = 1000;
+
+/**
+ * The SQLite database as Kysely sees it, with prepared statements reused (LRU by SQL text).
+ * Kysely prepares every query afresh; preparing costs more than running a point lookup, and every
+ * statement is a native object the garbage collector must finalise, which showed up as multi-ms
+ * pauses in the cold-key latency tail. Reuse is safe: Kysely runs one query at a time per
+ * connection, and `all`/`run` finish before they return.
+ */
+function cachedStatements(sqlite: SqliteDatabase.Database): SqliteDialectConfig['database'] {
+  const statements = new Map<string, SqliteDatabase.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(text: string) {
+      let statement = statements.get(text);
+      if (statement !== undefined) {
+        statements.delete(text);
+      } else {
+        statement = sqlite.prepare(text);
+        if (statements.size >= STATEMENT_CACHE_SIZE) {
+          const oldest = statements.keys().next();
+          if (!oldest.done) statements.delete(oldest.value);
+        }
+      }
+      statements.set(text, statement);
+      return statement;
+    },
+  };
 }
 
 /** Is this error a unique-constraint violation on either engine? */
@@ -87,4 +129,24 @@ export function forUpdateSkipLocked<QB extends { forUpdate(): QB; skipLocked(): 
   engine: Engine,
 ): QB {
   return engine === 'postgres' ? qb.forUpdate().skipLocked() : qb;
+}
+
+/**
+ * A subquery's rows as one JSON array column, so a parent row and its children come back in one
+ * statement (one round trip). Read the column with `jsonRows`: PostgreSQL returns it parsed,
+ * SQLite as text. The subquery must name its columns (no selectAll).
+ */
+export function jsonArrayFrom<O>(
+  engine: Engine,
+  // biome-ignore lint/suspicious/noExplicitAny: any database and tables, as in Kysely's own helpers.
+  subquery: SelectQueryBuilder<any, any, O>,
+): RawBuilder<O[] | string> {
+  const column = engine === 'postgres' ? pgJsonArrayFrom(subquery) : sqliteJsonArrayFrom(subquery);
+  // Our columns are text and integers, which JSON carries unchanged (Kysely's type says "dehydrated").
+  return column as unknown as RawBuilder<O[] | string>;
+}
+
+/** The rows of a `jsonArrayFrom` column. */
+export function jsonRows<O>(value: O[] | string): O[] {
+  return typeof value === 'string' ? (JSON.parse(value) as O[]) : value;
 }

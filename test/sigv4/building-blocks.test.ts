@@ -2,6 +2,7 @@
  * Unit tests for the exported building blocks (encoding, canonicalisation, dates, key derivation,
  * the signing-key cache).
  */
+import { createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   canonicalQueryString,
@@ -12,6 +13,7 @@ import {
   deriveSigningKey,
   EMPTY_SHA256,
   formatAmzDate,
+  hmacSha256,
   normalizePath,
   parseAmzDate,
   parseHttpDate,
@@ -220,6 +222,21 @@ describe('dates', () => {
 
   it('formats ISO 8601 basic', () => {
     expect(formatAmzDate(Date.parse('2015-08-30T12:36:00Z'))).toBe('20150830T123600Z');
+  });
+});
+
+describe('hmacSha256', () => {
+  it('equals createHmac for keys up to and beyond a block, and messages of every length, ASCII or not', () => {
+    for (const keyLength of [0, 1, 32, 45, 63, 64, 65, 100]) {
+      for (const messageLength of [0, 1, 55, 56, 64, 119, 120, 341, 342, 500, 1100]) {
+        const key = randomBytes(keyLength);
+        const ascii = randomBytes(messageLength).toString('base64').slice(0, messageLength);
+        for (const message of [ascii, `${ascii}é`, `€${ascii}`, '😀'.repeat(messageLength)]) {
+          const expected = createHmac('sha256', key).update(message).digest();
+          expect(hmacSha256(key, message).equals(expected)).toBe(true);
+        }
+      }
+    }
   });
 });
 

@@ -37,6 +37,7 @@ export {
   computeSignature,
   defaultSigningKeyCache,
   deriveSigningKey,
+  hmacSha256,
   SigningKeyCache,
 } from './signing-key.js';
 export { formatAmzDate, parseAmzDate, parseHttpDate } from './time.js';

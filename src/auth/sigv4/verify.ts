@@ -1,10 +1,10 @@
 /**
  * Phase 2: with the key's secret(s) in hand, check the payload and the signature.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { ALGORITHM, EMPTY_SHA256, sha256Hex, UNSIGNED_PAYLOAD } from './canonical.js';
 import { sigV4Failure } from './parse.js';
-import { defaultSigningKeyCache, deriveSigningKey } from './signing-key.js';
+import { defaultSigningKeyCache, deriveSigningKey, hmacSha256 } from './signing-key.js';
 import type { ParsedSigV4, SecretCandidate, SigV4Request, VerifyOptions, VerifyResult } from './types.js';
 
 const MISMATCH_MESSAGE =
@@ -118,9 +118,7 @@ function verifyUnchecked(
           firstSts = sts;
         }
         for (let i = 0; i < keys.length; i++) {
-          const mac = createHmac('sha256', keys[i] as Buffer)
-            .update(sts)
-            .digest();
+          const mac = hmacSha256(keys[i] as Buffer, sts);
           if (timingSafeEqual(mac, expected)) return { ok: true, secret: secrets[i] as SecretCandidate };
         }
       }
