@@ -1,4 +1,6 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CompiledOnce } from '../src/storage/compiled-once.js';
 import { call, startTestApp, type TestApp } from './helpers/app.js';
 import { ENGINES, engineAvailable } from './helpers/engines.js';
 import { type Credentials, presign, signHeaders } from './helpers/sign.js';
@@ -252,6 +254,58 @@ describe.each(ENGINES)('SigV4-signed requests on %s', (engine) => {
       const shown = (await call(t, 'GET', `/iam/keys/${c.accessKeyId}`)).json();
       expect(shown.lastUsedAt).toBe(t.clock.now().toISOString());
       expect(shown.lastUsedIp).toBe(`10.0.0.${address % 250}`);
+    });
+
+    it('runs a compiled-once query with fresh values each time, and refuses a misplaced placeholder', async () => {
+      const { db, database } = t.runtime.svc;
+      const byName = new CompiledOnce('test_by_name', (arg: (name: 'name' | 'type') => string) =>
+        db
+          .selectFrom('service_accounts')
+          .select(['id', 'name'])
+          .where('name', '=', arg('name'))
+          .where('status', '=', 'active')
+          .where((eb) => eb.or([eb('name', '=', arg('name')), eb('id', '=', arg('type'))])),
+      );
+      const sa = (await call(t, 'GET', `/iam/service-accounts/${saId}`)).json();
+      expect((await byName.execute(database, { name: sa.name, type: 'x' })).rows).toEqual([
+        { id: saId, name: sa.name },
+      ]);
+      expect((await byName.execute(database, { name: 'no such account', type: 'x' })).rows).toEqual([]);
+      const misplaced = new CompiledOnce('test_misplaced', (arg: (name: 'column') => string) =>
+        db.selectFrom('service_accounts').select(sql.ref(arg('column')).as('c')),
+      );
+      await expect(misplaced.execute(database, { column: 'name' })).rejects.toThrow(/placeholder/);
+    });
+
+    it('writes many uses in chunks, and never moves a last-used time backwards', async () => {
+      const keys: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        keys.push(
+          (await call(t, 'POST', `/iam/service-accounts/${saId}/keys`, { body: {} })).json().accessKeyId,
+        );
+      }
+      const recorder = t.runtime.lastUsed;
+      const at = t.clock.now().getTime();
+      // More uses than one statement writes (unknown IDs match no row, as for a key deleted meanwhile).
+      for (let i = 0; i < 130; i++) recorder.record(`LKIA-gone-${i}`, '10.1.1.1', at);
+      recorder.record(keys[0] as string, '10.1.1.1', at);
+      recorder.record(keys[1] as string, '10.1.1.2', at);
+      await recorder.flush();
+      expect(recorder.pendingCount).toBe(0);
+      // An older use (another instance's late flush) does not replace a newer one; a newer one does.
+      recorder.record(keys[0] as string, '10.2.2.2', at - 60_000);
+      recorder.record(keys[1] as string, '10.3.3.3', at + 60_000);
+      await recorder.flush();
+      const shown = async (id: string) => (await call(t, 'GET', `/iam/keys/${id}`)).json();
+      expect(await shown(keys[0] as string)).toMatchObject({
+        lastUsedAt: new Date(at).toISOString(),
+        lastUsedIp: '10.1.1.1',
+      });
+      expect(await shown(keys[1] as string)).toMatchObject({
+        lastUsedAt: new Date(at + 60_000).toISOString(),
+        lastUsedIp: '10.3.3.3',
+      });
+      expect((await shown(keys[2] as string)).lastUsedAt).toBeNull();
     });
   });
 });

@@ -2,10 +2,14 @@
  * Records when and from where each key was last used without a database write per request:
  * uses are collected in memory and written in one transaction every `flushMs` (and on shutdown).
  */
+import { sql } from 'kysely';
 import type { Services } from '../services.js';
 
+/** Uses written per statement (SQLite: about half a millisecond of event-loop time each). */
+const FLUSH_CHUNK = 50;
+
 export class LastUsedRecorder {
-  private pending = new Map<string, { at: string; ip: string }>();
+  private pending = new Map<string, { atMs: number; ip: string }>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
 
@@ -19,8 +23,14 @@ export class LastUsedRecorder {
     this.timer.unref();
   }
 
-  record(accessKeyId: string, ip: string): void {
-    this.pending.set(accessKeyId, { at: this.svc.clock.now().toISOString(), ip });
+  /** Called on every signed request: keeps the time as a number, formatted only when flushed. */
+  record(accessKeyId: string, ip: string, atMs: number = this.svc.clock.now().getTime()): void {
+    const use = this.pending.get(accessKeyId);
+    if (use === undefined) this.pending.set(accessKeyId, { atMs, ip });
+    else {
+      use.atMs = atMs;
+      use.ip = ip;
+    }
   }
 
   get pendingCount(): number {
@@ -30,32 +40,42 @@ export class LastUsedRecorder {
   async flush(): Promise<void> {
     if (this.flushing) return this.flushing;
     if (this.pending.size === 0) return;
-    const batch = this.pending;
+    const batch = [...this.pending];
     this.pending = new Map();
-    this.flushing = this.svc.db
-      .transaction()
-      .execute(async (trx) => {
-        for (const [id, use] of batch) {
-          await trx
-            .updateTable('access_keys')
-            .set({ last_used_at: use.at, last_used_ip: use.ip })
-            .where('id', '=', id)
-            // Never move the time backwards (another instance may have written a later use).
-            .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', use.at)]))
-            .execute();
-        }
-      })
-      .catch((error: unknown) => {
+    this.flushing = this.write(batch).finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+
+  /**
+   * One UPDATE per chunk of uses, yielding to the event loop between chunks: with SQLite every
+   * statement runs on the event loop, so one long write would hold up the requests behind it.
+   */
+  private async write(batch: Array<[string, { atMs: number; ip: string }]>): Promise<void> {
+    for (let i = 0; i < batch.length; i += FLUSH_CHUNK) {
+      const chunk = batch.slice(i, i + FLUSH_CHUNK);
+      const rows = chunk.map(([id, { atMs, ip }]) => sql`(${id}, ${new Date(atMs).toISOString()}, ${ip})`);
+      try {
+        // Never moves a time backwards (another instance may have written a later use).
+        await sql`with used(id, at, ip) as (values ${sql.join(rows)})
+          update access_keys set last_used_at = used.at, last_used_ip = used.ip
+          from used
+          where access_keys.id = used.id
+            and (access_keys.last_used_at is null or access_keys.last_used_at < used.at)`.execute(
+          this.svc.db,
+        );
+      } catch (error) {
+        const unwritten = batch.slice(i);
         this.svc.logger.warn(
-          { err: error, keys: batch.size },
+          { err: error, keys: unwritten.length },
           'could not record last-used times; will retry',
         );
-        for (const [id, use] of batch) if (!this.pending.has(id)) this.pending.set(id, use);
-      })
-      .finally(() => {
-        this.flushing = undefined;
-      });
-    return this.flushing;
+        for (const [id, use] of unwritten) if (!this.pending.has(id)) this.pending.set(id, use);
+        return;
+      }
+      if (i + FLUSH_CHUNK < batch.length) await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   async stop(): Promise<void> {

@@ -4,6 +4,7 @@
  * credentials. Domain code then applies finer rules (self-service on one's own keys).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { KeyEntry } from '../auth/key-authority.js';
 import { type AuthDeps, actorFromToken } from '../auth/login.js';
 import { authenticateSigned, isSignedRequest } from '../auth/signed-request.js';
 import type { Actor } from '../context.js';
@@ -24,6 +25,8 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     actor: Actor | null;
+    /** The key cache entry of a request signed with SigV4 (null for token requests). */
+    signedKey: KeyEntry | null;
   }
 }
 
@@ -43,6 +46,7 @@ export function bearerToken(request: FastifyRequest): string | undefined {
 
 export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
   app.decorateRequest('actor', null);
+  app.decorateRequest('signedKey', null);
   // preValidation: credentials are checked before the body and parameters are validated, so an
   // unauthenticated caller learns nothing about a route's inputs.
   app.addHook('preValidation', async (request, reply) => {
@@ -72,6 +76,7 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
         );
       }
       request.actor = result.actor;
+      request.signedKey = result.entry;
       if (config.permission && !result.actor.permissions.allows(config.permission)) {
         return sendError(
           reply,

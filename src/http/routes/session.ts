@@ -1,4 +1,5 @@
-import { Type } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
+import type { KeyEntry } from '../../auth/key-authority.js';
 import { loginWithKey, loginWithPassword } from '../../auth/login.js';
 import { verifyPassword } from '../../crypto/password.js';
 import { AppError } from '../../errors.js';
@@ -125,9 +126,31 @@ export async function sessionRoutes(app: App, deps: RouteDeps): Promise<void> {
     tokenSource: Type.Union([Type.String(), Type.Null()]),
     permissions: Type.Array(Type.String()),
   });
-  app.get('/profile', { schema: { response: { 200: Profile } } }, async (request) => {
+  // A signed request's profile is a function of its key's cache entry alone (entries are replaced,
+  // never changed, when the key, its owner or their permissions change), so its JSON is built once
+  // per entry. It is also the call clients use to check their credentials, so it stays cheap.
+  const signedProfiles = new WeakMap<KeyEntry, Buffer>();
+  app.get('/profile', { schema: { response: { 200: Profile } } }, async (request, reply) => {
     const actor = actorOf(request);
-    // Signed requests answer from the key cache (their permissions are already concrete).
+    const entry = request.signedKey;
+    if (entry !== null) {
+      let body = signedProfiles.get(entry);
+      if (body === undefined) {
+        body = Buffer.from(
+          JSON.stringify({
+            tenantId: actor.tenantId,
+            principal: { type: actor.type, id: actor.id, name: entry.owner.name, email: entry.owner.email },
+            accessKeyId: entry.key.id,
+            credential: 'sigv4',
+            tokenSource: null,
+            permissions: [...entry.permissions.patterns],
+          } satisfies Static<typeof Profile>),
+        );
+        signedProfiles.set(entry, body);
+      }
+      // Already JSON: sent as bytes, so the schema serialiser is skipped (the type provider cannot know).
+      return reply.type('application/json; charset=utf-8').send(body as unknown as Static<typeof Profile>);
+    }
     const me = actor.principal
       ? { ...actor.principal, permissions: [...actor.permissions.patterns] }
       : await whoAmI(request);
@@ -135,9 +158,9 @@ export async function sessionRoutes(app: App, deps: RouteDeps): Promise<void> {
       tenantId: actor.tenantId,
       principal: { type: actor.type, id: actor.id, name: me.name, email: me.email ?? null },
       accessKeyId: actor.accessKeyId ?? null,
-      // How this request proved who it is: a SigV4 signature, or a token (from a password or a key).
-      credential: request.headers.authorization?.startsWith('Bearer') ? 'token' : 'sigv4',
-      tokenSource: request.headers.authorization?.startsWith('Bearer') ? actor.via : null,
+      credential: 'token',
+      // How the token was obtained: with a password or with a key.
+      tokenSource: actor.via,
       permissions: me.permissions,
     };
   });
