@@ -10,7 +10,7 @@
 import { patternsFromRoles, patternsOf, subjectGroups, subjectRoles } from '../identity/authorization.js';
 import { IntersectionSet, PermissionSet } from '../identity/permissions.js';
 import { getSettings, type IamSettings } from '../identity/settings.js';
-import { openSecrets } from '../keys/keys.js';
+import { keysWithOwner, openSecrets } from '../keys/keys.js';
 import type { Services } from '../services.js';
 import { CompiledOnce } from '../storage/compiled-once.js';
 import { jsonArrayFrom, jsonRows } from '../storage/dialect.js';
@@ -210,21 +210,13 @@ export class KeyAuthority {
   /**
    * The key with its owner, its secrets, and its own roles and groups: one statement, so one round
    * trip when the owner and tenant are cached (they usually are). Secrets past their grace period
-   * are filtered when used (`currentSecrets`).
+   * are dropped after loading, and again when used (`currentSecrets`), since a grace period can
+   * end while the entry is cached.
    */
   private readonly keyQuery = new CompiledOnce('latchkey_key_entry', (arg: (name: 'id') => string) => {
     const { db, engine } = this.svc;
     const id = arg('id');
-    return db
-      .selectFrom('access_keys')
-      .leftJoin('users', (j) =>
-        j.onRef('users.id', '=', 'access_keys.owner_id').on('access_keys.owner_type', '=', 'user'),
-      )
-      .leftJoin('service_accounts', (j) =>
-        j
-          .onRef('service_accounts.id', '=', 'access_keys.owner_id')
-          .on('access_keys.owner_type', '=', 'service_account'),
-      )
+    return keysWithOwner(db)
       .selectAll('access_keys')
       .select((eb) => [
         eb.fn.coalesce('users.status', 'service_accounts.status').as('owner_status'),

@@ -104,7 +104,8 @@ function view(
   };
 }
 
-function selectKeys(db: DbOrTx, tenantId: string) {
+/** Access keys joined to their owner (a user or a service account; the other side is null). */
+export function keysWithOwner(db: DbOrTx) {
   return db
     .selectFrom('access_keys')
     .leftJoin('users', (j) =>
@@ -114,7 +115,11 @@ function selectKeys(db: DbOrTx, tenantId: string) {
       j
         .onRef('service_accounts.id', '=', 'access_keys.owner_id')
         .on('access_keys.owner_type', '=', 'service_account'),
-    )
+    );
+}
+
+function selectKeys(db: DbOrTx, tenantId: string) {
+  return keysWithOwner(db)
     .selectAll('access_keys')
     .select((eb) => eb.fn.coalesce('users.email', 'service_accounts.name').as('owner_label'))
     .where('access_keys.tenant_id', '=', tenantId);
