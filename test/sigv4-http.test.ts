@@ -277,6 +277,26 @@ describe.each(ENGINES)('SigV4-signed requests on %s', (engine) => {
       await expect(misplaced.execute(database, { column: 'name' })).rejects.toThrow(/placeholder/);
     });
 
+    it('keeps verifying after a newer version adds a column to access_keys (rolling upgrade)', async () => {
+      const key = (await call(t, 'POST', `/iam/service-accounts/${saId}/keys`, { body: {} })).json();
+      const c = { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey };
+      // Every pooled connection has now prepared the cold-key statement at least once.
+      for (let i = 0; i < 12; i++) {
+        t.runtime.keys.invalidate(c.accessKeyId);
+        expect((await signedGet(c)).statusCode).toBe(200);
+      }
+      const { db } = t.runtime.svc;
+      await sql`alter table access_keys add column added_by_a_newer_version text`.execute(db);
+      try {
+        for (let i = 0; i < 12; i++) {
+          t.runtime.keys.invalidate(c.accessKeyId);
+          expect((await signedGet(c)).statusCode).toBe(200);
+        }
+      } finally {
+        await sql`alter table access_keys drop column added_by_a_newer_version`.execute(db);
+      }
+    });
+
     it('writes many uses in chunks, and never moves a last-used time backwards', async () => {
       const keys: string[] = [];
       for (let i = 0; i < 3; i++) {

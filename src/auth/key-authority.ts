@@ -69,6 +69,30 @@ interface Cached<T> {
   tenantId: string;
 }
 
+/**
+ * The key's columns, named: a prepared statement selecting `access_keys.*` would fail once a newer
+ * instance added a column during a rolling upgrade ("cached plan must not change result type").
+ */
+const KEY_COLUMNS = [
+  'access_keys.id',
+  'access_keys.tenant_id',
+  'access_keys.owner_type',
+  'access_keys.owner_id',
+  'access_keys.name',
+  'access_keys.type',
+  'access_keys.status',
+  'access_keys.expires_at',
+  'access_keys.secret_version',
+  'access_keys.created_at',
+  'access_keys.created_by_type',
+  'access_keys.created_by_id',
+  'access_keys.updated_at',
+  'access_keys.updated_by_type',
+  'access_keys.updated_by_id',
+  'access_keys.last_used_at',
+  'access_keys.last_used_ip',
+] as const satisfies ReadonlyArray<`access_keys.${keyof AccessKey}`>;
+
 const DEFAULTS: KeyAuthorityOptions = { ttlMs: 60_000, negativeTtlMs: 5_000, maxEntries: 100_000 };
 
 export class KeyAuthority {
@@ -217,7 +241,7 @@ export class KeyAuthority {
     const { db, engine } = this.svc;
     const id = arg('id');
     return keysWithOwner(db)
-      .selectAll('access_keys')
+      .select(KEY_COLUMNS)
       .select((eb) => [
         eb.fn.coalesce('users.status', 'service_accounts.status').as('owner_status'),
         eb.fn.coalesce('users.name', 'service_accounts.name').as('owner_name'),
