@@ -1,6 +1,6 @@
 /**
  * Records when and from where each key was last used without a database write per request:
- * uses are collected in memory and written in one transaction every `flushMs` (and on shutdown).
+ * uses are collected in memory and written every `flushMs` (and on shutdown), a chunk per statement.
  */
 import { sql } from 'kysely';
 import type { Services } from '../services.js';

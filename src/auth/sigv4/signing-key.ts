@@ -51,18 +51,6 @@ export function computeSignature(signingKey: Uint8Array, stringToSign: string): 
   return createHmac('sha256', signingKey).update(stringToSign).digest('hex');
 }
 
-/**
- * Bounded LRU cache of DERIVED signing keys (never the secrets themselves), keyed by
- * (access key ID, secret version, date, region, service) plus a SHA-256 fingerprint of the secret.
- *
- * The secret version is part of the key, so after a rotation the new secret never reuses a key
- * derived from the old one. The fingerprint makes that hold even if a version number is ever
- * reused with a different secret (a key deleted and re-created under the same ID, a bug in the
- * caller): a different secret can only miss the cache, never hit a key derived from another secret.
- * Stale entries age out by LRU; `invalidate(accessKeyId)` drops them at once. A derived key is
- * valid for one day/region/service only, so it is narrower than the secret, but still treat the
- * cache as secret material (never log or serialise it).
- */
 interface Memo {
   readonly secret: string;
   readonly fingerprint: string;
@@ -73,6 +61,19 @@ interface Memo {
   key: Buffer | undefined;
 }
 
+/**
+ * Bounded LRU cache of DERIVED signing keys (never the secrets themselves), keyed by
+ * (access key ID, secret version, date, region, service) plus a SHA-256 fingerprint of the secret.
+ *
+ * The secret version is part of the key, so after a rotation the new secret never reuses a key
+ * derived from the old one. The fingerprint makes that hold even if a version number is ever
+ * reused with a different secret (a key deleted and re-created under the same ID, a bug in the
+ * caller): a different secret can only miss the cache, never hit a key derived from another secret.
+ * Stale entries age out by LRU; `invalidate(accessKeyId)` drops them at once (the per-secret-object
+ * memo below goes with the caller's secret objects, which a key cache replaces on any change).
+ * A derived key is valid for one day/region/service only, so it is narrower than the secret, but
+ * still treat the cache as secret material (never log or serialise it).
+ */
 export class SigningKeyCache {
   readonly #entries = new Map<string, Buffer>();
   readonly maxEntries: number;
