@@ -7,6 +7,7 @@ import { RedisThrottle } from './auth/redis-throttle.js';
 import { SigningKeyCache } from './auth/sigv4/index.js';
 import { type FailureThrottle, MemoryThrottle } from './auth/throttle.js';
 import { SigningKeys } from './auth/tokens/signing-keys.js';
+import { VerifiedTokens } from './auth/tokens/tokens.js';
 import { type BootstrapResult, ensureFirstTenant } from './bootstrap.js';
 import type { Config } from './config.js';
 import { createServices, type ServiceOverrides } from './services.js';
@@ -49,6 +50,7 @@ export async function startRuntime(config: Config, overrides: ServiceOverrides =
       keys,
       lastUsed,
       signingKeyCache: new SigningKeyCache(),
+      verifiedTokens: new VerifiedTokens(),
       bootstrap,
       close,
       startBackground: async () => {

@@ -1,5 +1,5 @@
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SigningKeys } from '../src/auth/tokens/signing-keys.js';
 import {
   ADMIN_EMAIL,
@@ -89,8 +89,9 @@ describe.each(ENGINES)('POST /iam/login and tokens on %s', (engine) => {
       });
     });
 
-    it('an expired token is refused with EXPIRED_TOKEN', async () => {
+    it('an expired token is refused with EXPIRED_TOKEN, also after it was verified and remembered', async () => {
       const { token } = (await loginWithKey(t, key.accessKeyId, key.secretAccessKey)).json();
+      expect((await call(t, 'GET', '/profile', { token })).statusCode).toBe(200);
       t.clock.advance(3601_000);
       try {
         const res = await call(t, 'GET', '/profile', { token });
@@ -133,8 +134,29 @@ describe.each(ENGINES)('POST /iam/login and tokens on %s', (engine) => {
       expect(kids).toContain(decodeProtectedHeader(before).kid);
     });
 
-    it('refuses tampered tokens', async () => {
+    it('verifies a token once, then remembers it while its signing key is published', async () => {
       const { token } = (await loginWithKey(t, key.accessKeyId, key.secretAccessKey)).json();
+      const remembered = t.runtime.verifiedTokens.size;
+      for (let i = 0; i < 3; i++) expect((await call(t, 'GET', '/profile', { token })).statusCode).toBe(200);
+      expect(t.runtime.verifiedTokens.size).toBe(remembered + 1);
+      // Once its signing key is no longer published, the remembered token is verified again, and fails.
+      const keys = t.runtime.signingKeys;
+      const published = vi.spyOn(keys, 'isPublished').mockReturnValue(false);
+      const publicKey = vi.spyOn(keys, 'publicKey').mockResolvedValue(undefined);
+      try {
+        const res = await call(t, 'GET', '/profile', { token });
+        expect(res.statusCode).toBe(401);
+        expect(res.json().error.code).toBe('INVALID_TOKEN');
+      } finally {
+        published.mockRestore();
+        publicKey.mockRestore();
+      }
+      expect((await call(t, 'GET', '/profile', { token })).statusCode).toBe(200);
+    });
+
+    it('refuses tampered tokens, also while the genuine one is remembered', async () => {
+      const { token } = (await loginWithKey(t, key.accessKeyId, key.secretAccessKey)).json();
+      expect((await call(t, 'GET', '/profile', { token })).statusCode).toBe(200);
       const [h, p, s] = token.split('.');
       const claims = JSON.parse(Buffer.from(p, 'base64url').toString());
       const forged = `${h}.${Buffer.from(JSON.stringify({ ...claims, perms: ['*'] })).toString('base64url')}.${s}`;

@@ -13,11 +13,19 @@ import { normalizeEmail } from '../identity/users.js';
 import { currentSecrets, keyUnusable } from './key-authority.js';
 import type { SignedAuthDeps } from './signed-request.js';
 import type { SigningKeys } from './tokens/signing-keys.js';
-import { type IssuedToken, issueToken, type TokenClaims, verifyToken } from './tokens/tokens.js';
+import {
+  type IssuedToken,
+  issueToken,
+  type TokenClaims,
+  type VerifiedTokens,
+  verifyToken,
+} from './tokens/tokens.js';
 
 /** Everything authentication needs: token keys, the key cache, throttling, last-used batching. */
 export interface AuthDeps extends SignedAuthDeps {
   signingKeys: SigningKeys;
+  /** Tokens already verified (their claims, until they expire). */
+  verifiedTokens: VerifiedTokens;
 }
 
 const badCredentials = () => new AppError('INVALID_CREDENTIALS', 'wrong email or password');
@@ -145,7 +153,7 @@ export async function actorFromToken(
   request: { sourceIp: string | null; requestId: string | null },
 ): Promise<{ actor: Actor; claims: TokenClaims & { exp: number } }> {
   const { svc } = deps;
-  const claims = await verifyToken(svc, deps.signingKeys, token);
+  const claims = await verifyToken(svc, deps.signingKeys, token, deps.verifiedTokens);
   const ended = (why: string) => new AppError('INVALID_TOKEN', `this session has ended: ${why}`);
   // Both paths read the auth cache (dropped on every relevant change), not the database.
   let permissions: PermissionSet;

@@ -122,6 +122,11 @@ export class SigningKeys {
     return this.keys.get(kid)?.publicKey;
   }
 
+  /** Is `kid` one of the keys tokens may currently be verified with? */
+  isPublished(kid: string): boolean {
+    return this.keys.has(kid);
+  }
+
   jwks(): { keys: JWK[] } {
     return { keys: [...this.keys.values()].map((k) => k.publicJwk) };
   }
