@@ -1,4 +1,4 @@
-import type { PermissionSet } from './identity/permissions.js';
+import { PermissionSet } from './identity/permissions.js';
 import type { PrincipalType } from './storage/tables.js';
 
 /** Who is doing something, with what, from where: passed to every domain operation. */
@@ -21,4 +21,17 @@ export interface Actor {
 
 export function can(actor: Actor, permission: string): boolean {
   return actor.permissions.allows(permission);
+}
+
+/** The operator on the host (the CLI), acting in one tenant with every permission. */
+export function operatorActor(tenantId: string, id = 'cli'): Actor {
+  return {
+    tenantId,
+    type: 'system',
+    id,
+    via: 'cli',
+    permissions: new PermissionSet(['*']),
+    sourceIp: null,
+    requestId: null,
+  };
 }

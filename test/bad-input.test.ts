@@ -5,9 +5,8 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Actor } from '../src/context.js';
+import { operatorActor } from '../src/context.js';
 import { addMember, createGroup } from '../src/identity/groups.js';
-import { PermissionSet } from '../src/identity/permissions.js';
 import { createRole } from '../src/identity/roles.js';
 import { createServiceAccount } from '../src/identity/service-accounts.js';
 import { administratorsGroupId, createTenant } from '../src/identity/tenants.js';
@@ -24,6 +23,7 @@ import {
   type TestApp,
 } from './helpers/app.js';
 import { ENGINES, engineAvailable } from './helpers/engines.js';
+import { mulberry32 } from './helpers/prng.js';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -101,16 +101,6 @@ function raw(
     ...(payload === undefined ? {} : { payload }),
   });
 }
-
-const systemActor = (tenantId: string): Actor => ({
-  tenantId,
-  type: 'system',
-  id: 'test',
-  via: 'cli',
-  permissions: new PermissionSet(['*']),
-  sourceIp: null,
-  requestId: null,
-});
 
 interface Objects {
   userId: string;
@@ -581,7 +571,7 @@ describe.each(ENGINES)('bad input on %s', (engine) => {
     it('IDs of another tenant: 404 both ways, and lists never show them', async () => {
       const svc = t.runtime.svc;
       const tenant2 = await svc.db.transaction().execute((trx) => createTenant(svc, trx, 'Other tenant'));
-      const actor2 = systemActor(tenant2.id);
+      const actor2 = operatorActor(tenant2.id, 'test');
       const admin2 = await createUser(svc, actor2, {
         email: 'admin2@other.example',
         name: 'Other admin',
@@ -836,18 +826,6 @@ function checkResponse(res: LightMyRequestResponse): { kind: string } | undefine
     };
   }
   return undefined;
-}
-
-/** A small, fast, seedable PRNG (deterministic runs). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const FIELDS = [

@@ -7,11 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESOURCES } from '../src/accounting/registry.js';
-import type { Actor } from '../src/context.js';
-import { PermissionSet } from '../src/identity/permissions.js';
-import { createTenant } from '../src/identity/tenants.js';
-import { createUser } from '../src/identity/users.js';
 import { call, login, startTestApp, type TestApp } from './helpers/app.js';
+import { secondTenantAdmin } from './helpers/data.js';
 import { ENGINES, engineAvailable } from './helpers/engines.js';
 import { type Credentials, signHeaders } from './helpers/sign.js';
 
@@ -81,40 +78,7 @@ describe.each(ENGINES)('permission matrix on %s', (engine) => {
       ).json().id;
 
       // A second tenant with its own administrator.
-      const other = await t.runtime.svc.db
-        .transaction()
-        .execute((trx) => createTenant(t.runtime.svc, trx, 'Other'));
-      const system: Actor = {
-        tenantId: other.id,
-        type: 'system',
-        id: 'test',
-        via: 'cli',
-        permissions: new PermissionSet(['*']),
-        sourceIp: null,
-        requestId: null,
-      };
-      const otherAdmin = await createUser(t.runtime.svc, system, {
-        email: 'admin@other.example',
-        name: 'Other',
-        password: 'other-admin-password',
-      });
-      const adminGroup = await t.runtime.svc.db
-        .selectFrom('groups')
-        .select('id')
-        .where('tenant_id', '=', other.id)
-        .where('builtin', '=', 'administrators')
-        .executeTakeFirstOrThrow();
-      await t.runtime.svc.db
-        .insertInto('group_members')
-        .values({
-          tenant_id: other.id,
-          group_id: adminGroup.id,
-          member_type: 'user',
-          member_id: otherAdmin.id,
-          created_at: new Date().toISOString(),
-        })
-        .execute();
-      tokens.wrongTenant = await login(t, 'admin@other.example', 'other-admin-password');
+      tokens.wrongTenant = (await secondTenantAdmin(t, 'admin@other.example')).token;
     });
     afterAll(async () => t?.close());
 

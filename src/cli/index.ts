@@ -9,11 +9,10 @@ import { seedDemoData } from '../accounting/demo.js';
 import type { DataDb } from '../accounting/store.js';
 import { SigningKeys } from '../auth/tokens/signing-keys.js';
 import { ConfigError, loadConfig } from '../config.js';
-import type { Actor } from '../context.js';
+import { type Actor, operatorActor } from '../context.js';
 import { addKeyToFileKeyring, pruneFileKeyring } from '../crypto/master-key.js';
 import { randomBase62 } from '../crypto/random.js';
 import { AppError } from '../errors.js';
-import { PermissionSet } from '../identity/permissions.js';
 import {
   createServiceAccount,
   deleteServiceAccount,
@@ -72,16 +71,7 @@ async function withRuntime<T>(fn: (rt: Runtime, actor: Actor) => Promise<T>): Pr
           .limit(1)
           .executeTakeFirstOrThrow()
       ).id;
-    const actor: Actor = {
-      tenantId,
-      type: 'system',
-      id: 'cli',
-      via: 'cli',
-      permissions: new PermissionSet(['*']),
-      sourceIp: null,
-      requestId: null,
-    };
-    const result = await fn(runtime, actor);
+    const result = await fn(runtime, operatorActor(tenantId));
     if (result !== undefined) print(result);
   } finally {
     await runtime.close();

@@ -3,9 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { LightMyRequestResponse } from 'fastify';
-import type { Actor } from '../../src/context.js';
-import { PermissionSet } from '../../src/identity/permissions.js';
-import { createTenant } from '../../src/identity/tenants.js';
+import { operatorActor } from '../../src/context.js';
+import { addMember } from '../../src/identity/groups.js';
+import { administratorsGroupId, createTenant } from '../../src/identity/tenants.js';
 import { createUser } from '../../src/identity/users.js';
 import { call, createUserWithLogin, login, startTestApp, type TestApp } from './app.js';
 import type { EngineName } from './engines.js';
@@ -57,32 +57,9 @@ export async function secondTenantAdmin(
   const { svc } = t.runtime;
   const password = 'another-long-password';
   const tenant = await svc.db.transaction().execute((trx) => createTenant(svc, trx, 'Other Co'));
-  const actor: Actor = {
-    tenantId: tenant.id,
-    type: 'system',
-    id: 'test',
-    via: 'cli',
-    permissions: new PermissionSet(['*']),
-    sourceIp: null,
-    requestId: null,
-  };
+  const actor = operatorActor(tenant.id, 'test');
   const user = await createUser(svc, actor, { email, name: 'Other admin', password });
-  const group = await svc.db
-    .selectFrom('groups')
-    .select('id')
-    .where('tenant_id', '=', tenant.id)
-    .where('builtin', '=', 'administrators')
-    .executeTakeFirstOrThrow();
-  await svc.db
-    .insertInto('group_members')
-    .values({
-      tenant_id: tenant.id,
-      group_id: group.id,
-      member_type: 'user',
-      member_id: user.id,
-      created_at: new Date().toISOString(),
-    })
-    .execute();
+  await addMember(svc, actor, await administratorsGroupId(svc.db, tenant.id), { type: 'user', id: user.id });
   return { tenantId: tenant.id, token: await login(t, email, password) };
 }
 

@@ -12,7 +12,7 @@ import {
   type VerifyOptions,
   verifySigV4,
 } from '../../src/auth/sigv4/index.js';
-import { int, mulberry32, pick } from './helpers/prng.js';
+import { int, mulberry32, pick } from '../helpers/prng.js';
 import { REF_DEFAULTS, refSign } from './helpers/reference-signer.js';
 
 const NOW = new Date('2015-08-30T12:36:00Z');
