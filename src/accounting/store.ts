@@ -422,6 +422,22 @@ function duplicate(def: ResourceDef, field: string, value: unknown): AppError {
   );
 }
 
+/** A document number is unique per resource and tenant: ALREADY_EXISTS when another document has it. */
+async function assertDocnoFree(
+  trx: DataTx,
+  tenantId: string,
+  def: ResourceDef,
+  docno: string,
+): Promise<void> {
+  const taken = await trx
+    .selectFrom(masterTable(def))
+    .select('dockey')
+    .where('tenant_id', '=', tenantId)
+    .where('docno', '=', docno)
+    .executeTakeFirst();
+  if (taken) throw duplicate(def, 'docno', docno);
+}
+
 async function inTransaction<T>(
   ctx: DataContext,
   def: ResourceDef,
@@ -472,13 +488,7 @@ export async function createRecord(
       if (exists) throw duplicate(def, 'code', header.code);
     } else {
       if (typeof header.docno === 'string' && header.docno !== '') {
-        const taken = await trx
-          .selectFrom(masterTable(def))
-          .select('dockey')
-          .where('tenant_id', '=', ctx.tenantId)
-          .where('docno', '=', header.docno)
-          .executeTakeFirst();
-        if (taken) throw duplicate(def, 'docno', header.docno);
+        await assertDocnoFree(trx, ctx.tenantId, def, header.docno);
       } else {
         header.docno = await nextDocno(trx, ctx.tenantId, def);
       }
@@ -581,13 +591,7 @@ export async function updateRecord(
     applyDefaults(def, header, { ...stored, ...input.master } as Row, inserted, refs);
     if (def.kind === 'document' && header.docno !== stored.docno) {
       if (typeof header.docno !== 'string' || header.docno === '') throw bad(def, 'docno must not be empty');
-      const taken = await trx
-        .selectFrom(masterTable(def))
-        .select('dockey')
-        .where('tenant_id', '=', ctx.tenantId)
-        .where('docno', '=', header.docno)
-        .executeTakeFirst();
-      if (taken) throw duplicate(def, 'docno', header.docno);
+      await assertDocnoFree(trx, ctx.tenantId, def, header.docno);
     }
     numberSeq(rows);
     const before = new Map(rows.map((r) => [r, JSON.stringify(r)]));
