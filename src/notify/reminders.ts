@@ -113,6 +113,31 @@ export interface RemindResult {
   emails: number;
 }
 
+/**
+ * Records that the key's `kind` notice for this expiry time is being sent. False when it already
+ * was (by this or another instance): each notice goes out once per key and expiry time.
+ */
+async function claimReminder(
+  trx: DbOrTx,
+  key: AccessKey,
+  expiresAt: string,
+  kind: 'expiring' | 'expired',
+  now: Date,
+): Promise<boolean> {
+  const claimed = await trx
+    .insertInto('key_reminders')
+    .values({
+      access_key_id: key.id,
+      expires_at: expiresAt,
+      kind,
+      tenant_id: key.tenant_id,
+      created_at: iso(now),
+    })
+    .onConflict((oc) => oc.columns(['access_key_id', 'expires_at', 'kind']).doNothing())
+    .executeTakeFirst();
+  return Number(claimed.numInsertedOrUpdatedRows ?? 0) > 0;
+}
+
 /** Send the expiry reminder of one key if it is due and not sent for this expiry time yet. */
 export async function remindKey(svc: Services, accessKeyId: string): Promise<RemindResult> {
   const none: RemindResult = { reminded: false, emails: 0 };
@@ -126,18 +151,7 @@ export async function remindKey(svc: Services, accessKeyId: string): Promise<Rem
     const { reminderLeadDays } = await getSettings(trx, key.tenant_id);
     const expires = Date.parse(key.expires_at);
     if (expires <= now.getTime() || expires > addDays(now, reminderLeadDays).getTime()) return none;
-    const claimed = await trx
-      .insertInto('key_reminders')
-      .values({
-        access_key_id: key.id,
-        expires_at: key.expires_at,
-        kind: 'expiring',
-        tenant_id: key.tenant_id,
-        created_at: iso(now),
-      })
-      .onConflict((oc) => oc.columns(['access_key_id', 'expires_at', 'kind']).doNothing())
-      .executeTakeFirst();
-    if (Number(claimed.numInsertedOrUpdatedRows ?? 0) === 0) return none;
+    if (!(await claimReminder(trx, key, key.expires_at, 'expiring', now))) return none;
 
     const [recipients, owner, tenant] = await Promise.all([
       reminderRecipients(trx, key),
@@ -189,18 +203,7 @@ export async function noticeExpired(svc: Services, accessKeyId: string): Promise
     const now = svc.clock.now();
     if (key?.status !== 'active' || key.expires_at === null) return false;
     if (Date.parse(key.expires_at) > now.getTime()) return false;
-    const claimed = await trx
-      .insertInto('key_reminders')
-      .values({
-        access_key_id: key.id,
-        expires_at: key.expires_at,
-        kind: 'expired',
-        tenant_id: key.tenant_id,
-        created_at: iso(now),
-      })
-      .onConflict((oc) => oc.columns(['access_key_id', 'expires_at', 'kind']).doNothing())
-      .executeTakeFirst();
-    if (Number(claimed.numInsertedOrUpdatedRows ?? 0) === 0) return false;
+    if (!(await claimReminder(trx, key, key.expires_at, 'expired', now))) return false;
     if (key.owner_type === 'user') {
       await notifyUsers(svc, trx, {
         tenantId: key.tenant_id,
