@@ -94,19 +94,19 @@ export async function verifyToken(
   svc: Services,
   keys: SigningKeys,
   token: string,
-  cache?: VerifiedTokens,
+  cache: VerifiedTokens,
 ): Promise<VerifiedClaims> {
   const nowSeconds = svc.clock.now().getTime() / 1000;
-  const digest = cache === undefined ? '' : hash('sha256', token, 'base64');
-  const hit = cache?.lookup(digest);
+  const digest = hash('sha256', token, 'base64');
+  const hit = cache.lookup(digest);
   if (hit !== undefined) {
     // As jose decides: expired once the clock reaches `exp`.
     if (hit.claims.exp <= nowSeconds) {
-      cache?.forget(digest);
+      cache.forget(digest);
       throw expired();
     }
     if (keys.isPublished(hit.kid)) return hit.claims;
-    cache?.forget(digest);
+    cache.forget(digest);
   }
   try {
     const { payload, protectedHeader } = await jwtVerify(
@@ -144,8 +144,7 @@ export async function verifyToken(
         ? Object.freeze(perms.filter((p): p is string => typeof p === 'string'))
         : undefined,
     });
-    if (cache !== undefined && protectedHeader.kid !== undefined)
-      cache.remember(digest, protectedHeader.kid, claims);
+    if (protectedHeader.kid !== undefined) cache.remember(digest, protectedHeader.kid, claims);
     return claims;
   } catch (error) {
     if (error instanceof AppError) throw error;

@@ -1,6 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import type { KeyEntry } from '../../auth/key-authority.js';
 import { loginWithKey, loginWithPassword } from '../../auth/login.js';
+import type { Actor } from '../../context.js';
 import { verifyPassword } from '../../crypto/password.js';
 import { AppError } from '../../errors.js';
 import { getAssignments } from '../../identity/assignments.js';
@@ -126,6 +127,20 @@ export async function sessionRoutes(app: App, deps: RouteDeps): Promise<void> {
     tokenSource: Type.Union([Type.String(), Type.Null()]),
     permissions: Type.Array(Type.String()),
   });
+  const profile = (
+    actor: Actor,
+    who: { name: string; email: string | null },
+    permissions: string[],
+    credential: 'sigv4' | 'token',
+  ): Static<typeof Profile> => ({
+    tenantId: actor.tenantId,
+    principal: { type: actor.type, id: actor.id, name: who.name, email: who.email },
+    accessKeyId: actor.accessKeyId ?? null,
+    // How this request proved who it is, and for a token how the token was obtained.
+    credential,
+    tokenSource: credential === 'token' ? actor.via : null,
+    permissions,
+  });
   // A signed request's profile is a function of its key's cache entry alone (entries are replaced,
   // never changed, when the key, its owner or their permissions change), so its JSON is built once
   // per entry. It is also the call clients use to check their credentials, so it stays cheap.
@@ -137,14 +152,7 @@ export async function sessionRoutes(app: App, deps: RouteDeps): Promise<void> {
       let body = signedProfiles.get(entry);
       if (body === undefined) {
         body = Buffer.from(
-          JSON.stringify({
-            tenantId: actor.tenantId,
-            principal: { type: actor.type, id: actor.id, name: entry.owner.name, email: entry.owner.email },
-            accessKeyId: entry.key.id,
-            credential: 'sigv4',
-            tokenSource: null,
-            permissions: [...entry.permissions.patterns],
-          } satisfies Static<typeof Profile>),
+          JSON.stringify(profile(actor, entry.owner, [...entry.permissions.patterns], 'sigv4')),
         );
         signedProfiles.set(entry, body);
       }
@@ -154,14 +162,6 @@ export async function sessionRoutes(app: App, deps: RouteDeps): Promise<void> {
     const me = actor.principal
       ? { ...actor.principal, permissions: [...actor.permissions.patterns] }
       : await whoAmI(request);
-    return {
-      tenantId: actor.tenantId,
-      principal: { type: actor.type, id: actor.id, name: me.name, email: me.email ?? null },
-      accessKeyId: actor.accessKeyId ?? null,
-      credential: 'token',
-      // How the token was obtained: with a password or with a key.
-      tokenSource: actor.via,
-      permissions: me.permissions,
-    };
+    return profile(actor, { name: me.name, email: me.email ?? null }, me.permissions, 'token');
   });
 }
