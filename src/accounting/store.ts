@@ -247,13 +247,7 @@ async function nextDocno(trx: DataTx, tenantId: string, def: ResourceDef): Promi
   for (let attempt = 0; attempt < 10_000; attempt++) {
     const n = await nextCounter(trx, tenantId, `docno:${def.name}`, 1);
     const docno = `${series.prefix}${String(n).padStart(series.digits, '0')}`;
-    const taken = await trx
-      .selectFrom(masterTable(def))
-      .select('dockey')
-      .where('tenant_id', '=', tenantId)
-      .where('docno', '=', docno)
-      .executeTakeFirst();
-    if (!taken) return docno;
+    if (!(await docnoTaken(trx, tenantId, def, docno))) return docno;
   }
   throw new AppError('CONFLICT', `${def.name}: the numbering series ${series.prefix} is exhausted`);
 }
@@ -422,6 +416,17 @@ function duplicate(def: ResourceDef, field: string, value: unknown): AppError {
   );
 }
 
+/** Does another document of this resource and tenant have this number? */
+async function docnoTaken(trx: DataTx, tenantId: string, def: ResourceDef, docno: string): Promise<boolean> {
+  const row = await trx
+    .selectFrom(masterTable(def))
+    .select('dockey')
+    .where('tenant_id', '=', tenantId)
+    .where('docno', '=', docno)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /** A document number is unique per resource and tenant: ALREADY_EXISTS when another document has it. */
 async function assertDocnoFree(
   trx: DataTx,
@@ -429,13 +434,7 @@ async function assertDocnoFree(
   def: ResourceDef,
   docno: string,
 ): Promise<void> {
-  const taken = await trx
-    .selectFrom(masterTable(def))
-    .select('dockey')
-    .where('tenant_id', '=', tenantId)
-    .where('docno', '=', docno)
-    .executeTakeFirst();
-  if (taken) throw duplicate(def, 'docno', docno);
+  if (await docnoTaken(trx, tenantId, def, docno)) throw duplicate(def, 'docno', docno);
 }
 
 async function inTransaction<T>(
