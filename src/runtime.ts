@@ -1,4 +1,6 @@
 /** Start-up shared by the server and the CLI: services, migrations, first tenant, auth machinery. */
+// ioredis stays on 5.x: 6.0 subclasses String when imported, which slows every string method in
+// the process (test/builtins-fast.test.ts says why and guards it).
 import { Redis } from 'ioredis';
 import { KeyAuthority } from './auth/key-authority.js';
 import { LastUsedRecorder } from './auth/last-used.js';
