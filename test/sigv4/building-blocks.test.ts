@@ -22,6 +22,7 @@ import {
   SIGV4_FAILURE_STATUS,
   SigningKeyCache,
   sha256Hex,
+  signatureMatches,
   stringToSign,
   trimHeaderValue,
   uriEncode,
@@ -183,6 +184,10 @@ describe('trimHeaderValue', () => {
     ['', ''],
     ['   ', ''],
     ['a b c', 'a b c'],
+    [' a', 'a'],
+    ['a ', 'a'],
+    ['a  ', 'a'],
+    ['!~ }', '!~ }'],
   ])('trimHeaderValue(%j) = %j', (input, expected) => {
     expect(trimHeaderValue(input)).toBe(expected);
   });
@@ -204,6 +209,14 @@ describe('dates', () => {
       '2015083T1236000Z',
     ]) {
       expect(parseAmzDate(bad)).toBeUndefined();
+    }
+  });
+
+  it('answers the same for a timestamp seen before, valid or not', () => {
+    for (const value of ['20150830T123600Z', '20150229T000000Z', '20150830T123600Z', '20150830T123600Z']) {
+      const expected = value === '20150830T123600Z' ? Date.parse('2015-08-30T12:36:00Z') : undefined;
+      expect(parseAmzDate(value)).toBe(expected);
+      expect(parseAmzDate(value)).toBe(expected);
     }
   });
 
@@ -237,6 +250,44 @@ describe('hmacSha256', () => {
         }
       }
     }
+  });
+});
+
+describe('signatureMatches', () => {
+  it('accepts exactly the HMAC createHmac computes, for keys up to and beyond a block and any message', () => {
+    for (const keyLength of [0, 32, 64, 65]) {
+      for (const messageLength of [0, 56, 146, 500, 1100]) {
+        const key = randomBytes(keyLength);
+        const ascii = randomBytes(messageLength).toString('base64').slice(0, messageLength);
+        for (const message of [ascii, `€${ascii}`, '😀'.repeat(messageLength)]) {
+          const good = createHmac('sha256', key).update(message).digest('hex');
+          expect(signatureMatches(key, message, good)).toBe(true);
+          // Any one digit changed is refused.
+          const at = messageLength % 64;
+          const other = good[at] === '0' ? '1' : '0';
+          expect(signatureMatches(key, message, `${good.slice(0, at)}${other}${good.slice(at + 1)}`)).toBe(
+            false,
+          );
+        }
+      }
+    }
+  });
+
+  it('refuses signatures that are not 64 hexadecimal digits', () => {
+    const key = randomBytes(32);
+    const good = createHmac('sha256', key).update('m').digest('hex');
+    for (const bad of ['', good.slice(1), `${good}0`, `${good.slice(0, 62)}zz`, `z${good.slice(1)}`]) {
+      expect(signatureMatches(key, 'm', bad)).toBe(false);
+    }
+  });
+
+  it('does not carry state from one check to the next', () => {
+    const key = randomBytes(32);
+    const good = createHmac('sha256', key).update('first').digest('hex');
+    expect(signatureMatches(key, 'first', good)).toBe(true);
+    // A malformed signature that is a prefix of the good one must not reuse its decoded bytes.
+    expect(signatureMatches(key, 'first', `${good.slice(0, 62)}zz`)).toBe(false);
+    expect(signatureMatches(key, 'second', good)).toBe(false);
   });
 });
 

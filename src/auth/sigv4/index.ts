@@ -39,6 +39,7 @@ export {
   deriveSigningKey,
   hmacSha256,
   SigningKeyCache,
+  signatureMatches,
 } from './signing-key.js';
 export { formatAmzDate, parseAmzDate, parseHttpDate } from './time.js';
 export type {

@@ -1,34 +1,55 @@
 /**
  * Signing-key derivation and a bounded cache of derived keys.
  */
-import { createHmac, hash } from 'node:crypto';
+import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 
 const BLOCK = 64;
 const innerScratch = Buffer.allocUnsafe(BLOCK + 1024);
 const outerScratch = Buffer.allocUnsafe(BLOCK + 32);
+const macScratch = Buffer.allocUnsafe(32);
+const expectedScratch = Buffer.allocUnsafe(32);
 
 /**
  * HMAC-SHA256 (RFC 2104) of a string (UTF-8, as `Hmac.update` reads it) under a key of at most
- * 64 bytes, from two one-shot `crypto.hash` calls over reused buffers. Written by hand because
- * every `createHmac` makes a native object for the garbage collector to finalise: with five per
- * cold key (four to derive the signing key, one to sign) they showed up as multi-millisecond
- * pauses in the latency tail (bench/auth.ts). Tests hold it to `createHmac` and the AWS vectors.
- * Longer keys or messages go to `createHmac`.
+ * 64 bytes, written into `macScratch`, from two one-shot `crypto.hash` calls over reused buffers;
+ * `false` when the key or message is too long for the scratch buffers. Written by hand because
+ * every `createHmac` makes a native object for the garbage collector to finalise (with five per
+ * cold key they showed up as multi-millisecond pauses in the latency tail), and each Buffer that
+ * `hash()` returns costs a backing store: the digests travel as binary (latin1) strings instead, one byte
+ * per character. Tests hold it to `createHmac` and the AWS vectors.
  */
-export function hmacSha256(key: Uint8Array, message: string): Buffer {
+function hmacIntoScratch(key: Uint8Array, message: string): boolean {
   // UTF-8 needs at most 3 bytes per UTF-16 code unit.
-  if (key.length > BLOCK || message.length * 3 > innerScratch.length - BLOCK) {
-    return createHmac('sha256', key).update(message).digest();
-  }
+  if (key.length > BLOCK || message.length * 3 > innerScratch.length - BLOCK) return false;
   for (let i = 0; i < BLOCK; i++) {
     const k = i < key.length ? (key[i] as number) : 0;
     innerScratch[i] = k ^ 0x36;
     outerScratch[i] = k ^ 0x5c;
   }
   const n = innerScratch.write(message, BLOCK, 'utf8');
-  const inner = hash('sha256', innerScratch.subarray(0, BLOCK + n), 'buffer') as unknown as Buffer;
-  inner.copy(outerScratch, BLOCK);
-  return hash('sha256', outerScratch, 'buffer') as unknown as Buffer;
+  outerScratch.write(hash('sha256', innerScratch.subarray(0, BLOCK + n), 'binary'), BLOCK, 'binary');
+  macScratch.write(hash('sha256', outerScratch, 'binary'), 0, 'binary');
+  return true;
+}
+
+/** HMAC-SHA256 of a string under a key (a new Buffer; see `hmacIntoScratch`). */
+export function hmacSha256(key: Uint8Array, message: string): Buffer {
+  if (!hmacIntoScratch(key, message)) return createHmac('sha256', key).update(message).digest();
+  return Buffer.from(macScratch);
+}
+
+/**
+ * Does HMAC-SHA256(signingKey, stringToSign) equal the 64 lowercase hex digits `signatureHex`?
+ * Compared in constant time; allocates nothing on the request path.
+ */
+export function signatureMatches(
+  signingKey: Uint8Array,
+  stringToSign: string,
+  signatureHex: string,
+): boolean {
+  if (signatureHex.length !== 64 || expectedScratch.write(signatureHex, 0, 'hex') !== 32) return false;
+  if (hmacIntoScratch(signingKey, stringToSign)) return timingSafeEqual(macScratch, expectedScratch);
+  return timingSafeEqual(createHmac('sha256', signingKey).update(stringToSign).digest(), expectedScratch);
 }
 
 function hmac(key: string | Uint8Array, data: string): Buffer {

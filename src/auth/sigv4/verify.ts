@@ -1,10 +1,9 @@
 /**
  * Phase 2: with the key's secret(s) in hand, check the payload and the signature.
  */
-import { timingSafeEqual } from 'node:crypto';
 import { ALGORITHM, EMPTY_SHA256, sha256Hex, UNSIGNED_PAYLOAD } from './canonical.js';
 import { sigV4Failure } from './parse.js';
-import { defaultSigningKeyCache, deriveSigningKey, hmacSha256 } from './signing-key.js';
+import { defaultSigningKeyCache, deriveSigningKey, signatureMatches } from './signing-key.js';
 import type { ParsedSigV4, SecretCandidate, SigV4Request, VerifyOptions, VerifyResult } from './types.js';
 
 const MISMATCH_MESSAGE =
@@ -86,22 +85,9 @@ function verifyUnchecked(
     }
   }
 
-  // --- keys ----------------------------------------------------------------------------------
-  const cache = opts.signingKeyCache === undefined ? defaultSigningKeyCache : opts.signingKeyCache;
-  const keys: Buffer[] = [];
-  for (const s of secrets) {
-    keys.push(
-      cache === null
-        ? deriveSigningKey(s.secret, parsed.date, parsed.region, parsed.service)
-        : cache.getOrDerive(parsed.accessKeyId, s, parsed.date, parsed.region, parsed.service),
-    );
-  }
-  const expected = Buffer.from(parsed.signature, 'hex');
-  if (expected.length !== 32) {
-    return sigV4Failure('SignatureDoesNotMatch', MISMATCH_MESSAGE);
-  }
-
   // --- candidates ----------------------------------------------------------------------------
+  // Each secret's derived key comes from the cache (a memo hit per secret object on hot keys).
+  const cache = opts.signingKeyCache === undefined ? defaultSigningKeyCache : opts.signingKeyCache;
   const c = parsed.canonical;
   const stsPrefix = `${ALGORITHM}\n${parsed.amzDate}\n${parsed.scope}\n`;
   const tail = `\n${c.headers}\n${c.signedHeaders}\n`;
@@ -117,9 +103,12 @@ function verifyUnchecked(
           firstCreq = creq;
           firstSts = sts;
         }
-        for (let i = 0; i < keys.length; i++) {
-          const mac = hmacSha256(keys[i] as Buffer, sts);
-          if (timingSafeEqual(mac, expected)) return { ok: true, secret: secrets[i] as SecretCandidate };
+        for (const s of secrets) {
+          const key =
+            cache === null
+              ? deriveSigningKey(s.secret, parsed.date, parsed.region, parsed.service)
+              : cache.getOrDerive(parsed.accessKeyId, s, parsed.date, parsed.region, parsed.service);
+          if (signatureMatches(key, sts, parsed.signature)) return { ok: true, secret: s };
         }
       }
     }
