@@ -1,5 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { authenticateSigned } from '../src/auth/signed-request.js';
+import { generateAccessKeyId } from '../src/crypto/access-key-id.js';
 import { CompiledOnce } from '../src/storage/compiled-once.js';
 import { call, startTestApp, type TestApp } from './helpers/app.js';
 import { ENGINES, engineAvailable } from './helpers/engines.js';
@@ -56,6 +58,32 @@ describe.each(ENGINES)('SigV4-signed requests on %s', (engine) => {
       });
       expect(res.json().permissions).toContain('agent:read');
       expect(res.json().permissions).not.toContain('agent:write');
+    });
+
+    it('answers a request whose key is cached at once (no promise), and looks a cold or unknown key up', async () => {
+      const input = async (c: Credentials) => {
+        const headers = await signHeaders(c, {
+          method: 'GET',
+          path: '/profile',
+          host: HOST,
+          date: t.clock.now(),
+        });
+        const rawHeaders = Object.entries(headers).flat();
+        return { method: 'GET', url: '/profile', rawHeaders, body: undefined, ip: nextIp(), requestId: 'r' };
+      };
+      t.runtime.keys.invalidate(creds.accessKeyId);
+      const cold = authenticateSigned(t.runtime, await input(creds));
+      expect(cold).toBeInstanceOf(Promise);
+      expect(await cold).toMatchObject({ ok: true, actor: { accessKeyId: creds.accessKeyId } });
+      const warm = authenticateSigned(t.runtime, await input(creds));
+      expect(warm).not.toBeInstanceOf(Promise);
+      expect(warm).toMatchObject({ ok: true, actor: { accessKeyId: creds.accessKeyId } });
+      // A well-formed ID of no key: looked up once, then known missing (still refused, still counted).
+      const unknown = { accessKeyId: generateAccessKeyId(), secretAccessKey: creds.secretAccessKey };
+      for (let i = 0; i < 2; i++) {
+        const refused = await authenticateSigned(t.runtime, await input(unknown));
+        expect(refused).toMatchObject({ ok: false, status: 403, code: 'InvalidAccessKeyId' });
+      }
     });
 
     it('presigned URLs work, and expire', async () => {

@@ -10,7 +10,7 @@
 import { patternsFromRoles, patternsOf, subjectGroups, subjectRoles } from '../identity/authorization.js';
 import { IntersectionSet, PermissionSet } from '../identity/permissions.js';
 import { getSettings, type IamSettings } from '../identity/settings.js';
-import { keysWithOwner, openSecrets } from '../keys/keys.js';
+import { keysWithOwner, openSecrets, type UsableSecret } from '../keys/keys.js';
 import type { Services } from '../services.js';
 import { CompiledOnce } from '../storage/compiled-once.js';
 import { jsonArrayFrom, jsonRows } from '../storage/dialect.js';
@@ -20,7 +20,7 @@ export interface KeyEntry {
   key: AccessKey;
   ownerActive: boolean;
   owner: { name: string; email: string | null };
-  secrets: Array<{ secret: string; version: number; notAfter: string | null }>;
+  secrets: UsableSecret[];
   /** Concrete permissions the key has (api-type keys: data permissions only). */
   permissions: PermissionSet;
   settings: IamSettings;
@@ -30,22 +30,20 @@ export interface KeyEntry {
 }
 
 /**
- * Why a key cannot authenticate at `nowIso` (`inactive` also covers a disabled owner), or null.
+ * Why a key cannot authenticate at `nowMs` (`inactive` also covers a disabled owner), or null.
  * The one rule behind signed requests, key-token exchange and key-token requests.
  */
-export function keyUnusable(entry: KeyEntry, nowIso: string): 'inactive' | 'expired' | null {
+export function keyUnusable(entry: KeyEntry, nowMs: number): 'inactive' | 'expired' | null {
   if (entry.key.status !== 'active' || !entry.ownerActive) return 'inactive';
-  if (entry.key.expires_at !== null && entry.key.expires_at <= nowIso) return 'expired';
+  if (entry.expiresAt !== undefined && entry.expiresAt.getTime() <= nowMs) return 'expired';
   return null;
 }
 
-/** The key's secrets still valid at `nowIso` (a grace period may have ended since the entry was cached). */
-export function currentSecrets(entry: KeyEntry, nowIso: string): KeyEntry['secrets'] {
+/** The key's secrets still valid at `nowMs` (a grace period may have ended since the entry was cached). */
+export function currentSecrets(entry: KeyEntry, nowMs: number): KeyEntry['secrets'] {
   // Nearly always all of them: no copy then (this runs on every signed request).
   for (const s of entry.secrets) {
-    if (s.notAfter !== null && s.notAfter <= nowIso) {
-      return entry.secrets.filter((t) => t.notAfter === null || t.notAfter > nowIso);
-    }
+    if (s.notAfterMs <= nowMs) return entry.secrets.filter((t) => t.notAfterMs > nowMs);
   }
   return entry.secrets;
 }
@@ -146,15 +144,26 @@ export class KeyAuthority {
     return this.get(accessKeyId);
   }
 
+  /**
+   * The key's entry if the cache holds a fresh one (`null`: known not to exist), `undefined` when
+   * only the database can tell. Synchronous, so a warm signed request waits for nothing.
+   */
+  peek(accessKeyId: string): KeyEntry | null | undefined {
+    const cached = this.entries.get(accessKeyId);
+    if (cached === undefined) return undefined;
+    const missing = 'missing' in cached;
+    if (Date.now() - cached.loadedAt < (missing ? this.options.negativeTtlMs : this.options.ttlMs)) {
+      return missing ? null : cached;
+    }
+    this.entries.delete(accessKeyId);
+    return undefined;
+  }
+
   /** The key's entry, from cache or database; undefined when no such key exists. */
   async get(accessKeyId: string): Promise<KeyEntry | undefined> {
     const now = Date.now();
-    const cached = this.entries.get(accessKeyId);
-    if (cached) {
-      const ttl = 'missing' in cached ? this.options.negativeTtlMs : this.options.ttlMs;
-      if (now - cached.loadedAt < ttl) return 'missing' in cached ? undefined : cached;
-      this.entries.delete(accessKeyId);
-    }
+    const cached = this.peek(accessKeyId);
+    if (cached !== undefined) return cached ?? undefined;
     let pending = this.loading.get(accessKeyId);
     if (!pending) {
       const generation = this.generation;

@@ -108,11 +108,10 @@ export async function loginWithKey(
   const entry = await deps.keys.getFresh(input.apikey);
   if (!entry) return fail();
   const now = svc.clock.now();
-  const nowIso = now.toISOString();
-  if (!currentSecrets(entry, nowIso).some((s) => sameSecret(s.secret, input.secretkey))) return fail();
+  if (!currentSecrets(entry, now.getTime()).some((s) => sameSecret(s.secret, input.secretkey))) return fail();
   await deps.throttle.reset(throttleKeys.slice(1));
   const { key } = entry;
-  const unusable = keyUnusable(entry, nowIso);
+  const unusable = keyUnusable(entry, now.getTime());
   if (unusable === 'inactive')
     throw new AppError('KEY_INACTIVE', `access key ${key.id} (or its owner) is inactive`);
   if (unusable === 'expired')
@@ -160,7 +159,7 @@ export async function actorFromToken(
   if (claims.via === 'key') {
     const entry = claims.akid ? await deps.keys.get(claims.akid) : undefined;
     if (!entry || entry.key.tenant_id !== claims.tid) throw ended('its access key was deleted');
-    const unusable = keyUnusable(entry, svc.clock.now().toISOString());
+    const unusable = keyUnusable(entry, svc.clock.now().getTime());
     if (unusable)
       throw ended(unusable === 'inactive' ? 'its access key is inactive' : 'its access key has expired');
     permissions = new PermissionSet(claims.perms ?? []);

@@ -10,6 +10,7 @@ import type { Services } from '../services.js';
 import { currentSecrets, type KeyAuthority, type KeyEntry, keyUnusable } from './key-authority.js';
 import type { LastUsedRecorder } from './last-used.js';
 import {
+  type ParsedSigV4,
   parseSigV4,
   SIGV4_FAILURE_STATUS,
   SigningKeyCache,
@@ -92,13 +93,14 @@ function scopeAccepted(deps: SignedAuthDeps, entry: KeyEntry, region: string, se
 
 /**
  * The request path of every signed call, so it is kept free of per-request closures and spare
- * allocations (bench/auth.ts measures it against an unauthenticated route). Failures are counted
- * by the throttle and may turn into 429 SlowDown.
+ * allocations (bench/auth.ts measures it against an unauthenticated route). A request whose key is
+ * in the cache is answered synchronously (no promise to wait for); otherwise the answer is a
+ * promise. Failures are counted by the throttle and may turn into 429 SlowDown.
  */
-export async function authenticateSigned(
+export function authenticateSigned(
   deps: SignedAuthDeps,
   input: SignedRequestInput,
-): Promise<SignedAuthResult> {
+): SignedAuthResult | Promise<SignedAuthResult> {
   const now = deps.svc.clock.now();
   const request: SigV4Request = {
     method: input.method,
@@ -111,11 +113,27 @@ export async function authenticateSigned(
   };
   const parsed = parseSigV4(request, { now, allowedScopes: 'any' });
   if (!parsed.ok) return refuse(deps, input, now, undefined, fromSigV4(parsed.failure));
-  const { accessKeyId, region, service } = parsed.parsed;
-  // The checksum rejects mistyped and made-up IDs without a cache or database lookup.
+  const { accessKeyId } = parsed.parsed;
+  const entry = deps.keys.peek(accessKeyId);
+  if (entry !== undefined) return checkSigned(deps, input, now, request, parsed.parsed, entry);
+  // Not cached: the checksum rejects mistyped and made-up IDs before any database lookup.
   if (!isWellFormedAccessKeyId(accessKeyId)) return refuse(deps, input, now, accessKeyId, unknownKey());
-  const entry = await deps.keys.get(accessKeyId);
-  if (!entry) return refuse(deps, input, now, accessKeyId, unknownKey());
+  return deps.keys
+    .get(accessKeyId)
+    .then((loaded) => checkSigned(deps, input, now, request, parsed.parsed, loaded ?? null));
+}
+
+/** The checks that need the key's entry (`null`: no such key): scope, signature, key state. */
+function checkSigned(
+  deps: SignedAuthDeps,
+  input: SignedRequestInput,
+  now: Date,
+  request: SigV4Request,
+  parsed: ParsedSigV4,
+  entry: KeyEntry | null,
+): SignedAuthResult | Promise<SignedAuthResult> {
+  const { accessKeyId, region, service } = parsed;
+  if (entry === null) return refuse(deps, input, now, accessKeyId, unknownKey());
   const { key, settings } = entry;
   if (!scopeAccepted(deps, entry, region, service)) {
     const d = deps.svc.config.sigv4;
@@ -125,8 +143,8 @@ export async function authenticateSigned(
       message: `The credential scope ${region}/${service} is not accepted here; expecting ${d.region}/${d.service}${settings.acceptedScopes.map((s) => ` or ${s.region}/${s.service}`).join('')}.`,
     });
   }
-  const nowIso = now.toISOString();
-  const verified = verifySigV4(request, parsed.parsed, currentSecrets(entry, nowIso), {
+  const nowMs = now.getTime();
+  const verified = verifySigV4(request, parsed, currentSecrets(entry, nowMs), {
     allowUnsignedPayload: settings.allowUnsignedPayload,
     notAfter: entry.expiresAt,
     signingKeyCache: deps.signingKeyCache,
@@ -137,7 +155,7 @@ export async function authenticateSigned(
     return refuse(deps, input, now, accessKeyId, failure);
   }
   // Key state is checked after the signature, so only the key's holder learns it.
-  const unusable = keyUnusable(entry, nowIso);
+  const unusable = keyUnusable(entry, nowMs);
   if (unusable !== null) {
     return refuse(deps, input, now, accessKeyId, {
       status: 403,
@@ -148,7 +166,7 @@ export async function authenticateSigned(
           : `The access key ${accessKeyId} expired at ${key.expires_at}.`,
     });
   }
-  deps.lastUsed.record(accessKeyId, input.ip, now.getTime());
+  deps.lastUsed.record(accessKeyId, input.ip, nowMs);
   return {
     ok: true,
     entry,

@@ -3,10 +3,10 @@
  * whether it is open (`auth: 'none'`) and which permission it needs; everything else needs
  * credentials. Domain code then applies finer rules (self-service on one's own keys).
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { KeyEntry } from '../auth/key-authority.js';
 import { type AuthDeps, actorFromToken } from '../auth/login.js';
-import { authenticateSigned, isSignedRequest } from '../auth/signed-request.js';
+import { authenticateSigned, isSignedRequest, type SignedAuthResult } from '../auth/signed-request.js';
 import type { Actor } from '../context.js';
 import { AppError } from '../errors.js';
 import { sendError } from './errors.js';
@@ -47,51 +47,46 @@ export function bearerToken(request: FastifyRequest): string | undefined {
 export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
   app.decorateRequest('actor', null);
   app.decorateRequest('signedKey', null);
-  // preValidation: credentials are checked before the body and parameters are validated, so an
-  // unauthenticated caller learns nothing about a route's inputs.
-  app.addHook('preValidation', async (request, reply) => {
+
+  /** After authentication: the route's permission, then its finer rules. Throws AppError to refuse. */
+  const authorize = (request: FastifyRequest, actor: Actor): Promise<void> | undefined => {
     const config = request.routeOptions.config;
-    if (config.auth === 'none') return;
-    if (isSignedRequest(request.headers.authorization, request.raw.url ?? '')) {
-      const result = await authenticateSigned(deps, {
-        method: request.raw.method ?? request.method,
-        url: request.raw.url ?? request.url,
-        rawHeaders: request.raw.rawHeaders,
-        body: request.rawBody,
-        ip: sourceIp(request),
-        requestId: request.id,
+    if (config.permission && !actor.permissions.allows(config.permission)) {
+      throw new AppError('AccessDenied', `This needs the permission ${config.permission}.`, {
+        missingPermission: config.permission,
       });
-      if (!result.ok) {
-        if (result.retryAfterSeconds !== undefined)
-          reply.header('retry-after', String(result.retryAfterSeconds));
-        return sendError(reply, request, result.status, result.code, result.message, result.details ?? {});
-      }
-      if (result.entry.key.type === 'api' && request.url.startsWith('/iam/')) {
-        return sendError(
-          reply,
-          request,
-          403,
-          'AccessDenied',
-          'API-type keys sign data requests only, not /iam requests.',
-        );
-      }
-      request.actor = result.actor;
-      request.signedKey = result.entry;
-      if (config.permission && !result.actor.permissions.allows(config.permission)) {
-        return sendError(
-          reply,
-          request,
-          403,
-          'AccessDenied',
-          `This needs the permission ${config.permission}.`,
-          {
-            missingPermission: config.permission,
-          },
-        );
-      }
-      await config.authorize?.(request, result.actor);
-      return;
     }
+    return config.authorize?.(request, actor) ?? undefined;
+  };
+
+  /** `null` when the request is refused: the answer is sent and the route must not run. */
+  const signed = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    result: SignedAuthResult,
+  ): Promise<void> | undefined | null => {
+    if (!result.ok) {
+      if (result.retryAfterSeconds !== undefined)
+        reply.header('retry-after', String(result.retryAfterSeconds));
+      sendError(reply, request, result.status, result.code, result.message, result.details ?? {});
+      return null;
+    }
+    if (result.entry.key.type === 'api' && request.url.startsWith('/iam/')) {
+      sendError(
+        reply,
+        request,
+        403,
+        'AccessDenied',
+        'API-type keys sign data requests only, not /iam requests.',
+      );
+      return null;
+    }
+    request.actor = result.actor;
+    request.signedKey = result.entry;
+    return authorize(request, result.actor);
+  };
+
+  const bearer = async (request: FastifyRequest): Promise<void> => {
     const token = bearerToken(request);
     if (token === undefined) {
       throw new AppError(
@@ -104,12 +99,41 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
       requestId: request.id,
     });
     request.actor = actor;
-    if (config.permission && !actor.permissions.allows(config.permission)) {
-      throw new AppError('AccessDenied', `this needs the permission ${config.permission}`, {
-        missingPermission: config.permission,
-      });
+    await authorize(request, actor);
+  };
+
+  // preValidation: credentials are checked before the body and parameters are validated, so an
+  // unauthenticated caller learns nothing about a route's inputs. Written with a callback, not as
+  // an async function: a signed request whose key is cached is then checked without a promise
+  // (bench/auth.ts measures this path). A refused request is answered here and `done` is not called.
+  app.addHook('preValidation', (request, reply, done) => {
+    if (request.routeOptions.config.auth === 'none') return done();
+    let outcome: Promise<unknown> | undefined | null;
+    try {
+      if (isSignedRequest(request.headers.authorization, request.raw.url ?? '')) {
+        const result = authenticateSigned(deps, {
+          method: request.raw.method ?? request.method,
+          url: request.raw.url ?? request.url,
+          rawHeaders: request.raw.rawHeaders,
+          body: request.rawBody,
+          ip: sourceIp(request),
+          requestId: request.id,
+        });
+        outcome =
+          result instanceof Promise
+            ? result.then((r) => signed(request, reply, r))
+            : signed(request, reply, result);
+      } else {
+        outcome = bearer(request);
+      }
+    } catch (error) {
+      return done(error as Error);
     }
-    await config.authorize?.(request, actor);
+    if (outcome === null) return;
+    if (outcome === undefined) return done();
+    outcome.then((o) => {
+      if (o !== null) done();
+    }, done);
   });
 }
 

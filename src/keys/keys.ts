@@ -583,6 +583,8 @@ export interface UsableSecret {
   secret: string;
   version: number;
   notAfter: string | null;
+  /** `notAfter` in epoch ms (Infinity when the secret has no end): compared on every signed request. */
+  notAfterMs: number;
 }
 
 /** Decrypt stored secrets, newest first; one that does not open is logged and left out. */
@@ -598,7 +600,12 @@ export function openSecrets(
         { ciphertext: r.ciphertext, masterKeyVersion: r.master_key_version },
         secretContext(key.tenant_id, key.id, r.version),
       );
-      usable.push({ secret, version: r.version, notAfter: r.not_after });
+      usable.push({
+        secret,
+        version: r.version,
+        notAfter: r.not_after,
+        notAfterMs: r.not_after === null ? Number.POSITIVE_INFINITY : Date.parse(r.not_after),
+      });
     } catch (error) {
       // A ciphertext that does not open (tampered, moved from another row, or sealed under a master
       // key this instance lacks) authenticates nothing; the key's other secrets still may.
