@@ -203,6 +203,47 @@ describe('credential scope', () => {
   });
 });
 
+describe('parse results remembered by credential and SignedHeaders string', () => {
+  it('gives the same answer every time, for good and bad strings alike, in any order', () => {
+    const good = sign();
+    const bad = withAuth(good, authOf(good).replace('aws4_request', 'aws4_requests'));
+    const badHeaders = withAuth(
+      good,
+      authOf(good).replace('SignedHeaders=host;', 'SignedHeaders=x-amz-date;host;'),
+    );
+    for (let i = 0; i < 3; i++) {
+      expect(check(good)).toBe('ok');
+      expect(code(check(bad))).toBe('AuthorizationHeaderMalformed');
+      expect(code(check(badHeaders))).toBe('AuthorizationHeaderMalformed');
+    }
+  });
+
+  it('still answers correctly once more distinct strings than it keeps have been seen', () => {
+    const first = sign({ accessKeyId: 'AKIDFIRST' });
+    expect(check(first)).toBe('ok');
+    for (let i = 0; i < 1100; i++) {
+      const req = sign({
+        accessKeyId: `AKID${i}`,
+        headers: [
+          ['Host', 'example.amazonaws.com'],
+          [`X-Extra-${i}`, 'v'],
+        ],
+      });
+      const p = parseSigV4(req, { now: at(0), allowedScopes: SCOPES });
+      expect(p.ok && [p.parsed.accessKeyId, p.parsed.signedHeaders.includes(`x-extra-${i}`)]).toEqual([
+        `AKID${i}`,
+        true,
+      ]);
+    }
+    expect(check(first)).toBe('ok');
+    const p = parseSigV4(first, { now: at(0), allowedScopes: SCOPES });
+    expect(p.ok && [p.parsed.accessKeyId, p.parsed.scope]).toEqual([
+      'AKIDFIRST',
+      '20150830/us-east-1/service/aws4_request',
+    ]);
+  });
+});
+
 describe('time (header form)', () => {
   it.each([
     [0, 'ok'],

@@ -13,6 +13,8 @@ export function sha256Hex(data: string | Uint8Array): string {
   return hash('sha256', data, 'hex');
 }
 
+const PLAIN_HEADER_VALUE = /^[\x21-\x7e]+(?: [\x21-\x7e]+)*$/;
+
 function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 }
@@ -24,6 +26,8 @@ function isSpace(c: number): boolean {
  * in a signed header: other control characters or anything outside printable ASCII.
  */
 export function trimHeaderValue(value: string): string | undefined {
+  // The usual value (printable ASCII, single inner spaces, nothing to trim) is returned as it is.
+  if (PLAIN_HEADER_VALUE.test(value)) return value;
   let start = 0;
   let end = value.length;
   while (start < end && isSpace(value.charCodeAt(start))) start++;

@@ -6,6 +6,7 @@ import {
   ALGORITHM,
   canonicalHeaders,
   credentialScope,
+  EMPTY_SHA256,
   trimHeaderValue,
   UNSIGNED_PAYLOAD,
 } from './canonical.js';
@@ -111,10 +112,43 @@ function isAccessKeyId(s: string): boolean {
 }
 
 interface Credential {
-  accessKeyId: string;
-  date: string;
-  region: string;
-  service: string;
+  readonly accessKeyId: string;
+  readonly date: string;
+  readonly region: string;
+  readonly service: string;
+  /** `YYYYMMDD/region/service/aws4_request`. */
+  readonly scope: string;
+}
+
+/**
+ * Parse results by the exact input string. A client sends the same credential and SignedHeaders
+ * strings with every request of a day (only the date and the signature change), so most requests
+ * skip both parses. A result depends on its string alone. Bounded: emptied when full, so a flood of
+ * distinct strings costs re-parsing, never memory.
+ */
+class ParseMemo<T> {
+  readonly #results = new Map<string, T>();
+  // The last string looked up: comparing it is cheaper than hashing a new string for the map.
+  #last = '';
+  #lastResult: T | undefined;
+
+  constructor(
+    private readonly maxEntries: number,
+    private readonly parse: (s: string) => T,
+  ) {}
+
+  get(s: string): T {
+    if (s === this.#last && this.#lastResult !== undefined) return this.#lastResult;
+    let result = this.#results.get(s);
+    if (result === undefined) {
+      result = this.parse(s);
+      if (this.#results.size >= this.maxEntries) this.#results.clear();
+      this.#results.set(s, result);
+    }
+    this.#last = s;
+    this.#lastResult = result;
+    return result;
+  }
 }
 
 /** `<accessKeyId>/<YYYYMMDD>/<region>/<service>/aws4_request`, split from the RIGHT. */
@@ -140,11 +174,13 @@ function parseCredential(c: string): Credential | string {
   }
   if (!isScopePart(region)) return 'Credential has an invalid region.';
   if (!isScopePart(service)) return 'Credential has an invalid service.';
-  return { accessKeyId, date, region, service };
+  return { accessKeyId, date, region, service, scope: credentialScope(date, region, service) };
 }
 
+const credentials = new ParseMemo(1024, parseCredential);
+
 /** `host;x-amz-date`: lowercase tokens, strictly ascending (sorted, no duplicates), `host` included. */
-function parseSignedHeaders(s: string): string[] | string {
+function parseSignedHeaders(s: string): readonly string[] | string {
   if (s.length === 0) return 'SignedHeaders is empty.';
   const out: string[] = [];
   let start = 0;
@@ -165,8 +201,10 @@ function parseSignedHeaders(s: string): string[] | string {
     start = i + 1;
   }
   if (!out.includes('host')) return 'SignedHeaders must include host.';
-  return out;
+  return Object.freeze(out);
 }
+
+const signedHeaderLists = new ParseMemo(256, parseSignedHeaders);
 
 interface AuthorizationParams {
   credential: string;
@@ -174,9 +212,21 @@ interface AuthorizationParams {
   signature: string;
 }
 
+/** The form every SDK sends; anything else takes the general path below (same grammar, same result). */
+const USUAL_AUTHORIZATION =
+  /^AWS4-HMAC-SHA256 Credential=([^\s,]+), ?SignedHeaders=([^\s,]+), ?Signature=([^\s,]+)$/;
+
 /** `AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...`, any order, spaces after commas optional. */
 function parseAuthorization(raw: string): AuthorizationParams | string {
   if (raw.length > SIGV4_LIMITS.maxAuthorizationLength) return 'Authorization header is too long.';
+  const usual = USUAL_AUTHORIZATION.exec(raw);
+  if (usual !== null) {
+    return {
+      credential: usual[1] as string,
+      signedHeaders: usual[2] as string,
+      signature: usual[3] as string,
+    };
+  }
   const value = raw.trim();
   if (!value.startsWith(ALGORITHM)) {
     return value.startsWith('AWS4-')
@@ -436,9 +486,9 @@ function parseUnchecked(req: SigV4Request, opts: ParseOptions): ParseResult {
   }
 
   // --- credential, scope, signed headers, signature --------------------------------------------
-  const credential = parseCredential(credentialRaw);
+  const credential = credentials.get(credentialRaw);
   if (typeof credential === 'string') return malformed(form, credential);
-  const signedHeaders = parseSignedHeaders(signedHeadersRaw);
+  const signedHeaders = signedHeaderLists.get(signedHeadersRaw);
   if (typeof signedHeaders === 'string') return malformed(form, signedHeaders);
   if (!isLowerHex64(signature)) return malformed(form, 'Signature must be 64 lowercase hexadecimal digits.');
   if (credential.date !== amzDate.slice(0, 8)) {
@@ -482,7 +532,12 @@ function parseUnchecked(req: SigV4Request, opts: ParseOptions): ParseResult {
     }
     payloadClaim = v;
   }
-  if (payloadClaim !== undefined && payloadClaim !== UNSIGNED_PAYLOAD && !isLowerHex64(payloadClaim)) {
+  if (
+    payloadClaim !== undefined &&
+    payloadClaim !== UNSIGNED_PAYLOAD &&
+    payloadClaim !== EMPTY_SHA256 &&
+    !isLowerHex64(payloadClaim)
+  ) {
     if (payloadClaim.startsWith('STREAMING-')) {
       return sigV4Failure(
         'InvalidRequest',
@@ -551,7 +606,7 @@ function parseUnchecked(req: SigV4Request, opts: ParseOptions): ParseResult {
     signingTimeMs,
     region: credential.region,
     service: credential.service,
-    scope: credentialScope(credential.date, credential.region, credential.service),
+    scope: credential.scope,
     signedHeaders,
     signature,
     expiresSeconds,

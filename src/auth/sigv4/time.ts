@@ -27,8 +27,20 @@ function utcMs(
   return ms;
 }
 
+// The last timestamp parsed: requests signed in the same second carry the same one.
+let lastAmzDate = '';
+let lastAmzDateMs: number | undefined;
+
 /** `YYYYMMDDTHHMMSSZ` (ISO 8601 basic, UTC) to epoch ms; `undefined` unless exactly that shape and a real instant. */
 export function parseAmzDate(value: string): number | undefined {
+  if (value === lastAmzDate) return lastAmzDateMs;
+  const ms = parseAmzDateUncached(value);
+  lastAmzDate = value;
+  lastAmzDateMs = ms;
+  return ms;
+}
+
+function parseAmzDateUncached(value: string): number | undefined {
   if (value.length !== 16 || value.charCodeAt(8) !== 0x54 || value.charCodeAt(15) !== 0x5a) return undefined;
   const year = digits(value, 0, 4);
   const month = digits(value, 4, 2);
