@@ -26,6 +26,7 @@ import type {
   SigV4Failure,
   SigV4FailureCode,
   SigV4Request,
+  SigV4Scope,
 } from './types.js';
 
 /** Hard caps on input sizes; anything larger is refused before any real work. */
@@ -269,6 +270,8 @@ const Q_EXPIRES = 'X-Amz-Expires';
 const Q_SIGNED_HEADERS = 'X-Amz-SignedHeaders';
 const Q_SIGNATURE = 'X-Amz-Signature';
 const EXCLUDE_SIGNATURE: ReadonlySet<string> = new Set([Q_SIGNATURE]);
+/** The authentication parameters of a request without a query: always empty, never written. */
+const NO_QUERY = new Map<string, string>();
 
 function joinValue(prev: string | undefined, value: string): string {
   return prev === undefined ? value : `${prev},${value}`;
@@ -362,7 +365,8 @@ function parseUnchecked(req: SigV4Request, opts: ParseOptions): ParseResult {
     }
     params = parsedQuery;
   }
-  const q = new Map<string, string>();
+  // Without a query (the usual signed request) the loop below never runs: no map is made for it.
+  const q = params.length === 0 ? NO_QUERY : new Map<string, string>();
   let duplicateAuthParam = false;
   let queryContentSha: string | undefined;
   let securityTokenQuery = false;
@@ -496,10 +500,12 @@ function parseUnchecked(req: SigV4Request, opts: ParseOptions): ParseResult {
     return malformed(form, `Invalid credential date: it is not the same as the date of ${source}.`);
   }
   let scopeAllowed = opts.allowedScopes === 'any';
-  for (const s of opts.allowedScopes === 'any' ? [] : opts.allowedScopes) {
-    if (s.region === credential.region && s.service === credential.service) {
-      scopeAllowed = true;
-      break;
+  if (!scopeAllowed) {
+    for (const s of opts.allowedScopes as ReadonlyArray<SigV4Scope>) {
+      if (s.region === credential.region && s.service === credential.service) {
+        scopeAllowed = true;
+        break;
+      }
     }
   }
   if (!scopeAllowed) {

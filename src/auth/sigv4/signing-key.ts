@@ -8,6 +8,7 @@ const innerScratch = Buffer.allocUnsafe(BLOCK + 1024);
 const outerScratch = Buffer.allocUnsafe(BLOCK + 32);
 const macScratch = Buffer.allocUnsafe(32);
 const expectedScratch = Buffer.allocUnsafe(32);
+let innerView = innerScratch.subarray(0, BLOCK);
 
 /**
  * HMAC-SHA256 (RFC 2104) of a string (UTF-8, as `Hmac.update` reads it) under a key of at most
@@ -27,7 +28,9 @@ function hmacIntoScratch(key: Uint8Array, message: string): boolean {
     outerScratch[i] = k ^ 0x5c;
   }
   const n = innerScratch.write(message, BLOCK, 'utf8');
-  outerScratch.write(hash('sha256', innerScratch.subarray(0, BLOCK + n), 'binary'), BLOCK, 'binary');
+  // Strings to sign of one scope all have the same length: the view is made once per length.
+  if (innerView.length !== BLOCK + n) innerView = innerScratch.subarray(0, BLOCK + n);
+  outerScratch.write(hash('sha256', innerView, 'binary'), BLOCK, 'binary');
   macScratch.write(hash('sha256', outerScratch, 'binary'), 0, 'binary');
   return true;
 }
