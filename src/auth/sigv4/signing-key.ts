@@ -16,8 +16,8 @@ let innerView = innerScratch.subarray(0, BLOCK);
  * `false` when the key or message is too long for the scratch buffers. Written by hand because
  * every `createHmac` makes a native object for the garbage collector to finalise (with five per
  * cold key they showed up as multi-millisecond pauses in the latency tail), and each Buffer that
- * `hash()` returns costs a backing store: the digests travel as binary (latin1) strings instead, one byte
- * per character. Tests hold it to `createHmac` and the AWS vectors.
+ * `hash()` returns costs a backing store: the digests travel as binary (latin1) strings instead,
+ * one byte per character. Tests hold it to `createHmac` and the AWS vectors.
  */
 function hmacIntoScratch(key: Uint8Array, message: string): boolean {
   // UTF-8 needs at most 3 bytes per UTF-16 code unit.
