@@ -86,6 +86,25 @@ describe.each(ENGINES)('SigV4-signed requests on %s', (engine) => {
       }
     });
 
+    it('keys with the same roles, owner and type share one permission set in the key cache', async () => {
+      const another = (
+        await call(t, 'POST', `/iam/service-accounts/${saId}/keys`, { body: { name: 'second' } })
+      ).json();
+      const apiKey = (
+        await call(t, 'POST', `/iam/service-accounts/${saId}/keys`, { body: { name: 'api', type: 'api' } })
+      ).json();
+      const first = await t.runtime.keys.getFresh(creds.accessKeyId);
+      const second = await t.runtime.keys.getFresh(another.accessKeyId);
+      const api = await t.runtime.keys.getFresh(apiKey.accessKeyId);
+      expect(second?.permissions).toBe(first?.permissions);
+      expect(api?.permissions).not.toBe(first?.permissions);
+      expect(first?.permissions.allows('agent:read')).toBe(true);
+      expect(first?.permissions.allows('agent:write')).toBe(false);
+      // What the IAM API reports for a key is the same list.
+      const reported = (await call(t, 'GET', `/iam/keys/${another.accessKeyId}/permissions`)).json();
+      expect(reported.permissions).toEqual(second?.permissions.patterns);
+    });
+
     it('presigned URLs work, and expire', async () => {
       const url = await presign(creds, {
         method: 'GET',

@@ -7,8 +7,14 @@
  * instances by PostgreSQL LISTEN/NOTIFY), and in any case after `ttlMs` as a safety net.
  * Unknown IDs are cached briefly too, so a flood of made-up IDs does not reach the database.
  */
-import { patternsFromRoles, patternsOf, subjectGroups, subjectRoles } from '../identity/authorization.js';
-import { IntersectionSet, PermissionSet } from '../identity/permissions.js';
+import {
+  keyPermissionList,
+  patternsFromRoles,
+  patternsOf,
+  subjectGroups,
+  subjectRoles,
+} from '../identity/authorization.js';
+import { PermissionSet } from '../identity/permissions.js';
 import { getSettings, type IamSettings } from '../identity/settings.js';
 import { keysWithOwner, openSecrets, type UsableSecret } from '../keys/keys.js';
 import type { Services } from '../services.js';
@@ -90,6 +96,9 @@ const KEY_COLUMNS = [
   'access_keys.last_used_at',
   'access_keys.last_used_ip',
 ] as const satisfies ReadonlyArray<`access_keys.${keyof AccessKey}`>;
+
+/** Distinct permission sets kept for sharing between cached keys. */
+const EXPANSIONS_KEPT = 1000;
 
 const DEFAULTS: KeyAuthorityOptions = { ttlMs: 60_000, negativeTtlMs: 5_000, maxEntries: 100_000 };
 
@@ -268,6 +277,28 @@ export class KeyAuthority {
       .where('access_keys.id', '=', id);
   });
 
+  /**
+   * Keys with the same roles, owner permissions and type share one expanded set (and the answers it
+   * caches): the list is a function of those alone, so a shared set is never stale, and a cached key
+   * costs no permission list of its own. Bounded: emptied when full.
+   */
+  private readonly expansions = new Map<string, PermissionSet>();
+
+  private expandedPermissions(
+    own: { readonly patterns: readonly string[]; readonly assigned: boolean },
+    owner: PermissionSet,
+    type: AccessKey['type'],
+  ): PermissionSet {
+    const id = `${type}\n${own.assigned ? `own ${own.patterns.join(' ')}` : 'owner'}\n${owner.patterns.join(' ')}`;
+    let set = this.expansions.get(id);
+    if (set === undefined) {
+      set = new PermissionSet(keyPermissionList(own, owner, type));
+      if (this.expansions.size >= EXPANSIONS_KEPT) this.expansions.clear();
+      this.expansions.set(id, set);
+    }
+    return set;
+  }
+
   private async load(accessKeyId: string): Promise<KeyEntry | undefined> {
     const row = (await this.keyQuery.execute(this.svc.database, { id: accessKeyId })).rows[0];
     if (!row) return undefined;
@@ -283,15 +314,12 @@ export class KeyAuthority {
       this.tenantSettings(key.tenant_id),
     ]);
     const owner = ownerState?.permissions ?? new PermissionSet([]);
-    // A key's own groups and roles (or its owner's when it has none), never beyond its owner's.
-    const effective = new IntersectionSet(own.assigned ? new PermissionSet(own.patterns) : owner, owner);
-    const expanded = effective.expand().filter((p) => key.type !== 'api' || !p.startsWith('iam:'));
     return {
       key,
       ownerActive: owner_status === 'active',
       owner: { name: owner_name ?? '', email: owner_email ?? null },
       secrets,
-      permissions: new PermissionSet(expanded),
+      permissions: this.expandedPermissions(own, owner, key.type),
       settings,
       expiresAt: key.expires_at === null ? undefined : new Date(key.expires_at),
       loadedAt: Date.now(),

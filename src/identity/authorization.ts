@@ -81,9 +81,24 @@ export async function principalPermissions(
   return new PermissionSet((await patternsOf(db, tenantId, type, id)).patterns);
 }
 
+/**
+ * The concrete permissions of a key: those of its own groups and roles (its owner's when it has
+ * none), never beyond its owner's; an api-type key gets data permissions only. The one rule behind
+ * the key cache (signed requests, key tokens) and `GET /iam/keys/{id}/permissions`.
+ */
+export function keyPermissionList(
+  own: { readonly patterns: readonly string[]; readonly assigned: boolean },
+  owner: PermissionSet,
+  type: AccessKey['type'],
+): string[] {
+  const effective = new IntersectionSet(own.assigned ? new PermissionSet(own.patterns) : owner, owner);
+  const expanded = effective.expand();
+  return type === 'api' ? expanded.filter((p) => !p.startsWith('iam:')) : expanded;
+}
+
 export interface KeyPermissions {
-  /** What the key may do: its own assignments (or its owner's when it has none) within its owner's. */
-  effective: PermissionSet;
+  /** Concrete permissions the key has (see `keyPermissionList`). */
+  permissions: string[];
   /** Whether the key has groups or roles of its own. */
   ownAssignments: boolean;
   owner: PermissionSet;
@@ -94,8 +109,7 @@ export async function keyPermissions(db: DbOrTx, key: AccessKey): Promise<KeyPer
     patternsOf(db, key.tenant_id, 'key', key.id),
     principalPermissions(db, key.tenant_id, key.owner_type, key.owner_id),
   ]);
-  const keySet = own.assigned ? new PermissionSet(own.patterns) : owner;
-  return { effective: new IntersectionSet(keySet, owner), ownAssignments: own.assigned, owner };
+  return { permissions: keyPermissionList(own, owner, key.type), ownAssignments: own.assigned, owner };
 }
 
 export async function isAdministrator(db: DbOrTx, tenantId: string, userId: string): Promise<boolean> {

@@ -563,10 +563,7 @@ export async function effectivePermissions(db: DbOrTx, key: AccessKey): Promise<
   const perms = await keyPermissions(db, key);
   return {
     accessKeyId: key.id,
-    permissions:
-      key.type === 'api'
-        ? perms.effective.expand().filter((p) => !p.startsWith('iam:'))
-        : perms.effective.expand(),
+    permissions: perms.permissions,
     source: perms.ownAssignments ? 'key' : 'owner',
     ownerPermissions: perms.owner.expand(),
   };
