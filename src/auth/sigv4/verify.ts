@@ -85,9 +85,16 @@ function verifyUnchecked(
     }
   }
 
-  // --- candidates ----------------------------------------------------------------------------
-  // Each secret's derived key comes from the cache (a memo hit per secret object on hot keys).
+  // --- keys ----------------------------------------------------------------------------------
+  // One derived key per secret, for every candidate below (a memo hit per secret object on hot keys).
   const cache = opts.signingKeyCache === undefined ? defaultSigningKeyCache : opts.signingKeyCache;
+  const keys = secrets.map((s) =>
+    cache === null
+      ? deriveSigningKey(s.secret, parsed.date, parsed.region, parsed.service)
+      : cache.getOrDerive(parsed.accessKeyId, s, parsed.date, parsed.region, parsed.service),
+  );
+
+  // --- candidates ----------------------------------------------------------------------------
   const c = parsed.canonical;
   const stsPrefix = `${ALGORITHM}\n${parsed.amzDate}\n${parsed.scope}\n`;
   const tail = `\n${c.headers}\n${c.signedHeaders}\n`;
@@ -103,12 +110,10 @@ function verifyUnchecked(
           firstCreq = creq;
           firstSts = sts;
         }
-        for (const s of secrets) {
-          const key =
-            cache === null
-              ? deriveSigningKey(s.secret, parsed.date, parsed.region, parsed.service)
-              : cache.getOrDerive(parsed.accessKeyId, s, parsed.date, parsed.region, parsed.service);
-          if (signatureMatches(key, sts, parsed.signature)) return { ok: true, secret: s };
+        for (let i = 0; i < keys.length; i++) {
+          if (signatureMatches(keys[i] as Buffer, sts, parsed.signature)) {
+            return { ok: true, secret: secrets[i] as SecretCandidate };
+          }
         }
       }
     }
