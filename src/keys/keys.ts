@@ -579,8 +579,7 @@ export interface StoredSecret {
 export interface UsableSecret {
   secret: string;
   version: number;
-  notAfter: string | null;
-  /** `notAfter` in epoch ms (Infinity when the secret has no end): compared on every signed request. */
+  /** End of the secret's grace period in epoch ms (Infinity when it has none): compared on every signed request. */
   notAfterMs: number;
 }
 
@@ -600,7 +599,6 @@ export function openSecrets(
       usable.push({
         secret,
         version: r.version,
-        notAfter: r.not_after,
         notAfterMs: r.not_after === null ? Number.POSITIVE_INFINITY : Date.parse(r.not_after),
       });
     } catch (error) {
