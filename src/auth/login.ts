@@ -123,11 +123,11 @@ export async function loginWithKey(
     );
   }
   let lifetime = entry.settings.tokenLifetimeSeconds;
-  if (key.expires_at !== null) {
+  if (entry.expiresAt !== undefined) {
     // A token never outlives its key.
     lifetime = Math.max(
       1,
-      Math.min(lifetime, Math.floor((Date.parse(key.expires_at) - now.getTime()) / 1000)),
+      Math.min(lifetime, Math.floor((entry.expiresAt.getTime() - now.getTime()) / 1000)),
     );
   }
   return issueToken(
