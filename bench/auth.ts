@@ -259,6 +259,7 @@ async function fillKeys(runtime: Runtime, count: number): Promise<Array<{ id: st
         updated_by_id: 'bench',
         last_used_at: null,
         last_used_ip: null,
+        manager_disabled: 0,
       });
       secrets.push({
         access_key_id: id,

@@ -95,6 +95,7 @@ const KEY_COLUMNS = [
   'access_keys.updated_by_id',
   'access_keys.last_used_at',
   'access_keys.last_used_ip',
+  'access_keys.manager_disabled',
 ] as const satisfies ReadonlyArray<`access_keys.${keyof AccessKey}`>;
 
 /** Distinct permission sets kept for sharing between cached keys. */

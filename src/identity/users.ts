@@ -74,6 +74,7 @@ export async function createUser(svc: Services, actor: Actor, input: NewUserInpu
     password_hash: passwordHash,
     status: 'active',
     api_user: 0,
+    session_epoch: 0,
     created_at: now,
     updated_at: now,
   };

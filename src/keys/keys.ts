@@ -272,6 +272,7 @@ export async function createKey(
       updated_by_id: actor.id,
       last_used_at: null,
       last_used_ip: null,
+      manager_disabled: 0,
     };
     await trx.insertInto('access_keys').values(row).execute();
     const sealed = svc.secrets.seal(secret, secretContext(actor.tenantId, accessKeyId, 1));

@@ -3,12 +3,14 @@ import type { Db } from './dialect.js';
 import * as core from './migrations/2026-11-23-0001-core.js';
 import * as accounting from './migrations/2026-11-23-0002-accounting.js';
 import * as notify from './migrations/2026-11-23-0003-notify.js';
+import * as security from './migrations/2026-12-04-0004-security.js';
 
 /** Migrations are listed here (not read from disk) so they work from src/ and dist/ alike. */
 const MIGRATIONS: Record<string, Migration> = {
   '2026-11-23-0001-core': core,
   '2026-11-23-0002-accounting': accounting,
   '2026-11-23-0003-notify': notify,
+  '2026-12-04-0004-security': security,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -3,7 +3,7 @@
  * (`2026-11-23T10:00:00.000Z`) and flags are 0/1 integers on both engines, so the
  * same queries and comparisons work on SQLite and PostgreSQL.
  */
-import type { Insertable, Selectable, Updateable } from 'kysely';
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
 
 export type PrincipalType = 'user' | 'service_account';
 export type Flag = 0 | 1;
@@ -37,6 +37,8 @@ export interface UserTable {
   password_hash: string | null;
   status: 'active' | 'disabled';
   api_user: number;
+  /** Bumped when the password changes or the user is disabled or made an API user: ends earlier sessions. */
+  session_epoch: Generated<number>;
   created_at: string;
   updated_at: string;
 }
@@ -110,6 +112,8 @@ export interface AccessKeyTable {
   updated_by_id: string;
   last_used_at: string | null;
   last_used_ip: string | null;
+  /** 1: deactivated by a key manager (or the operator); self-service cannot activate it again. */
+  manager_disabled: Generated<number>;
 }
 
 export interface KeySecretTable {
@@ -165,6 +169,17 @@ export interface Database {
   key_reminders: KeyReminderTable;
   key_reveal_links: KeyRevealLinkTable;
   notifications: NotificationTable;
+  /** SQLite only: the cross-process change feed (storage/change-feed). */
+  change_events: ChangeEventTable;
+}
+
+export interface ChangeEventTable {
+  id: Generated<number>;
+  /** The process that wrote it (it skips its own events). */
+  origin: string;
+  /** JSON `{"e": event name, "a": arguments}`. */
+  payload: string;
+  created_at: string;
 }
 
 export type Tenant = Selectable<TenantTable>;
@@ -180,10 +195,11 @@ export type KeySecret = Selectable<KeySecretTable>;
 export type AuditEntry = Selectable<AuditLogTable>;
 
 /**
- * `pending` → `sending` (claimed under a lease) → `sent` | `failed`; a failed attempt that may be
- * retried goes back to `pending` with a later `next_attempt_at`.
+ * `pending` → `sending` (claimed under a lease) → `sent` | `failed` | `dropped` (a key email that
+ * was no longer true when its turn came); a failed attempt that may be retried goes back to
+ * `pending` with a later `next_attempt_at`.
  */
-export type OutboxStatus = 'pending' | 'sending' | 'sent' | 'failed';
+export type OutboxStatus = 'pending' | 'sending' | 'sent' | 'failed' | 'dropped';
 
 export interface MailOutboxTable {
   id: string;
@@ -207,6 +223,12 @@ export interface MailOutboxTable {
   created_at: string;
   updated_at: string;
   sent_at: string | null;
+  /** The key a key email is about (re-checked at delivery: a stale one is `dropped`). */
+  access_key_id: string | null;
+  /** A reminder's expiry time: dropped when the key's expiry has changed since. */
+  key_expires_at: string | null;
+  /** A credentials email's secret version: dropped when a new secret was generated since. */
+  key_secret_version: number | null;
 }
 
 export interface KeyReminderTable {
