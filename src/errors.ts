@@ -15,6 +15,10 @@ export const ERROR_STATUS = {
   INVALID_TOKEN: 401,
   EXPIRED_TOKEN: 401,
   AccessDenied: 403,
+  /** A grant, binding or change that would give a principal or key more than the caller holds. */
+  PRIVILEGE_ESCALATION: 403,
+  /** A one-time link's POST sent by a page of another site (it would use the link up). */
+  CROSS_SITE_REQUEST: 403,
   API_USER_PASSWORD_LOGIN: 403,
   USER_DISABLED: 403,
   KEY_TYPE_NOT_ALLOWED: 403,

@@ -4,11 +4,12 @@
  * permissions and its owner's status.
  *
  * Entries are dropped when anything that could change them changes (the ChangeBus, fed across
- * instances by PostgreSQL LISTEN/NOTIFY), and in any case after `ttlMs` as a safety net.
+ * instances and processes by the change feed: PostgreSQL LISTEN/NOTIFY, or SQLite's change_events
+ * table), and in any case after `ttlMs` as a safety net.
  * Unknown IDs are cached briefly too, so a flood of made-up IDs does not reach the database.
  */
 import {
-  keyPermissionList,
+  keyPermissionSet,
   patternsFromRoles,
   patternsOf,
   subjectGroups,
@@ -27,7 +28,7 @@ export interface KeyEntry {
   ownerActive: boolean;
   owner: { name: string; email: string | null };
   secrets: UsableSecret[];
-  /** Concrete permissions the key has (api-type keys: data permissions only). */
+  /** What the key may do (its own roles ∩ its owner's; api-type keys: data permissions only). */
   permissions: PermissionSet;
   settings: IamSettings;
   /** `key.expires_at` as a Date (presigned URLs must not outlive it), or undefined when it never expires. */
@@ -279,9 +280,9 @@ export class KeyAuthority {
   });
 
   /**
-   * Keys with the same roles, owner permissions and type share one expanded set (and the answers it
-   * caches): the list is a function of those alone, so a shared set is never stale, and a cached key
-   * costs no permission list of its own. Bounded: emptied when full.
+   * Keys with the same roles, owner permissions and type share one set (and the answers it caches):
+   * the set is a function of those alone, so a shared set is never stale, and a cached key costs no
+   * permission set of its own. Bounded: emptied when full.
    */
   private readonly expansions = new Map<string, PermissionSet>();
 
@@ -293,7 +294,7 @@ export class KeyAuthority {
     const id = `${type}\n${own.assigned ? `own ${own.patterns.join(' ')}` : 'owner'}\n${owner.patterns.join(' ')}`;
     let set = this.expansions.get(id);
     if (set === undefined) {
-      set = new PermissionSet(keyPermissionList(own, owner, type));
+      set = keyPermissionSet(own, owner, type);
       if (this.expansions.size >= EXPANSIONS_KEPT) this.expansions.clear();
       this.expansions.set(id, set);
     }

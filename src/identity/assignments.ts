@@ -12,6 +12,8 @@ import type { DbOrTx } from '../storage/dialect.js';
 import type { MemberType, RoleSubjectType } from '../storage/tables.js';
 import { iso } from '../time.js';
 import { assertNotLastAdministrator } from './authorization.js';
+import { assertHoldsEverything, guardGains } from './escalation.js';
+import { administratorsGroupId } from './tenants.js';
 
 export interface NamedRef {
   id: string;
@@ -78,80 +80,120 @@ async function checkIds(
 }
 
 /**
- * Replace the subject's groups and/or roles inside `trx`. Returns before/after; the caller audits
- * under its own action name when it makes the change as part of something larger.
+ * Replace the subject's groups and/or roles inside `trx`, as `actor`: refused (and rolled back
+ * with the transaction) when the subject would gain what the actor does not hold, or when the
+ * Administrators group or the Administrator role changes and the actor does not hold `*`.
+ * Returns before/after; the caller audits under its own action name when it makes the change as
+ * part of something larger.
  */
 export async function replaceAssignments(
   trx: DbOrTx,
+  actor: Actor,
   now: Date,
-  tenantId: string,
   subject: Subject,
   change: { groupIds?: string[]; roleIds?: string[] },
 ): Promise<{ before: Assignments; after: Assignments }> {
+  const { tenantId } = actor;
   const groupIds = change.groupIds && [...new Set(change.groupIds)];
   const roleIds = change.roleIds && [...new Set(change.roleIds)];
   if (groupIds && subject.type === 'group')
     throw new AppError('VALIDATION_FAILED', 'groups cannot contain groups');
   const before = await getAssignments(trx, tenantId, subject);
+  await assertProtectedUnchanged(trx, actor, before, { groupIds, roleIds });
   const at = iso(now);
-  if (groupIds) {
-    await checkIds(trx, 'groups', tenantId, groupIds);
-    if (subject.type === 'user') {
-      const adminGroup = await trx
-        .selectFrom('groups')
-        .select('id')
-        .where('tenant_id', '=', tenantId)
-        .where('builtin', '=', 'administrators')
-        .executeTakeFirstOrThrow();
-      const leaving = before.groups.some((g) => g.id === adminGroup.id) && !groupIds.includes(adminGroup.id);
-      if (leaving) await assertNotLastAdministrator(trx, tenantId, subject.id);
-    }
-    const memberType = subject.type as MemberType;
-    await trx
-      .deleteFrom('group_members')
-      .where('tenant_id', '=', tenantId)
-      .where('member_type', '=', memberType)
-      .where('member_id', '=', subject.id)
-      .execute();
-    if (groupIds.length > 0) {
-      await trx
-        .insertInto('group_members')
-        .values(
-          groupIds.map((g) => ({
-            tenant_id: tenantId,
-            group_id: g,
-            member_type: memberType,
-            member_id: subject.id,
-            created_at: at,
-          })),
-        )
-        .execute();
-    }
-  }
-  if (roleIds) {
-    await checkIds(trx, 'roles', tenantId, roleIds);
-    await trx
-      .deleteFrom('role_assignments')
-      .where('tenant_id', '=', tenantId)
-      .where('subject_type', '=', subject.type)
-      .where('subject_id', '=', subject.id)
-      .execute();
-    if (roleIds.length > 0) {
-      await trx
-        .insertInto('role_assignments')
-        .values(
-          roleIds.map((r) => ({
-            tenant_id: tenantId,
-            role_id: r,
-            subject_type: subject.type,
-            subject_id: subject.id,
-            created_at: at,
-          })),
-        )
-        .execute();
-    }
-  }
+  await guardGains(
+    trx,
+    actor,
+    [subject],
+    `assigning these groups and roles to the ${subjectLabel(subject)}`,
+    async () => {
+      if (groupIds) {
+        await checkIds(trx, 'groups', tenantId, groupIds);
+        if (subject.type === 'user') {
+          const adminGroup = await administratorsGroupId(trx, tenantId);
+          const leaving = before.groups.some((g) => g.id === adminGroup) && !groupIds.includes(adminGroup);
+          if (leaving) await assertNotLastAdministrator(trx, tenantId, subject.id);
+        }
+        const memberType = subject.type as MemberType;
+        await trx
+          .deleteFrom('group_members')
+          .where('tenant_id', '=', tenantId)
+          .where('member_type', '=', memberType)
+          .where('member_id', '=', subject.id)
+          .execute();
+        if (groupIds.length > 0) {
+          await trx
+            .insertInto('group_members')
+            .values(
+              groupIds.map((g) => ({
+                tenant_id: tenantId,
+                group_id: g,
+                member_type: memberType,
+                member_id: subject.id,
+                created_at: at,
+              })),
+            )
+            .execute();
+        }
+      }
+      if (roleIds) {
+        await checkIds(trx, 'roles', tenantId, roleIds);
+        await trx
+          .deleteFrom('role_assignments')
+          .where('tenant_id', '=', tenantId)
+          .where('subject_type', '=', subject.type)
+          .where('subject_id', '=', subject.id)
+          .execute();
+        if (roleIds.length > 0) {
+          await trx
+            .insertInto('role_assignments')
+            .values(
+              roleIds.map((r) => ({
+                tenant_id: tenantId,
+                role_id: r,
+                subject_type: subject.type,
+                subject_id: subject.id,
+                created_at: at,
+              })),
+            )
+            .execute();
+        }
+      }
+    },
+  );
   return { before, after: await getAssignments(trx, tenantId, subject) };
+}
+
+const subjectLabel = (subject: Subject): string =>
+  subject.type === 'key' ? 'key' : subject.type.replace('_', ' ');
+
+/**
+ * Joining or leaving the Administrators group, and gaining or losing the Administrator role, need
+ * a caller holding `*` (the permission check alone would let a `*` holder's delegate remove them).
+ */
+async function assertProtectedUnchanged(
+  trx: DbOrTx,
+  actor: Actor,
+  before: Assignments,
+  change: { groupIds?: string[]; roleIds?: string[] },
+): Promise<void> {
+  const differs = (ids: string[] | undefined, had: NamedRef[], protectedId: string) =>
+    ids !== undefined && had.some((r) => r.id === protectedId) !== ids.includes(protectedId);
+  if (change.groupIds !== undefined) {
+    const adminGroup = await administratorsGroupId(trx, actor.tenantId);
+    if (differs(change.groupIds, before.groups, adminGroup))
+      assertHoldsEverything(actor, 'changing who is in the Administrators group');
+  }
+  if (change.roleIds !== undefined) {
+    const adminRole = await trx
+      .selectFrom('roles')
+      .select('id')
+      .where('tenant_id', '=', actor.tenantId)
+      .where('builtin', '=', 'administrator')
+      .executeTakeFirst();
+    if (adminRole && differs(change.roleIds, before.roles, adminRole.id))
+      assertHoldsEverything(actor, 'changing who holds the Administrator role');
+  }
 }
 
 export async function setAssignments(
@@ -164,7 +206,7 @@ export async function setAssignments(
 ): Promise<Assignments> {
   const result = await svc.db.transaction().execute(async (trx) => {
     await assertSubject(trx);
-    const { before, after } = await replaceAssignments(trx, svc.clock.now(), actor.tenantId, subject, change);
+    const { before, after } = await replaceAssignments(trx, actor, svc.clock.now(), subject, change);
     await notifyAssignmentChange(svc, trx, actor, subject, before, after);
     const targetType = subject.type === 'key' ? 'access_key' : subject.type;
     await writeAudit(

@@ -2,7 +2,7 @@
 import { AppError } from '../errors.js';
 import type { DbOrTx } from '../storage/dialect.js';
 import type { AccessKey, MemberType, RoleSubjectType } from '../storage/tables.js';
-import { IntersectionSet, PermissionSet } from './permissions.js';
+import { intersectPatterns, PermissionSet, simplifyPatterns } from './permissions.js';
 
 /** The subject's groups, as a query (run alone, or embedded as a subquery). */
 export function subjectGroups(
@@ -82,18 +82,37 @@ export async function principalPermissions(
 }
 
 /**
- * The concrete permissions of a key: those of its own groups and roles (its owner's when it has
- * none), never beyond its owner's; an api-type key gets data permissions only. The one rule behind
- * the key cache (signed requests, key tokens) and `GET /iam/keys/{id}/permissions`.
+ * A key's permission patterns: those of its own groups and roles (its owner's when it has none),
+ * never beyond its owner's. As patterns, not a list, so they can be compared with what the key
+ * is used to grant (`PermissionSet.covers`).
  */
+export function keyPatterns(
+  own: { readonly patterns: readonly string[]; readonly assigned: boolean },
+  ownerPatterns: readonly string[],
+): string[] {
+  return own.assigned ? intersectPatterns(own.patterns, ownerPatterns) : simplifyPatterns(ownerPatterns);
+}
+
+/**
+ * What a key may do: `keyPatterns`, and for an api-type key data permissions only. The one rule
+ * behind the key cache (signed requests, key tokens), grants made with a key and
+ * `GET /iam/keys/{id}/permissions`.
+ */
+export function keyPermissionSet(
+  own: { readonly patterns: readonly string[]; readonly assigned: boolean },
+  owner: PermissionSet,
+  type: AccessKey['type'],
+): PermissionSet {
+  return new PermissionSet(keyPatterns(own, owner.patterns), type === 'api');
+}
+
+/** The concrete permissions of a key (see `keyPermissionSet`). */
 export function keyPermissionList(
   own: { readonly patterns: readonly string[]; readonly assigned: boolean },
   owner: PermissionSet,
   type: AccessKey['type'],
 ): string[] {
-  const effective = new IntersectionSet(own.assigned ? new PermissionSet(own.patterns) : owner, owner);
-  const expanded = effective.expand();
-  return type === 'api' ? expanded.filter((p) => !p.startsWith('iam:')) : expanded;
+  return keyPermissionSet(own, owner, type).expand();
 }
 
 export interface KeyPermissions {

@@ -8,6 +8,7 @@ import type { Group, MemberType } from '../storage/tables.js';
 import { iso } from '../time.js';
 import { getAssignments, type NamedRef, replaceAssignments } from './assignments.js';
 import { assertNotLastAdministrator } from './authorization.js';
+import { assertHoldsEverything, guardGains } from './escalation.js';
 
 export interface GroupMember {
   type: MemberType;
@@ -128,10 +129,12 @@ export async function createGroup(
       if (input.roleIds) {
         await replaceAssignments(
           trx,
+          actor,
           svc.clock.now(),
-          actor.tenantId,
           { type: 'group', id: row.id },
-          { roleIds: input.roleIds },
+          {
+            roleIds: input.roleIds,
+          },
         );
       }
       const view = await groupView(trx, row);
@@ -159,6 +162,8 @@ export async function updateGroup(
           `the built-in group ${before.name} cannot be renamed or given other roles`,
         );
       }
+      if (before.builtin === 'administrators')
+        assertHoldsEverything(actor, 'changing the Administrators group');
       const beforeView = await groupView(trx, before);
       const values: Partial<Group> = { updated_at: iso(svc.clock.now()) };
       if (patch.name !== undefined) values.name = patch.name.trim();
@@ -167,10 +172,12 @@ export async function updateGroup(
       if (patch.roleIds) {
         const change = await replaceAssignments(
           trx,
+          actor,
           svc.clock.now(),
-          actor.tenantId,
           { type: 'group', id },
-          { roleIds: patch.roleIds },
+          {
+            roleIds: patch.roleIds,
+          },
         );
         await notifyAssignmentChange(svc, trx, actor, { type: 'group', id }, change.before, change.after);
       }
@@ -192,13 +199,28 @@ export async function deleteGroup(svc: Services, actor: Actor, id: string): Prom
     if (before.builtin !== null)
       throw new AppError('BUILTIN_PROTECTED', `the built-in group ${before.name} cannot be deleted`);
     const beforeView = await groupView(trx, before);
-    await trx.deleteFrom('group_members').where('group_id', '=', id).execute();
-    await trx
-      .deleteFrom('role_assignments')
-      .where('subject_type', '=', 'group')
-      .where('subject_id', '=', id)
+    // A key whose only assignment was this group would fall back to its owner's permissions.
+    const keys = await trx
+      .selectFrom('group_members')
+      .select('member_id as id')
+      .where('group_id', '=', id)
+      .where('member_type', '=', 'key')
       .execute();
-    await trx.deleteFrom('groups').where('id', '=', id).execute();
+    await guardGains(
+      trx,
+      actor,
+      keys.map((k) => ({ type: 'key' as const, id: k.id })),
+      `deleting the group ${before.name} (keys in it would get their owners' permissions)`,
+      async () => {
+        await trx.deleteFrom('group_members').where('group_id', '=', id).execute();
+        await trx
+          .deleteFrom('role_assignments')
+          .where('subject_type', '=', 'group')
+          .where('subject_id', '=', id)
+          .execute();
+        await trx.deleteFrom('groups').where('id', '=', id).execute();
+      },
+    );
     await writeAudit(trx, svc.clock, actor, 'group.delete', { type: 'group', id }, beforeView, null);
   });
   svc.events.emit('authz-changed', { tenantId: actor.tenantId });
@@ -222,9 +244,11 @@ export async function addMember(
   member: { type: MemberType; id: string },
 ): Promise<GroupMember[]> {
   const members = await svc.db.transaction().execute(async (trx) => {
-    await findGroup(trx, actor.tenantId, groupId);
+    const group = await findGroup(trx, actor.tenantId, groupId);
     if (!(await memberExists(trx, actor.tenantId, member.type, member.id)))
       throw notFound(member.type.replace('_', ' '));
+    if (group.builtin === 'administrators')
+      assertHoldsEverything(actor, 'adding a member to the Administrators group');
     const existing = await trx
       .selectFrom('group_members')
       .select('member_id')
@@ -233,16 +257,18 @@ export async function addMember(
       .where('member_id', '=', member.id)
       .executeTakeFirst();
     if (!existing) {
-      await trx
-        .insertInto('group_members')
-        .values({
-          tenant_id: actor.tenantId,
-          group_id: groupId,
-          member_type: member.type,
-          member_id: member.id,
-          created_at: iso(svc.clock.now()),
-        })
-        .execute();
+      await guardGains(trx, actor, [member], `adding this member to the group ${group.name}`, () =>
+        trx
+          .insertInto('group_members')
+          .values({
+            tenant_id: actor.tenantId,
+            group_id: groupId,
+            member_type: member.type,
+            member_id: member.id,
+            created_at: iso(svc.clock.now()),
+          })
+          .execute(),
+      );
       await writeAudit(
         trx,
         svc.clock,
@@ -268,15 +294,24 @@ export async function removeMember(
 ): Promise<void> {
   await svc.db.transaction().execute(async (trx) => {
     const group = await findGroup(trx, actor.tenantId, groupId);
-    if (group.builtin === 'administrators' && member.type === 'user') {
-      await assertNotLastAdministrator(trx, actor.tenantId, member.id);
+    if (group.builtin === 'administrators') {
+      assertHoldsEverything(actor, 'removing a member from the Administrators group');
+      if (member.type === 'user') await assertNotLastAdministrator(trx, actor.tenantId, member.id);
     }
-    const result = await trx
-      .deleteFrom('group_members')
-      .where('group_id', '=', groupId)
-      .where('member_type', '=', member.type)
-      .where('member_id', '=', member.id)
-      .executeTakeFirst();
+    // A key leaving its last group (and holding no role of its own) falls back to its owner's permissions.
+    const result = await guardGains(
+      trx,
+      actor,
+      [member],
+      `removing this member from the group ${group.name}`,
+      () =>
+        trx
+          .deleteFrom('group_members')
+          .where('group_id', '=', groupId)
+          .where('member_type', '=', member.type)
+          .where('member_id', '=', member.id)
+          .executeTakeFirst(),
+    );
     if (Number(result.numDeletedRows) === 0) throw notFound('group member');
     await notifyMembershipChange(svc, trx, actor, groupId, member, 'removed');
     await writeAudit(

@@ -5,6 +5,7 @@ import type { Services } from '../services.js';
 import { type DbOrTx, isUniqueViolation } from '../storage/dialect.js';
 import type { Role } from '../storage/tables.js';
 import { iso } from '../time.js';
+import { assertCovers, guardGains } from './escalation.js';
 import { unknownPatterns } from './permissions.js';
 
 export interface RoleView {
@@ -54,6 +55,8 @@ export async function createRole(
   input: { name: string; description?: string; permissions: string[] },
 ): Promise<RoleView> {
   const permissions = checkPermissions(input.permissions);
+  // Creating a role is binding permissions to a name others can be given: only what you hold.
+  assertCovers(actor, permissions, 'creating this role');
   const now = iso(svc.clock.now());
   const row: Role = {
     id: svc.newId('rol'),
@@ -104,7 +107,14 @@ export async function updateRole(
       if (patch.description !== undefined) values.description = patch.description;
       if (patch.permissions !== undefined)
         values.permissions = JSON.stringify(checkPermissions(patch.permissions));
-      await trx.updateTable('roles').set(values).where('id', '=', id).execute();
+      // Everyone holding the role gains what is added: the caller must hold it.
+      await guardGains(
+        trx,
+        actor,
+        [{ type: 'role', id }],
+        `changing the permissions of the role ${before.name}`,
+        () => trx.updateTable('roles').set(values).where('id', '=', id).execute(),
+      );
       const after = roleView({ ...before, ...values });
       await writeAudit(trx, svc.clock, actor, 'role.update', { type: 'role', id }, roleView(before), after);
       return after;
@@ -122,8 +132,23 @@ export async function deleteRole(svc: Services, actor: Actor, id: string): Promi
     const before = await findRole(trx, actor.tenantId, id);
     if (before.builtin !== null)
       throw new AppError('BUILTIN_PROTECTED', `the built-in role ${before.name} cannot be deleted`);
-    await trx.deleteFrom('role_assignments').where('role_id', '=', id).execute();
-    await trx.deleteFrom('roles').where('id', '=', id).execute();
+    // A key whose only assignment was this role would fall back to its owner's permissions.
+    const keys = await trx
+      .selectFrom('role_assignments')
+      .select('subject_id as id')
+      .where('role_id', '=', id)
+      .where('subject_type', '=', 'key')
+      .execute();
+    await guardGains(
+      trx,
+      actor,
+      keys.map((k) => ({ type: 'key' as const, id: k.id })),
+      `deleting the role ${before.name} (keys holding only it would get their owners' permissions)`,
+      async () => {
+        await trx.deleteFrom('role_assignments').where('role_id', '=', id).execute();
+        await trx.deleteFrom('roles').where('id', '=', id).execute();
+      },
+    );
     await writeAudit(trx, svc.clock, actor, 'role.delete', { type: 'role', id }, roleView(before), null);
   });
   svc.events.emit('authz-changed', { tenantId: actor.tenantId });

@@ -5,6 +5,7 @@ import type { Services } from '../services.js';
 import { containsText, type DbOrTx, isUniqueViolation } from '../storage/dialect.js';
 import type { ServiceAccount } from '../storage/tables.js';
 import { iso } from '../time.js';
+import { assertMayActAs } from './escalation.js';
 import { deletePrincipalData } from './users.js';
 
 export interface ServiceAccountView {
@@ -105,6 +106,15 @@ export async function updateServiceAccount(
   try {
     const view = await svc.db.transaction().execute(async (trx) => {
       const before = await findServiceAccount(trx, actor.tenantId, id);
+      // Key emails (with a one-time link to the secret) go to this address: moving it is acting as the account.
+      if (patch.email !== undefined && (patch.email?.trim() || null) !== before.email) {
+        await assertMayActAs(
+          trx,
+          actor,
+          { type: 'service_account', id },
+          'changing the email of this service account',
+        );
+      }
       const values: Partial<ServiceAccount> = { updated_at: iso(svc.clock.now()) };
       if (patch.name !== undefined) values.name = patch.name.trim();
       if (patch.email !== undefined) values.email = patch.email?.trim() || null;

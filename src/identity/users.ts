@@ -8,6 +8,7 @@ import { containsText, type DbOrTx, isUniqueViolation } from '../storage/dialect
 import type { User } from '../storage/tables.js';
 import { iso } from '../time.js';
 import { assertNotLastAdministrator, isAdministrator } from './authorization.js';
+import { assertHoldsEverything, assertMayActAs } from './escalation.js';
 
 export interface UserView {
   id: string;
@@ -148,6 +149,19 @@ export async function updateUser(
   try {
     const view = await svc.db.transaction().execute(async (trx) => {
       const before = await findUser(trx, actor.tenantId, id);
+      // A new password or email lets the caller sign in as the user (email: through a later reset
+      // or single sign-on): the caller must hold all the user holds.
+      if (
+        patch.password !== undefined ||
+        (patch.email !== undefined && normalizeEmail(patch.email) !== before.email_normalized)
+      ) {
+        await assertMayActAs(
+          trx,
+          actor,
+          { type: 'user', id },
+          `setting the ${patch.password !== undefined ? 'password' : 'email'} of this user`,
+        );
+      }
       const losesAccess =
         (patch.status === 'disabled' && before.status !== 'disabled') ||
         (patch.apiUser === true && before.api_user === 0);
@@ -183,6 +197,7 @@ export async function deleteUser(svc: Services, actor: Actor, id: string): Promi
     const before = await findUser(trx, actor.tenantId, id);
     await assertNotLastAdministrator(trx, actor.tenantId, id);
     const isAdmin = await isAdministrator(trx, actor.tenantId, id);
+    if (isAdmin) assertHoldsEverything(actor, 'deleting a member of the Administrators group');
     await deletePrincipalData(trx, 'user', id);
     await trx.deleteFrom('notifications').where('user_id', '=', id).execute();
     await trx.deleteFrom('users').where('id', '=', id).execute();

@@ -14,6 +14,7 @@ import {
 import { AppError, notFound } from '../errors.js';
 import { getAssignments, type NamedRef, replaceAssignments } from '../identity/assignments.js';
 import { assertNotLastAdministrator, isAdministrator, keyPermissions } from '../identity/authorization.js';
+import { assertMayActAs } from '../identity/escalation.js';
 import { findServiceAccount } from '../identity/service-accounts.js';
 import { getSettings } from '../identity/settings.js';
 import { findUser } from '../identity/users.js';
@@ -75,6 +76,9 @@ const secretContext = (tenantId: string, accessKeyId: string, version: number) =
   `key-secret:${tenantId}:${accessKeyId}:${version}`;
 
 type KeyRow = AccessKey & { owner_label: string | null };
+
+const keySubject = (accessKeyId: string) => ({ type: 'key' as const, id: accessKeyId });
+const ownerNoun = (owner: Owner) => (owner.type === 'user' ? 'user' : 'service account');
 
 function view(
   row: KeyRow,
@@ -289,9 +293,11 @@ export async function createKey(
       .execute();
     if (input.groupIds || input.roleIds) {
       const subject = { type: 'key' as const, id: accessKeyId };
-      const change = await replaceAssignments(trx, now, actor.tenantId, subject, input);
+      const change = await replaceAssignments(trx, actor, now, subject, input);
       await notifyAssignmentChange(svc, trx, actor, subject, change.before, change.after);
     }
+    // The caller receives the secret: the key may hold nothing the caller does not.
+    await assertMayActAs(trx, actor, keySubject(accessKeyId), `creating a key for this ${ownerNoun(owner)}`);
     if (emailTo !== null) await queueKeyEmail(svc, trx, actor, row, ownerInfo.label, emailTo, secret);
     const keyView = await keyViewOf(svc, trx, { ...row, owner_label: ownerInfo.label });
     await writeAudit(
@@ -480,6 +486,8 @@ export async function rotateSecret(
     ).execute();
     const before = await findKey(trx, actor.tenantId, accessKeyId);
     assertMayManageKeysOf(actor, { type: before.owner_type, id: before.owner_id });
+    // The caller receives the new secret: the key may hold nothing the caller does not.
+    await assertMayActAs(trx, actor, keySubject(accessKeyId), 'generating a new secret for this key');
     const now = svc.clock.now();
     const version = before.secret_version + 1;
     await trx

@@ -1,8 +1,11 @@
 import { Type } from '@sinclair/typebox';
+import type { Actor } from '../../context.js';
+import { heldPatterns, mayGrant } from '../../identity/escalation.js';
 import {
   addMember,
   createGroup,
   deleteGroup,
+  type GroupView,
   getGroupView,
   listGroups,
   listMembers,
@@ -10,7 +13,16 @@ import {
   updateGroup,
 } from '../../identity/groups.js';
 import { PERMISSION_CATALOGUE } from '../../identity/permissions.js';
-import { createRole, deleteRole, findRole, listRoles, roleView, updateRole } from '../../identity/roles.js';
+import {
+  createRole,
+  deleteRole,
+  findRole,
+  listRoles,
+  type RoleView,
+  roleView,
+  updateRole,
+} from '../../identity/roles.js';
+import { administratorsGroupId } from '../../identity/tenants.js';
 import type { App, RouteDeps } from '../app-types.js';
 import { actorOf } from '../auth.js';
 import { Description, Id, IdList, Name, Strict } from '../schemas.js';
@@ -21,9 +33,27 @@ const MemberType = Type.Union([Type.Literal('user'), Type.Literal('service_accou
 const Permissions = Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 200 });
 
 export async function groupRoleRoutes(app: App, { svc }: RouteDeps): Promise<void> {
-  app.get('/iam/groups', { config: { permission: 'iam:groups:read' } }, async (request) => ({
-    items: await listGroups(svc.db, actorOf(request).tenantId),
-  }));
+  /**
+   * `grantable`: whether the caller may give this group (or role) to someone: it holds all the
+   * group gives (and `*` for the Administrators group). The console disables the others.
+   */
+  const withGrantable = async <G extends GroupView>(actor: Actor, groups: G[]) => {
+    const admins = await administratorsGroupId(svc.db, actor.tenantId);
+    return Promise.all(
+      groups.map(async (g) => ({
+        ...g,
+        grantable:
+          mayGrant(actor, await heldPatterns(svc.db, actor.tenantId, { type: 'group', id: g.id })) &&
+          (g.id !== admins || mayGrant(actor, ['*'])),
+      })),
+    );
+  };
+  const roleGrantable = (actor: Actor, r: RoleView) => ({ ...r, grantable: mayGrant(actor, r.permissions) });
+
+  app.get('/iam/groups', { config: { permission: 'iam:groups:read' } }, async (request) => {
+    const actor = actorOf(request);
+    return { items: await withGrantable(actor, await listGroups(svc.db, actor.tenantId)) };
+  });
 
   app.post(
     '/iam/groups',
@@ -33,7 +63,11 @@ export async function groupRoleRoutes(app: App, { svc }: RouteDeps): Promise<voi
         body: Strict({ name: Name, description: Type.Optional(Description), roleIds: Type.Optional(IdList) }),
       },
     },
-    async (request, reply) => reply.status(201).send(await createGroup(svc, actorOf(request), request.body)),
+    async (request, reply) => {
+      const actor = actorOf(request);
+      const [group] = await withGrantable(actor, [await createGroup(svc, actor, request.body)]);
+      return reply.status(201).send(group);
+    },
   );
 
   app.get(
@@ -41,8 +75,13 @@ export async function groupRoleRoutes(app: App, { svc }: RouteDeps): Promise<voi
     { config: { permission: 'iam:groups:read' }, schema: { params: GroupParams } },
     async (request) => {
       const actor = actorOf(request);
-      const group = await getGroupView(svc.db, actor.tenantId, request.params.groupId);
-      return { ...group, members: await listMembers(svc.db, actor.tenantId, group.id) };
+      const [group] = await withGrantable(actor, [
+        await getGroupView(svc.db, actor.tenantId, request.params.groupId),
+      ]);
+      return {
+        ...(group as GroupView),
+        members: await listMembers(svc.db, actor.tenantId, request.params.groupId),
+      };
     },
   );
 
@@ -59,7 +98,12 @@ export async function groupRoleRoutes(app: App, { svc }: RouteDeps): Promise<voi
         }),
       },
     },
-    async (request) => updateGroup(svc, actorOf(request), request.params.groupId, request.body),
+    async (request) => {
+      const actor = actorOf(request);
+      return (
+        await withGrantable(actor, [await updateGroup(svc, actor, request.params.groupId, request.body)])
+      )[0];
+    },
   );
 
   app.delete(
@@ -104,9 +148,10 @@ export async function groupRoleRoutes(app: App, { svc }: RouteDeps): Promise<voi
     },
   );
 
-  app.get('/iam/roles', { config: { permission: 'iam:roles:read' } }, async (request) => ({
-    items: await listRoles(svc.db, actorOf(request).tenantId),
-  }));
+  app.get('/iam/roles', { config: { permission: 'iam:roles:read' } }, async (request) => {
+    const actor = actorOf(request);
+    return { items: (await listRoles(svc.db, actor.tenantId)).map((r) => roleGrantable(actor, r)) };
+  });
 
   app.get('/iam/permissions', async () => ({ items: PERMISSION_CATALOGUE }));
 
@@ -118,13 +163,19 @@ export async function groupRoleRoutes(app: App, { svc }: RouteDeps): Promise<voi
         body: Strict({ name: Name, description: Type.Optional(Description), permissions: Permissions }),
       },
     },
-    async (request, reply) => reply.status(201).send(await createRole(svc, actorOf(request), request.body)),
+    async (request, reply) => {
+      const actor = actorOf(request);
+      return reply.status(201).send(roleGrantable(actor, await createRole(svc, actor, request.body)));
+    },
   );
 
   app.get(
     '/iam/roles/:roleId',
     { config: { permission: 'iam:roles:read' }, schema: { params: RoleParams } },
-    async (request) => roleView(await findRole(svc.db, actorOf(request).tenantId, request.params.roleId)),
+    async (request) => {
+      const actor = actorOf(request);
+      return roleGrantable(actor, roleView(await findRole(svc.db, actor.tenantId, request.params.roleId)));
+    },
   );
 
   app.patch(
@@ -140,7 +191,10 @@ export async function groupRoleRoutes(app: App, { svc }: RouteDeps): Promise<voi
         }),
       },
     },
-    async (request) => updateRole(svc, actorOf(request), request.params.roleId, request.body),
+    async (request) => {
+      const actor = actorOf(request);
+      return roleGrantable(actor, await updateRole(svc, actor, request.params.roleId, request.body));
+    },
   );
 
   app.delete(

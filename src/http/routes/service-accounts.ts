@@ -12,6 +12,7 @@ import { assertMayReadKeysOf } from '../../keys/keys.js';
 import type { App, RouteDeps } from '../app-types.js';
 import { actorOf } from '../auth.js';
 import { Description, Email, Id, IdList, Name, Page, Strict } from '../schemas.js';
+import { withinYourPermissions } from './grantable.js';
 import { createKeyFor, KeyListQuery, listKeysOf, NewKeyBody } from './keys-shared.js';
 
 const Params = Strict({ serviceAccountId: Id });
@@ -26,8 +27,14 @@ export async function serviceAccountRoutes(app: App, { svc }: RouteDeps): Promis
     },
     async (request) => {
       const { limit = 50, offset = 0, search } = request.query;
-      const page = await listServiceAccounts(svc.db, actorOf(request).tenantId, { search, limit, offset });
-      return { ...page, limit, offset };
+      const actor = actorOf(request);
+      const page = await listServiceAccounts(svc.db, actor.tenantId, { search, limit, offset });
+      return {
+        ...page,
+        items: await withinYourPermissions(svc.db, actor, 'service_account', page.items),
+        limit,
+        offset,
+      };
     },
   );
 
@@ -50,10 +57,13 @@ export async function serviceAccountRoutes(app: App, { svc }: RouteDeps): Promis
   app.get(
     '/iam/service-accounts/:serviceAccountId',
     { config: { permission: 'iam:service-accounts:read' }, schema: { params: Params } },
-    async (request) =>
-      serviceAccountView(
-        await findServiceAccount(svc.db, actorOf(request).tenantId, request.params.serviceAccountId),
-      ),
+    async (request) => {
+      const actor = actorOf(request);
+      const sa = serviceAccountView(
+        await findServiceAccount(svc.db, actor.tenantId, request.params.serviceAccountId),
+      );
+      return (await withinYourPermissions(svc.db, actor, 'service_account', [sa]))[0];
+    },
   );
 
   app.patch(
@@ -70,8 +80,11 @@ export async function serviceAccountRoutes(app: App, { svc }: RouteDeps): Promis
         }),
       },
     },
-    async (request) =>
-      updateServiceAccount(svc, actorOf(request), request.params.serviceAccountId, request.body),
+    async (request) => {
+      const actor = actorOf(request);
+      const sa = await updateServiceAccount(svc, actor, request.params.serviceAccountId, request.body);
+      return (await withinYourPermissions(svc.db, actor, 'service_account', [sa]))[0];
+    },
   );
 
   app.delete(

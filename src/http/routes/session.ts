@@ -151,16 +151,14 @@ export async function sessionRoutes(app: App, deps: RouteDeps): Promise<void> {
     if (entry !== null) {
       let body = signedProfiles.get(entry);
       if (body === undefined) {
-        body = Buffer.from(
-          JSON.stringify(profile(actor, entry.owner, [...entry.permissions.patterns], 'sigv4')),
-        );
+        body = Buffer.from(JSON.stringify(profile(actor, entry.owner, entry.permissions.expand(), 'sigv4')));
         signedProfiles.set(entry, body);
       }
       // Already JSON: sent as bytes, so the schema serialiser is skipped (the type provider cannot know).
       return reply.type('application/json; charset=utf-8').send(body as unknown as Static<typeof Profile>);
     }
     const me = actor.principal
-      ? { ...actor.principal, permissions: [...actor.permissions.patterns] }
+      ? { ...actor.principal, permissions: actor.permissions.expand() }
       : await whoAmI(request);
     return profile(actor, { name: me.name, email: me.email ?? null }, me.permissions, 'token');
   });

@@ -14,6 +14,7 @@ import { assertMayManageKeysOf, assertMayReadKeysOf } from '../../keys/keys.js';
 import type { App, RouteDeps } from '../app-types.js';
 import { actorOf } from '../auth.js';
 import { Email, Id, IdList, Name, Page, Password, Strict } from '../schemas.js';
+import { withinYourPermissions } from './grantable.js';
 import { createKeyFor, KeyListQuery, listKeysOf, NewKeyBody } from './keys-shared.js';
 
 const UserParams = Strict({ userId: Id });
@@ -42,7 +43,12 @@ export async function userRoutes(app: App, { svc }: RouteDeps): Promise<void> {
       const actor = actorOf(request);
       const { limit = 50, offset = 0, ...rest } = request.query;
       const page = await listUsers(svc.db, actor.tenantId, { ...rest, limit, offset });
-      return { ...page, limit, offset };
+      return {
+        ...page,
+        items: await withinYourPermissions(svc.db, actor, 'user', page.items),
+        limit,
+        offset,
+      };
     },
   );
 
@@ -58,7 +64,11 @@ export async function userRoutes(app: App, { svc }: RouteDeps): Promise<void> {
   app.get(
     '/iam/users/:userId',
     { config: { permission: 'iam:users:read' }, schema: { params: UserParams } },
-    async (request) => getUserView(svc.db, actorOf(request).tenantId, request.params.userId),
+    async (request) => {
+      const actor = actorOf(request);
+      const user = await getUserView(svc.db, actor.tenantId, request.params.userId);
+      return (await withinYourPermissions(svc.db, actor, 'user', [user]))[0];
+    },
   );
 
   app.patch(
@@ -76,7 +86,11 @@ export async function userRoutes(app: App, { svc }: RouteDeps): Promise<void> {
         }),
       },
     },
-    async (request) => updateUser(svc, actorOf(request), request.params.userId, request.body),
+    async (request) => {
+      const actor = actorOf(request);
+      const user = await updateUser(svc, actor, request.params.userId, request.body);
+      return (await withinYourPermissions(svc.db, actor, 'user', [user]))[0];
+    },
   );
 
   app.delete(
