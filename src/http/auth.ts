@@ -30,6 +30,12 @@ declare module 'fastify' {
   }
 }
 
+/** Is the matched route an IAM route (`/iam` and below)? Decided on the route, not the URL sent. */
+export function isIamRoute(request: FastifyRequest): boolean {
+  const route = request.routeOptions.url;
+  return route !== undefined && (route === '/iam' || route.startsWith('/iam/'));
+}
+
 export function sourceIp(request: FastifyRequest): string {
   return request.ip;
 }
@@ -71,7 +77,8 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
       sendError(reply, request, result.status, result.code, result.message, result.details ?? {});
       return null;
     }
-    if (result.entry.key.type === 'api' && request.url.startsWith('/iam/')) {
+    // The matched route, never the raw URL: `/%69am/me` is routed to /iam/me too.
+    if (result.entry.key.type === 'api' && isIamRoute(request)) {
       sendError(
         reply,
         request,
