@@ -246,6 +246,52 @@ describe.each(ENGINES)('access keys on %s', (engine) => {
       expect(tooLong.statusCode).toBe(400);
     });
 
+    it('generate new secret key with no body at all (curl -X POST)', async () => {
+      const sa = (await call(t, 'POST', '/iam/service-accounts', { body: { name: 'bodiless' } })).json();
+      const key = (await call(t, 'POST', `/iam/service-accounts/${sa.id}/keys`, { body: {} })).json();
+      const rotated = await t.app.inject({
+        method: 'POST',
+        url: `/iam/keys/${key.accessKeyId}/secret`,
+        headers: { authorization: `Bearer ${t.adminToken}` },
+      });
+      expect(rotated.statusCode, rotated.body).toBe(200);
+      expect(rotated.json().secretVersion).toBe(2);
+    });
+
+    it('a key an administrator deactivated stays off: its owner cannot activate it again (its own deactivation it can undo)', async () => {
+      const user = await createUserWithLogin(t, 'sticky@example.com');
+      const key = (
+        await call(t, 'POST', `/iam/users/${user.id}/keys`, { token: user.token, body: {} })
+      ).json();
+      const path = `/iam/keys/${key.accessKeyId}`;
+      // The owner's own deactivation is theirs to undo.
+      expect(
+        (await call(t, 'PATCH', path, { token: user.token, body: { active: false } })).json(),
+      ).toMatchObject({
+        state: 'inactive',
+        deactivatedByManager: false,
+      });
+      expect((await call(t, 'PATCH', path, { token: user.token, body: { active: true } })).statusCode).toBe(
+        200,
+      );
+      // An administrator's is not.
+      const off = (await call(t, 'PATCH', path, { body: { active: false } })).json();
+      expect(off).toMatchObject({ state: 'inactive', deactivatedByManager: true });
+      const again = await call(t, 'PATCH', path, { token: user.token, body: { active: true } });
+      expect(again.statusCode).toBe(403);
+      expect(again.json().error).toMatchObject({
+        code: 'AccessDenied',
+        missingPermission: 'iam:keys:manage',
+      });
+      expect((await call(t, 'GET', path)).json().status).toBe('inactive');
+      // The owner may still rename it or delete it; an administrator may activate it.
+      expect((await call(t, 'PATCH', path, { token: user.token, body: { name: 'parked' } })).statusCode).toBe(
+        200,
+      );
+      const on = (await call(t, 'PATCH', path, { body: { active: true } })).json();
+      expect(on).toMatchObject({ state: 'active', deactivatedByManager: false });
+    });
+
     it('delete: the key stops authenticating at once and is gone from lists', async () => {
       const sa = (await call(t, 'POST', '/iam/service-accounts', { body: { name: 'deletion' } })).json();
       const key = (await call(t, 'POST', `/iam/service-accounts/${sa.id}/keys`, { body: {} })).json();

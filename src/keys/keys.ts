@@ -52,6 +52,8 @@ export interface KeyView {
   status: 'active' | 'inactive';
   /** What the key can do now: `status` combined with expiry. */
   state: KeyState;
+  /** Deactivated by a key manager: its owner cannot activate it again without iam:keys:manage. */
+  deactivatedByManager: boolean;
   expiresAt: string | null;
   daysLeft: number | null;
   owner: { type: PrincipalType; id: string; label: string };
@@ -93,6 +95,7 @@ function view(
     type: row.type,
     status: row.status,
     state: keyState(row, now, leadDays),
+    deactivatedByManager: row.status === 'inactive' && row.manager_disabled === 1,
     expiresAt: row.expires_at,
     daysLeft: daysLeft(row.expires_at, now),
     owner: { type: row.owner_type, id: row.owner_id, label: row.owner_label ?? row.owner_id },
@@ -441,7 +444,19 @@ export async function updateKey(
       updated_by_id: actor.id,
     };
     if (patch.name !== undefined) values.name = patch.name.trim();
-    if (patch.active !== undefined) values.status = patch.active ? 'active' : 'inactive';
+    if (patch.active !== undefined) {
+      const manager = can(actor, 'iam:keys:manage');
+      if (patch.active && before.status === 'inactive' && before.manager_disabled === 1 && !manager) {
+        // Self-service must not undo an administrator's decision to stop a key.
+        throw new AppError(
+          'AccessDenied',
+          'an administrator deactivated this key: only someone with iam:keys:manage can activate it again',
+          { missingPermission: 'iam:keys:manage' },
+        );
+      }
+      values.status = patch.active ? 'active' : 'inactive';
+      values.manager_disabled = patch.active ? 0 : manager ? 1 : 0;
+    }
     if (hasExpiryInput(patch))
       values.expires_at = resolveExpiry(patch, await getSettings(trx, actor.tenantId), now);
     await trx.updateTable('access_keys').set(values).where('id', '=', accessKeyId).execute();

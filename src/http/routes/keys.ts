@@ -108,11 +108,14 @@ export async function keyRoutes(app: App, { svc }: RouteDeps): Promise<void> {
     '/iam/keys/:accessKeyId/secret',
     {
       config: manageable,
+      // No body at all (`curl -X POST …/secret`) means no options; a JSON `null` is still refused.
+      preValidation: (request, _reply, done) => {
+        if (request.body === undefined) request.body = {};
+        done();
+      },
       schema: {
         params: Params,
-        body: Type.Optional(
-          Strict({ graceSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400 })) }),
-        ),
+        body: Strict({ graceSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400 })) }),
       },
     },
     async (request, reply) => {
@@ -121,7 +124,7 @@ export async function keyRoutes(app: App, { svc }: RouteDeps): Promise<void> {
         svc,
         actorOf(request),
         request.params.accessKeyId,
-        request.body?.graceSeconds ?? 0,
+        request.body.graceSeconds ?? 0,
       );
       return { ...key, secretAccessKey };
     },
