@@ -13,13 +13,17 @@ import { VerifiedTokens } from './auth/tokens/tokens.js';
 import { type BootstrapResult, ensureFirstTenant } from './bootstrap.js';
 import type { Config } from './config.js';
 import { createServices, type ServiceOverrides } from './services.js';
-import { ChangeFeed } from './storage/change-feed.js';
+import { createChangeFeed } from './storage/change-feed.js';
 import { migrateToLatest } from './storage/migrate.js';
 
 export interface Runtime extends AuthDeps {
   bootstrap: BootstrapResult;
-  /** Start background work that only a serving instance needs (cross-instance feed, batching). */
+  /**
+   * Start background work that only a serving instance needs: hearing other processes' changes
+   * (publishing ours starts with every runtime, the CLI's included), last-used batching.
+   */
   startBackground(): Promise<void>;
+  /** Stop; waits until this process's changes have reached the other processes (the change feed). */
   close(): Promise<void>;
 }
 
@@ -31,6 +35,11 @@ export async function startRuntime(config: Config, overrides: ServiceOverrides =
   };
   try {
     await migrateToLatest(svc.db);
+    // Publishing starts before anything can change, and its closer runs just before the database
+    // closes: a CLI command's change is published before the process exits.
+    const feed = createChangeFeed(svc);
+    feed.publish();
+    closers.push(() => feed.close());
     const bootstrap = await ensureFirstTenant(svc);
     const signingKeys = new SigningKeys(svc);
     await signingKeys.init();
@@ -57,11 +66,7 @@ export async function startRuntime(config: Config, overrides: ServiceOverrides =
       close,
       startBackground: async () => {
         lastUsed.start();
-        if (config.database.kind === 'postgres' && svc.database.pool) {
-          const feed = new ChangeFeed(config.database.url, svc.database.pool, svc.events, svc.logger);
-          await feed.start();
-          closers.push(() => feed.close());
-        }
+        await feed.listen();
       },
     };
   } catch (error) {

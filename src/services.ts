@@ -28,8 +28,9 @@ export interface ChangeEvents {
 type Forwarder = <K extends keyof ChangeEvents>(event: K, ...args: ChangeEvents[K]) => void;
 
 /**
- * In-process change events. With PostgreSQL, a change feed forwards every local event to the
- * other instances (NOTIFY) and delivers theirs here with `deliverRemote`, which does not forward.
+ * In-process change events. The change feed (storage/change-feed.ts) forwards every local event to
+ * the other processes on the same database (NOTIFY on PostgreSQL, an event table on SQLite) and
+ * delivers theirs here with `deliverRemote`, which does not forward.
  */
 export class ChangeBus extends EventEmitter<ChangeEvents> {
   private forwarder: Forwarder | undefined;

@@ -1,86 +1,32 @@
 /**
- * Cross-instance change events over PostgreSQL LISTEN/NOTIFY: every event emitted on this
- * instance's ChangeBus is NOTIFYed, and every event from another instance is delivered here, so a
- * key deactivated on one instance stops authenticating on all of them within milliseconds.
- * If the listening connection drops, it reconnects and emits `feed-reset` (caches are cleared,
- * since notifications may have been missed meanwhile).
+ * The change feed: how a change made in one process (a server instance, a worker, the operator
+ * CLI) reaches the caches of every other process on the same database within a second.
+ * PostgreSQL uses LISTEN/NOTIFY (change-feed-postgres.ts); SQLite, shared by processes on one
+ * host, an event table polled by a cheap counter (change-feed-sqlite.ts).
  */
-import { randomUUID } from 'node:crypto';
-import pg from 'pg';
-import type { Logger } from 'pino';
-import type { ChangeBus, ChangeEvents } from '../services.js';
+import type { Services } from '../services.js';
+import { PostgresChangeFeed } from './change-feed-postgres.js';
+import { SqliteChangeFeed } from './change-feed-sqlite.js';
 
-const CHANNEL = 'latchkey_changes';
+export interface ChangeFeed {
+  /**
+   * Forward every event emitted on this process's ChangeBus to the other processes. Every runtime
+   * does this, the CLI included: a change is in force only once the running servers hear of it.
+   */
+  publish(): void;
+  /** Deliver the other processes' events to this process's ChangeBus (serving instances). */
+  listen(): Promise<void>;
+  /** Stop listening, wait until every event emitted so far is published, then stop publishing. */
+  close(): Promise<void>;
+}
 
-export class ChangeFeed {
-  private client: pg.Client | undefined;
-  private closed = false;
-  private readonly origin = randomUUID();
-  private reconnectTimer: NodeJS.Timeout | undefined;
-
-  constructor(
-    private readonly url: string,
-    private readonly pool: pg.Pool,
-    private readonly bus: ChangeBus,
-    private readonly logger: Logger,
-  ) {}
-
-  async start(): Promise<void> {
-    this.bus.setForwarder((event, ...args) => {
-      const payload = JSON.stringify({ o: this.origin, e: event, a: args });
-      this.pool.query('select pg_notify($1, $2)', [CHANNEL, payload]).catch((error: unknown) => {
-        this.logger.error({ err: error }, 'change feed: NOTIFY failed');
-      });
-    });
-    await this.connect();
+/** The feed for the runtime's engine (the database must be migrated: SQLite needs its table). */
+export function createChangeFeed(svc: Services): ChangeFeed {
+  const { database } = svc.config;
+  if (database.kind === 'postgres') {
+    const { pool } = svc.database;
+    if (!pool) throw new Error('change feed: a PostgreSQL database handle without a pool');
+    return new PostgresChangeFeed(svc, database.url, pool);
   }
-
-  private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url });
-    client.on('notification', (message) => this.receive(message.payload));
-    client.on('error', (error) => {
-      this.logger.warn({ err: error }, 'change feed: connection lost, reconnecting');
-      this.scheduleReconnect();
-    });
-    client.on('end', () => this.scheduleReconnect());
-    await client.connect();
-    await client.query(`listen ${CHANNEL}`);
-    this.client = client;
-  }
-
-  private scheduleReconnect(): void {
-    if (this.closed || this.reconnectTimer) return;
-    this.client = undefined;
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      this.connect()
-        .then(() => this.bus.deliverRemote('feed-reset'))
-        .catch((error: unknown) => {
-          this.logger.warn({ err: error }, 'change feed: reconnect failed, retrying');
-          this.scheduleReconnect();
-        });
-    }, 500);
-    this.reconnectTimer.unref();
-  }
-
-  private receive(payload: string | undefined): void {
-    if (!payload) return;
-    try {
-      const { o, e, a } = JSON.parse(payload) as { o: string; e: keyof ChangeEvents; a: unknown[] };
-      if (o === this.origin) return;
-      // biome-ignore lint/suspicious/noExplicitAny: the payload was produced by the same typed emitter.
-      (this.bus.deliverRemote as any)(e, ...a);
-    } catch (error) {
-      this.logger.warn({ err: error }, 'change feed: ignored a malformed notification');
-    }
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    this.bus.setForwarder(undefined);
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    const client = this.client;
-    this.client = undefined;
-    await client?.end().catch(() => {});
-  }
+  return new SqliteChangeFeed(svc);
 }
