@@ -1,11 +1,9 @@
 /** First start: create the first tenant and its administrator, exactly once across restarts and instances. */
 import { hashPassword } from './crypto/password.js';
 import { randomBase62 } from './crypto/random.js';
-import { createTenant } from './identity/tenants.js';
-import { normalizeEmail } from './identity/users.js';
+import { createTenantWithAdministrator } from './identity/tenants.js';
 import type { Services } from './services.js';
 import { lockForSetup } from './storage/dialect.js';
-import { iso } from './time.js';
 
 const BOOTSTRAP_LOCK = 0x1a7c4e1;
 
@@ -30,40 +28,11 @@ export async function ensureFirstTenant(svc: Services): Promise<BootstrapResult>
       .limit(1)
       .executeTakeFirst();
     if (existing) return { created: false, tenantId: existing.id };
-    const tenant = await createTenant(svc, trx, config.tenantName);
-    const now = iso(svc.clock.now());
-    const userId = svc.newId('usr');
-    await trx
-      .insertInto('users')
-      .values({
-        id: userId,
-        tenant_id: tenant.id,
-        email: config.adminEmail,
-        email_normalized: normalizeEmail(config.adminEmail),
-        name: 'Administrator',
-        password_hash: passwordHash,
-        status: 'active',
-        api_user: 0,
-        created_at: now,
-        updated_at: now,
-      })
-      .execute();
-    const group = await trx
-      .selectFrom('groups')
-      .select('id')
-      .where('tenant_id', '=', tenant.id)
-      .where('builtin', '=', 'administrators')
-      .executeTakeFirstOrThrow();
-    await trx
-      .insertInto('group_members')
-      .values({
-        tenant_id: tenant.id,
-        group_id: group.id,
-        member_type: 'user',
-        member_id: userId,
-        created_at: now,
-      })
-      .execute();
+    const { tenant } = await createTenantWithAdministrator(svc, trx, {
+      name: config.tenantName,
+      adminEmail: config.adminEmail,
+      passwordHash,
+    });
     return { created: true, tenantId: tenant.id, adminEmail: config.adminEmail, generatedPassword };
   });
 }

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisThrottle } from '../src/auth/redis-throttle.js';
+import { DEFAULT_THROTTLE } from '../src/auth/throttle.js';
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
@@ -29,21 +30,41 @@ if (!reachable) process.stderr.write(`Redis at ${url} is unreachable: Redis thro
   });
 
   it('backs off exponentially after five failures, shared by every instance, and resets', async () => {
-    const one = new RedisThrottle(a, undefined, prefix);
-    const two = new RedisThrottle(b, undefined, prefix);
-    const k = ['sigv4-ip:10.0.0.1'];
+    const one = new RedisThrottle(a, prefix);
+    const two = new RedisThrottle(b, prefix);
+    const k = [{ name: 'sigv4-ip:10.0.0.1', policy: DEFAULT_THROTTLE }];
     const now = Date.now();
     for (let i = 0; i < 5; i++) await (i % 2 ? one : two).recordFailure(k, now);
     expect(await one.retryAfter(k, now)).toBe(0);
     await one.recordFailure(k, now);
     expect(await two.retryAfter(k, now)).toBe(1);
-    await two.recordFailure(k, now);
-    expect(await one.retryAfter(k, now)).toBe(2);
-    await one.recordFailure(k, now);
-    expect(await two.retryAfter(k, now)).toBe(4);
-    expect(await two.retryAfter(['sigv4-ip:10.0.0.2'], now)).toBe(0);
-    expect(await a.ttl(`${prefix}f:${k[0]}`)).toBeGreaterThan(0);
+    await two.recordFailure(k, now + 1000);
+    expect(await one.retryAfter(k, now + 1000)).toBe(2);
+    await one.recordFailure(k, now + 3000);
+    expect(await two.retryAfter(k, now + 3000)).toBe(4);
+    expect(await two.retryAfter([{ name: 'sigv4-ip:10.0.0.2', policy: DEFAULT_THROTTLE }], now)).toBe(0);
+    expect(await a.ttl(`${prefix}f:${k[0]?.name}`)).toBeGreaterThan(0);
     await two.reset(k);
     expect(await one.retryAfter(k, now)).toBe(0);
+  });
+
+  it('stores nothing more while blocked, and every key it writes expires', async () => {
+    const t = new RedisThrottle(a, prefix);
+    const policy = { freeFailures: 1, baseBlockSeconds: 100, maxBlockSeconds: 100, forgetAfterSeconds: 50 };
+    const k = [{ name: 'ttl', policy }];
+    const now = Date.now();
+    expect(await t.recordFailure(k, now)).toBe(0);
+    expect(await a.ttl(`${prefix}f:ttl`)).toBe(50);
+    expect(await t.recordFailure(k, now)).toBe(100);
+    const blockedUntil = await a.get(`${prefix}b:ttl`);
+    expect(Number(blockedUntil)).toBe(now + 100_000);
+    expect(await a.pttl(`${prefix}b:ttl`)).toBeGreaterThan(99_000);
+    // The counter lives until `forgetAfterSeconds` after the block ends.
+    expect(await a.ttl(`${prefix}f:ttl`)).toBe(150);
+    for (let i = 0; i < 50; i++) expect(await t.recordFailure(k, now + 60_000)).toBe(40);
+    expect(await a.get(`${prefix}f:ttl`)).toBe('2');
+    expect(await a.get(`${prefix}b:ttl`)).toBe(blockedUntil);
+    expect(await a.ttl(`${prefix}f:ttl`)).toBeGreaterThan(140);
+    expect((await a.keys(`${prefix}*ttl`)).sort()).toEqual([`${prefix}b:ttl`, `${prefix}f:ttl`]);
   });
 });

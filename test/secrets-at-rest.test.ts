@@ -87,6 +87,8 @@ describe.each(ENGINES)('secrets at rest on %s', (engine) => {
         body: { password: p1b, currentPassword: p1 },
       });
       expect(changed.statusCode).toBe(200);
+      // A new password ends earlier sessions: the answer carries the user's new one.
+      u1.token = changed.json().session.token;
       expect((await call(t, 'PATCH', `/iam/users/${u2.id}`, { body: { password: p2b } })).statusCode).toBe(
         200,
       );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryThrottle } from '../src/auth/throttle.js';
+import { DEFAULT_THROTTLE, MemoryThrottle } from '../src/auth/throttle.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 import {
   ACCESS_KEY_ID_LENGTH,
@@ -131,30 +131,28 @@ describe('expiry rules', () => {
 describe('failure throttle', () => {
   it('lets five failures through, then backs off exponentially, and forgets on success', async () => {
     const t = new MemoryThrottle();
-    const k = ['ip:1'];
-    for (let i = 0; i < 5; i++) await t.recordFailure(k, 0);
+    const k = [{ name: 'ip:1', policy: DEFAULT_THROTTLE }];
+    for (let i = 0; i < 5; i++) expect(await t.recordFailure(k, 0)).toBe(0);
     expect(await t.retryAfter(k, 0)).toBe(0);
-    await t.recordFailure(k, 0);
+    expect(await t.recordFailure(k, 0)).toBe(1);
     expect(await t.retryAfter(k, 0)).toBe(1);
-    await t.recordFailure(k, 0);
-    expect(await t.retryAfter(k, 0)).toBe(2);
-    await t.recordFailure(k, 0);
-    expect(await t.retryAfter(k, 0)).toBe(4);
-    expect(await t.retryAfter(['ip:2'], 0)).toBe(0);
+    // Each further failure once the previous block has ended doubles the block.
+    await t.recordFailure(k, 1000);
+    expect(await t.retryAfter(k, 1000)).toBe(2);
+    await t.recordFailure(k, 3000);
+    expect(await t.retryAfter(k, 3000)).toBe(4);
+    expect(await t.retryAfter([{ name: 'ip:2', policy: DEFAULT_THROTTLE }], 0)).toBe(0);
     await t.reset(k);
     expect(await t.retryAfter(k, 0)).toBe(0);
   });
   it('stays bounded in memory', async () => {
-    const t = new MemoryThrottle({
-      freeFailures: 0,
-      baseBlockSeconds: 1,
-      maxBlockSeconds: 10,
-      forgetAfterSeconds: 60,
-      maxEntries: 100,
-    });
-    for (let i = 0; i < 1000; i++) await t.recordFailure([`ip:${i}`], 0);
-    expect(await t.retryAfter(['ip:0'], 0)).toBe(0);
-    expect(await t.retryAfter(['ip:999'], 0)).toBe(1);
+    const t = new MemoryThrottle({ maxEntries: 100 });
+    const policy = { freeFailures: 0, baseBlockSeconds: 1, maxBlockSeconds: 10, forgetAfterSeconds: 60 };
+    const ip = (i: number) => [{ name: `ip:${i}`, policy }];
+    for (let i = 0; i < 1000; i++) await t.recordFailure(ip(i), 0);
+    expect(t.size).toBe(100);
+    expect(await t.retryAfter(ip(0), 0)).toBe(0);
+    expect(await t.retryAfter(ip(999), 0)).toBe(1);
   });
 });
 

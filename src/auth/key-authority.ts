@@ -59,6 +59,8 @@ export interface PrincipalState {
   active: boolean;
   /** Users only: an API user signs with keys and cannot use password sessions. */
   apiUser: boolean;
+  /** Users only: password tokens issued under another epoch have ended. */
+  sessionEpoch: number;
   permissions: PermissionSet;
 }
 
@@ -220,7 +222,7 @@ export class KeyAuthority {
       type === 'user'
         ? this.svc.db
             .selectFrom('users')
-            .select(['status', 'api_user'])
+            .select(['status', 'api_user', 'session_epoch'])
             .where('tenant_id', '=', tenantId)
             .where('id', '=', id)
             .executeTakeFirst()
@@ -235,6 +237,7 @@ export class KeyAuthority {
     const value = row && {
       active: row.status === 'active',
       apiUser: 'api_user' in row && row.api_user === 1,
+      sessionEpoch: 'session_epoch' in row ? Number(row.session_epoch) : 0,
       permissions: new PermissionSet(patterns.patterns),
     };
     if (generation === this.generation)

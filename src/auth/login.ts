@@ -7,11 +7,13 @@ import type { Actor } from '../context.js';
 import { isWellFormedAccessKeyId } from '../crypto/access-key-id.js';
 import { dummyPasswordHash, verifyPassword } from '../crypto/password.js';
 import { AppError } from '../errors.js';
-import { PermissionSet } from '../identity/permissions.js';
+import { IntersectionSet, PermissionSet } from '../identity/permissions.js';
 import { getSettings } from '../identity/settings.js';
 import { normalizeEmail } from '../identity/users.js';
 import { currentSecrets, keyUnusable } from './key-authority.js';
 import type { SignedAuthDeps } from './signed-request.js';
+import type { ThrottleKey } from './throttle.js';
+import { accountKey, keySignInKeys, passwordSignInAddressKeys, passwordSignInKeys } from './throttle-keys.js';
 import type { SigningKeys } from './tokens/signing-keys.js';
 import {
   type IssuedToken,
@@ -30,7 +32,7 @@ export interface AuthDeps extends SignedAuthDeps {
 
 const badCredentials = () => new AppError('INVALID_CREDENTIALS', 'wrong email or password');
 
-async function throttled(deps: AuthDeps, keys: string[]): Promise<void> {
+async function throttled(deps: AuthDeps, keys: readonly ThrottleKey[]): Promise<void> {
   const wait = await deps.throttle.retryAfter(keys, deps.svc.clock.now().getTime());
   if (wait > 0) {
     throw new AppError('TOO_MANY_REQUESTS', `too many failed sign-ins; try again in ${wait} s`, {
@@ -46,25 +48,50 @@ export async function loginWithPassword(
 ): Promise<IssuedToken> {
   const { svc } = deps;
   const email = normalizeEmail(input.email);
-  // Throttle per address, and per (email, address) so one attacker cannot lock a user out everywhere.
-  const throttleKeys = [`login-ip:${sourceIp}`, `login-email:${email}:${sourceIp}`];
-  await throttled(deps, throttleKeys);
+  // Per address first; per account once the lookup says which counter the email has (an
+  // account's own, or a shared bucket for emails without one: see throttle-keys.ts).
+  await throttled(deps, passwordSignInAddressKeys(sourceIp));
+  // One account per tenant can carry this email. The password is checked against each of them
+  // before anything tenant-specific is said, so the answer never tells a stranger that the email
+  // exists elsewhere; the checks run side by side (scrypt runs on libuv's thread pool).
   let query = svc.db.selectFrom('users').selectAll().where('email_normalized', '=', email);
   if (input.tenantId !== undefined) query = query.where('tenant_id', '=', input.tenantId);
-  const candidates = await query.limit(2).execute();
-  if (candidates.length > 1) {
-    throw new AppError(
-      'TENANT_REQUIRED',
-      'this email belongs to several tenants: add "tenantId" to the request',
-    );
-  }
-  const user = candidates[0];
-  const ok = await verifyPassword(input.password, user?.password_hash ?? (await dummyPasswordHash()));
-  if (!user?.password_hash || !ok) {
+  const accounts = await query.orderBy('tenant_id').limit(MAX_ACCOUNTS_PER_EMAIL).execute();
+  const throttleKeys = passwordSignInKeys(sourceIp, email, accounts.length > 0);
+  await throttled(deps, throttleKeys);
+  const candidates = accounts.filter((u) => u.password_hash !== null);
+  const checks =
+    candidates.length === 0
+      ? [verifyPassword(input.password, await dummyPasswordHash()).then(() => false)]
+      : candidates.map((u) => verifyPassword(input.password, u.password_hash as string));
+  const verified = await Promise.all(checks);
+  const matches = candidates.filter((_, i) => verified[i]);
+  if (matches.length === 0) {
     await deps.throttle.recordFailure(throttleKeys, svc.clock.now().getTime());
     throw badCredentials();
   }
-  await deps.throttle.reset(throttleKeys.slice(1));
+  await deps.throttle.reset([accountKey(email, true)]);
+  // Where the person can sign in: a match in a tenant that disabled them is not a choice to offer.
+  const usable = matches.filter((u) => u.status === 'active' && u.api_user === 0);
+  if (usable.length > 1) {
+    const tenants = await svc.db
+      .selectFrom('tenants')
+      .select(['id', 'name'])
+      .where(
+        'id',
+        'in',
+        usable.map((u) => u.tenant_id),
+      )
+      .orderBy('name')
+      .orderBy('id')
+      .execute();
+    throw new AppError(
+      'TENANT_REQUIRED',
+      'this email and password sign in to several tenants: send again with the "tenantId" of one of them',
+      { tenants },
+    );
+  }
+  const user = usable[0] ?? (matches[0] as (typeof matches)[number]);
   if (user.status !== 'active')
     throw new AppError('USER_DISABLED', 'this user is disabled; ask an administrator');
   if (user.api_user === 1) {
@@ -73,14 +100,25 @@ export async function loginWithPassword(
       'this user is an API user: it signs requests with its access keys and cannot sign in with a password',
     );
   }
-  const settings = await getSettings(svc.db, user.tenant_id);
+  return passwordSession(deps, user);
+}
+
+/** A password session for `user`, tied to its session epoch (a new password ends it). */
+export async function passwordSession(
+  deps: AuthDeps,
+  user: { id: string; tenant_id: string; session_epoch: number },
+): Promise<IssuedToken> {
+  const settings = await getSettings(deps.svc.db, user.tenant_id);
   return issueToken(
-    svc,
+    deps.svc,
     deps.signingKeys,
-    { sub: user.id, tid: user.tenant_id, pt: 'user', via: 'password' },
+    { sub: user.id, tid: user.tenant_id, pt: 'user', via: 'password', sep: user.session_epoch },
     settings.tokenLifetimeSeconds,
   );
 }
+
+/** Bounds the work one sign-in can cause (tenants are created by the operator, so this is generous). */
+const MAX_ACCOUNTS_PER_EMAIL = 50;
 
 function sameSecret(a: string, b: string): boolean {
   // Hash first so the comparison is constant-time whatever the lengths.
@@ -96,7 +134,7 @@ export async function loginWithKey(
 ): Promise<IssuedToken> {
   const { svc } = deps;
   const invalid = () => new AppError('INVALID_CREDENTIALS', 'wrong access key or secret key');
-  const throttleKeys = [`login-ip:${sourceIp}`, `login-key:${input.apikey}:${sourceIp}`];
+  const throttleKeys = keySignInKeys(sourceIp);
   await throttled(deps, throttleKeys);
   const fail = async (): Promise<never> => {
     await deps.throttle.recordFailure(throttleKeys, svc.clock.now().getTime());
@@ -108,8 +146,8 @@ export async function loginWithKey(
   const entry = await deps.keys.getFresh(input.apikey);
   if (!entry) return fail();
   const now = svc.clock.now();
-  if (!currentSecrets(entry, now.getTime()).some((s) => sameSecret(s.secret, input.secretkey))) return fail();
-  await deps.throttle.reset(throttleKeys.slice(1));
+  const secret = currentSecrets(entry, now.getTime()).find((s) => sameSecret(s.secret, input.secretkey));
+  if (secret === undefined) return fail();
   const { key } = entry;
   const unusable = keyUnusable(entry, now.getTime());
   if (unusable === 'inactive')
@@ -140,9 +178,24 @@ export async function loginWithKey(
       via: 'key',
       akid: key.id,
       perms: [...entry.permissions.patterns],
+      sv: secret.version,
     },
     lifetime,
   );
+}
+
+/**
+ * A key token may do what it could when issued and what its key may do now: both. Kept per claims
+ * object (the verified-token cache hands out the same one for the same token) and per key entry
+ * (replaced whenever the key or its permissions change), so a token request allocates nothing.
+ */
+const tokenPermissions = new WeakMap<object, { key: PermissionSet; set: PermissionSet }>();
+function keyTokenPermissions(claims: TokenClaims, key: PermissionSet): PermissionSet {
+  const hit = tokenPermissions.get(claims);
+  if (hit !== undefined && hit.key === key) return hit.set;
+  const set = new IntersectionSet(new PermissionSet(claims.perms ?? []), key);
+  tokenPermissions.set(claims, { key, set });
+  return set;
 }
 
 /** Turn a Bearer token into the Actor it speaks for, checking the principal (and key) still may act. */
@@ -154,21 +207,28 @@ export async function actorFromToken(
   const { svc } = deps;
   const claims = await verifyToken(svc, deps.signingKeys, token, deps.verifiedTokens);
   const ended = (why: string) => new AppError('INVALID_TOKEN', `this session has ended: ${why}`);
-  // Both paths read the auth cache (dropped on every relevant change), not the database.
+  // Both paths read the auth cache (dropped on every relevant change, on every instance), not the
+  // database, and both follow the token's source on every request.
   let permissions: PermissionSet;
   if (claims.via === 'key') {
     const entry = claims.akid ? await deps.keys.get(claims.akid) : undefined;
     if (!entry || entry.key.tenant_id !== claims.tid) throw ended('its access key was deleted');
-    const unusable = keyUnusable(entry, svc.clock.now().getTime());
+    const nowMs = svc.clock.now().getTime();
+    const unusable = keyUnusable(entry, nowMs);
     if (unusable)
       throw ended(unusable === 'inactive' ? 'its access key is inactive' : 'its access key has expired');
-    permissions = new PermissionSet(claims.perms ?? []);
+    // The secret it was exchanged for must still work (a new secret ends it after its grace period).
+    if (claims.sv === undefined || !currentSecrets(entry, nowMs).some((s) => s.version === claims.sv))
+      throw ended('a new secret key was generated for its access key');
+    permissions = keyTokenPermissions(claims, entry.permissions);
   } else {
     if (claims.pt !== 'user') throw new AppError('INVALID_TOKEN', 'the token is not valid');
     const user = await deps.keys.principal(claims.tid, 'user', claims.sub);
     if (!user) throw ended('the user was deleted');
     if (!user.active) throw ended('the user is disabled');
     if (user.apiUser) throw ended('the user is now an API user');
+    // Tokens from before session epochs existed carry none: they belong to epoch 0.
+    if ((claims.sep ?? 0) !== user.sessionEpoch) throw ended('the password was changed');
     permissions = user.permissions;
   }
   return {

@@ -1,59 +1,83 @@
 /**
  * The failure throttle shared by every instance through Redis (REDIS_URL). Same rules as
- * MemoryThrottle; each failure is one atomic script call, and keys expire on their own.
+ * MemoryThrottle (src/auth/throttle.ts), with the policy of each key passed along.
+ *
+ * Bounded state: Redis has no `maxEntries`, so the bound comes from what is counted and for how
+ * long. Callers count failures only against subjects that exist or that the attacker must really
+ * hold (a source address, grouped by /64 for IPv6; an existing access key; an existing account:
+ * see throttle-keys.ts), never against a made-up key ID or email; failures while blocked are not
+ * counted (so a blocked address costs two keys however hard it knocks); and every key expires on
+ * its own, `forgetAfterSeconds` after its last failure or the end of its block.
+ *
+ * Each failure is one atomic script per key (two keys per subject: the counter `f:` and the
+ * blocked-until time `b:`, read together with one MGET by `retryAfter`).
  */
 import type { Redis } from 'ioredis';
-import { DEFAULT_THROTTLE, type FailureThrottle, type ThrottleOptions } from './throttle.js';
+import type { FailureThrottle, ThrottleKey } from './throttle.js';
 
-// KEYS[1] = failure counter, KEYS[2] = blocked-until; ARGV = now, free, base, max, forget (seconds)
+// KEYS[1] = failure counter, KEYS[2] = blocked-until (ms); ARGV = now (ms), free, base, max,
+// forget (s). Returns the blocked-until time after this failure (0: not blocked).
 const RECORD = `
+local now = tonumber(ARGV[1])
+local blocked = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+if blocked > now then return blocked end
 local n = redis.call('INCR', KEYS[1])
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[5]))
 local over = n - tonumber(ARGV[2])
+local seconds = 0
 if over > 0 then
-  local seconds = math.min(tonumber(ARGV[4]), tonumber(ARGV[3]) * 2 ^ math.min(over - 1, 30))
-  redis.call('SET', KEYS[2], tonumber(ARGV[1]) + seconds * 1000, 'PX', math.ceil(seconds * 1000))
+  seconds = math.min(tonumber(ARGV[4]), tonumber(ARGV[3]) * 2 ^ math.min(over - 1, 30))
+  blocked = now + seconds * 1000
+  redis.call('SET', KEYS[2], string.format('%d', blocked), 'PX', math.ceil(seconds * 1000))
+else
+  blocked = 0
 end
-return n`;
+redis.call('EXPIRE', KEYS[1], math.ceil(seconds + tonumber(ARGV[5])))
+return blocked`;
+
+const waitSeconds = (blockedUntil: number, nowMs: number): number =>
+  blockedUntil > nowMs ? Math.ceil((blockedUntil - nowMs) / 1000) : 0;
 
 export class RedisThrottle implements FailureThrottle {
   constructor(
     private readonly redis: Redis,
-    private readonly options: ThrottleOptions = DEFAULT_THROTTLE,
     private readonly prefix = 'latchkey:throttle:',
   ) {}
 
-  async retryAfter(keys: readonly string[], nowMs: number): Promise<number> {
+  async retryAfter(keys: readonly ThrottleKey[], nowMs: number): Promise<number> {
     if (keys.length === 0) return 0;
-    const values = await this.redis.mget(keys.map((k) => `${this.prefix}b:${k}`));
+    const values = await this.redis.mget(keys.map((k) => `${this.prefix}b:${k.name}`));
     let wait = 0;
-    for (const v of values) {
-      if (v !== null && Number(v) > nowMs) wait = Math.max(wait, Math.ceil((Number(v) - nowMs) / 1000));
+    for (const v of values) if (v !== null) wait = Math.max(wait, waitSeconds(Number(v), nowMs));
+    return wait;
+  }
+
+  async recordFailure(keys: readonly ThrottleKey[], nowMs: number): Promise<number> {
+    if (keys.length === 0) return 0;
+    const pipeline = this.redis.pipeline();
+    for (const { name, policy } of keys) {
+      pipeline.eval(
+        RECORD,
+        2,
+        `${this.prefix}f:${name}`,
+        `${this.prefix}b:${name}`,
+        Math.floor(nowMs),
+        policy.freeFailures,
+        policy.baseBlockSeconds,
+        policy.maxBlockSeconds,
+        policy.forgetAfterSeconds,
+      );
+    }
+    const results = (await pipeline.exec()) ?? [];
+    let wait = 0;
+    for (const [error, blockedUntil] of results) {
+      if (error) throw error;
+      wait = Math.max(wait, waitSeconds(Number(blockedUntil), nowMs));
     }
     return wait;
   }
 
-  async recordFailure(keys: readonly string[], nowMs: number): Promise<void> {
-    const { freeFailures, baseBlockSeconds, maxBlockSeconds, forgetAfterSeconds } = this.options;
-    const pipeline = this.redis.pipeline();
-    for (const k of keys) {
-      pipeline.eval(
-        RECORD,
-        2,
-        `${this.prefix}f:${k}`,
-        `${this.prefix}b:${k}`,
-        nowMs,
-        freeFailures,
-        baseBlockSeconds,
-        maxBlockSeconds,
-        forgetAfterSeconds,
-      );
-    }
-    await pipeline.exec();
-  }
-
-  async reset(keys: readonly string[]): Promise<void> {
+  async reset(keys: readonly ThrottleKey[]): Promise<void> {
     if (keys.length === 0) return;
-    await this.redis.del(...keys.flatMap((k) => [`${this.prefix}f:${k}`, `${this.prefix}b:${k}`]));
+    await this.redis.del(...keys.flatMap((k) => [`${this.prefix}f:${k.name}`, `${this.prefix}b:${k.name}`]));
   }
 }

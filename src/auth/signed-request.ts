@@ -19,6 +19,7 @@ import {
   verifySigV4,
 } from './sigv4/index.js';
 import type { FailureThrottle } from './throttle.js';
+import { signedRequestKeys } from './throttle-keys.js';
 
 export interface SignedAuthDeps {
   svc: Services;
@@ -117,7 +118,7 @@ export function authenticateSigned(
   const entry = deps.keys.peek(accessKeyId);
   if (entry !== undefined) return checkSigned(deps, input, now, request, parsed.parsed, entry);
   // Not cached: the checksum rejects mistyped and made-up IDs before any database lookup.
-  if (!isWellFormedAccessKeyId(accessKeyId)) return refuse(deps, input, now, accessKeyId, unknownKey());
+  if (!isWellFormedAccessKeyId(accessKeyId)) return refuse(deps, input, now, undefined, unknownKey());
   return deps.keys
     .get(accessKeyId)
     .then((loaded) => checkSigned(deps, input, now, request, parsed.parsed, loaded ?? null));
@@ -133,7 +134,7 @@ function checkSigned(
   entry: KeyEntry | null,
 ): SignedAuthResult | Promise<SignedAuthResult> {
   const { accessKeyId, region, service } = parsed;
-  if (entry === null) return refuse(deps, input, now, accessKeyId, unknownKey());
+  if (entry === null) return refuse(deps, input, now, undefined, unknownKey());
   const { key, settings } = entry;
   if (!scopeAccepted(deps, entry, region, service)) {
     const d = deps.svc.config.sigv4;
@@ -184,17 +185,23 @@ function checkSigned(
   };
 }
 
-/** Counts a failure against the source address (and the key ID), and answers it, or 429 once throttled. */
+/**
+ * Answers a failure, or 429 once throttled. The failure is counted against the source address,
+ * and against the access key when `existingKeyId` is given: pass it only for a key that exists
+ * (an unknown key ID is the attacker's free choice and must not create throttle state). A caller
+ * already blocked is answered 429 without counting, so knocking on does not extend the block.
+ */
 async function refuse(
   deps: SignedAuthDeps,
   input: SignedRequestInput,
   now: Date,
-  accessKeyId: string | undefined,
+  existingKeyId: string | undefined,
   failure: Failure,
 ): Promise<SignedAuthResult> {
-  const keys = [`sigv4-ip:${input.ip}`, ...(accessKeyId ? [`sigv4-key:${accessKeyId}`] : [])];
-  await deps.throttle.recordFailure(keys, now.getTime());
-  const wait = await deps.throttle.retryAfter(keys, now.getTime());
+  const keys = signedRequestKeys(input.ip, existingKeyId);
+  const nowMs = now.getTime();
+  let wait = await deps.throttle.retryAfter(keys, nowMs);
+  if (wait === 0) wait = await deps.throttle.recordFailure(keys, nowMs);
   if (wait > 0) {
     return {
       ok: false,

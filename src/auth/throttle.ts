@@ -1,78 +1,111 @@
 /**
  * Failed-authentication throttling with exponential back-off, in memory (one instance).
- * After `freeFailures` failures for a key (a source address, an email+address pair, an access
- * key ID), each further failure blocks that key for base·2^n seconds, capped at `maxBlockSeconds`.
- * State for a key is forgotten `forgetAfterSeconds` after its last failure, and the map is bounded.
+ *
+ * Each throttle key carries its policy (src/auth/throttle-keys.ts names the keys and picks the
+ * policies): after `freeFailures` failures, each further failure blocks the key for base·2^n
+ * seconds, capped at `maxBlockSeconds`. A key is forgotten `forgetAfterSeconds` after its last
+ * failure or the end of its block, whichever is later, so waiting out a block does not buy a fresh
+ * set of free failures.
+ *
+ * A failure against a key that is blocked is not counted: a blocked caller's further attempts
+ * neither extend the block nor grow the counter (callers answer them 429 without recording).
+ * The map is bounded by `maxEntries`, least recently failed first out; since callers never create
+ * keys for subjects an attacker can make up (see throttle-keys.ts), filling it takes real addresses.
  */
-export interface ThrottleOptions {
+export interface ThrottlePolicy {
   freeFailures: number;
   baseBlockSeconds: number;
   maxBlockSeconds: number;
   forgetAfterSeconds: number;
-  maxEntries: number;
 }
 
-export const DEFAULT_THROTTLE: ThrottleOptions = {
+/** What failures are counted against (an address, an account, a key) and how. */
+export interface ThrottleKey {
+  readonly name: string;
+  readonly policy: ThrottlePolicy;
+}
+
+export const DEFAULT_THROTTLE: ThrottlePolicy = {
   freeFailures: 5,
   baseBlockSeconds: 1,
   maxBlockSeconds: 900,
   forgetAfterSeconds: 900,
-  maxEntries: 100_000,
 };
+
+export interface FailureThrottle {
+  /** Seconds the caller must wait (0 = go ahead): the longest block among `keys`. */
+  retryAfter(keys: readonly ThrottleKey[], nowMs: number): Promise<number>;
+  /**
+   * Count one failure against each key that is not blocked, and return the wait then in force
+   * (what `retryAfter` would answer now).
+   */
+  recordFailure(keys: readonly ThrottleKey[], nowMs: number): Promise<number>;
+  /** Forget failures of these keys (after a success). */
+  reset(keys: readonly ThrottleKey[]): Promise<void>;
+}
+
+/** Seconds of the block after `failures` failures under `policy` (0: still free). */
+export function blockSeconds(policy: ThrottlePolicy, failures: number): number {
+  const over = failures - policy.freeFailures;
+  if (over <= 0) return 0;
+  return Math.min(policy.maxBlockSeconds, policy.baseBlockSeconds * 2 ** Math.min(over - 1, 30));
+}
+
+const waitSeconds = (blockedUntil: number, nowMs: number): number =>
+  blockedUntil > nowMs ? Math.ceil((blockedUntil - nowMs) / 1000) : 0;
 
 interface Entry {
   failures: number;
   blockedUntil: number;
-  lastFailure: number;
-}
-
-export interface FailureThrottle {
-  /** Seconds the caller must wait (0 = go ahead): the longest block among `keys`. */
-  retryAfter(keys: readonly string[], nowMs: number): Promise<number>;
-  recordFailure(keys: readonly string[], nowMs: number): Promise<void>;
-  /** Forget failures of these keys (after a success). */
-  reset(keys: readonly string[]): Promise<void>;
+  /** When the entry is forgotten. */
+  forgetAt: number;
 }
 
 export class MemoryThrottle implements FailureThrottle {
   private readonly entries = new Map<string, Entry>();
-  constructor(private readonly options: ThrottleOptions = DEFAULT_THROTTLE) {}
+  constructor(private readonly options: { maxEntries: number } = { maxEntries: 100_000 }) {}
 
-  async retryAfter(keys: readonly string[], nowMs: number): Promise<number> {
+  /** Keys currently remembered (for tests and metrics). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  async retryAfter(keys: readonly ThrottleKey[], nowMs: number): Promise<number> {
     let wait = 0;
     for (const key of keys) {
-      const entry = this.entries.get(key);
-      if (entry && entry.blockedUntil > nowMs)
-        wait = Math.max(wait, Math.ceil((entry.blockedUntil - nowMs) / 1000));
+      const entry = this.entries.get(key.name);
+      if (entry) wait = Math.max(wait, waitSeconds(entry.blockedUntil, nowMs));
     }
     return wait;
   }
 
-  async recordFailure(keys: readonly string[], nowMs: number): Promise<void> {
-    const { freeFailures, baseBlockSeconds, maxBlockSeconds, forgetAfterSeconds, maxEntries } = this.options;
-    for (const key of keys) {
-      let entry = this.entries.get(key);
-      if (!entry || nowMs - entry.lastFailure > forgetAfterSeconds * 1000) {
-        entry = { failures: 0, blockedUntil: 0, lastFailure: nowMs };
+  async recordFailure(keys: readonly ThrottleKey[], nowMs: number): Promise<number> {
+    let wait = 0;
+    for (const { name, policy } of keys) {
+      let entry = this.entries.get(name);
+      if (entry && entry.blockedUntil > nowMs) {
+        wait = Math.max(wait, waitSeconds(entry.blockedUntil, nowMs));
+        continue;
       }
-      this.entries.delete(key); // re-insert: the Map's order is then least-recently-failed first
+      if (!entry || nowMs > entry.forgetAt) entry = { failures: 0, blockedUntil: 0, forgetAt: 0 };
+      this.entries.delete(name); // re-insert: the Map's order is then least-recently-failed first
       entry.failures += 1;
-      entry.lastFailure = nowMs;
-      const over = entry.failures - freeFailures;
-      if (over > 0) {
-        const seconds = Math.min(maxBlockSeconds, baseBlockSeconds * 2 ** Math.min(over - 1, 30));
-        entry.blockedUntil = nowMs + seconds * 1000;
-      }
-      this.entries.set(key, entry);
+      const seconds = blockSeconds(policy, entry.failures);
+      if (seconds > 0) entry.blockedUntil = nowMs + seconds * 1000;
+      entry.forgetAt = nowMs + (seconds + policy.forgetAfterSeconds) * 1000;
+      this.entries.set(name, entry);
+      wait = Math.max(wait, waitSeconds(entry.blockedUntil, nowMs));
     }
-    while (this.entries.size > maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.entries.delete(oldest);
+    // Drop forgotten entries from the old end (cheap, and keeps the map small long before the
+    // bound), then enforce the bound.
+    for (const [name, entry] of this.entries) {
+      if (nowMs <= entry.forgetAt && this.entries.size <= this.options.maxEntries) break;
+      this.entries.delete(name);
     }
+    return wait;
   }
 
-  async reset(keys: readonly string[]): Promise<void> {
-    for (const key of keys) this.entries.delete(key);
+  async reset(keys: readonly ThrottleKey[]): Promise<void> {
+    for (const key of keys) this.entries.delete(key.name);
   }
 }

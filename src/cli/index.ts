@@ -19,6 +19,7 @@ import {
   listServiceAccounts,
 } from '../identity/service-accounts.js';
 import { getSettings, type IamSettings, updateSettings } from '../identity/settings.js';
+import { createTenantAsOperator, getTenant, listTenants } from '../identity/tenants.js';
 import { createUser, deleteUser, listUsers, normalizeEmail, updateUser } from '../identity/users.js';
 import {
   createKey,
@@ -61,9 +62,13 @@ async function withRuntime<T>(fn: (rt: Runtime, actor: Actor) => Promise<T>): Pr
     );
   }
   try {
-    const tenantId =
-      opts.tenant ??
-      (
+    let tenantId: string;
+    if (opts.tenant !== undefined) {
+      if (!(await getTenant(runtime.svc.db, opts.tenant)))
+        throw new AppError('NOT_FOUND', `no tenant ${opts.tenant}: \`latchkey tenants list\` shows them`);
+      tenantId = opts.tenant;
+    } else {
+      tenantId = (
         await runtime.svc.db
           .selectFrom('tenants')
           .select('id')
@@ -71,6 +76,7 @@ async function withRuntime<T>(fn: (rt: Runtime, actor: Actor) => Promise<T>): Pr
           .limit(1)
           .executeTakeFirstOrThrow()
       ).id;
+    }
     const result = await fn(runtime, operatorActor(tenantId));
     if (result !== undefined) print(result);
   } finally {
@@ -123,6 +129,37 @@ async function ownerFrom(
   }
   return { type: 'user', id: opts.user };
 }
+
+const tenants = program
+  .command('tenants')
+  .description('tenants on this deployment (each with its own users, keys and data)');
+tenants
+  .command('create')
+  .description(
+    'create a tenant and its administrator; prints the tenant ID and a one-time administrator password (or uses LATCHKEY_ADMIN_PASSWORD)',
+  )
+  .requiredOption('--name <name>', 'the tenant name people choose when one email belongs to several tenants')
+  .requiredOption('--admin-email <email>', "the tenant administrator's email")
+  .action((o: { name: string; adminEmail: string }) =>
+    withRuntime(async (rt) => {
+      const created = await createTenantAsOperator(rt.svc, {
+        name: o.name,
+        adminEmail: o.adminEmail,
+        // From the environment only: a password on the command line would stay in shell history and `ps`.
+        password: rt.svc.config.adminPassword,
+      });
+      if (program.opts<GlobalOptions>().json) return created;
+      return [
+        `Tenant ID:         ${created.tenant.id}`,
+        `Tenant name:       ${created.tenant.name}`,
+        `Administrator:     ${created.adminEmail}`,
+        created.generatedPassword
+          ? `Password:          ${created.generatedPassword}\n\nThe password is shown this once: sign in at /console/ and change it.`
+          : 'Password:          the one in LATCHKEY_ADMIN_PASSWORD',
+      ].join('\n');
+    }),
+  );
+tenants.command('list').action(() => withRuntime(async (rt) => listTenants(rt.svc.db)));
 
 const users = program.command('users').description('users of the tenant');
 users

@@ -175,6 +175,8 @@ export async function updateUser(
       if (patch.status !== undefined) values.status = patch.status;
       if (patch.apiUser !== undefined) values.api_user = patch.apiUser ? 1 : 0;
       if (passwordHash !== undefined) values.password_hash = passwordHash;
+      // Earlier password sessions end: a new password, a disabled user, or one who became an API user.
+      if (passwordHash !== undefined || losesAccess) values.session_epoch = before.session_epoch + 1;
       await trx.updateTable('users').set(values).where('id', '=', id).execute();
       const isAdmin = await isAdministrator(trx, actor.tenantId, id);
       const after = userView({ ...before, ...values }, isAdmin);

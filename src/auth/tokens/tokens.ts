@@ -18,8 +18,15 @@ export interface TokenClaims {
   via: 'password' | 'key';
   /** The access key the token was exchanged for. */
   akid?: string;
-  /** Key tokens carry the key's effective permissions at issue time. */
+  /**
+   * Key tokens: the key's permission patterns at issue time. The token's permissions are always
+   * these ∩ the key's current ones: cutting the key's roles cuts its tokens at once.
+   */
   perms?: readonly string[];
+  /** Key tokens: the secret version exchanged; the token ends when that secret stops working. */
+  sv?: number;
+  /** Password tokens: the user's session epoch at issue; a new password (or disabling) bumps it. */
+  sep?: number;
 }
 
 export interface IssuedToken {
@@ -42,6 +49,8 @@ export async function issueToken(
     via: claims.via,
     akid: claims.akid,
     perms: claims.perms,
+    sv: claims.sv,
+    sep: claims.sep,
   })
     .setProtectedHeader({ alg: TOKEN_ALG, kid, typ: 'JWT' })
     .setSubject(claims.sub)
@@ -123,7 +132,7 @@ export async function verifyToken(
         currentDate: svc.clock.now(),
       },
     );
-    const { sub, tid, pt, via, akid, perms, exp } = payload as Record<string, unknown>;
+    const { sub, tid, pt, via, akid, perms, sv, sep, exp } = payload as Record<string, unknown>;
     if (
       typeof sub !== 'string' ||
       typeof tid !== 'string' ||
@@ -143,6 +152,8 @@ export async function verifyToken(
       perms: Array.isArray(perms)
         ? Object.freeze(perms.filter((p): p is string => typeof p === 'string'))
         : undefined,
+      sv: Number.isSafeInteger(sv) ? (sv as number) : undefined,
+      sep: Number.isSafeInteger(sep) ? (sep as number) : undefined,
     });
     if (protectedHeader.kid !== undefined) cache.remember(digest, protectedHeader.kid, claims);
     return claims;

@@ -1,6 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import type { KeyEntry } from '../../auth/key-authority.js';
-import { loginWithKey, loginWithPassword } from '../../auth/login.js';
+import { loginWithKey, loginWithPassword, passwordSession } from '../../auth/login.js';
 import type { Actor } from '../../context.js';
 import { verifyPassword } from '../../crypto/password.js';
 import { AppError } from '../../errors.js';
@@ -89,7 +89,7 @@ export async function sessionRoutes(app: App, deps: RouteDeps): Promise<void> {
         }),
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const actor = actorOf(request);
       if (actor.type !== 'user' || actor.via !== 'password') {
         throw new AppError(
@@ -108,7 +108,12 @@ export async function sessionRoutes(app: App, deps: RouteDeps): Promise<void> {
           throw new AppError('INVALID_CREDENTIALS', 'currentPassword is wrong');
         }
       }
-      return updateUser(deps.svc, actor, actor.id, { name, password });
+      const view = await updateUser(deps.svc, actor, actor.id, { name, password });
+      if (password === undefined) return view;
+      // A new password ends every session, this one too: the caller gets a new one in the answer.
+      reply.header('cache-control', 'no-store');
+      const session = await passwordSession(deps, await findUser(deps.svc.db, actor.tenantId, actor.id));
+      return { ...view, session };
     },
   );
 
