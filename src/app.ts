@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AuthDeps } from './auth/login.js';
+import { fastifyTrustProxy } from './config.js';
 import { AppError } from './errors.js';
 import type { App, RouteDeps } from './http/app-types.js';
 import { registerAuth } from './http/auth.js';
@@ -39,7 +40,7 @@ export async function buildApp(deps: AuthDeps): Promise<App> {
   const app = Fastify({
     loggerInstance: svc.logger as FastifyBaseLogger,
     bodyLimit: svc.config.bodyLimitBytes,
-    trustProxy: svc.config.trustProxy,
+    trustProxy: fastifyTrustProxy(svc.config.trustProxy),
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];

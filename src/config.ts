@@ -1,3 +1,4 @@
+import net from 'node:net';
 import path from 'node:path';
 
 /** Every setting latchkey reads from the environment, parsed once at start-up. */
@@ -18,8 +19,11 @@ export interface Config {
   readonly jobsIntervalSeconds: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly bodyLimitBytes: number;
-  /** Trust X-Forwarded-For from a proxy in front of latchkey (for source addresses in audit rows). */
-  readonly trustProxy: boolean;
+  /**
+   * LATCHKEY_TRUST_PROXY: whose X-Forwarded-For is believed when working out a request's source
+   * address (sign-in throttling, audit rows, a key's last-used address).
+   */
+  readonly trustProxy: TrustProxy;
   readonly publicUrl: string | undefined;
   /** LATCHKEY_DEMO_DATA: fill the first tenant with demo accounting data when it has none. */
   readonly demoData: boolean;
@@ -44,6 +48,18 @@ export interface SmtpConfig {
   readonly rejectUnauthorized: boolean;
   readonly auth: { readonly user: string; readonly pass: string } | undefined;
 }
+
+/**
+ * `none`: the peer address is the source address, X-Forwarded-For is ignored.
+ * `addresses`: proxies by address (IPs, CIDRs, or proxy-addr's names `loopback`, `linklocal`,
+ * `uniquelocal`); X-Forwarded-For is read from the right while each hop is one of them.
+ * `hops`: the nearest `count` hops are proxies whatever their address; the entry just past them
+ * is the client (anyone who can reach latchkey directly can then choose that address).
+ */
+export type TrustProxy =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'addresses'; readonly addresses: readonly string[] }
+  | { readonly kind: 'hops'; readonly count: number };
 
 export class ConfigError extends Error {
   constructor(
@@ -78,6 +94,100 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
   if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
   throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+const TRUST_PROXY = 'LATCHKEY_TRUST_PROXY';
+/** The named ranges proxy-addr (Fastify's trustProxy) knows. */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+const MAX_PROXY_HOPS = 32;
+
+/**
+ * LATCHKEY_TRUST_PROXY: a comma-separated list of proxy addresses and CIDRs, or a hop count.
+ * `true`/`yes`/`on` are refused: believing every sender's X-Forwarded-For lets anyone choose the
+ * address their requests are throttled and audited under. `false`/`no`/`off`/`0`/empty: no proxy.
+ */
+export function parseTrustProxy(raw: string | undefined): TrustProxy {
+  const value = (raw ?? '').trim();
+  const lower = value.toLowerCase();
+  if (['', '0', 'false', 'no', 'off'].includes(lower)) return Object.freeze({ kind: 'none' });
+  if (['true', 'yes', 'on'].includes(lower)) {
+    throw new ConfigError(
+      TRUST_PROXY,
+      `"${value}" would believe X-Forwarded-For from anyone; list the proxy addresses or CIDRs ` +
+        '(e.g. 10.0.0.0/8,127.0.0.1 or loopback) or give the number of proxies in front of latchkey (e.g. 1)',
+    );
+  }
+  if (/^\d+$/.test(value)) {
+    const count = Number(value);
+    if (count > MAX_PROXY_HOPS) {
+      throw new ConfigError(TRUST_PROXY, `a hop count must be between 0 and ${MAX_PROXY_HOPS}, got ${count}`);
+    }
+    return Object.freeze(count === 0 ? { kind: 'none' } : { kind: 'hops', count });
+  }
+  const addresses: string[] = [];
+  for (const entry of value.split(',')) {
+    const item = entry.trim();
+    if (item === '') continue;
+    const name = item.toLowerCase();
+    if (PROXY_RANGE_NAMES.has(name)) addresses.push(name);
+    else addresses.push(checkedProxyAddress(item));
+  }
+  if (addresses.length === 0) throw new ConfigError(TRUST_PROXY, 'lists no address');
+  return Object.freeze({ kind: 'addresses', addresses: Object.freeze(addresses) });
+}
+
+/**
+ * One IP address or CIDR, checked here so a typo stops start-up with the variable's name rather
+ * than deep inside Fastify (whose proxy-addr throws on it when the app is built). node:net does
+ * the parsing: `isIP` for the address, BlockList for the prefix range of its family.
+ */
+function checkedProxyAddress(item: string): string {
+  const slash = item.indexOf('/');
+  const address = slash === -1 ? item : item.slice(0, slash);
+  const prefix = slash === -1 ? undefined : item.slice(slash + 1);
+  const family = net.isIP(address);
+  const fail = (why: string) =>
+    new ConfigError(
+      TRUST_PROXY,
+      `"${item}" ${why}; give IP addresses, CIDRs (10.0.0.0/8, fd00::/8), loopback, linklocal or uniquelocal, or a hop count`,
+    );
+  if (family === 0 || address.includes('%')) throw fail('is not an IP address');
+  if (prefix !== undefined) {
+    if (!/^\d{1,3}$/.test(prefix)) throw fail('has a prefix length that is not a number');
+    try {
+      new net.BlockList().addSubnet(address, Number(prefix), family === 4 ? 'ipv4' : 'ipv6');
+    } catch {
+      throw fail(`has a prefix length beyond ${family === 4 ? 32 : 128}`);
+    }
+  }
+  return item;
+}
+
+/**
+ * Fastify's `trustProxy` for the setting. Addresses go to proxy-addr as they are. A hop count
+ * becomes a function because Fastify (5.12.8 and later) deliberately trusts nothing for a bare
+ * number; latchkey keeps the hop count for deployments that can only be reached through their
+ * proxies, and says so in the README.
+ */
+export function fastifyTrustProxy(
+  trust: TrustProxy,
+): false | string[] | ((address: string, hop: number) => boolean) {
+  if (trust.kind === 'none') return false;
+  if (trust.kind === 'addresses') return [...trust.addresses];
+  const { count } = trust;
+  return (_address, hop) => hop < count;
+}
+
+/**
+ * Where users reach the service: LATCHKEY_PUBLIC_URL, else the listen address. Links in mail and the
+ * OpenAPI document's server come from here, never from a request's Host header, which whoever sends
+ * the request chooses.
+ */
+export function publicBaseUrl(config: Pick<Config, 'publicUrl' | 'host' | 'port'>): string {
+  const base =
+    config.publicUrl ??
+    `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+  return base.replace(/\/+$/, '');
 }
 
 /** Parse SMTP_URL: smtp[s]://[user:pass@]host[:port][?starttls=required|off&tls_reject_unauthorized=false]. */
@@ -193,7 +303,7 @@ export function loadConfig(env: Env = process.env): Config {
     jobsIntervalSeconds: int(env, 'LATCHKEY_JOBS_INTERVAL_SECONDS', 60, 1, 86_400),
     logLevel: logLevel as Config['logLevel'],
     bodyLimitBytes: int(env, 'LATCHKEY_BODY_LIMIT_BYTES', 1_048_576, 1024, 104_857_600),
-    trustProxy: bool(env, 'LATCHKEY_TRUST_PROXY', false),
+    trustProxy: parseTrustProxy(env.LATCHKEY_TRUST_PROXY),
     publicUrl,
     demoData: bool(env, 'LATCHKEY_DEMO_DATA', false),
     smtp,

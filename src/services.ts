@@ -6,6 +6,7 @@ import { SecretBox } from './crypto/envelope.js';
 import { loadMasterKeyring, type MasterKeyring } from './crypto/master-key.js';
 import { randomBase32 } from './crypto/random.js';
 import { type DatabaseHandle, type Db, type Engine, openDatabase } from './storage/dialect.js';
+import type { ModeReporter } from './storage/private-files.js';
 
 export interface Clock {
   now(): Date;
@@ -105,7 +106,9 @@ export interface ServiceOverrides {
 
 export function createServices(config: Config, overrides: ServiceOverrides = {}): Services {
   const logger = overrides.logger ?? createLogger(config);
-  const { keyring, generated } = loadMasterKeyring(config.masterKey, config.dataDir);
+  const reportMode: ModeReporter = (note) =>
+    logger.warn({ path: note.path, mode: note.from.toString(8), wanted: note.to.toString(8) }, note.message);
+  const { keyring, generated } = loadMasterKeyring(config.masterKey, config.dataDir, reportMode);
   if (generated && keyring.source.kind === 'file') {
     logger.warn(
       { path: keyring.source.path },
@@ -113,7 +116,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
         'With several instances set LATCHKEY_MASTER_KEY to the same value on each.',
     );
   }
-  const database = openDatabase(config.database);
+  const database = openDatabase(config.database, { dataDir: config.dataDir, report: reportMode });
   const events = new ChangeBus();
   events.setMaxListeners(100);
   return {

@@ -1,7 +1,8 @@
 /**
  * Authenticating a request signed with AWS Signature Version 4: parse (no secret needed), look
- * the key up (cache first), check the key's state and the tenant's accepted scopes, verify the
- * signature, and throttle repeated failures. Answers use the error codes AWS clients know.
+ * the key up (cache first), verify the signature, and only then check what the key's holder may
+ * learn (the tenant's accepted scopes, the key's state and expiry), and throttle repeated
+ * failures. Answers use the error codes AWS clients know.
  */
 import type { Actor } from '../context.js';
 import { isWellFormedAccessKeyId } from '../crypto/access-key-id.js';
@@ -124,7 +125,11 @@ export function authenticateSigned(
     .then((loaded) => checkSigned(deps, input, now, request, parsed.parsed, loaded ?? null));
 }
 
-/** The checks that need the key's entry (`null`: no such key): scope, signature, key state. */
+/**
+ * The checks that need the key's entry (`null`: no such key): signature, then scope, then key state.
+ * An unknown key is answered InvalidAccessKeyId at once, as AWS does: whether a key ID exists is
+ * not a secret (IDs appear in logs and URLs); what the key may do and until when is.
+ */
 function checkSigned(
   deps: SignedAuthDeps,
   input: SignedRequestInput,
@@ -136,24 +141,31 @@ function checkSigned(
   const { accessKeyId, region, service } = parsed;
   if (entry === null) return refuse(deps, input, now, undefined, unknownKey());
   const { key, settings } = entry;
-  if (!scopeAccepted(deps, entry, region, service)) {
+  const nowMs = now.getTime();
+  // Nothing about the key (its tenant's scopes, its expiry, its state) is told to a request whose
+  // signature does not verify, so a request in a scope the tenant does not accept is verified
+  // anyway, in the scope it names (the signing key is derived from the credential's region and
+  // service), and its answer depends on that first. Its derived key is not cached: made-up scopes
+  // must not push out the keys real requests use.
+  const scopeOk = scopeAccepted(deps, entry, region, service);
+  const verified = verifySigV4(request, parsed, currentSecrets(entry, nowMs), {
+    allowUnsignedPayload: settings.allowUnsignedPayload,
+    notAfter: entry.expiresAt,
+    signingKeyCache: scopeOk ? deps.signingKeyCache : null,
+  });
+  if (!verified.ok) {
+    const failure =
+      verified.failure.code === 'InvalidAccessKeyId' ? unknownKey() : fromSigV4(verified.failure);
+    return refuse(deps, input, now, accessKeyId, failure);
+  }
+  if (!scopeOk) {
+    // The key's holder signed in another scope: tell them which ones are accepted.
     const d = deps.svc.config.sigv4;
     return refuse(deps, input, now, accessKeyId, {
       status: 400,
       code: 'AuthorizationHeaderMalformed',
       message: `The credential scope ${region}/${service} is not accepted here; expecting ${d.region}/${d.service}${settings.acceptedScopes.map((s) => ` or ${s.region}/${s.service}`).join('')}.`,
     });
-  }
-  const nowMs = now.getTime();
-  const verified = verifySigV4(request, parsed, currentSecrets(entry, nowMs), {
-    allowUnsignedPayload: settings.allowUnsignedPayload,
-    notAfter: entry.expiresAt,
-    signingKeyCache: deps.signingKeyCache,
-  });
-  if (!verified.ok) {
-    const failure =
-      verified.failure.code === 'InvalidAccessKeyId' ? unknownKey() : fromSigV4(verified.failure);
-    return refuse(deps, input, now, accessKeyId, failure);
   }
   // Key state is checked after the signature, so only the key's holder learns it.
   const unusable = keyUnusable(entry, nowMs);

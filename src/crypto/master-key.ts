@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../config.js';
+import { ensurePrivateDir, type ModeReporter, tightenPrivateFile } from '../storage/private-files.js';
 
 export interface MasterKeyring {
   readonly current: number;
@@ -61,6 +62,7 @@ export function masterKeyPath(dataDir: string): string {
 export function loadMasterKeyring(
   envValue: string | undefined,
   dataDir: string,
+  report?: ModeReporter,
 ): { keyring: MasterKeyring; generated: boolean } {
   if (envValue !== undefined) {
     const { current, keys } = parseKeyring(envValue, 'LATCHKEY_MASTER_KEY');
@@ -68,8 +70,11 @@ export function loadMasterKeyring(
   }
   const file = masterKeyPath(dataDir);
   let generated = false;
-  if (!fs.existsSync(file)) {
-    fs.mkdirSync(dataDir, { recursive: true });
+  // The data directory is latchkey's own: created 0700, or tightened to it.
+  ensurePrivateDir(dataDir, true, report);
+  if (fs.existsSync(file)) {
+    tightenPrivateFile(file, report);
+  } else {
     const text = formatKeyring(1, new Map([[1, randomBytes(32)]]));
     try {
       fs.writeFileSync(file, text, { mode: 0o600, flag: 'wx' });

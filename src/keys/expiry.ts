@@ -9,8 +9,37 @@ export interface ExpiryInput {
   neverExpires?: boolean;
 }
 
-const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DATE_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):(\d{2}))$/;
+
+/**
+ * Does every field name a real calendar moment? `Date` rolls impossible values over (2030-02-30
+ * becomes 2 March, 24:00 the next day) instead of refusing them, so the fields are built back
+ * through Date.UTC and must come out unchanged. A leap second (:60) is refused too: Date cannot
+ * hold it. Offsets go up to ±23:59 (RFC 3339).
+ */
+function realCalendarFields(m: RegExpExecArray): boolean {
+  const field = (i: number): number => (m[i] === undefined ? 0 : Number(m[i]));
+  const [year, month, day, hour, minute, second] = [
+    field(1),
+    field(2),
+    field(3),
+    field(4),
+    field(5),
+    field(6),
+  ];
+  const at = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  // Date.UTC maps years 0-99 to 1900-1999; such years fail here (they are past anyway).
+  const same =
+    at.getUTCFullYear() === year &&
+    at.getUTCMonth() === month - 1 &&
+    at.getUTCDate() === day &&
+    at.getUTCHours() === hour &&
+    at.getUTCMinutes() === minute &&
+    at.getUTCSeconds() === second;
+  return same && field(7) <= 23 && field(8) <= 59;
+}
 
 export function hasExpiryInput(input: ExpiryInput): boolean {
   return (
@@ -38,15 +67,20 @@ export function resolveExpiry(input: ExpiryInput, settings: IamSettings, now: Da
     expires = addDays(now, input.validityDays);
   } else if (input.expiresAt !== undefined) {
     const text = input.expiresAt;
-    if (!DATE_ONLY.test(text) && !DATE_TIME.test(text)) {
+    const dateOnly = DATE_ONLY.exec(text);
+    const fields = dateOnly ?? DATE_TIME.exec(text);
+    if (fields === null) {
       throw new AppError(
         'INVALID_EXPIRY',
         'expiresAt must be YYYY-MM-DD or an ISO-8601 date-time with a time zone',
       );
     }
-    expires = new Date(DATE_ONLY.test(text) ? `${text}T23:59:59.999Z` : text);
-    if (Number.isNaN(expires.getTime()))
-      throw new AppError('INVALID_EXPIRY', `expiresAt ${text} is not a real date`);
+    expires = new Date(dateOnly ? `${text}T23:59:59.999Z` : text);
+    if (!realCalendarFields(fields) || Number.isNaN(expires.getTime()))
+      throw new AppError(
+        'INVALID_EXPIRY',
+        `expiresAt ${text} is not a real date (no such day in that month, or a time field out of range)`,
+      );
     if (expires.getTime() <= now.getTime())
       throw new AppError('INVALID_EXPIRY', 'expiresAt must be in the future');
   } else {

@@ -2,7 +2,6 @@
  * The only engine-aware code: which Kysely dialect to build, and the few places
  * where SQLite and PostgreSQL need different SQL.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import {
@@ -19,7 +18,16 @@ import { jsonArrayFrom as pgJsonArrayFrom } from 'kysely/helpers/postgres';
 import { jsonArrayFrom as sqliteJsonArrayFrom } from 'kysely/helpers/sqlite';
 import pg from 'pg';
 import type { Config } from '../config.js';
+import {
+  createPrivateFile,
+  ensurePrivateDir,
+  type ModeReporter,
+  tightenPrivateFile,
+} from './private-files.js';
 import type { Database } from './tables.js';
+
+/** Files SQLite keeps beside the database; an older install may have left them 0644. */
+const SQLITE_SIDE_FILES = ['-wal', '-shm', '-journal'];
 
 export type Engine = 'sqlite' | 'postgres';
 export type Db = Kysely<Database>;
@@ -35,7 +43,13 @@ export interface DatabaseHandle {
   close(): Promise<void>;
 }
 
-export function openDatabase(database: Config['database']): DatabaseHandle {
+/** Where file permissions are reported, and which directory is latchkey's own (LATCHKEY_DATA_DIR). */
+export interface DatabaseFileOptions {
+  readonly dataDir?: string;
+  readonly report?: ModeReporter;
+}
+
+export function openDatabase(database: Config['database'], files: DatabaseFileOptions = {}): DatabaseHandle {
   if (database.kind === 'postgres') {
     const pool = new pg.Pool({ connectionString: database.url, max: 10 });
     // An idle client losing its connection must not crash the process; the pool replaces it.
@@ -43,7 +57,12 @@ export function openDatabase(database: Config['database']): DatabaseHandle {
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, engine: 'postgres', pool, close: () => db.destroy() };
   }
-  fs.mkdirSync(path.dirname(database.file), { recursive: true });
+  const dir = path.dirname(database.file);
+  const ownDir = files.dataDir !== undefined && path.resolve(files.dataDir) === dir;
+  ensurePrivateDir(dir, ownDir, files.report);
+  // Created 0600 before SQLite opens it: SQLite gives the -wal and -shm files the database's mode.
+  createPrivateFile(database.file, files.report);
+  for (const suffix of SQLITE_SIDE_FILES) tightenPrivateFile(`${database.file}${suffix}`, files.report);
   const sqlite = new SqliteDatabase(database.file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');

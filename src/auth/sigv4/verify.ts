@@ -1,5 +1,6 @@
 /**
- * Phase 2: with the key's secret(s) in hand, check the payload and the signature.
+ * Phase 2: with the key's secret(s) in hand, check the payload and the signature; then, for a
+ * signature that verifies only, the facts about the key (expiry, payload policy).
  */
 import { ALGORITHM, EMPTY_SHA256, sha256Hex, UNSIGNED_PAYLOAD } from './canonical.js';
 import { sigV4Failure } from './parse.js';
@@ -44,16 +45,8 @@ function verifyUnchecked(
     );
   }
 
-  if (parsed.form === 'query' && opts.notAfter !== undefined) {
-    const notAfterMs = opts.notAfter.getTime();
-    const endMs = parsed.signingTimeMs + (parsed.expiresSeconds ?? 0) * 1000;
-    if (!(endMs <= notAfterMs)) {
-      return sigV4Failure(
-        'AccessDenied',
-        'The presigned URL would remain valid after the access key expires.',
-      );
-    }
-  }
+  // The key's expiry (notAfter) and the tenant's payload policy are checked only once the signature
+  // verifies: a request made without the secret learns nothing about the key from its answer.
 
   // --- payload -------------------------------------------------------------------------------
   const body = req.body;
@@ -62,9 +55,6 @@ function verifyUnchecked(
   const unsignedAllowed = opts.allowUnsignedPayload || (parsed.form === 'query' && bodyEmpty);
   let payloadCandidates: string[];
   if (claim === UNSIGNED_PAYLOAD) {
-    if (!unsignedAllowed) {
-      return sigV4Failure('InvalidRequest', 'UNSIGNED-PAYLOAD is not allowed here: sign the payload.');
-    }
     payloadCandidates = [UNSIGNED_PAYLOAD];
   } else {
     const bodyHash = bodyEmpty ? EMPTY_SHA256 : sha256Hex(body);
@@ -112,7 +102,8 @@ function verifyUnchecked(
         }
         for (let i = 0; i < keys.length; i++) {
           if (signatureMatches(keys[i] as Buffer, sts, parsed.signature)) {
-            return { ok: true, secret: secrets[i] as SecretCandidate };
+            const refuseUnsigned = claim === UNSIGNED_PAYLOAD && !unsignedAllowed;
+            return afterSignature(parsed, opts, refuseUnsigned, secrets[i] as SecretCandidate);
           }
         }
       }
@@ -126,4 +117,26 @@ function verifyUnchecked(
       ...(firstCreq === undefined ? {} : { canonicalRequest: firstCreq, stringToSign: firstSts }),
     },
   };
+}
+
+/** The checks that tell the key's holder about the key and its tenant (signature verified). */
+function afterSignature(
+  parsed: ParsedSigV4,
+  opts: VerifyOptions,
+  unsignedRefused: boolean,
+  secret: SecretCandidate,
+): VerifyResult {
+  if (unsignedRefused) {
+    return sigV4Failure('InvalidRequest', 'UNSIGNED-PAYLOAD is not allowed here: sign the payload.');
+  }
+  if (parsed.form === 'query' && opts.notAfter !== undefined) {
+    const endMs = parsed.signingTimeMs + (parsed.expiresSeconds ?? 0) * 1000;
+    if (!(endMs <= opts.notAfter.getTime())) {
+      return sigV4Failure(
+        'AccessDenied',
+        'The presigned URL would remain valid after the access key expires.',
+      );
+    }
+  }
+  return { ok: true, secret };
 }

@@ -17,11 +17,21 @@ import {
   listRecords,
   updateRecord,
 } from '../../accounting/store.js';
+import { withoutSigV4QueryAuth } from '../../auth/sigv4/query-auth-params.js';
 import type { App, RouteDeps } from '../app-types.js';
 import { actorOf } from '../auth.js';
 
 type KeyRequest = FastifyRequest<{ Params: { key: string }; Querystring: Record<string, unknown> }>;
 type QueryRequest = FastifyRequest<{ Querystring: Record<string, unknown> }>;
+
+/**
+ * The query's filters: everything but a presigned URL's authentication parameters (X-Amz-Signature
+ * and the rest), which the auth hook has already checked and which are not fields of any record.
+ * The write routes read no query, so a presigned POST, PUT or DELETE needs nothing more.
+ */
+function filtersOf(request: QueryRequest): Record<string, unknown> {
+  return withoutSigV4QueryAuth(request.query ?? {});
+}
 
 export async function dataRoutes(app: App, { svc }: RouteDeps): Promise<void> {
   const contextOf = (request: FastifyRequest): DataContext => ({
@@ -36,13 +46,13 @@ export async function dataRoutes(app: App, { svc }: RouteDeps): Promise<void> {
     const write = { config: { permission: def.permissions.write } };
     const base = `/${def.name}`;
 
-    const list = async (request: QueryRequest) => listRecords(contextOf(request), def, request.query ?? {});
+    const list = async (request: QueryRequest) => listRecords(contextOf(request), def, filtersOf(request));
     app.get(base, read, list);
     app.get(`${base}/`, read, list);
 
     app.get(`${base}/:key`, read, async (request: KeyRequest) => {
       const ctx = contextOf(request);
-      if (request.params.key === '*') return findOne(ctx, def, request.query ?? {});
+      if (request.params.key === '*') return findOne(ctx, def, filtersOf(request));
       const record = await getRecord(ctx, def, request.params.key);
       return { pagination: { count: 1, offset: 0, limit: 1 }, data: [record] };
     });

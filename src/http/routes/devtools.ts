@@ -4,6 +4,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
+import { publicBaseUrl } from '../../config.js';
 import { buildOpenApi } from '../../devtools/openapi.js';
 import { buildPostmanCollection } from '../../devtools/postman.js';
 import { renderReferencePage } from '../../devtools/reference-page.js';
@@ -25,6 +26,7 @@ const CurlFields = {
 
 export async function devtoolsRoutes(app: App, deps: RouteDeps): Promise<void> {
   const { config } = deps.svc;
+  // For the signed-in caller's own tools: the address they reached us at, unless configured.
   const baseUrlOf = (request: FastifyRequest) =>
     (config.publicUrl ?? `${request.protocol}://${request.host}`).replace(/\/+$/, '');
 
@@ -41,7 +43,8 @@ export async function devtoolsRoutes(app: App, deps: RouteDeps): Promise<void> {
   });
 
   // The command with a $LATCHKEY_SECRET_KEY placeholder: the server never shows a stored secret again.
-  app.get('/iam/sample-curl', { schema: { querystring: Strict(CurlFields) } }, async (request) => {
+  app.get('/iam/sample-curl', { schema: { querystring: Strict(CurlFields) } }, async (request, reply) => {
+    reply.header('cache-control', 'no-store');
     const q = request.query;
     return buildSampleCurl({
       baseUrl: baseUrlOf(request),
@@ -85,10 +88,13 @@ export async function devtoolsRoutes(app: App, deps: RouteDeps): Promise<void> {
   );
 
   const open = { config: { auth: 'none' as const } };
-  app.get('/openapi.json', open, async (request) =>
+  // Anyone may fetch this document (and a cache may keep it): its server URL comes from
+  // configuration, so a request's Host header cannot point readers and generated clients elsewhere.
+  const serverUrl = publicBaseUrl(config);
+  app.get('/openapi.json', open, async () =>
     buildOpenApi({
       version: deps.version,
-      serverUrl: baseUrlOf(request),
+      serverUrl,
       region: config.sigv4.region,
       service: config.sigv4.service,
     }),
