@@ -92,7 +92,9 @@ export function createLogger(config: Config): Logger {
         url: req.url
           .replace(/([?&](?:X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token)=)[^&]*/gi, '$1[redacted]')
           // A secret pasted where an ID belongs must not reach the log either.
-          .replace(/lksk_[0-9A-Za-z]{40}/g, 'lksk_[redacted]'),
+          .replace(/lksk_[0-9A-Za-z]{40}/g, 'lksk_[redacted]')
+          // An unused reveal link shows a secret to whoever POSTs it.
+          .replace(/(\/key-reveal\/)[^/?#]+/gi, '$1[redacted]'),
         id: req.id,
       }),
     },

@@ -43,7 +43,8 @@ describe.each(ENGINES)('key emails on %s', (engine) => {
       return res;
     }
 
-    const reveal = (token: string) => t.app.inject({ method: 'GET', url: `/iam/key-reveal/${token}` });
+    // An API client presses the page's button: POST (GET only shows the page, see key-reveal-page.test.ts).
+    const reveal = (token: string) => t.app.inject({ method: 'POST', url: `/iam/key-reveal/${token}` });
 
     it('emails the owner the access key ID and a one-time link that reveals the secret once', async () => {
       const res = await create(`/iam/users/${userId}/keys`, { name: 'erin-ci', sendEmail: true });
@@ -74,6 +75,13 @@ describe.each(ENGINES)('key emails on %s', (engine) => {
       ]);
       expect(stored).not.toContain(token);
       expect(stored).not.toContain(secretAccessKey);
+
+      // Opening the link (as a mail scanner does) shows a page with a button, not the secret.
+      const opened = await t.app.inject({ method: 'GET', url: `/iam/key-reveal/${token}` });
+      expect(opened.statusCode).toBe(200);
+      expect(opened.body).toContain('Show the secret');
+      expect(opened.body).not.toContain(secretAccessKey);
+      expect(mail?.decoded).toContain('press "Show the secret"');
 
       const first = await reveal(token);
       expect(first.statusCode).toBe(200);

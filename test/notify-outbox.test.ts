@@ -61,14 +61,14 @@ describe.each(ENGINES)('mail outbox on %s', (engine) => {
         expect(failed).toMatchObject({ status: 'pending', attempts: 1 });
         expect(failed.last_error).toMatch(/ECONNREFUSED|ESOCKET|ECONNECTION/);
         // Not before its back-off ends.
-        expect(await notifier.runOutbox()).toEqual({ sent: 0, retried: 0, failed: 0 });
+        expect(await notifier.runOutbox()).toEqual({ sent: 0, retried: 0, failed: 0, dropped: 0 });
         t.clock.advance(31 * SECOND);
         expect((await notifier.runOutbox()).retried).toBe(1);
         expect((await row(mail.id)).attempts).toBe(2);
 
         await smtp.listen(); // same port
         t.clock.advance(30 * SECOND);
-        expect(await notifier.runOutbox()).toEqual({ sent: 0, retried: 0, failed: 0 }); // 60 s back-off now
+        expect(await notifier.runOutbox()).toEqual({ sent: 0, retried: 0, failed: 0, dropped: 0 }); // 60 s back-off now
         t.clock.advance(31 * SECOND);
         expect((await notifier.runOutbox()).sent).toBe(1);
         for (let i = 0; i < 3; i++) {
@@ -102,7 +102,7 @@ describe.each(ENGINES)('mail outbox on %s', (engine) => {
         await withNotifier({}, async (notifier) => {
           expect((await notifier.runOutbox()).failed).toBe(1);
           t.clock.advance(3600 * SECOND);
-          expect(await notifier.runOutbox()).toEqual({ sent: 0, retried: 0, failed: 0 });
+          expect(await notifier.runOutbox()).toEqual({ sent: 0, retried: 0, failed: 0, dropped: 0 });
         });
       } finally {
         smtp.refuse = null;
@@ -152,14 +152,14 @@ describe.each(ENGINES)('mail outbox on %s', (engine) => {
 
       // A restarted worker leaves the row alone while the dead worker's lease lasts...
       await withNotifier({}, async (restarted) => {
-        expect(await restarted.runOutbox()).toEqual({ sent: 0, retried: 0, failed: 0 });
+        expect(await restarted.runOutbox()).toEqual({ sent: 0, retried: 0, failed: 0, dropped: 0 });
         t.clock.advance(4 * 60 * SECOND);
-        expect(await restarted.runOutbox()).toEqual({ sent: 0, retried: 0, failed: 0 });
+        expect(await restarted.runOutbox()).toEqual({ sent: 0, retried: 0, failed: 0, dropped: 0 });
         // ...then sends it again (at least once), and never a third time.
         t.clock.advance(61 * SECOND);
         expect((await restarted.runOutbox()).sent).toBe(1);
         t.clock.advance(10 * 60 * SECOND);
-        expect(await restarted.runOutbox()).toEqual({ sent: 0, retried: 0, failed: 0 });
+        expect(await restarted.runOutbox()).toEqual({ sent: 0, retried: 0, failed: 0, dropped: 0 });
       });
       const copies = smtp.to(mail.to);
       expect(copies).toHaveLength(2);
@@ -220,7 +220,7 @@ describe.each(ENGINES)('mail outbox on %s', (engine) => {
       expect(created.statusCode).toBe(201);
       const notifier = new Notifier(t.runtime.svc);
       expect(notifier.outbox).toBeUndefined();
-      expect(await notifier.runOutbox()).toEqual({ sent: 0, retried: 0, failed: 0 });
+      expect(await notifier.runOutbox()).toEqual({ sent: 0, retried: 0, failed: 0, dropped: 0 });
       await notifier.runJobs();
       await notifier.stop();
 

@@ -1,6 +1,7 @@
 /**
  * "Send the key by email": the owner gets the access key ID and a one-time link, valid 24 hours,
- * that reveals the secret once; or, when the tenant setting emailSecretInline is on, the secret
+ * to a page whose "Show the secret" button (a POST) reveals the secret once; opening the link
+ * (GET, HEAD) uses nothing up. Or, when the tenant setting emailSecretInline is on, the secret
  * itself. The link token is random (256 bits); only its SHA-256 is stored, next to the secret
  * sealed under its own context. The email body (which holds the link or the secret) is stored
  * sealed in the outbox and blanked once delivered.
@@ -106,7 +107,15 @@ export async function queueKeyEmail(
     createdBy: await actorLabel(trx, actor),
     delivery,
   });
-  await enqueueMail(svc, trx, { tenantId: key.tenant_id, kind: 'key_created', to, ...email, sealed: true });
+  await enqueueMail(svc, trx, {
+    tenantId: key.tenant_id,
+    kind: 'key_created',
+    to,
+    ...email,
+    sealed: true,
+    // Checked again at delivery: dropped if the key was deleted or got a new secret by then.
+    about: { accessKeyId: key.id, secretVersion: key.secret_version },
+  });
 }
 
 export interface RevealedKey {
@@ -115,14 +124,27 @@ export interface RevealedKey {
   secretAccessKey: string;
 }
 
-/** Open a one-time link: the secret the first time, 410 after that or after 24 hours. */
-export async function revealKeySecret(svc: Services, token: string): Promise<RevealedKey> {
+/** What the reveal page shows besides the secret itself. */
+export interface RevealedSecret extends RevealedKey {
+  keyName: string;
+  tenantName: string;
+}
+
+const linkUsed = () =>
+  new AppError('REVEAL_LINK_USED', 'this link was already used: the secret key is shown only once');
+
+/**
+ * The link's row when it can still reveal its secret, else the AppError that says why
+ * (NOT_FOUND, REVEAL_LINK_USED, REVEAL_LINK_EXPIRED). Reads only: nothing is changed.
+ */
+async function usableLink(svc: Services, token: string) {
   const unknown = () => new AppError('NOT_FOUND', 'this link is not valid');
   if (!TOKEN.test(token)) throw unknown();
   const tokenHash = hashToken(token);
   const row = await svc.db
     .selectFrom('key_reveal_links')
     .innerJoin('access_keys', 'access_keys.id', 'key_reveal_links.access_key_id')
+    .leftJoin('tenants', 'tenants.id', 'key_reveal_links.tenant_id')
     .select([
       'key_reveal_links.tenant_id',
       'key_reveal_links.access_key_id',
@@ -132,13 +154,13 @@ export async function revealKeySecret(svc: Services, token: string): Promise<Rev
       'key_reveal_links.expires_at',
       'key_reveal_links.used_at',
       'access_keys.secret_version as current_version',
+      'access_keys.name as key_name',
+      'tenants.name as tenant_name',
     ])
     .where('key_reveal_links.token_hash', '=', tokenHash)
     .executeTakeFirst();
   if (!row) throw unknown();
-  if (row.used_at !== null) {
-    throw new AppError('REVEAL_LINK_USED', 'this link was already used: the secret key is shown only once');
-  }
+  if (row.used_at !== null) throw linkUsed();
   const now = svc.clock.now();
   if (Date.parse(row.expires_at) <= now.getTime() || row.ciphertext === null) {
     throw new AppError(
@@ -149,11 +171,27 @@ export async function revealKeySecret(svc: Services, token: string): Promise<Rev
   if (row.secret_version !== row.current_version) {
     throw new AppError('REVEAL_LINK_EXPIRED', 'a new secret key was generated since this link was sent');
   }
+  return { ...row, ciphertext: row.ciphertext, tokenHash, now };
+}
+
+/**
+ * Whether a link can still reveal its secret, for the page a GET shows: the link's own expiry
+ * and nothing about the key. Throws like revealKeySecret; changes nothing, so a mail scanner
+ * (or a HEAD) that fetches the link leaves it usable.
+ */
+export async function revealLinkStatus(svc: Services, token: string): Promise<{ expiresAt: string }> {
+  const link = await usableLink(svc, token);
+  return { expiresAt: link.expires_at };
+}
+
+/** Use a one-time link up: the secret the first time, 410 after that or after 24 hours. */
+export async function revealKeySecret(svc: Services, token: string): Promise<RevealedSecret> {
+  const row = await usableLink(svc, token);
   let secretAccessKey: string;
   try {
     secretAccessKey = svc.secrets.open(
       { ciphertext: row.ciphertext, masterKeyVersion: row.master_key_version },
-      revealContext(row.tenant_id, row.access_key_id, tokenHash),
+      revealContext(row.tenant_id, row.access_key_id, row.tokenHash),
     );
   } catch (error) {
     // Its master key was pruned from the keyring since (master-key rotate --prune).
@@ -163,12 +201,16 @@ export async function revealKeySecret(svc: Services, token: string): Promise<Rev
   // Only the request that flips used_at gets the secret, however many arrive at once.
   const used = await svc.db
     .updateTable('key_reveal_links')
-    .set({ used_at: iso(now), ciphertext: null })
-    .where('token_hash', '=', tokenHash)
+    .set({ used_at: iso(row.now), ciphertext: null })
+    .where('token_hash', '=', row.tokenHash)
     .where('used_at', 'is', null)
     .executeTakeFirst();
-  if (Number(used.numUpdatedRows) !== 1) {
-    throw new AppError('REVEAL_LINK_USED', 'this link was already used: the secret key is shown only once');
-  }
-  return { accessKeyId: row.access_key_id, tenantId: row.tenant_id, secretAccessKey };
+  if (Number(used.numUpdatedRows) !== 1) throw linkUsed();
+  return {
+    accessKeyId: row.access_key_id,
+    tenantId: row.tenant_id,
+    secretAccessKey,
+    keyName: row.key_name,
+    tenantName: row.tenant_name ?? row.tenant_id,
+  };
 }

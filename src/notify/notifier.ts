@@ -51,7 +51,7 @@ export class Notifier {
 
   /** Deliver due mail (nothing without an SMTP transport: mail waits in the outbox). */
   async runOutbox(): Promise<OutboxRunResult> {
-    if (!this.outbox) return { sent: 0, retried: 0, failed: 0 };
+    if (!this.outbox) return { sent: 0, retried: 0, failed: 0, dropped: 0 };
     return this.outbox.runOnce();
   }
 
@@ -129,7 +129,7 @@ export class Notifier {
       .runOnce()
       .catch((error: unknown) => {
         this.svc.logger.error({ err: error }, 'mail outbox run failed');
-        return { sent: 0, retried: 0, failed: 0 };
+        return { sent: 0, retried: 0, failed: 0, dropped: 0 };
       })
       .finally(() => {
         this.outboxRun = undefined;

@@ -15,6 +15,13 @@
  * Several instances on PostgreSQL claim with `FOR UPDATE SKIP LOCKED`, so no two claim one row;
  * on SQLite the claiming transaction is the lock. The claim's UPDATE also re-checks the due
  * condition, so even a racing claimer that read the same row cannot take it twice.
+ *
+ * Right before sending, the worker proves with the claim's token that the row is still its own
+ * (a worker whose lease ran out while it waited leaves the row to the one that took it over),
+ * and an email about a key (`OutgoingMail.about`) is checked again: one that is no longer true
+ * (the key was deleted, its expiry changed, its secret was regenerated: see mail-recheck.ts)
+ * becomes `dropped`, with the reason in `last_error`, instead of going out. Check and mark run in
+ * one transaction that holds the row from the claim check until the verdict is written.
  */
 import { sql } from 'kysely';
 import { randomBase32 } from '../crypto/random.js';
@@ -22,6 +29,7 @@ import type { Services } from '../services.js';
 import { type DbOrTx, forUpdateSkipLocked } from '../storage/dialect.js';
 import type { OutboxRow, OutboxStatus } from '../storage/tables.js';
 import { addMs, iso } from '../time.js';
+import { keyNow, type MailAbout, releaseReminderClaim, staleReason } from './mail-recheck.js';
 
 export interface OutgoingMail {
   tenantId: string;
@@ -36,6 +44,8 @@ export interface OutgoingMail {
    * under the master key, and blank them once delivered.
    */
   sealed?: boolean;
+  /** The key the email is about and what it says of it: re-checked when it is delivered. */
+  about?: MailAbout;
 }
 
 export const bodyContext = (id: string, part: 'text' | 'html') => `mail-outbox:${id}:${part}`;
@@ -82,6 +92,9 @@ export async function enqueueMail(svc: Services, db: DbOrTx, mail: OutgoingMail)
       created_at: now,
       updated_at: now,
       sent_at: null,
+      access_key_id: mail.about?.accessKeyId ?? null,
+      key_expires_at: mail.about?.expiresAt ?? null,
+      key_secret_version: mail.about?.secretVersion ?? null,
     })
     .execute();
   return id;
@@ -104,6 +117,8 @@ export interface OutboxView {
   messageId: string;
   createdAt: string;
   sentAt: string | null;
+  /** The key the email is about (a `dropped` one says why in `lastError`). */
+  accessKeyId: string | null;
   /** Null when the body holds a credential (sealed): only the delivering worker opens it. */
   text: string | null;
   html: string | null;
@@ -122,6 +137,7 @@ const outboxView = (r: OutboxRow): OutboxView => ({
   messageId: r.message_id,
   createdAt: r.created_at,
   sentAt: r.sent_at,
+  accessKeyId: r.access_key_id,
   text: r.sealed ? null : r.text_body,
   html: r.sealed ? null : r.html_body,
   sealed: r.sealed === 1,
@@ -178,12 +194,19 @@ export interface OutboxWorkerOptions {
    * it to simulate a crash in that window (throw: the run aborts, the row keeps its claim).
    */
   afterAccept?: (row: OutboxRow) => void | Promise<void>;
+  /**
+   * Runs after a row was claimed and before it is checked and sent. Tests use it to let the
+   * world change in that window (the key, or another worker taking over the claim).
+   */
+  afterClaim?: (row: OutboxRow) => void | Promise<void>;
 }
 
 export interface OutboxRunResult {
   sent: number;
   retried: number;
   failed: number;
+  /** No longer true when its turn came (see mail-recheck.ts): not sent. */
+  dropped: number;
 }
 
 interface SmtpError {
@@ -233,13 +256,13 @@ export class OutboxWorker {
 
   /** Deliver everything due now; returns when no due row is left. */
   async runOnce(): Promise<OutboxRunResult> {
-    const result: OutboxRunResult = { sent: 0, retried: 0, failed: 0 };
+    const result: OutboxRunResult = { sent: 0, retried: 0, failed: 0, dropped: 0 };
     for (;;) {
       const { rows, token } = await this.claim();
       if (rows.length === 0) return result;
       for (const row of rows) {
         const outcome = await this.deliver(row, token);
-        result[outcome] += 1;
+        if (outcome !== 'lost') result[outcome] += 1;
       }
     }
   }
@@ -298,8 +321,14 @@ export class OutboxWorker {
     return { rows, token };
   }
 
-  private async deliver(row: OutboxRow, token: string): Promise<'sent' | 'retried' | 'failed'> {
+  private async deliver(
+    row: OutboxRow,
+    token: string,
+  ): Promise<'sent' | 'retried' | 'failed' | 'dropped' | 'lost'> {
     const { svc } = this;
+    await this.options.afterClaim?.(row);
+    const verdict = await this.recheck(row, token);
+    if (verdict !== 'send') return verdict;
     let text = row.text_body;
     let html = row.html_body;
     if (row.sealed === 1) {
@@ -353,6 +382,67 @@ export class OutboxWorker {
       );
     }
     return 'sent';
+  }
+
+  /**
+   * Is the row still ours, and the email still true? Drops it when not true. 'lost': the claim
+   * is no longer this worker's (its lease ran out and another worker took the row), and the new
+   * holder delivers or drops it.
+   */
+  private async recheck(row: OutboxRow, token: string): Promise<'send' | 'dropped' | 'lost'> {
+    const { svc } = this;
+    const accessKeyId = row.access_key_id;
+    const outcome = await svc.db.transaction().execute(async (trx) => {
+      const nowIso = iso(svc.clock.now());
+      // A write first: it proves the claim is still ours and holds the row until the verdict is
+      // written (a row lock on PostgreSQL, the write lock on SQLite), so no other worker can
+      // claim the row between our check and our mark. A dropped row is never marked sent: that
+      // mark needs status 'sending'.
+      const held = await trx
+        .updateTable('mail_outbox')
+        .set({ updated_at: nowIso })
+        .where('id', '=', row.id)
+        .where('locked_by', '=', token)
+        .where('status', '=', 'sending')
+        .executeTakeFirst();
+      if (Number(held.numUpdatedRows) === 0) return { verdict: 'lost' as const };
+      if (accessKeyId === null) return { verdict: 'send' as const };
+      const reason = staleReason(row, await keyNow(trx, row.tenant_id, accessKeyId), svc.clock.now());
+      if (reason === null) return { verdict: 'send' as const };
+      await trx
+        .updateTable('mail_outbox')
+        .set({
+          status: 'dropped',
+          locked_until: null,
+          last_error: reason,
+          updated_at: nowIso,
+          // Like a delivered one: a credential that will never be sent is not kept either.
+          ...(row.sealed === 1 ? { text_body: '', html_body: '', sealed: 0, master_key_version: null } : {}),
+        })
+        .where('id', '=', row.id)
+        .where('locked_by', '=', token)
+        .execute();
+      const released = await releaseReminderClaim(trx, svc.engine, row);
+      return { verdict: 'dropped' as const, reason, released };
+    });
+    if (outcome.verdict === 'dropped') {
+      svc.logger.info(
+        {
+          outboxId: row.id,
+          kind: row.kind,
+          accessKeyId,
+          reason: outcome.reason,
+          reminderReleased: outcome.released,
+        },
+        'mail outbox: dropped a message that is no longer true',
+      );
+    } else if (outcome.verdict === 'lost') {
+      svc.logger.warn(
+        { outboxId: row.id },
+        'mail outbox: a claim expired before delivery; its new holder sends it',
+      );
+    }
+    return outcome.verdict;
   }
 
   private async recordFailure(row: OutboxRow, token: string, error: unknown): Promise<'retried' | 'failed'> {

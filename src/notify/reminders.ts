@@ -7,9 +7,13 @@
  * else (a second instance, a rerun of the job) inserts nothing and sends nothing. Extending the
  * key changes its expiry time, which re-arms the reminder. Because the job looks for every key
  * in its lead window without a row, it catches up after downtime.
+ *
+ * The emails record the expiry they announce; the outbox worker drops those that are no longer
+ * true when their turn comes (mail-recheck.ts), and releases the reminder's row when none of
+ * them went out, so the reminder for that expiry can be sent again if it becomes due again.
  */
 import type { ExpressionBuilder } from 'kysely';
-import type { Config } from '../config.js';
+import { publicBaseUrl } from '../config.js';
 import { getSettings } from '../identity/settings.js';
 import type { Services } from '../services.js';
 import { type DbOrTx, forUpdate } from '../storage/dialect.js';
@@ -19,13 +23,8 @@ import { notifyUsers } from './notifications.js';
 import { enqueueMail, mailQueued } from './outbox.js';
 import { expiryReminderEmail } from './templates.js';
 
-/** Where users reach the service: LATCHKEY_PUBLIC_URL, else the listen address. */
-export function publicBaseUrl(config: Config): string {
-  const base =
-    config.publicUrl ??
-    `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
-  return base.replace(/\/+$/, '');
-}
+/** Moved to config.ts (the OpenAPI document needs it too); re-exported for the mail code. */
+export { publicBaseUrl };
 
 export interface Recipient {
   email: string;
@@ -172,6 +171,8 @@ export async function remindKey(svc: Services, accessKeyId: string): Promise<Rem
         kind: 'expiry_reminder',
         to: r.email,
         ...email,
+        // Checked again at delivery: dropped if the key is gone, inactive or has another expiry by then.
+        about: { accessKeyId: key.id, expiresAt: key.expires_at },
       });
     }
     if (key.owner_type === 'user') {

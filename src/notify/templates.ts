@@ -136,8 +136,8 @@ export function keyCreatedEmail(d: KeyCreatedData): RenderedEmail {
   const textHow =
     d.delivery.kind === 'link'
       ? [
-          'Open this link to see the secret key. It works once, until',
-          `${d.delivery.validUntil} (UTC); after that, ask for a new secret key:`,
+          'To see the secret key, open this link and press "Show the secret". It works once,',
+          `until ${d.delivery.validUntil} (UTC); after that, ask for a new secret key:`,
           '',
           `  ${d.delivery.url}`,
         ]
@@ -147,7 +147,7 @@ export function keyCreatedEmail(d: KeyCreatedData): RenderedEmail {
         ];
   const htmlHow =
     d.delivery.kind === 'link'
-      ? `<p>Open this link to see the secret key. It works <strong>once</strong>, until ${escapeHtml(d.delivery.validUntil)} (UTC); after that, ask for a new secret key:</p><p><a href="${escapeHtml(d.delivery.url)}">${escapeHtml(d.delivery.url)}</a></p>`
+      ? `<p>To see the secret key, open this link and press <strong>Show the secret</strong>. It works <strong>once</strong>, until ${escapeHtml(d.delivery.validUntil)} (UTC); after that, ask for a new secret key:</p><p><a href="${escapeHtml(d.delivery.url)}">${escapeHtml(d.delivery.url)}</a></p>`
       : '<p>The secret key is in this email because your tenant asks for it. Store it in a secret manager now and delete this email: anyone who reads it can use the key.</p>';
   const text = [
     `An access key was created for you in the latchkey tenant "${d.tenantName}":`,

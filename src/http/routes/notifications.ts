@@ -1,5 +1,4 @@
 import { Type } from '@sinclair/typebox';
-import { revealKeySecret } from '../../notify/key-email.js';
 import {
   listNotifications,
   markAllNotificationsRead,
@@ -9,8 +8,10 @@ import { listOutbox } from '../../notify/outbox.js';
 import type { App, RouteDeps } from '../app-types.js';
 import { actorOf } from '../auth.js';
 import { Id, Page, Strict } from '../schemas.js';
+import { keyRevealRoutes } from './key-reveal.js';
 
-export async function notificationRoutes(app: App, { svc }: RouteDeps): Promise<void> {
+export async function notificationRoutes(app: App, deps: RouteDeps): Promise<void> {
+  const { svc } = deps;
   // The caller's own bell: unread first, then newest. Any credential of the user sees the same.
   app.get(
     '/iam/notifications',
@@ -43,6 +44,7 @@ export async function notificationRoutes(app: App, { svc }: RouteDeps): Promise<
               Type.Literal('sending'),
               Type.Literal('sent'),
               Type.Literal('failed'),
+              Type.Literal('dropped'),
             ]),
           ),
         }),
@@ -55,17 +57,6 @@ export async function notificationRoutes(app: App, { svc }: RouteDeps): Promise<
     },
   );
 
-  // The one-time link from a key email: whoever holds the link may see the secret, once.
-  app.get(
-    '/iam/key-reveal/:token',
-    {
-      config: { auth: 'none' },
-      schema: { params: Strict({ token: Type.String({ minLength: 1, maxLength: 100 }) }) },
-    },
-    async (request, reply) => {
-      reply.header('cache-control', 'no-store');
-      reply.header('referrer-policy', 'no-referrer');
-      return revealKeySecret(svc, request.params.token);
-    },
-  );
+  // The one-time link from a key email: a page, then its button's POST shows the secret once.
+  await keyRevealRoutes(app, deps);
 }
