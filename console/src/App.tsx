@@ -1,4 +1,17 @@
-import { AppShell, Burger, Button, Center, Group, Loader, NavLink, Text, Title } from '@mantine/core';
+import {
+  ActionIcon,
+  AppShell,
+  Burger,
+  Button,
+  Center,
+  Group,
+  Loader,
+  Menu,
+  Modal,
+  NavLink,
+  Text,
+  Title,
+} from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
 import {
   IconAdjustments,
@@ -8,10 +21,12 @@ import {
   IconLogout,
   IconRobot,
   IconShield,
+  IconUserCircle,
   IconUsers,
 } from '@tabler/icons-react';
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { api, type Me, session } from './api';
+import { ChangePasswordForm } from './components/ChangePassword';
 import { NotificationBell } from './components/NotificationBell';
 import { DEFAULT_SCOPE, type SigningScope, scopeFromVersion } from './format';
 import { AccessKeysPage } from './pages/AccessKeys';
@@ -64,6 +79,7 @@ export function App() {
   const [path, setPath] = useState(currentPath());
   const [scope, setScope] = useState<SigningScope>(DEFAULT_SCOPE);
   const [navOpened, { toggle: toggleNav, close: closeNav }] = useDisclosure(false);
+  const [changingPassword, setChangingPassword] = useState(false);
 
   const signOut = useCallback((message: string | null = null) => {
     session.clear();
@@ -205,6 +221,24 @@ export function App() {
               <Text size="sm" visibleFrom="sm" data-testid="signed-in-as">
                 {me.email ?? me.name}
               </Text>
+              {me.principalType === 'user' ? (
+                <Menu position="bottom-end" withinPortal>
+                  <Menu.Target>
+                    <ActionIcon variant="subtle" size="lg" aria-label="Your account">
+                      <IconUserCircle size={20} aria-hidden />
+                    </ActionIcon>
+                  </Menu.Target>
+                  <Menu.Dropdown>
+                    <Menu.Label>{me.email ?? me.name}</Menu.Label>
+                    <Menu.Item
+                      leftSection={<IconKey size={16} aria-hidden />}
+                      onClick={() => setChangingPassword(true)}
+                    >
+                      Change password
+                    </Menu.Item>
+                  </Menu.Dropdown>
+                </Menu>
+              ) : null}
               <Button
                 variant="subtle"
                 size="xs"
@@ -234,6 +268,9 @@ export function App() {
         </AppShell.Navbar>
         <AppShell.Main id="main">{page}</AppShell.Main>
       </AppShell>
+      <Modal opened={changingPassword} onClose={() => setChangingPassword(false)} title="Change password">
+        {changingPassword ? <ChangePasswordForm onClose={() => setChangingPassword(false)} /> : null}
+      </Modal>
     </Ctx.Provider>
   );
 }

@@ -10,6 +10,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly requestId?: string,
+    /** The error's other fields (e.g. `missingPermissions`, `tenants`). */
+    readonly details: Record<string, unknown> = {},
   ) {
     super(message);
     this.name = 'ApiError';
@@ -46,16 +48,19 @@ export async function errorFrom(response: Response): Promise<ApiError> {
   let code = `HTTP_${response.status}`;
   let message = response.statusText || 'request failed';
   let requestId = response.headers.get('x-request-id') ?? undefined;
+  let details: Record<string, unknown> = {};
   try {
     const body = (await response.json()) as {
-      error?: { code?: string; message?: string; requestId?: string } | string;
+      error?: { code?: string; message?: string; requestId?: string; [extra: string]: unknown } | string;
       code?: string;
       message?: string;
     };
-    if (body && typeof body.error === 'object') {
-      code = body.error.code ?? code;
-      message = body.error.message ?? message;
-      requestId = body.error.requestId ?? requestId;
+    if (body && typeof body.error === 'object' && body.error !== null) {
+      const { code: c, message: m, requestId: r, ...rest } = body.error;
+      code = c ?? code;
+      message = m ?? message;
+      requestId = r ?? requestId;
+      details = rest;
     } else if (body && typeof body.code === 'string') {
       code = body.code;
       message = body.message ?? message;
@@ -63,7 +68,7 @@ export async function errorFrom(response: Response): Promise<ApiError> {
   } catch {
     // not JSON: keep the HTTP status
   }
-  return new ApiError(response.status, code, message, requestId);
+  return new ApiError(response.status, code, message, requestId, details);
 }
 
 export interface RequestOptions {
@@ -98,7 +103,15 @@ export async function request<T>(
   }
   if (!response.ok) {
     const error = await errorFrom(response);
-    if (response.status === 401 && !options.anonymous && current && SESSION_ENDED.has(error.code)) {
+    // Only the session in use ends the console: a request sent with a token that was replaced
+    // meanwhile (a password change issues a new one) fails alone.
+    if (
+      response.status === 401 &&
+      !options.anonymous &&
+      current &&
+      current === session.load() &&
+      SESSION_ENDED.has(error.code)
+    ) {
       for (const listener of authLostListeners) listener(error.code);
     }
     throw error;
@@ -126,12 +139,40 @@ export function query(params: Record<string, string | number | boolean | undefin
   return s ? `?${s}` : '';
 }
 
+const stringList = (value: unknown): string[] =>
+  Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+
+/** The permissions a PRIVILEGE_ESCALATION refusal names: what the caller would need and lacks. */
+export function missingPermissions(error: unknown): string[] {
+  return error instanceof ApiError && error.code === 'PRIVILEGE_ESCALATION'
+    ? stringList(error.details.missingPermissions)
+    : [];
+}
+
+export interface TenantChoice {
+  id: string;
+  name: string;
+}
+
+/** The tenants a TENANT_REQUIRED sign-in answer offers (empty for any other error). */
+export function tenantChoices(error: unknown): TenantChoice[] {
+  if (!(error instanceof ApiError) || error.code !== 'TENANT_REQUIRED') return [];
+  const tenants = error.details.tenants;
+  if (!Array.isArray(tenants)) return [];
+  return tenants.filter(
+    (t): t is TenantChoice =>
+      typeof t === 'object' && t !== null && typeof t.id === 'string' && typeof t.name === 'string',
+  );
+}
+
 /** Human words for an error, always with its code. */
 export function describeError(error: unknown): {
   title: string;
   message: string;
   code: string;
   requestId?: string;
+  /** For PRIVILEGE_ESCALATION: the permissions the signed-in person lacks. */
+  missingPermissions: string[];
 } {
   if (error instanceof ApiError) {
     return {
@@ -139,18 +180,22 @@ export function describeError(error: unknown): {
       message: error.message,
       code: error.code,
       requestId: error.requestId,
+      missingPermissions: missingPermissions(error),
     };
   }
   return {
     title: 'Something went wrong',
     message: String((error as Error)?.message ?? error),
     code: 'CLIENT_ERROR',
+    missingPermissions: [],
   };
 }
 
 const TITLES: Record<string, string> = {
   VALIDATION_FAILED: 'Check the form',
   AccessDenied: 'You do not have permission for this',
+  PRIVILEGE_ESCALATION: 'Beyond your own permissions',
+  TENANT_REQUIRED: 'Choose a tenant',
   NOT_FOUND: 'Not found',
   KEY_LIMIT_REACHED: 'Key limit reached',
   LAST_ADMINISTRATOR: 'The last administrator must stay',
@@ -193,6 +238,11 @@ export interface KeyView {
   secretVersion: number;
   groups: NamedRef[];
   roles: NamedRef[];
+  /**
+   * Deactivated by someone holding iam:keys:manage: only such a person can activate it again
+   * (its owner alone cannot).
+   */
+  deactivatedByManager: boolean;
 }
 
 export interface CreatedKey extends KeyView {
@@ -205,7 +255,10 @@ export interface Me {
   email?: string;
   name: string;
   principalType: string;
+  /** How this session was obtained: `password` for console sign-ins. */
+  authenticatedWith?: string;
   isAdministrator?: boolean;
+  /** The concrete permissions the signed-in person holds (the catalogue, expanded). */
   permissions: string[];
   groups: NamedRef[];
   roles: NamedRef[];
@@ -221,6 +274,13 @@ export interface UserView {
   isAdministrator: boolean;
   hasPassword: boolean;
   createdAt: string;
+  /** The signed-in person holds all this user holds: may create its keys, set its password or email. */
+  withinYourPermissions: boolean;
+}
+
+/** PATCH /iam/me with a new password: every earlier session ended, this is the new one. */
+export interface PasswordChanged extends UserView {
+  session: { token: string; token_type: 'Bearer'; expires_in: number };
 }
 
 export interface ServiceAccountView {
@@ -230,6 +290,8 @@ export interface ServiceAccountView {
   description: string;
   status: 'active' | 'disabled';
   createdAt: string;
+  /** The signed-in person holds all this account holds: may create its keys and change its email. */
+  withinYourPermissions: boolean;
 }
 
 export interface RoleView {
@@ -238,6 +300,8 @@ export interface RoleView {
   description: string;
   permissions: string[];
   builtin: boolean;
+  /** The signed-in person holds every permission of the role, so may give it. */
+  grantable: boolean;
 }
 
 export interface GroupView {
@@ -247,6 +311,8 @@ export interface GroupView {
   builtin: boolean;
   roles: NamedRef[];
   memberCount: number;
+  /** The signed-in person holds all the group gives (`*` for Administrators), so may give it. */
+  grantable: boolean;
 }
 
 export interface GroupMember {

@@ -1,8 +1,18 @@
 import { Alert, Badge, Button, Group, Modal, Stack, Text, Tooltip } from '@mantine/core';
 import { IconAlertCircle } from '@tabler/icons-react';
-import { createContext, type ReactNode, useCallback, useContext, useEffect, useRef, useState } from 'react';
+import {
+  createContext,
+  type ReactNode,
+  useCallback,
+  useContext,
+  useEffect,
+  useId,
+  useRef,
+  useState,
+} from 'react';
 import { describeError, type Me } from './api';
 import { formatDateTime, keyStateLabel, relativeTime, type SigningScope } from './format';
+import { patternMatches } from './grants';
 
 export interface ConsoleContext {
   me: Me;
@@ -19,22 +29,13 @@ export function useConsole(): ConsoleContext {
   return ctx;
 }
 
-/** `*` matches one segment, a final `*` the rest (as the server's permission patterns). */
+/** Does any granted pattern allow `permission`? */
 export function permissionAllows(granted: readonly string[], permission: string): boolean {
-  return granted.some((pattern) => {
-    if (pattern === '*' || pattern === permission) return true;
-    const p = pattern.split(':');
-    const q = permission.split(':');
-    for (let i = 0; i < p.length; i += 1) {
-      if (p[i] === '*' && i === p.length - 1 && p.length < q.length) return true;
-      if (i >= q.length) return false;
-      if (p[i] !== '*' && p[i] !== q[i]) return false;
-    }
-    return p.length === q.length;
-  });
+  return granted.some((pattern) => patternMatches(pattern, permission));
 }
 
 export function ErrorAlert({ error, onClose }: { error: unknown; onClose?: () => void }) {
+  const missingId = useId();
   if (!error) return null;
   const e = describeError(error);
   return (
@@ -53,6 +54,27 @@ export function ErrorAlert({ error, onClose }: { error: unknown; onClose?: () =>
           {e.code}
         </Badge>
       </Text>
+      {e.missingPermissions.length > 0 ? (
+        <Stack gap={4} mt="xs">
+          <Text size="sm" fw={500} id={missingId}>
+            Permissions you do not hold:
+          </Text>
+          <Group
+            gap={4}
+            component="ul"
+            aria-labelledby={missingId}
+            data-testid="missing-permissions"
+            style={{ listStyle: 'none', margin: 0, padding: 0 }}
+          >
+            {e.missingPermissions.map((p) => (
+              <Badge key={p} component="li" color="red" variant="outline" tt="none">
+                {p}
+              </Badge>
+            ))}
+          </Group>
+          <Text size="xs">Ask someone who holds them, such as an administrator, to make this change.</Text>
+        </Stack>
+      ) : null}
       {e.requestId ? (
         <Text size="xs" c="dimmed">
           Request id {e.requestId}
@@ -121,6 +143,7 @@ export function ConfirmModal({
   children,
   confirmLabel,
   color = 'red',
+  confirmDisabled = false,
   onConfirm,
   onClose,
 }: {
@@ -129,6 +152,8 @@ export function ConfirmModal({
   children: ReactNode;
   confirmLabel: string;
   color?: string;
+  /** The action cannot be taken (the children say why). */
+  confirmDisabled?: boolean;
   onConfirm: () => Promise<void> | void;
   onClose: () => void;
 }) {
@@ -149,6 +174,7 @@ export function ConfirmModal({
           <Button
             color={color}
             loading={busy}
+            disabled={confirmDisabled}
             onClick={async () => {
               setBusy(true);
               try {

@@ -294,8 +294,10 @@ describe.skipIf(SKIP)('web console in Chromium', () => {
     const drawer = page.getByRole('dialog', { name: 'Key details' });
     const permissions = drawer.getByTestId('effective-permissions');
     await expect.poll(() => permissions.textContent()).toContain('agent:write');
-    await drawer.getByRole('combobox', { name: 'Roles', exact: true }).click();
-    await page.getByRole('option', { name: 'DataReadOnly', exact: true }).click();
+    await drawer
+      .getByRole('group', { name: 'Roles', exact: true })
+      .getByRole('checkbox', { name: 'DataReadOnly', exact: true })
+      .check();
     await drawer.getByRole('button', { name: 'Save assignments' }).click();
     await drawer.getByText('Assignments saved').waitFor();
     await expect.poll(() => permissions.textContent()).not.toContain('agent:write');

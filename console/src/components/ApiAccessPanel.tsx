@@ -1,7 +1,8 @@
 import { Button, Card, EmptyState, Group, Loader, Modal, Stack, Text, Title } from '@mantine/core';
 import { IconKey, IconPlus } from '@tabler/icons-react';
-import { useState } from 'react';
+import { useId, useState } from 'react';
 import { api, type CreatedKey, type KeyView, type Page } from '../api';
+import { beyondYouReason } from '../grants';
 import { ErrorAlert, useLoad } from '../shared';
 import { KeyDetailsDrawer, KeyTable, SecretModal } from './KeyDetails';
 import { KeyForm } from './KeyForm';
@@ -14,13 +15,17 @@ export function ownerPath(owner: { type: 'user' | 'service_account'; id: string 
 export function ApiAccessPanel({
   owner,
   ownerEmail,
+  ownerWithinYourPermissions,
 }: {
   owner: { type: 'user' | 'service_account'; id: string; label: string };
   ownerEmail: string | null;
+  /** The signed-in person holds all the owner holds: only then may they create keys for it. */
+  ownerWithinYourPermissions: boolean;
 }) {
   const [adding, setAdding] = useState(false);
   const [created, setCreated] = useState<CreatedKey | null>(null);
   const [details, setDetails] = useState<string | null>(null);
+  const reasonId = useId();
   const keys = useLoad(
     (signal) => api.get<Page<KeyView>>(`${ownerPath(owner)}/keys?limit=200`, { signal }),
     [owner.id],
@@ -31,10 +36,20 @@ export function ApiAccessPanel({
         <Title order={3} id="api-access-title">
           API Access
         </Title>
-        <Button leftSection={<IconPlus size={16} aria-hidden />} onClick={() => setAdding(true)}>
+        <Button
+          leftSection={<IconPlus size={16} aria-hidden />}
+          onClick={() => setAdding(true)}
+          disabled={!ownerWithinYourPermissions}
+          aria-describedby={ownerWithinYourPermissions ? undefined : reasonId}
+        >
           Add access
         </Button>
       </Group>
+      {ownerWithinYourPermissions ? null : (
+        <Text size="sm" mb="sm" id={reasonId} data-testid="add-access-reason">
+          {beyondYouReason(owner.label)}
+        </Text>
+      )}
       <ErrorAlert error={keys.error} />
       {keys.loading && !keys.data ? <Loader size="sm" aria-label="Loading keys" /> : null}
       {keys.data && keys.data.items.length === 0 ? (

@@ -1,5 +1,6 @@
 import {
   ActionIcon,
+  Alert,
   Badge,
   Button,
   Code,
@@ -9,7 +10,6 @@ import {
   Loader,
   Menu,
   Modal,
-  MultiSelect,
   Stack,
   Switch,
   Table,
@@ -18,10 +18,12 @@ import {
   Tooltip,
 } from '@mantine/core';
 import { IconDots, IconKey, IconRefresh, IconTrash } from '@tabler/icons-react';
-import { useEffect, useState } from 'react';
+import { type ReactNode, useEffect, useState } from 'react';
 import { api, type CreatedKey, type GroupView, type KeyView, type RoleView } from '../api';
 import { expiryFields, formatDate, formatDateTime, type ValidityChoice } from '../format';
+import { GRANT_REASON, grantableGroup, grantableRole, grantOptions, keyBeyondYou } from '../grants';
 import { ConfirmModal, ErrorAlert, KeyStateBadge, LastUsed, useConsole, useLoad } from '../shared';
+import { GrantChecklist } from './GrantChecklist';
 import { ValidityPicker } from './KeyForm';
 import { SecretReveal } from './SecretReveal';
 
@@ -33,11 +35,26 @@ interface EffectivePermissions {
   ownerPermissions: string[];
 }
 
-export function PermissionsView({ accessKeyId, version }: { accessKeyId: string; version: number }) {
-  const { data, error, loading } = useLoad(
-    (signal) => api.get<EffectivePermissions>(`${keyPath(accessKeyId)}/permissions`, { signal }),
+/** The key's effective permissions, read again when `version` changes. */
+function useKeyPermissions(accessKeyId: string | null, version: number) {
+  return useLoad(
+    (signal) =>
+      accessKeyId
+        ? api.get<EffectivePermissions>(`${keyPath(accessKeyId)}/permissions`, { signal })
+        : Promise.resolve(undefined),
     [accessKeyId, version],
   );
+}
+
+function PermissionsList({
+  data,
+  error,
+  loading,
+}: {
+  data: EffectivePermissions | undefined;
+  error: unknown;
+  loading: boolean;
+}) {
   if (error) return <ErrorAlert error={error} />;
   if (loading && !data) return <Loader size="sm" aria-label="Loading permissions" />;
   if (!data) return null;
@@ -65,6 +82,72 @@ export function PermissionsView({ accessKeyId, version }: { accessKeyId: string;
   );
 }
 
+export function PermissionsView({ accessKeyId, version }: { accessKeyId: string; version: number }) {
+  const { data, error, loading } = useKeyPermissions(accessKeyId, version);
+  return <PermissionsList data={data} error={error} loading={loading} />;
+}
+
+/** Why a new secret cannot be generated: whoever gets it can do all the key can. */
+function rotateReason(missing: readonly string[]): string {
+  return `The key can do what you cannot (${missing.join(', ')}), and a new secret would hand that over. ${GRANT_REASON}`;
+}
+
+/**
+ * Confirm "Generate new secret key". The key's permissions are read first: when the key holds
+ * something the signed-in person does not, the button stays disabled and says why. The server
+ * decides in the end (it also compares patterns); its PRIVILEGE_ESCALATION refusal is shown.
+ */
+function RotateSecretModal({
+  keyView,
+  opened,
+  title,
+  children,
+  onClose,
+  onRotated,
+}: {
+  keyView: KeyView | null;
+  opened: boolean;
+  title: string;
+  children: ReactNode;
+  onClose: () => void;
+  onRotated: (created: CreatedKey) => void;
+}) {
+  const { me } = useConsole();
+  const permissions = useKeyPermissions(opened && keyView ? keyView.accessKeyId : null, 0);
+  const missing = permissions.data ? keyBeyondYou(permissions.data.permissions, me.permissions) : [];
+  return (
+    <ConfirmModal
+      opened={opened}
+      title={title}
+      confirmLabel="Generate new secret key"
+      color="orange"
+      // Unreadable permissions leave the decision to the server (its refusal is shown).
+      confirmDisabled={(permissions.loading && !permissions.data) || missing.length > 0}
+      onClose={onClose}
+      onConfirm={async () => {
+        if (!keyView) return;
+        onRotated(await api.post<CreatedKey>(`${keyPath(keyView.accessKeyId)}/secret`, {}));
+      }}
+    >
+      {children}
+      {permissions.loading && !permissions.data ? <Loader size="sm" aria-label="Checking the key" /> : null}
+      {missing.length > 0 ? (
+        <Alert color="orange" title="You cannot generate a new secret for this key" role="status">
+          {rotateReason(missing)}
+        </Alert>
+      ) : null}
+    </ConfirmModal>
+  );
+}
+
+/** Only a holder of iam:keys:manage may activate again a key such a holder deactivated. */
+function reactivationBlocked(key: KeyView, canManage: boolean): boolean {
+  return key.status === 'inactive' && key.deactivatedByManager && !canManage;
+}
+
+const REACTIVATE_REASON =
+  'Deactivated by an administrator (someone with iam:keys:manage): only they can mark it active again.';
+
 function AssignmentsEditor({ keyView, onSaved }: { keyView: KeyView; onSaved: () => void }) {
   const { can } = useConsole();
   const [groups, setGroups] = useState<string[]>(keyView.groups.map((g) => g.id));
@@ -83,37 +166,28 @@ function AssignmentsEditor({ keyView, onSaved }: { keyView: KeyView; onSaved: ()
     }),
     [],
   );
-  const groupData = [
-    ...(options.data?.groups ?? []).map((g) => ({ value: g.id, label: g.name })),
-    ...keyView.groups
-      .filter((g) => !options.data?.groups.some((x) => x.id === g.id))
-      .map((g) => ({ value: g.id, label: g.name })),
-  ];
-  const roleData = [
-    ...(options.data?.roles ?? []).map((r) => ({ value: r.id, label: r.name })),
-    ...keyView.roles
-      .filter((r) => !options.data?.roles.some((x) => x.id === r.id))
-      .map((r) => ({ value: r.id, label: r.name })),
-  ];
+  if (!options.data && !options.error) return <Loader size="sm" aria-label="Loading groups and roles" />;
   return (
     <Stack gap="xs">
-      <MultiSelect
+      <GrantChecklist
         label="Groups"
-        placeholder="Select groups"
-        data={groupData}
+        options={grantOptions((options.data?.groups ?? []).map(grantableGroup), keyView.groups)}
         value={groups}
-        onChange={setGroups}
-        searchable
-        clearable
+        onChange={(v) => {
+          setSaved(false);
+          setGroups(v);
+        }}
+        emptyText="No groups."
       />
-      <MultiSelect
+      <GrantChecklist
         label="Roles"
-        placeholder="Select roles"
-        data={roleData}
+        options={grantOptions((options.data?.roles ?? []).map(grantableRole), keyView.roles)}
         value={roles}
-        onChange={setRoles}
-        searchable
-        clearable
+        onChange={(v) => {
+          setSaved(false);
+          setRoles(v);
+        }}
+        emptyText="No roles."
       />
       <ErrorAlert error={error ?? options.error} />
       <Group>
@@ -202,7 +276,7 @@ export function KeyDetailsDrawer({
   onClose: () => void;
   onChanged: () => void;
 }) {
-  const { scope } = useConsole();
+  const { scope, me, can } = useConsole();
   const [secret, setSecret] = useState<CreatedKey | null>(revealed ?? null);
   const [version, setVersion] = useState(0);
   const [confirm, setConfirm] = useState<'rotate' | 'delete' | null>(null);
@@ -217,6 +291,8 @@ export function KeyDetailsDrawer({
       accessKeyId ? api.get<KeyView>(keyPath(accessKeyId), { signal }) : Promise.resolve(undefined),
     [accessKeyId, version],
   );
+  const permissions = useKeyPermissions(accessKeyId, version);
+  const beyond = permissions.data ? keyBeyondYou(permissions.data.permissions, me.permissions) : [];
   const changed = () => {
     setVersion((v) => v + 1);
     onChanged();
@@ -285,8 +361,14 @@ export function KeyDetailsDrawer({
           </Table>
           <Switch
             label="Key is active"
-            description="An inactive key is refused until you mark it active again."
+            description={
+              reactivationBlocked(key, can('iam:keys:manage'))
+                ? REACTIVATE_REASON
+                : 'An inactive key is refused until you mark it active again.'
+            }
+            classNames={{ label: 'grant-label', description: 'grant-reason' }}
             checked={key.status === 'active'}
+            disabled={reactivationBlocked(key, can('iam:keys:manage'))}
             onChange={async (e) => {
               const active = e.currentTarget.checked;
               setToggleError(null);
@@ -311,12 +393,19 @@ export function KeyDetailsDrawer({
           <Divider label="Assignments" labelPosition="left" />
           <AssignmentsEditor key={key.accessKeyId} keyView={key} onSaved={changed} />
           <Divider label="Effective permissions" labelPosition="left" />
-          <PermissionsView accessKeyId={key.accessKeyId} version={version} />
+          <PermissionsList data={permissions.data} error={permissions.error} loading={permissions.loading} />
           <Divider />
+          {beyond.length > 0 ? (
+            <Text size="sm" id={`rotate-reason-${key.accessKeyId}`} data-testid="rotate-reason">
+              {rotateReason(beyond)}
+            </Text>
+          ) : null}
           <Group>
             <Button
               variant="light"
               leftSection={<IconRefresh size={16} aria-hidden />}
+              disabled={beyond.length > 0}
+              aria-describedby={beyond.length > 0 ? `rotate-reason-${key.accessKeyId}` : undefined}
               onClick={() => setConfirm('rotate')}
             >
               Generate new secret key
@@ -330,21 +419,20 @@ export function KeyDetailsDrawer({
               Delete key
             </Button>
           </Group>
-          <ConfirmModal
+          <RotateSecretModal
+            keyView={key}
             opened={confirm === 'rotate'}
             title="Generate new secret key"
-            confirmLabel="Generate new secret key"
-            color="orange"
             onClose={() => setConfirm(null)}
-            onConfirm={async () => {
-              setSecret(await api.post<CreatedKey>(`${keyPath(key.accessKeyId)}/secret`, {}));
+            onRotated={(created) => {
+              setSecret(created);
               changed();
             }}
           >
             <Text size="sm">
               The current secret key stops working at once. The new one is shown only once, right after this.
             </Text>
-          </ConfirmModal>
+          </RotateSecretModal>
           <ConfirmModal
             opened={confirm === 'delete'}
             title="Delete access key"
@@ -419,6 +507,7 @@ export function KeyTable({
   onOpenDetails?: (key: KeyView) => void;
   onSecret: (created: CreatedKey) => void;
 }) {
+  const { can } = useConsole();
   const [action, setAction] = useState<Action | null>(null);
   const [rowError, setRowError] = useState<unknown>(null);
   const toggle = async (key: KeyView) => {
@@ -516,9 +605,17 @@ export function KeyTable({
                         <Menu.Item onClick={() => setAction({ kind: 'permissions', key: k })}>
                           View permissions
                         </Menu.Item>
-                        <Menu.Item onClick={() => toggle(k)}>
+                        <Menu.Item
+                          onClick={() => toggle(k)}
+                          disabled={reactivationBlocked(k, can('iam:keys:manage'))}
+                        >
                           {k.status === 'active' ? 'Mark as inactive' : 'Mark as active'}
                         </Menu.Item>
+                        {reactivationBlocked(k, can('iam:keys:manage')) ? (
+                          <Text size="xs" px="sm" pb={4} maw={260}>
+                            {REACTIVATE_REASON}
+                          </Text>
+                        ) : null}
                         <Menu.Divider />
                         <Menu.Item color="red" onClick={() => setAction({ kind: 'delete', key: k })}>
                           Delete
@@ -569,15 +666,12 @@ export function KeyTable({
           stop working at once and cannot be used to authenticate any more.
         </Text>
       </ConfirmModal>
-      <ConfirmModal
+      <RotateSecretModal
+        keyView={action?.kind === 'rotate' ? action.key : null}
         opened={action?.kind === 'rotate'}
         title="Revoke and generate a new secret key"
-        confirmLabel="Generate new secret key"
-        color="orange"
         onClose={() => setAction(null)}
-        onConfirm={async () => {
-          if (!action) return;
-          const created = await api.post<CreatedKey>(`${keyPath(action.key.accessKeyId)}/secret`, {});
+        onRotated={(created) => {
           onChanged();
           onSecret(created);
         }}
@@ -586,7 +680,7 @@ export function KeyTable({
           The current secret key of <strong>{action?.key.name}</strong> is revoked at once. The new secret key
           is shown only once.
         </Text>
-      </ConfirmModal>
+      </RotateSecretModal>
     </>
   );
 }

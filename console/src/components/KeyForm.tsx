@@ -2,7 +2,14 @@ import { Alert, Button, Checkbox, Group, Radio, Select, Stack, Text, TextInput }
 import { useEffect, useState } from 'react';
 import { api, type IamSettings, type Page, type ServiceAccountView, type UserView } from '../api';
 import { expiryFields, tomorrow, type ValidityChoice } from '../format';
+import { GRANT_REASON } from '../grants';
 import { ErrorAlert, useConsole } from '../shared';
+
+interface OwnerOption {
+  value: string;
+  label: string;
+  disabled: boolean;
+}
 
 export interface NewKeyRequest {
   owner: { type: 'user' | 'service_account'; id: string };
@@ -106,9 +113,7 @@ export function KeyForm({
   const { me, can } = useConsole();
   const settings = useIamSettings();
   const [owner, setOwner] = useState(`user:${me.id}`);
-  const [owners, setOwners] = useState<
-    Array<{ group: string; items: Array<{ value: string; label: string }> }>
-  >([]);
+  const [owners, setOwners] = useState<Array<{ group: string; items: OwnerOption[] }>>([]);
   const [name, setName] = useState('');
   const [type, setType] = useState<'access' | 'api'>('access');
   const [validity, setValidity] = useState<ValidityChoice>({
@@ -129,19 +134,25 @@ export function KeyForm({
       const accounts = can('iam:service-accounts:read')
         ? (await api.get<Page<ServiceAccountView>>('/iam/service-accounts?limit=200')).items
         : [];
-      const userItems = users.map((u) => ({
+      // A key for someone holding more than you would hand you their permissions: not offered.
+      const userItems: OwnerOption[] = users.map((u) => ({
         value: `user:${u.id}`,
         label: u.id === me.id ? `${u.email} (you)` : u.email,
+        disabled: !u.withinYourPermissions,
       }));
       if (!users.some((u) => u.id === me.id))
-        userItems.unshift({ value: `user:${me.id}`, label: `${me.email ?? me.name} (you)` });
+        userItems.unshift({ value: `user:${me.id}`, label: `${me.email ?? me.name} (you)`, disabled: false });
       setOwners([
         { group: 'Users', items: userItems },
         ...(accounts.length
           ? [
               {
                 group: 'Service accounts',
-                items: accounts.map((a) => ({ value: `service_account:${a.id}`, label: a.name })),
+                items: accounts.map((a) => ({
+                  value: `service_account:${a.id}`,
+                  label: a.name,
+                  disabled: !a.withinYourPermissions,
+                })),
               },
             ]
           : []),
@@ -190,12 +201,24 @@ export function KeyForm({
         ) : (
           <Select
             label="Owner"
-            description="Who the key acts for. A key never has more permissions than its owner."
+            description="Who the key acts for. A key never has more permissions than its owner. You can choose only owners whose permissions you hold yourself."
             data={owners}
             value={owner}
             searchable
             allowDeselect={false}
             onChange={(v) => v && setOwner(v)}
+            renderOption={({ option }) =>
+              option.disabled ? (
+                <Stack gap={0}>
+                  <Text size="sm">{option.label}</Text>
+                  <Text size="xs" className="grant-reason">
+                    Holds permissions you do not hold. {GRANT_REASON}
+                  </Text>
+                </Stack>
+              ) : (
+                option.label
+              )
+            }
           />
         )}
         <TextInput

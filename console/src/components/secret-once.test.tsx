@@ -29,6 +29,7 @@ const keyView: KeyView = {
   secretVersion: 1,
   groups: [],
   roles: [],
+  deactivatedByManager: false,
 };
 const created: CreatedKey = { ...keyView, secretAccessKey: SECRET };
 
@@ -130,6 +131,7 @@ describe('API Access panel: the secret is shown once', () => {
         <ApiAccessPanel
           owner={{ type: 'user', id: 'usr_1', label: 'ana@example.com' }}
           ownerEmail="ana@example.com"
+          ownerWithinYourPermissions
         />,
       ),
     );
@@ -159,7 +161,11 @@ describe('API Access panel: the secret is shown once', () => {
   it('sends sendEmail only when asked, and needs an email address for it', async () => {
     render(
       wrap(
-        <ApiAccessPanel owner={{ type: 'service_account', id: 'sa_1', label: 'etl' }} ownerEmail={null} />,
+        <ApiAccessPanel
+          owner={{ type: 'service_account', id: 'sa_1', label: 'etl' }}
+          ownerEmail={null}
+          ownerWithinYourPermissions
+        />,
       ),
     );
     fireEvent.click(await screen.findByRole('button', { name: 'Add access' }));

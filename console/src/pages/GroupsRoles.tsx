@@ -1,12 +1,12 @@
 import {
   ActionIcon,
+  Alert,
   Badge,
   Button,
   EmptyState,
   Group,
   Loader,
   Modal,
-  MultiSelect,
   Select,
   Stack,
   Table,
@@ -18,7 +18,7 @@ import {
   Title,
 } from '@mantine/core';
 import { IconPlus, IconShield, IconTrash, IconUsersGroup } from '@tabler/icons-react';
-import { useState } from 'react';
+import { useId, useState } from 'react';
 import {
   api,
   type GroupMember,
@@ -28,6 +28,8 @@ import {
   type ServiceAccountView,
   type UserView,
 } from '../api';
+import { GrantChecklist } from '../components/GrantChecklist';
+import { GRANT_REASON, grantableRole, grantOptions, permissionsNotHeld } from '../grants';
 import { ConfirmModal, ErrorAlert, useConsole, useLoad } from '../shared';
 
 export function GroupsRolesPage() {
@@ -51,11 +53,21 @@ export function GroupsRolesPage() {
 }
 
 function RoleForm({ role, onSaved }: { role?: RoleView; onSaved: () => void }) {
+  const { me } = useConsole();
   const catalogue = useLoad((signal) => api.get<{ items: string[] }>('/iam/permissions', { signal }), []);
   const [name, setName] = useState(role?.name ?? '');
   const [description, setDescription] = useState(role?.description ?? '');
   const [permissions, setPermissions] = useState<string[]>(role?.permissions ?? []);
+  const [refused, setRefused] = useState<string[]>([]);
   const [error, setError] = useState<unknown>(null);
+  // What the role has already may stay (it gives nobody more); only additions must be held.
+  const original = role?.permissions ?? [];
+  const held = new Set(me.permissions);
+  const options = (catalogue.data?.items ?? []).map((p) => ({
+    value: p,
+    label: p,
+    disabled: !held.has(p) && !original.includes(p),
+  }));
   return (
     <form
       onSubmit={async (e) => {
@@ -79,13 +91,36 @@ function RoleForm({ role, onSaved }: { role?: RoleView; onSaved: () => void }) {
         />
         <TagsInput
           label="Permissions"
-          description="Pick from the list or type a pattern: * matches one part (agent:*), a final * the rest (*:read)."
-          data={catalogue.data?.items ?? []}
+          description={`Pick from the list or type a pattern: * matches one part (agent:*), a final * the rest (*:read). ${GRANT_REASON}`}
+          data={options}
           value={permissions}
-          onChange={setPermissions}
+          onChange={(next) => {
+            // A typed pattern skips the list's disabled options: check it the same way.
+            const added = next.filter((p) => !permissions.includes(p) && !original.includes(p));
+            const notHeld = permissionsNotHeld(added, me.permissions, catalogue.data?.items ?? []);
+            setRefused(notHeld);
+            setPermissions(next.filter((p) => !notHeld.includes(p)));
+          }}
+          renderOption={({ option }) =>
+            (option as { disabled?: boolean }).disabled ? (
+              <Stack gap={0}>
+                <Text size="sm">{option.value}</Text>
+                <Text size="xs" className="grant-reason">
+                  You do not hold it. {GRANT_REASON}
+                </Text>
+              </Stack>
+            ) : (
+              option.value
+            )
+          }
           clearable
           maxDropdownHeight={240}
         />
+        {refused.length > 0 ? (
+          <Alert color="orange" role="alert" title="Not added">
+            You do not hold {refused.join(', ')}, so you cannot put it in a role. {GRANT_REASON}
+          </Alert>
+        ) : null}
         <ErrorAlert error={error ?? catalogue.error} />
         <Button type="submit">{role ? 'Save role' : 'Create role'}</Button>
       </Stack>
@@ -244,12 +279,12 @@ function GroupForm({ group, roles, onSaved }: { group?: GroupView; roles: RoleVi
           value={description}
           onChange={(e) => setDescription(e.currentTarget.value)}
         />
-        <MultiSelect
+        <GrantChecklist
           label="Roles"
-          data={roles.map((r) => ({ value: r.id, label: r.name }))}
+          options={grantOptions(roles.map(grantableRole), group?.roles ?? [])}
           value={roleIds}
           onChange={setRoleIds}
-          searchable
+          emptyText="No roles yet: create one on the Roles tab."
         />
         <ErrorAlert error={error} />
         <Button type="submit">{group ? 'Save group' : 'Create group'}</Button>
@@ -281,7 +316,12 @@ function Members({ group, onChanged }: { group: GroupView; onChanged: () => void
   }, []);
   const [adding, setAdding] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
+  const addId = useId();
   const manage = can('iam:groups:manage');
+  // A member gets all the group gives: only a group the signed-in person could grant takes new ones.
+  const mayAdd = group.grantable;
+  // Administrators' members change only by a holder of `*` (who can grant the group).
+  const mayRemove = group.grantable || !group.builtin;
   return (
     <Stack>
       {detail.data && detail.data.members.length === 0 ? (
@@ -301,6 +341,9 @@ function Members({ group, onChanged }: { group: GroupView; onChanged: () => void
             <ActionIcon
               variant="subtle"
               color="red"
+              disabled={!mayRemove}
+              // The reason is the description under "Add member" (Mantine names it <id>-description).
+              aria-describedby={mayRemove ? undefined : `${addId}-description`}
               aria-label={`Remove ${m.label} from ${group.name}`}
               onClick={async () => {
                 setError(null);
@@ -326,10 +369,19 @@ function Members({ group, onChanged }: { group: GroupView; onChanged: () => void
             value={adding}
             onChange={setAdding}
             searchable
+            id={addId}
+            disabled={!mayAdd}
+            description={
+              mayAdd
+                ? undefined
+                : group.builtin
+                  ? `${GRANT_REASON} Only someone holding every permission (*) can change who is in ${group.name}.`
+                  : `${group.name} gives permissions you do not hold, so you cannot add members to it. ${GRANT_REASON}`
+            }
             style={{ flex: 1 }}
           />
           <Button
-            disabled={!adding}
+            disabled={!adding || !mayAdd}
             onClick={async () => {
               if (!adding) return;
               const [type, id] = adding.split(':');

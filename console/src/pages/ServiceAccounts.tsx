@@ -20,6 +20,7 @@ import { useState } from 'react';
 import { api, type Page, query, type ServiceAccountView } from '../api';
 import { ApiAccessPanel } from '../components/ApiAccessPanel';
 import { formatDate } from '../format';
+import { GRANT_REASON } from '../grants';
 import { ErrorAlert, useConsole, useLoad } from '../shared';
 import { SubjectAssignments } from './Users';
 
@@ -126,12 +127,18 @@ function ServiceAccountForm({
   const [email, setEmail] = useState(existing?.email ?? '');
   const [description, setDescription] = useState(existing?.description ?? '');
   const [error, setError] = useState<unknown>(null);
+  // Moving the address keys are mailed to is acting as the account: only within your permissions.
+  const emailLocked = existing !== undefined && !existing.withinYourPermissions;
   return (
     <form
       onSubmit={async (e) => {
         e.preventDefault();
         setError(null);
-        const body = { name, email: email.trim() ? email.trim() : null, description };
+        const body = {
+          name,
+          description,
+          ...(emailLocked ? {} : { email: email.trim() ? email.trim() : null }),
+        };
         try {
           onSaved(
             existing
@@ -148,7 +155,12 @@ function ServiceAccountForm({
         <TextInput
           label="Email"
           type="email"
-          description="Needed to send keys by email."
+          description={
+            emailLocked
+              ? `Keys are emailed to this address, so changing it needs all the permissions of ${existing?.name}. ${GRANT_REASON}`
+              : 'Needed to send keys by email.'
+          }
+          disabled={emailLocked}
           value={email}
           onChange={(e) => setEmail(e.currentTarget.value)}
         />
@@ -201,19 +213,25 @@ export function ServiceAccountDetailPage({ id }: { id: string }) {
         <Title order={3} id="sa-assign-title" mb="xs">
           Groups and roles
         </Title>
-        <SubjectAssignments path={`/iam/service-accounts/${a.id}`} />
+        <SubjectAssignments
+          path={`/iam/service-accounts/${a.id}`}
+          managePermission="iam:service-accounts:manage"
+          onSaved={account.reload}
+        />
       </Card>
       <ApiAccessPanel
         key={a.email ?? ''}
         owner={{ type: 'service_account', id: a.id, label: a.name }}
         ownerEmail={a.email}
+        ownerWithinYourPermissions={a.withinYourPermissions}
       />
       <Modal opened={editing} onClose={() => setEditing(false)} title="Edit service account">
         <ServiceAccountForm
           existing={a}
-          onSaved={(updated) => {
+          onSaved={() => {
             setEditing(false);
-            account.setData(updated);
+            // The PATCH answer does not say what the signed-in person may do with the account.
+            account.reload();
           }}
         />
       </Modal>

@@ -1,7 +1,18 @@
-import { Alert, Button, Center, Paper, PasswordInput, Stack, Text, TextInput, Title } from '@mantine/core';
+import {
+  Alert,
+  Button,
+  Center,
+  Paper,
+  PasswordInput,
+  Radio,
+  Stack,
+  Text,
+  TextInput,
+  Title,
+} from '@mantine/core';
 import { IconLock } from '@tabler/icons-react';
-import { useState } from 'react';
-import { ApiError, api } from '../api';
+import { useEffect, useRef, useState } from 'react';
+import { ApiError, api, type TenantChoice, tenantChoices } from '../api';
 import { ErrorAlert } from '../shared';
 
 export function SignIn({
@@ -15,24 +26,52 @@ export function SignIn({
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
+  // Set when this email and password sign in to several tenants: the person picks one.
+  const [tenants, setTenants] = useState<TenantChoice[] | null>(null);
+  const [tenantId, setTenantId] = useState<string | null>(null);
+  const [tenantMissing, setTenantMissing] = useState(false);
+  const chooserRef = useRef<HTMLDivElement>(null);
   const apiUser = error instanceof ApiError && error.code === 'API_USER_PASSWORD_LOGIN';
+
+  // The chooser appears after a submit: bring keyboard and screen-reader focus to it.
+  useEffect(() => {
+    if (tenants) chooserRef.current?.querySelector<HTMLInputElement>('input[type=radio]')?.focus();
+  }, [tenants]);
+
+  // Other credentials may belong to other tenants: ask again.
+  const resetChoice = () => {
+    setTenants(null);
+    setTenantId(null);
+    setTenantMissing(false);
+  };
+
   return (
     <Center mih="100vh" p="md" bg="var(--mantine-color-gray-0)">
       <Paper withBorder shadow="sm" p="xl" radius="md" w={420} maw="100%" component="main">
         <form
           onSubmit={async (event) => {
             event.preventDefault();
+            if (tenants && !tenantId) {
+              setTenantMissing(true);
+              return;
+            }
             setBusy(true);
             setError(null);
             try {
               const result = await api.post<{ token: string }>(
                 '/iam/login',
-                { auth_mode: 'password', email, password },
+                { auth_mode: 'password', email, password, ...(tenants && tenantId ? { tenantId } : {}) },
                 { anonymous: true },
               );
               onSignedIn(result.token);
             } catch (e) {
-              setError(e);
+              const choices = tenantChoices(e);
+              if (choices.length > 1) {
+                setTenants(choices);
+                setTenantId(null);
+              } else {
+                setError(e);
+              }
             } finally {
               setBusy(false);
             }
@@ -59,15 +98,43 @@ export function SignIn({
               autoComplete="username"
               required
               value={email}
-              onChange={(e) => setEmail(e.currentTarget.value)}
+              onChange={(e) => {
+                setEmail(e.currentTarget.value);
+                resetChoice();
+              }}
             />
             <PasswordInput
               label="Password"
               autoComplete="current-password"
               required
               value={password}
-              onChange={(e) => setPassword(e.currentTarget.value)}
+              onChange={(e) => {
+                setPassword(e.currentTarget.value);
+                resetChoice();
+              }}
             />
+            {tenants ? (
+              <div ref={chooserRef}>
+                <Radio.Group
+                  label="Tenant"
+                  description="This email and password sign in to several tenants. Choose the one to sign in to."
+                  value={tenantId}
+                  onChange={(v) => {
+                    setTenantId(v);
+                    setTenantMissing(false);
+                  }}
+                  error={tenantMissing ? 'Choose a tenant to sign in to.' : undefined}
+                  required
+                  data-testid="tenant-chooser"
+                >
+                  <Stack gap={8} mt={6}>
+                    {tenants.map((t) => (
+                      <Radio key={t.id} value={t.id} label={t.name} description={`Tenant ID ${t.id}`} />
+                    ))}
+                  </Stack>
+                </Radio.Group>
+              </div>
+            ) : null}
             {apiUser ? (
               <Alert color="orange" title="This is an API user" role="alert">
                 An API secret key was generated for this account, so it can no longer sign in to the console.

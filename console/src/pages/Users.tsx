@@ -9,7 +9,6 @@ import {
   Loader,
   Menu,
   Modal,
-  MultiSelect,
   PasswordInput,
   Stack,
   Switch,
@@ -21,10 +20,21 @@ import {
 import { useDebouncedValue } from '@mantine/hooks';
 import { IconChevronDown, IconSearch, IconUserPlus, IconUsers } from '@tabler/icons-react';
 import { useState } from 'react';
-import { api, type CreatedKey, type GroupView, type Page, query, type RoleView, type UserView } from '../api';
+import {
+  api,
+  type CreatedKey,
+  type GroupView,
+  type NamedRef,
+  type Page,
+  query,
+  type RoleView,
+  type UserView,
+} from '../api';
 import { ApiAccessPanel } from '../components/ApiAccessPanel';
+import { GrantChecklist } from '../components/GrantChecklist';
 import { SecretModal } from '../components/KeyDetails';
 import { formatDate } from '../format';
+import { beyondYouReason, grantableGroup, grantableRole, grantOptions } from '../grants';
 import { ConfirmModal, ErrorAlert, useConsole, useLoad } from '../shared';
 
 export function UsersPage() {
@@ -173,10 +183,23 @@ function AddUserForm({ onDone }: { onDone: (u: UserView) => void }) {
   );
 }
 
-function SubjectAssignments({ path }: { path: string }) {
+/**
+ * The groups and roles of a user or service account. Only what the signed-in person may grant can
+ * be given; what they cannot stays listed with the reason.
+ */
+function SubjectAssignments({
+  path,
+  managePermission,
+  onSaved,
+}: {
+  path: string;
+  managePermission: string;
+  /** What the subject holds changed (and with it what the signed-in person may do with it). */
+  onSaved?: () => void;
+}) {
   const { can } = useConsole();
   const current = useLoad(
-    (signal) => api.get<{ groups: GroupView[]; roles: RoleView[] }>(`${path}/assignments`, { signal }),
+    (signal) => api.get<{ groups: NamedRef[]; roles: NamedRef[] }>(`${path}/assignments`, { signal }),
     [path],
   );
   const options = useLoad(
@@ -194,40 +217,68 @@ function SubjectAssignments({ path }: { path: string }) {
   const [roles, setRoles] = useState<string[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState(false);
-  if (!current.data || !options.data)
-    return current.error ? <ErrorAlert error={current.error} /> : <Loader size="sm" />;
+  const [busy, setBusy] = useState(false);
+  if (!current.data || !options.data) {
+    const loadError = current.error ?? options.error;
+    return loadError ? (
+      <ErrorAlert error={loadError} />
+    ) : (
+      <Loader size="sm" aria-label="Loading assignments" />
+    );
+  }
+  const manage = can(managePermission);
   const g = groups ?? current.data.groups.map((x) => x.id);
   const r = roles ?? current.data.roles.map((x) => x.id);
   return (
-    <Stack gap="xs">
-      <MultiSelect
+    <Stack gap="sm">
+      {manage ? null : (
+        <Text size="sm" c="dimmed">
+          Changing these needs {managePermission}.
+        </Text>
+      )}
+      <GrantChecklist
         label="Groups"
-        data={options.data.groups.map((x) => ({ value: x.id, label: x.name }))}
+        options={grantOptions(options.data.groups.map(grantableGroup), current.data.groups)}
         value={g}
-        onChange={setGroups}
-        searchable
+        onChange={(v) => {
+          setSaved(false);
+          setGroups(v);
+        }}
+        readOnly={!manage}
+        emptyText="No groups."
       />
-      <MultiSelect
+      <GrantChecklist
         label="Roles"
-        data={options.data.roles.map((x) => ({ value: x.id, label: x.name }))}
+        options={grantOptions(options.data.roles.map(grantableRole), current.data.roles)}
         value={r}
-        onChange={setRoles}
-        searchable
+        onChange={(v) => {
+          setSaved(false);
+          setRoles(v);
+        }}
+        readOnly={!manage}
+        emptyText="No roles."
       />
       <ErrorAlert error={error} />
       <Group>
         <Button
           size="xs"
-          disabled={!can('iam:users:manage') && !can('iam:service-accounts:manage')}
+          loading={busy}
+          disabled={!manage}
           onClick={async () => {
             setError(null);
             setSaved(false);
+            setBusy(true);
             try {
               await api.put(`${path}/assignments`, { groupIds: g, roleIds: r });
               setSaved(true);
+              setGroups(null);
+              setRoles(null);
               current.reload();
+              onSaved?.();
             } catch (e) {
               setError(e);
+            } finally {
+              setBusy(false);
             }
           }}
         >
@@ -290,7 +341,18 @@ export function UserDetailPage({ userId }: { userId: string }) {
               </Button>
             </Menu.Target>
             <Menu.Dropdown>
-              <Menu.Item onClick={() => setConfirmApiKey(true)}>API Secret Key</Menu.Item>
+              <Menu.Item
+                disabled={!u.withinYourPermissions}
+                onClick={() => setConfirmApiKey(true)}
+                aria-describedby={u.withinYourPermissions ? undefined : 'api-secret-key-reason'}
+              >
+                API Secret Key
+              </Menu.Item>
+              {u.withinYourPermissions ? null : (
+                <Text size="xs" px="sm" pb="xs" maw={280} id="api-secret-key-reason">
+                  {beyondYouReason(u.name)}
+                </Text>
+              )}
             </Menu.Dropdown>
           </Menu>
         ) : null}
@@ -308,7 +370,9 @@ export function UserDetailPage({ userId }: { userId: string }) {
             const apiUser = e.currentTarget.checked;
             setStatusError(null);
             try {
-              user.setData(await api.patch<UserView>(`/iam/users/${u.id}`, { apiUser }));
+              await api.patch<UserView>(`/iam/users/${u.id}`, { apiUser });
+              // The list and detail answers say what the signed-in person may do with the user: read it again.
+              user.reload();
             } catch (err) {
               setStatusError(err);
             }
@@ -320,12 +384,17 @@ export function UserDetailPage({ userId }: { userId: string }) {
         <Title order={3} id="assign-title" mb="xs">
           Groups and roles
         </Title>
-        <SubjectAssignments path={`/iam/users/${u.id}`} />
+        <SubjectAssignments
+          path={`/iam/users/${u.id}`}
+          managePermission="iam:users:manage"
+          onSaved={user.reload}
+        />
       </Card>
       <ApiAccessPanel
         key={panelVersion}
         owner={{ type: 'user', id: u.id, label: u.email }}
         ownerEmail={u.email}
+        ownerWithinYourPermissions={u.withinYourPermissions}
       />
       <ConfirmModal
         opened={confirmApiKey}
