@@ -6,17 +6,17 @@
  *
  * Without /usr/bin/chromium this suite skips itself, except in CI (CI set), where it must run.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTenantAsOperator } from '../../src/identity/tenants.js';
-import { call, login, startTestApp, type TestApp } from '../helpers/app.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const SKIP = !existsSync(CHROMIUM) && !process.env.CI;
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+import { call, login, type TestApp } from '../helpers/app.js';
+import {
+  CHROMIUM,
+  ensureConsoleBuilt,
+  launchChromium,
+  listeningTestApp,
+  SKIP_BROWSER,
+} from '../helpers/browser.js';
 
 const MULTI = { email: 'multi@example.com', name: 'Mia Multi', password: 'same-password-in-both' };
 const MANAGER = { email: 'um@example.com', name: 'Uma Manager', password: 'user-manager-password' };
@@ -24,7 +24,7 @@ const BOB = { email: 'bob@example.com', name: 'Bob Tan', password: 'bob-password
 const PAT = { email: 'pat@example.com', name: 'Pat Lee', password: 'pat-first-password' };
 const GRANT_REASON = 'You can grant only what you hold yourself.';
 
-describe.skipIf(SKIP)('console security in Chromium', () => {
+describe.skipIf(SKIP_BROWSER)('console security in Chromium', () => {
   let t: TestApp;
   let origin: string;
   let browser: Browser;
@@ -50,18 +50,8 @@ describe.skipIf(SKIP)('console security in Chromium', () => {
   }
 
   beforeAll(async () => {
-    if (!existsSync(`${ROOT}console/dist/index.html`)) {
-      execFileSync(
-        `${ROOT}node_modules/.bin/vite`,
-        ['build', '--config', 'console/vite.config.ts', '--logLevel', 'warn'],
-        { cwd: ROOT, stdio: 'inherit' },
-      );
-    }
-    t = await startTestApp('sqlite', { env: { LOG_LEVEL: 'warn' } });
-    await t.app.listen({ port: 0, host: '127.0.0.1' });
-    const address = t.app.server.address();
-    if (!address || typeof address === 'string') throw new Error('no port');
-    origin = `http://127.0.0.1:${address.port}`;
+    ensureConsoleBuilt();
+    ({ t, origin } = await listeningTestApp());
 
     const roles = (await call(t, 'GET', '/iam/roles')).json().items as Array<{ id: string; name: string }>;
     const roleId = (name: string) => roles.find((r) => r.name === name)?.id as string;
@@ -90,16 +80,7 @@ describe.skipIf(SKIP)('console security in Chromium', () => {
     const patId = (await call(t, 'POST', '/iam/users', { body: PAT })).json().id;
     await call(t, 'PUT', `/iam/users/${patId}/assignments`, { body: { roleIds: [roleId('DataReadOnly')] } });
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--headless=new',
-      ],
-    });
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1366, height: 820 } });
     page = await context.newPage();
     page.setDefaultTimeout(8_000);
@@ -200,7 +181,7 @@ describe.skipIf(SKIP)('console security in Chromium', () => {
   });
 });
 
-if (SKIP) {
+if (SKIP_BROWSER) {
   describe('console security in Chromium (skipped)', () => {
     it.skip(`needs ${CHROMIUM}: apt-get install -y chromium`, () => undefined);
   });

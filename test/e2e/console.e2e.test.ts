@@ -5,20 +5,23 @@
  *
  * Without /usr/bin/chromium this suite skips itself, except in CI (CI set), where it must run.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, call, startTestApp, type TestApp } from '../helpers/app.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, call, type TestApp } from '../helpers/app.js';
+import {
+  CHROMIUM,
+  ensureConsoleBuilt,
+  launchChromium,
+  listeningTestApp,
+  SKIP_BROWSER as SKIP,
+} from '../helpers/browser.js';
+import { ROOT } from '../helpers/process.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const SKIP = !HAVE_CHROMIUM && !process.env.CI;
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 // `npm run screenshots` refreshes docs/screenshots/; a plain test run writes them to a temp dir.
 const SHOTS =
   process.env.LATCHKEY_SCREENSHOTS === '1'
@@ -74,22 +77,9 @@ describe.skipIf(SKIP)('web console in Chromium', () => {
   }
 
   beforeAll(async () => {
-    if (!existsSync(`${ROOT}console/dist/index.html`)) {
-      execFileSync(
-        `${ROOT}node_modules/.bin/vite`,
-        ['build', '--config', 'console/vite.config.ts', '--logLevel', 'warn'],
-        {
-          cwd: ROOT,
-          stdio: 'inherit',
-        },
-      );
-    }
+    ensureConsoleBuilt();
     mkdirSync(SHOTS, { recursive: true });
-    t = await startTestApp('sqlite', { env: { LOG_LEVEL: 'warn' } });
-    await t.app.listen({ port: 0, host: '127.0.0.1' });
-    const address = t.app.server.address();
-    if (!address || typeof address === 'string') throw new Error('no port');
-    origin = `http://127.0.0.1:${address.port}`;
+    ({ t, origin } = await listeningTestApp());
 
     // People to work with (created through the admin API, as an administrator would).
     const roles = (await call(t, 'GET', '/iam/roles')).json().items as Array<{ id: string; name: string }>;
@@ -102,16 +92,7 @@ describe.skipIf(SKIP)('web console in Chromium', () => {
       body: { name: 'etl-loader', description: 'Nightly ETL' },
     });
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--headless=new',
-      ],
-    });
+    browser = await launchChromium();
     context = await browser.newContext({
       viewport: { width: 1366, height: 820 },
       permissions: ['clipboard-read', 'clipboard-write'],

@@ -7,19 +7,18 @@
  *
  * Without /usr/bin/chromium this suite skips itself, except in CI (CI set), where it must run.
  */
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Notifier } from '../../src/notify/notifier.js';
-import { call, startTestApp, type TestApp } from '../helpers/app.js';
+import { call, type TestApp } from '../helpers/app.js';
+import { launchChromium, listeningTestApp, SKIP_BROWSER as SKIP } from '../helpers/browser.js';
 import { TestSmtp } from '../helpers/smtp.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const SKIP = !existsSync(CHROMIUM) && !process.env.CI;
 const SHOTS = process.env.LATCHKEY_REVEAL_SHOTS ?? mkdtempSync(join(tmpdir(), 'latchkey-reveal-'));
 const TOKEN = /\/iam\/key-reveal\/([0-9A-Za-z]{43})/;
 
@@ -36,12 +35,8 @@ describe.skipIf(SKIP)('reveal link in Chromium', () => {
 
   beforeAll(async () => {
     smtp = await TestSmtp.start();
-    t = await startTestApp('sqlite', { env: { LOG_LEVEL: 'warn', SMTP_URL: smtp.url } });
+    ({ t, origin } = await listeningTestApp({ env: { SMTP_URL: smtp.url } }));
     notifier = new Notifier(t.runtime.svc);
-    await t.app.listen({ port: 0, host: '127.0.0.1' });
-    const address = t.app.server.address();
-    if (!address || typeof address === 'string') throw new Error('no port');
-    origin = `http://127.0.0.1:${address.port}`;
     attacker = createServer((req, res) => {
       const target = new URL(req.url ?? '/', 'http://x').searchParams.get('target') ?? '';
       res.setHeader('content-type', 'text/html');
@@ -51,17 +46,8 @@ describe.skipIf(SKIP)('reveal link in Chromium', () => {
     });
     await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve));
     attackerPort = (attacker.address() as AddressInfo).port;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--headless=new',
-        // attacker.test: a site of its own (not a secure context) served by the attacker server.
-        '--host-resolver-rules=MAP attacker.test 127.0.0.1',
-      ],
-    });
+    // attacker.test: a site of its own (not a secure context) served by the attacker server.
+    browser = await launchChromium(['--host-resolver-rules=MAP attacker.test 127.0.0.1']);
   }, 60_000);
 
   afterAll(async () => {
