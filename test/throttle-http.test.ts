@@ -36,7 +36,9 @@ const HOST = 'latchkey.test';
 const THROTTLES: ReadonlyArray<'memory' | 'redis'> = ['memory', 'redis'];
 
 describe.each(ENGINES)('failed-authentication throttling over HTTP on %s', (engine) => {
-  describe.each(THROTTLES)('with the %s throttle', (kind) => {
+  // The throttle's state lives in memory or Redis whatever the engine, so the Redis throttle runs
+  // on one engine; both engines run the memory throttle (the engine only looks the subjects up).
+  describe.each(engine === 'sqlite' ? THROTTLES : (['memory'] as const))('with the %s throttle', (kind) => {
     const available = engineAvailable(engine) && (kind === 'memory' || redisReachable);
     const run = available ? describe : describe.skip;
     run('throttling', () => {
@@ -104,7 +106,8 @@ describe.each(ENGINES)('failed-authentication throttling over HTTP on %s', (engi
             ...keySignInKeys(ip),
             ...passwordSignInKeys(v6(0), '', false),
           ]);
-        for (let i = 0; i < 2500; i++) {
+        // 1,000 made-up IDs: before the fix they left over 200 entries, after it none.
+        for (let i = 0; i < 500; i++) {
           await clear();
           // Half with IDs the checksum rejects, half with well-formed IDs that are looked up.
           const accessKeyId =
@@ -118,7 +121,7 @@ describe.each(ENGINES)('failed-authentication throttling over HTTP on %s', (engi
           await clear();
           count((await passwordSignIn(v6(i), `nobody-${i}@example.com`, 'guess')).statusCode);
         }
-        expect(Object.fromEntries(codes)).toEqual({ 401: 2525, 403: 2500 });
+        expect(Object.fromEntries(codes)).toEqual({ 401: 525, 403: 500 });
         // One counter per address and scope (sigv4-ip, login-ip for the IPv4 address and the /64),
         // and the made-up emails' buckets (a fixed number of them: see throttle-keys.test.ts).
         expect((await state()) - before).toBeLessThanOrEqual(3 + 25);
