@@ -106,7 +106,10 @@ describe.each(ENGINES)('tenant-aware sign-in on %s', (engine) => {
       expect(await tenantOf(only.json().token)).toBe(second.tenant.id);
     });
 
-    it('latchkey tenants create prints the tenant ID and a one-time password; tenants list shows it', async () => {
+    // Seven runs of the real CLI (a second or more each to start): longer than the default timeout.
+    it('latchkey tenants create prints the tenant ID and a one-time password; tenants list shows it', {
+      timeout: 120_000,
+    }, async () => {
       const env = { ...t.env, LATCHKEY_ADMIN_PASSWORD: '', LOG_LEVEL: 'warn' };
       const created = await runCli(
         ['tenants', 'create', '--name', 'Cli Co', '--admin-email', 'cli-admin@example.com'],
