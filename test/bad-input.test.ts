@@ -19,6 +19,7 @@ import {
   createUserWithLogin,
   login,
   refreshAdminToken,
+  routesOf,
   startTestApp,
   type TestApp,
 } from './helpers/app.js';
@@ -696,7 +697,7 @@ describe.each(ENGINES)('fuzzed input on %s', (engine) => {
     afterAll(async () => t?.close());
 
     it('400 seeded random requests over every route', async () => {
-      const routes = parseRoutes(t.app.printRoutes({ commonPrefix: false }));
+      const routes = routesOf(t.app);
       expect(routes.length).toBeGreaterThan(40);
       expect(routes).toContainEqual({ method: 'POST', path: '/iam/login' });
 
@@ -780,23 +781,6 @@ describe.each(ENGINES)('fuzzed input on %s', (engine) => {
     });
   });
 });
-
-/** `printRoutes({ commonPrefix: false })` back into (method, path) pairs, without HEAD. */
-function parseRoutes(tree: string): Array<{ method: string; path: string }> {
-  const out: Array<{ method: string; path: string }> = [];
-  const stack: string[] = [];
-  for (const line of tree.split('\n')) {
-    const m = /^([│ ]*)[├└]── (\S+)(?: \(([^)]+)\))?$/.exec(line);
-    if (!m) continue;
-    const depth = (m[1] as string).length / 4;
-    stack.length = depth;
-    stack.push(m[2] as string);
-    for (const method of (m[3] ?? '').split(', ').filter(Boolean)) {
-      if (method !== 'HEAD') out.push({ method, path: stack.join('') });
-    }
-  }
-  return out;
-}
 
 function checkResponse(res: LightMyRequestResponse): { kind: string } | undefined {
   if (res.statusCode >= 500) return { kind: `status ${res.statusCode}` };

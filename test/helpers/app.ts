@@ -153,3 +153,20 @@ export async function createUserWithLogin(
 export async function refreshAdminToken(t: TestApp): Promise<void> {
   t.adminToken = await login(t, ADMIN_EMAIL, ADMIN_PASSWORD);
 }
+
+/** Every route of the app as (method, path), read back from Fastify's route tree; HEAD left out. */
+export function routesOf(app: App): Array<{ method: string; path: string }> {
+  const out: Array<{ method: string; path: string }> = [];
+  const stack: string[] = [];
+  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
+    const m = /^([│ ]*)[├└]── (\S+)(?: \(([^)]+)\))?$/.exec(line);
+    if (!m) continue;
+    const depth = (m[1] as string).length / 4;
+    stack.length = depth;
+    stack.push(m[2] as string);
+    for (const method of (m[3] ?? '').split(', ').filter(Boolean)) {
+      if (method !== 'HEAD') out.push({ method, path: stack.join('') });
+    }
+  }
+  return out;
+}
