@@ -57,8 +57,10 @@ export async function loginWithPassword(
   let query = svc.db.selectFrom('users').selectAll().where('email_normalized', '=', email);
   if (input.tenantId !== undefined) query = query.where('tenant_id', '=', input.tenantId);
   const accounts = await query.orderBy('tenant_id').limit(MAX_ACCOUNTS_PER_EMAIL).execute();
-  const throttleKeys = passwordSignInKeys(sourceIp, email, accounts.length > 0);
-  await throttled(deps, throttleKeys);
+  const exists = accounts.length > 0;
+  // The address was checked above; failures are recorded against both.
+  await throttled(deps, [accountKey(email, exists)]);
+  const throttleKeys = passwordSignInKeys(sourceIp, email, exists);
   const candidates = accounts.filter((u) => u.password_hash !== null);
   const checks =
     candidates.length === 0

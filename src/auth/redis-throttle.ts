@@ -13,7 +13,7 @@
  * blocked-until time `b:`, read together with one MGET by `retryAfter`).
  */
 import type { Redis } from 'ioredis';
-import type { FailureThrottle, ThrottleKey } from './throttle.js';
+import { type FailureThrottle, type ThrottleKey, waitSeconds } from './throttle.js';
 
 // KEYS[1] = failure counter, KEYS[2] = blocked-until (ms); ARGV = now (ms), free, base, max,
 // forget (s). Returns the blocked-until time after this failure (0: not blocked).
@@ -33,9 +33,6 @@ else
 end
 redis.call('EXPIRE', KEYS[1], math.ceil(seconds + tonumber(ARGV[5])))
 return blocked`;
-
-const waitSeconds = (blockedUntil: number, nowMs: number): number =>
-  blockedUntil > nowMs ? Math.ceil((blockedUntil - nowMs) / 1000) : 0;
 
 export class RedisThrottle implements FailureThrottle {
   constructor(

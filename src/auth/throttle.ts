@@ -51,7 +51,8 @@ export function blockSeconds(policy: ThrottlePolicy, failures: number): number {
   return Math.min(policy.maxBlockSeconds, policy.baseBlockSeconds * 2 ** Math.min(over - 1, 30));
 }
 
-const waitSeconds = (blockedUntil: number, nowMs: number): number =>
+/** Whole seconds until `blockedUntil` (0 once it has passed): the Retry-After a caller gets. */
+export const waitSeconds = (blockedUntil: number, nowMs: number): number =>
   blockedUntil > nowMs ? Math.ceil((blockedUntil - nowMs) / 1000) : 0;
 
 interface Entry {
