@@ -401,6 +401,57 @@ describe.each(ENGINES)('privilege escalation on %s', (engine) => {
       },
     );
 
+    it('says in advance what the caller may grant: grantable roles and groups, withinYourPermissions', async () => {
+      const reader = (
+        await call(t, 'POST', '/iam/roles', {
+          body: {
+            name: `Reader ${++serial}`,
+            permissions: ['iam:roles:read', 'iam:groups:read', 'iam:users:read', 'agent:read'],
+          },
+        })
+      ).json().id as string;
+      const agents = (
+        await call(t, 'POST', '/iam/roles', {
+          body: { name: `Agents ${serial}`, permissions: ['agent:read'] },
+        })
+      ).json().id as string;
+      const agentGroup = (
+        await call(t, 'POST', '/iam/groups', { body: { name: `Agents ${serial}`, roleIds: [agents] } })
+      ).json().id as string;
+      const email = `reader-${serial}@example.com`;
+      const user = await createUserWithLogin(t, email, 'reader-password-123');
+      await call(t, 'PUT', `/iam/users/${user.id}/assignments`, { body: { roleIds: [reader] } });
+      const token = await login(t, email, 'reader-password-123');
+      const roles = (await call(t, 'GET', '/iam/roles', { token })).json().items as Array<{
+        id: string;
+        grantable: boolean;
+      }>;
+      const grantableRole = (id: string) => roles.find((r) => r.id === id)?.grantable;
+      expect([
+        grantableRole(agents),
+        grantableRole(reader),
+        grantableRole(w.adminRole),
+        grantableRole(w.dataRw),
+      ]).toEqual([true, true, false, false]);
+      const groups = (await call(t, 'GET', '/iam/groups', { token })).json().items as Array<{
+        id: string;
+        grantable: boolean;
+      }>;
+      const grantableGroup = (id: string) => groups.find((g) => g.id === id)?.grantable;
+      expect([
+        grantableGroup(agentGroup),
+        grantableGroup(w.adminsGroup),
+        grantableGroup(w.broadGroup),
+      ]).toEqual([true, false, false]);
+      expect((await call(t, 'GET', `/iam/groups/${agentGroup}`, { token })).json().grantable).toBe(true);
+      const users = (await call(t, 'GET', '/iam/users?limit=200', { token })).json().items as Array<{
+        id: string;
+        withinYourPermissions: boolean;
+      }>;
+      const within = (id: string) => users.find((u) => u.id === id)?.withinYourPermissions;
+      expect([within(user.id), within(w.plainUser), within(w.secondAdmin)]).toEqual([true, true, false]);
+    });
+
     it('a refusal names what the caller lacks and changes nothing', async () => {
       const caller = await userCaller('iam:roles:manage');
       const before = (await call(t, 'GET', `/iam/roles/${caller.self.roleId}`)).json();

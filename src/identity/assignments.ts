@@ -99,7 +99,8 @@ export async function replaceAssignments(
   if (groupIds && subject.type === 'group')
     throw new AppError('VALIDATION_FAILED', 'groups cannot contain groups');
   const before = await getAssignments(trx, tenantId, subject);
-  await assertProtectedUnchanged(trx, actor, before, { groupIds, roleIds });
+  const adminGroup = groupIds ? await administratorsGroupId(trx, tenantId) : undefined;
+  await assertProtectedUnchanged(trx, actor, before, { groupIds, roleIds }, adminGroup);
   const at = iso(now);
   await guardGains(
     trx,
@@ -109,8 +110,7 @@ export async function replaceAssignments(
     async () => {
       if (groupIds) {
         await checkIds(trx, 'groups', tenantId, groupIds);
-        if (subject.type === 'user') {
-          const adminGroup = await administratorsGroupId(trx, tenantId);
+        if (subject.type === 'user' && adminGroup !== undefined) {
           const leaving = before.groups.some((g) => g.id === adminGroup) && !groupIds.includes(adminGroup);
           if (leaving) await assertNotLastAdministrator(trx, tenantId, subject.id);
         }
@@ -176,11 +176,12 @@ async function assertProtectedUnchanged(
   actor: Actor,
   before: Assignments,
   change: { groupIds?: string[]; roleIds?: string[] },
+  /** The Administrators group's id, read when `change.groupIds` is given. */
+  adminGroup: string | undefined,
 ): Promise<void> {
   const differs = (ids: string[] | undefined, had: NamedRef[], protectedId: string) =>
     ids !== undefined && had.some((r) => r.id === protectedId) !== ids.includes(protectedId);
-  if (change.groupIds !== undefined) {
-    const adminGroup = await administratorsGroupId(trx, actor.tenantId);
+  if (adminGroup !== undefined) {
     if (differs(change.groupIds, before.groups, adminGroup))
       assertHoldsEverything(actor, 'changing who is in the Administrators group');
   }

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { Actor } from '../../context.js';
-import { heldPatterns, mayGrant } from '../../identity/escalation.js';
+import { mayGrant } from '../../identity/escalation.js';
 import {
   addMember,
   createGroup,
@@ -38,15 +38,21 @@ export async function groupRoleRoutes(app: App, { svc }: RouteDeps): Promise<voi
    * group gives (and `*` for the Administrators group). The console disables the others.
    */
   const withGrantable = async <G extends GroupView>(actor: Actor, groups: G[]) => {
-    const admins = await administratorsGroupId(svc.db, actor.tenantId);
-    return Promise.all(
-      groups.map(async (g) => ({
-        ...g,
-        grantable:
-          mayGrant(actor, await heldPatterns(svc.db, actor.tenantId, { type: 'group', id: g.id })) &&
-          (g.id !== admins || mayGrant(actor, ['*'])),
-      })),
-    );
+    // A group gives what its roles hold: the views name the roles, one read gives their permissions.
+    const [admins, roles] = await Promise.all([
+      administratorsGroupId(svc.db, actor.tenantId),
+      listRoles(svc.db, actor.tenantId),
+    ]);
+    const permissions = new Map(roles.map((r) => [r.id, r.permissions]));
+    return groups.map((g) => ({
+      ...g,
+      grantable:
+        mayGrant(
+          actor,
+          g.roles.flatMap((r) => permissions.get(r.id) ?? []),
+        ) &&
+        (g.id !== admins || mayGrant(actor, ['*'])),
+    }));
   };
   const roleGrantable = (actor: Actor, r: RoleView) => ({ ...r, grantable: mayGrant(actor, r.permissions) });
 
