@@ -5,7 +5,7 @@
  */
 import { Ajv, type Options } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import type { FastifySchemaCompiler } from 'fastify';
+import type { FastifySchemaCompiler, preValidationHookHandler } from 'fastify';
 
 // ajv-formats ships CommonJS with a default export.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -17,4 +17,13 @@ const textAjv = addFormats(new Ajv({ ...base, coerceTypes: 'array' }));
 export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
   const ajv = httpPart === 'body' ? bodyAjv : textAjv;
   return ajv.compile(schema as object) as ReturnType<FastifySchemaCompiler<unknown>>;
+};
+
+/**
+ * For a POST whose body is all optional: no body at all (`curl -X POST …`) means `{}`. Fastify
+ * would validate an absent body as null; a JSON `null` that was sent is still refused.
+ */
+export const absentBodyIsEmpty: preValidationHookHandler = (request, _reply, done) => {
+  if (request.body === undefined) request.body = {};
+  done();
 };

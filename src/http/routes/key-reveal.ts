@@ -19,6 +19,7 @@ import {
 } from '../../notify/reveal-page.js';
 import type { App, RouteDeps } from '../app-types.js';
 import { Strict } from '../schemas.js';
+import { absentBodyIsEmpty } from '../validation.js';
 
 /**
  * The quality the Accept header gives a media type: that of the most specific range that
@@ -144,9 +145,9 @@ export async function keyRevealRoutes(app: App, { svc }: RouteDeps): Promise<voi
     '/iam/key-reveal/:token',
     {
       config: { auth: 'none' },
-      // The button's form has no fields; an API client may send {} or nothing (Fastify
-      // validates a missing body as null).
-      schema: { params, body: Type.Union([Strict({}), Type.Null()]) },
+      // The button's form has no fields; an API client may send {} or nothing.
+      schema: { params, body: Strict({}) },
+      preValidation: absentBodyIsEmpty,
       onRequest: revealHeaders,
     },
     async (request, reply) => {

@@ -19,6 +19,7 @@ import {
 import type { App, RouteDeps } from '../app-types.js';
 import { actorOf } from '../auth.js';
 import { ExpiryFields, Id, IdList, Name, Strict } from '../schemas.js';
+import { absentBodyIsEmpty } from '../validation.js';
 import { KeyListQuery } from './keys-shared.js';
 
 // Not validated by pattern here: findKey checks the format and checksum and answers INVALID_ACCESS_KEY_ID.
@@ -108,11 +109,7 @@ export async function keyRoutes(app: App, { svc }: RouteDeps): Promise<void> {
     '/iam/keys/:accessKeyId/secret',
     {
       config: manageable,
-      // No body at all (`curl -X POST …/secret`) means no options; a JSON `null` is still refused.
-      preValidation: (request, _reply, done) => {
-        if (request.body === undefined) request.body = {};
-        done();
-      },
+      preValidation: absentBodyIsEmpty,
       schema: {
         params: Params,
         body: Strict({ graceSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400 })) }),
