@@ -7,6 +7,7 @@
  * sealed in the outbox and blanked once delivered.
  */
 import { createHash } from 'node:crypto';
+import { publicBaseUrl } from '../config.js';
 import type { Actor } from '../context.js';
 import { randomBase62 } from '../crypto/random.js';
 import { AppError } from '../errors.js';
@@ -18,7 +19,7 @@ import type { AccessKey } from '../storage/tables.js';
 import { addMs, iso } from '../time.js';
 import { actorLabel } from './notifications.js';
 import { enqueueMail } from './outbox.js';
-import { publicBaseUrl, tenantName } from './reminders.js';
+import { tenantName } from './reminders.js';
 import { keyCreatedEmail } from './templates.js';
 
 export const REVEAL_LINK_TTL_MS = 24 * 60 * 60 * 1000;

@@ -23,9 +23,6 @@ import { notifyUsers } from './notifications.js';
 import { enqueueMail, mailQueued } from './outbox.js';
 import { expiryReminderEmail } from './templates.js';
 
-/** Moved to config.ts (the OpenAPI document needs it too); re-exported for the mail code. */
-export { publicBaseUrl };
-
 export interface Recipient {
   email: string;
   /** Why they get it, for logs and tests. */
