@@ -52,6 +52,8 @@ function attempts(w: World, c: Caller['self']): Attempt[] {
   const selfAssignments =
     c.kind === 'user' ? `/iam/users/${c.id}/assignments` : `/iam/keys/${c.id}/assignments`;
   const selfMember = { type: c.kind, id: c.id };
+  // A user caller's own keys; a key caller's owner is the second administrator.
+  const ownKeys = c.kind === 'user' ? `/iam/users/${c.id}/keys` : `/iam/users/${w.secondAdmin}/keys`;
   const list: Attempt[] = [
     {
       name: 'assign self Administrator',
@@ -120,6 +122,14 @@ function attempts(w: World, c: Caller['self']): Attempt[] {
       url: '/iam/roles',
       body: { name: `R ${c.id}`, permissions: ['*'] },
     },
+    // A key of its own (a user's self-service, or a key's owner) may not carry the Administrator role or group.
+    {
+      name: 'own key with the Administrator role',
+      method: 'POST',
+      url: ownKeys,
+      body: { roleIds: [w.adminRole] },
+    },
+    { name: 'own key in Administrators', method: 'POST', url: ownKeys, body: { groupIds: [w.adminsGroup] } },
     { name: 'key for an administrator', method: 'POST', url: `/iam/users/${w.secondAdmin}/keys`, body: {} },
     {
       name: 'key for an administrator service account',

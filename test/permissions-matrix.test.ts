@@ -218,5 +218,22 @@ describe.each(ENGINES)('permission matrix on %s', (engine) => {
       const users = (await send('wrongTenant', { method: 'GET', url: '/iam/users', allowed: [] })).json();
       expect(users.items.map((u: { email: string }) => u.email)).toEqual(['admin@other.example']);
     });
+
+    it('the one-time link route (open, addressed by its token alone) answers every caller of any tenant alike', async () => {
+      // A well-formed token no link has: the answer may depend on the token only, never on who asks.
+      const url = `/iam/key-reveal/${'A'.repeat(43)}`;
+      const answers = new Set<string>();
+      for (const who of ['anonymous', 'wrongTenant', 'admin', 'userToken'] as const) {
+        for (const method of ['GET', 'POST'] as const) {
+          const res = await send(who, { method, url, body: method === 'POST' ? {} : undefined, allowed: [] });
+          const { requestId: _, ...error } = res.json().error;
+          answers.add(`${method} ${res.statusCode} ${JSON.stringify(error)}`);
+        }
+      }
+      expect([...answers].sort()).toEqual([
+        expect.stringMatching(/^GET 404 .*NOT_FOUND/),
+        expect.stringMatching(/^POST 404 .*NOT_FOUND/),
+      ]);
+    });
   });
 });
