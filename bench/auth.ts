@@ -29,7 +29,7 @@ import { authenticateSigned } from '../src/auth/signed-request.js';
 import { parseSigV4, SigningKeyCache, verifySigV4 } from '../src/auth/sigv4/index.js';
 import { loadConfig } from '../src/config.js';
 import { generateAccessKeyId, generateSecretAccessKey } from '../src/crypto/access-key-id.js';
-import { secretContext } from '../src/keys/keys.js';
+import { secretContext } from '../src/keys/secrets.js';
 import { type Runtime, startRuntime } from '../src/runtime.js';
 import type { AccessKey, KeySecret } from '../src/storage/tables.js';
 

@@ -1,4 +1,7 @@
-/** Start-up shared by the server and the CLI: services, migrations, first tenant, auth machinery. */
+/**
+ * Start-up shared by the server and the CLI: services, migrations, first tenant, auth machinery;
+ * and, for a serving instance, its background work (startBackgroundWork).
+ */
 // ioredis stays on 5.x: 6.0 subclasses String when imported, which slows every string method in
 // the process (test/builtins-fast.test.ts says why and guards it).
 import { Redis } from 'ioredis';
@@ -8,24 +11,29 @@ import type { AuthDeps } from './auth/login.js';
 import { RedisThrottle } from './auth/redis-throttle.js';
 import { SigningKeyCache } from './auth/sigv4/index.js';
 import { type FailureThrottle, MemoryThrottle } from './auth/throttle.js';
+import { clearBlocks } from './auth/throttle-keys.js';
 import { SigningKeys } from './auth/tokens/signing-keys.js';
 import { VerifiedTokens } from './auth/tokens/tokens.js';
 import { type BootstrapResult, ensureFirstTenant } from './bootstrap.js';
 import type { Config } from './config.js';
+import { Notifier } from './notify/notifier.js';
 import { createServices, type ServiceOverrides } from './services.js';
-import { createChangeFeed } from './storage/change-feed.js';
+import { type ChangeFeed, createChangeFeed } from './storage/change-feed.js';
 import { migrateToLatest } from './storage/migrate.js';
 
 export interface Runtime extends AuthDeps {
   bootstrap: BootstrapResult;
+  /** Publishing this process's changes from the start; listening to the others' is background work. */
+  feed: ChangeFeed;
   /**
-   * Start background work that only a serving instance needs: hearing other processes' changes
-   * (publishing ours starts with every runtime, the CLI's included), last-used batching.
+   * Stop: the background work first (if started), then everything else; waits until this
+   * process's changes have reached the other processes (the change feed).
    */
-  startBackground(): Promise<void>;
-  /** Stop; waits until this process's changes have reached the other processes (the change feed). */
   close(): Promise<void>;
 }
+
+/** Stops of the background work running on a runtime, for its close(). */
+const backgroundOf = new WeakMap<Runtime, () => Promise<void>>();
 
 export async function startRuntime(config: Config, overrides: ServiceOverrides = {}): Promise<Runtime> {
   const svc = createServices(config, overrides);
@@ -53,8 +61,9 @@ export async function startRuntime(config: Config, overrides: ServiceOverrides =
     }
     const keys = new KeyAuthority(svc);
     const lastUsed = new LastUsedRecorder(svc);
+    // Uses recorded but not yet written are written before the database closes.
     closers.push(() => lastUsed.stop());
-    return {
+    const runtime: Runtime = {
       svc,
       signingKeys,
       throttle,
@@ -63,14 +72,80 @@ export async function startRuntime(config: Config, overrides: ServiceOverrides =
       signingKeyCache: new SigningKeyCache(),
       verifiedTokens: new VerifiedTokens(),
       bootstrap,
-      close,
-      startBackground: async () => {
-        lastUsed.start();
-        await feed.listen();
+      feed,
+      close: async () => {
+        await backgroundOf.get(runtime)?.();
+        await close();
       },
     };
+    return runtime;
   } catch (error) {
     await close();
     throw error;
   }
+}
+
+export interface BackgroundOptions {
+  /**
+   * The expiry-reminder job and the mail outbox worker (default: on). Tests leave them off and
+   * drive a Notifier of their own with runOnce(), so they never wait on timers.
+   */
+  notifications?: boolean;
+}
+
+/**
+ * Every piece of background work of a serving instance: started here and nowhere else (the CLI
+ * starts none of it). Returns the function that stops it all, in reverse order, waiting for work
+ * in progress; runtime.close() calls it too.
+ */
+export async function startBackgroundWork(
+  runtime: Runtime,
+  options: BackgroundOptions = {},
+): Promise<() => Promise<void>> {
+  const { svc, lastUsed, throttle, feed } = runtime;
+  const stops: Array<() => Promise<void> | void> = [];
+  let stopped = false;
+  const stop = async () => {
+    stopped = true;
+    backgroundOf.delete(runtime);
+    for (const fn of stops.splice(0).reverse()) {
+      await Promise.resolve()
+        .then(fn)
+        .catch((error: unknown) => svc.logger.warn({ err: error }, 'stopping background work failed'));
+    }
+  };
+  if (backgroundOf.has(runtime)) throw new Error('background work is already running on this runtime');
+  backgroundOf.set(runtime, stop);
+  try {
+    // 1. Last-used batching: when and from where each key was last used, written every few seconds.
+    lastUsed.start();
+    stops.push(() => lastUsed.stop());
+    // 2. `latchkey throttle clear` from the CLI (or another instance): the memory throttle lives
+    // here, so only a serving process can lift its blocks (with Redis this repeats the CLI's).
+    const onThrottleCleared = (event: { address: string | null }) => {
+      const address = typeof event?.address === 'string' ? event.address : null;
+      svc.logger.info({ address }, 'throttle: an operator lifted failed-authentication blocks');
+      clearBlocks(throttle, address).catch((error: unknown) =>
+        svc.logger.warn({ err: error }, 'throttle: could not lift the blocks'),
+      );
+    };
+    svc.events.on('throttle-cleared', onThrottleCleared);
+    stops.push(() => void svc.events.off('throttle-cleared', onThrottleCleared));
+    // 3. Hearing other processes' changes (the change feed's poller or LISTEN connection, and the
+    // SQLite feed's pruning). It stops when the feed closes, in runtime.close(), after this
+    // process's last changes are published.
+    await feed.listen();
+    // Stopped (the process is shutting down) while the feed connected: start nothing more.
+    if (stopped) return stop;
+    // 4. The expiry-reminder job and the mail outbox worker (notify/notifier.ts).
+    if (options.notifications !== false) {
+      const notifier = new Notifier(svc);
+      notifier.start();
+      stops.push(() => notifier.stop());
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return stop;
 }

@@ -2,7 +2,10 @@
  * The audit trail: one row per change to identity or keys. Callers pass views that hold no
  * secrets (the key views never include the secret; user views never the password hash).
  */
+
+import type { Static } from '@sinclair/typebox';
 import type { Actor } from '../context.js';
+import type { AuditEntry as AuditEntrySchema } from '../contract/views.js';
 import { randomBase32 } from '../crypto/random.js';
 import type { Clock } from '../services.js';
 import { type DbOrTx, startsWith } from '../storage/dialect.js';
@@ -72,24 +75,21 @@ export interface AuditFilter {
   offset: number;
 }
 
-export interface AuditView {
+/** Who or what an entry is about, with its current name (null once it is gone, or when it has none). */
+export interface AuditParty {
+  type: string;
   id: string;
-  at: string;
-  actor: { type: string; id: string };
-  action: string;
-  target: { type: string; id: string };
-  sourceIp: string | null;
-  requestId: string | null;
-  before: unknown;
-  after: unknown;
+  name: string | null;
 }
 
-const view = (row: AuditEntry): AuditView => ({
+export type AuditView = Static<typeof AuditEntrySchema>;
+
+const view = (row: AuditEntry, names: PartyNames): AuditView => ({
   id: row.id,
   at: row.at,
-  actor: { type: row.actor_type, id: row.actor_id },
+  actor: { type: row.actor_type, id: row.actor_id, name: names.of(row.actor_type, row.actor_id) },
   action: row.action,
-  target: { type: row.target_type, id: row.target_id },
+  target: { type: row.target_type, id: row.target_id, name: names.of(row.target_type, row.target_id) },
   sourceIp: row.source_ip,
   requestId: row.request_id,
   before: row.before === null ? null : JSON.parse(row.before),
@@ -117,5 +117,59 @@ export async function listAudit(
     query.selectAll().orderBy('id', 'desc').limit(filter.limit).offset(filter.offset).execute(),
     query.select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow(),
   ]);
-  return { items: rows.map(view), total: Number(count.n) };
+  const names = await partyNames(db, tenantId, rows);
+  return { items: rows.map((row) => view(row, names)), total: Number(count.n) };
+}
+
+/** The tables whose rows audit entries name, by the entry's actor or target type. */
+const NAMED_TABLES = {
+  user: 'users',
+  service_account: 'service_accounts',
+  access_key: 'access_keys',
+  group: 'groups',
+  role: 'roles',
+} as const;
+
+interface PartyNames {
+  of(type: string, id: string): string | null;
+}
+
+/**
+ * The current names of every actor and target on a page: one query per type present (never one
+ * per entry), within the tenant, so an id from another tenant never lends its name. What no longer
+ * exists (a deleted user), what has no name (the operator CLI, an unnamed key) is null.
+ */
+async function partyNames(db: DbOrTx, tenantId: string, rows: readonly AuditEntry[]): Promise<PartyNames> {
+  const wanted = new Map<string, Set<string>>();
+  for (const row of rows) {
+    for (const [type, id] of [
+      [row.actor_type, row.actor_id],
+      [row.target_type, row.target_id],
+    ] as const) {
+      if (!wanted.has(type)) wanted.set(type, new Set());
+      wanted.get(type)?.add(id);
+    }
+  }
+  const found = new Map<string, string>();
+  const key = (type: string, id: string) => `${type}\u0000${id}`;
+  await Promise.all(
+    [...wanted].map(async ([type, ids]) => {
+      let named: Array<{ id: string; name: string }> = [];
+      if (type === 'tenant') {
+        // A tenant's entries name the tenant itself, never another.
+        if (ids.has(tenantId))
+          named = await db.selectFrom('tenants').select(['id', 'name']).where('id', '=', tenantId).execute();
+      } else if (Object.hasOwn(NAMED_TABLES, type)) {
+        const table = NAMED_TABLES[type as keyof typeof NAMED_TABLES];
+        named = await db
+          .selectFrom(table)
+          .select(['id', 'name'])
+          .where('tenant_id', '=', tenantId)
+          .where('id', 'in', [...ids])
+          .execute();
+      }
+      for (const row of named) if (row.name) found.set(key(type, row.id), row.name);
+    }),
+  );
+  return { of: (type, id) => found.get(key(type, id)) ?? null };
 }

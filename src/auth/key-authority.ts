@@ -17,7 +17,8 @@ import {
 } from '../identity/authorization.js';
 import { PermissionSet } from '../identity/permissions.js';
 import { getSettings, type IamSettings } from '../identity/settings.js';
-import { keysWithOwner, openSecrets, type UsableSecret } from '../keys/keys.js';
+import { keysWithOwner } from '../keys/key-rows.js';
+import { openSecrets, type UsableSecret } from '../keys/secrets.js';
 import type { Services } from '../services.js';
 import { CompiledOnce } from '../storage/compiled-once.js';
 import { jsonArrayFrom, jsonRows } from '../storage/dialect.js';

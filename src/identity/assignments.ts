@@ -14,6 +14,7 @@ import { iso } from '../time.js';
 import { assertNotLastAdministrator } from './authorization.js';
 import { assertHoldsEverything, guardGains } from './escalation.js';
 import { administratorsGroupId } from './tenants.js';
+import { writeTransaction } from './write-transaction.js';
 
 export interface NamedRef {
   id: string;
@@ -30,30 +31,44 @@ export interface Subject {
   id: string;
 }
 
-export async function getAssignments(db: DbOrTx, tenantId: string, subject: Subject): Promise<Assignments> {
+/** The groups and roles of several subjects of one type, by subject ID, each list in name order. */
+export async function assignmentsOf(
+  db: DbOrTx,
+  tenantId: string,
+  type: RoleSubjectType,
+  ids: readonly string[],
+): Promise<Map<string, Assignments>> {
+  const byId = new Map<string, Assignments>(ids.map((id) => [id, { groups: [], roles: [] }]));
+  if (ids.length === 0) return byId;
   const [groups, roles] = await Promise.all([
-    subject.type === 'group'
+    type === 'group'
       ? Promise.resolve([])
       : db
           .selectFrom('group_members')
           .innerJoin('groups', 'groups.id', 'group_members.group_id')
-          .select(['groups.id', 'groups.name'])
+          .select(['group_members.member_id as subjectId', 'groups.id', 'groups.name'])
           .where('group_members.tenant_id', '=', tenantId)
-          .where('member_type', '=', subject.type)
-          .where('member_id', '=', subject.id)
+          .where('member_type', '=', type)
+          .where('member_id', 'in', ids)
           .orderBy('groups.name')
           .execute(),
     db
       .selectFrom('role_assignments')
       .innerJoin('roles', 'roles.id', 'role_assignments.role_id')
-      .select(['roles.id', 'roles.name'])
+      .select(['role_assignments.subject_id as subjectId', 'roles.id', 'roles.name'])
       .where('role_assignments.tenant_id', '=', tenantId)
-      .where('subject_type', '=', subject.type)
-      .where('subject_id', '=', subject.id)
+      .where('subject_type', '=', type)
+      .where('subject_id', 'in', ids)
       .orderBy('roles.name')
       .execute(),
   ]);
-  return { groups, roles };
+  for (const g of groups) byId.get(g.subjectId)?.groups.push({ id: g.id, name: g.name });
+  for (const r of roles) byId.get(r.subjectId)?.roles.push({ id: r.id, name: r.name });
+  return byId;
+}
+
+export async function getAssignments(db: DbOrTx, tenantId: string, subject: Subject): Promise<Assignments> {
+  return (await assignmentsOf(db, tenantId, subject.type, [subject.id])).get(subject.id) as Assignments;
 }
 
 async function checkIds(
@@ -205,7 +220,7 @@ export async function setAssignments(
   /** Checks that the subject exists in the actor's tenant (inside the transaction). */
   assertSubject: (trx: DbOrTx) => Promise<unknown>,
 ): Promise<Assignments> {
-  const result = await svc.db.transaction().execute(async (trx) => {
+  return writeTransaction(svc, { authzChangedIn: actor.tenantId }, async (trx) => {
     await assertSubject(trx);
     const { before, after } = await replaceAssignments(trx, actor, svc.clock.now(), subject, change);
     await notifyAssignmentChange(svc, trx, actor, subject, before, after);
@@ -221,6 +236,4 @@ export async function setAssignments(
     );
     return after;
   });
-  svc.events.emit('authz-changed', { tenantId: actor.tenantId });
-  return result;
 }

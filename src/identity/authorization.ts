@@ -131,14 +131,19 @@ export async function keyPermissions(db: DbOrTx, key: AccessKey): Promise<KeyPer
   return { permissions: keyPermissionList(own, owner, key.type), ownAssignments: own.assigned, owner };
 }
 
-export async function isAdministrator(db: DbOrTx, tenantId: string, userId: string): Promise<boolean> {
-  const row = await db
+/** The user members of the tenant's Administrators group, as a query (join `users` for more than their IDs). */
+export function administratorMemberships(db: DbOrTx, tenantId: string) {
+  return db
     .selectFrom('group_members')
     .innerJoin('groups', 'groups.id', 'group_members.group_id')
-    .select('group_members.member_id')
     .where('groups.tenant_id', '=', tenantId)
     .where('groups.builtin', '=', 'administrators')
-    .where('group_members.member_type', '=', 'user')
+    .where('group_members.member_type', '=', 'user');
+}
+
+export async function isAdministrator(db: DbOrTx, tenantId: string, userId: string): Promise<boolean> {
+  const row = await administratorMemberships(db, tenantId)
+    .select('group_members.member_id')
     .where('group_members.member_id', '=', userId)
     .executeTakeFirst();
   return row !== undefined;
@@ -146,14 +151,9 @@ export async function isAdministrator(db: DbOrTx, tenantId: string, userId: stri
 
 /** Administrators who can still sign in and act: active, not API-only. */
 export async function interactiveAdministrators(db: DbOrTx, tenantId: string): Promise<string[]> {
-  const rows = await db
-    .selectFrom('group_members')
-    .innerJoin('groups', 'groups.id', 'group_members.group_id')
+  const rows = await administratorMemberships(db, tenantId)
     .innerJoin('users', 'users.id', 'group_members.member_id')
     .select('users.id')
-    .where('groups.tenant_id', '=', tenantId)
-    .where('groups.builtin', '=', 'administrators')
-    .where('group_members.member_type', '=', 'user')
     .where('users.status', '=', 'active')
     .where('users.api_user', '=', 0)
     .execute();

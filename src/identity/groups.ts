@@ -1,14 +1,17 @@
+import type { Static } from '@sinclair/typebox';
 import { writeAudit } from '../audit/audit.js';
 import type { Actor } from '../context.js';
+import type { GroupView as GroupViewSchema } from '../contract/views.js';
 import { AppError, notFound } from '../errors.js';
 import { notifyAssignmentChange, notifyMembershipChange } from '../notify/notifications.js';
 import type { Services } from '../services.js';
-import { type DbOrTx, isUniqueViolation } from '../storage/dialect.js';
+import type { DbOrTx } from '../storage/dialect.js';
 import type { Group, MemberType } from '../storage/tables.js';
 import { iso } from '../time.js';
-import { getAssignments, type NamedRef, replaceAssignments } from './assignments.js';
+import { assignmentsOf, replaceAssignments } from './assignments.js';
 import { assertNotLastAdministrator } from './authorization.js';
 import { assertHoldsEverything, guardGains } from './escalation.js';
+import { writeTransaction } from './write-transaction.js';
 
 export interface GroupMember {
   type: MemberType;
@@ -17,16 +20,7 @@ export interface GroupMember {
   label: string;
 }
 
-export interface GroupView {
-  id: string;
-  name: string;
-  description: string;
-  builtin: boolean;
-  roles: NamedRef[];
-  memberCount: number;
-  createdAt: string;
-  updatedAt: string;
-}
+export type GroupView = Static<typeof GroupViewSchema>;
 
 export async function findGroup(db: DbOrTx, tenantId: string, id: string): Promise<Group> {
   const row = await db
@@ -39,25 +33,34 @@ export async function findGroup(db: DbOrTx, tenantId: string, id: string): Promi
   return row;
 }
 
-async function groupView(db: DbOrTx, g: Group): Promise<GroupView> {
-  const [{ roles }, count] = await Promise.all([
-    getAssignments(db, g.tenant_id, { type: 'group', id: g.id }),
+/** The views of several groups of one tenant, in the order given: two queries (roles, member counts) for any number. */
+async function groupViews(db: DbOrTx, tenantId: string, groups: readonly Group[]): Promise<GroupView[]> {
+  if (groups.length === 0) return [];
+  const ids = groups.map((g) => g.id);
+  const [assignments, counts] = await Promise.all([
+    assignmentsOf(db, tenantId, 'group', ids),
     db
       .selectFrom('group_members')
-      .select((eb) => eb.fn.countAll<string | number>().as('n'))
-      .where('group_id', '=', g.id)
-      .executeTakeFirstOrThrow(),
+      .select((eb) => ['group_id', eb.fn.countAll<string | number>().as('n')])
+      .where('group_id', 'in', ids)
+      .groupBy('group_id')
+      .execute(),
   ]);
-  return {
+  const memberCount = new Map(counts.map((c) => [c.group_id, Number(c.n)]));
+  return groups.map((g) => ({
     id: g.id,
     name: g.name,
     description: g.description,
     builtin: g.builtin !== null,
-    roles,
-    memberCount: Number(count.n),
+    roles: assignments.get(g.id)?.roles ?? [],
+    memberCount: memberCount.get(g.id) ?? 0,
     createdAt: g.created_at,
     updatedAt: g.updated_at,
-  };
+  }));
+}
+
+async function groupView(db: DbOrTx, g: Group): Promise<GroupView> {
+  return (await groupViews(db, g.tenant_id, [g]))[0] as GroupView;
 }
 
 export async function getGroupView(db: DbOrTx, tenantId: string, id: string): Promise<GroupView> {
@@ -71,7 +74,7 @@ export async function listGroups(db: DbOrTx, tenantId: string): Promise<GroupVie
     .where('tenant_id', '=', tenantId)
     .orderBy('name')
     .execute();
-  return Promise.all(rows.map((g) => groupView(db, g)));
+  return groupViews(db, tenantId, rows);
 }
 
 export async function listMembers(db: DbOrTx, tenantId: string, groupId: string): Promise<GroupMember[]> {
@@ -123,28 +126,23 @@ export async function createGroup(
     created_at: now,
     updated_at: now,
   };
-  try {
-    return await svc.db.transaction().execute(async (trx) => {
-      await trx.insertInto('groups').values(row).execute();
-      if (input.roleIds) {
-        await replaceAssignments(
-          trx,
-          actor,
-          svc.clock.now(),
-          { type: 'group', id: row.id },
-          {
-            roleIds: input.roleIds,
-          },
-        );
-      }
-      const view = await groupView(trx, row);
-      await writeAudit(trx, svc.clock, actor, 'group.create', { type: 'group', id: row.id }, null, view);
-      return view;
-    });
-  } catch (error) {
-    if (isUniqueViolation(error)) throw duplicate(row.name);
-    throw error;
-  }
+  return writeTransaction(svc, { duplicate: () => duplicate(row.name) }, async (trx) => {
+    await trx.insertInto('groups').values(row).execute();
+    if (input.roleIds) {
+      await replaceAssignments(
+        trx,
+        actor,
+        svc.clock.now(),
+        { type: 'group', id: row.id },
+        {
+          roleIds: input.roleIds,
+        },
+      );
+    }
+    const view = await groupView(trx, row);
+    await writeAudit(trx, svc.clock, actor, 'group.create', { type: 'group', id: row.id }, null, view);
+    return view;
+  });
 }
 
 export async function updateGroup(
@@ -153,48 +151,42 @@ export async function updateGroup(
   id: string,
   patch: { name?: string; description?: string; roleIds?: string[] },
 ): Promise<GroupView> {
-  try {
-    const view = await svc.db.transaction().execute(async (trx) => {
-      const before = await findGroup(trx, actor.tenantId, id);
-      if (before.builtin !== null && (patch.name !== undefined || patch.roleIds !== undefined)) {
-        throw new AppError(
-          'BUILTIN_PROTECTED',
-          `the built-in group ${before.name} cannot be renamed or given other roles`,
-        );
-      }
-      if (before.builtin === 'administrators')
-        assertHoldsEverything(actor, 'changing the Administrators group');
-      const beforeView = await groupView(trx, before);
-      const values: Partial<Group> = { updated_at: iso(svc.clock.now()) };
-      if (patch.name !== undefined) values.name = patch.name.trim();
-      if (patch.description !== undefined) values.description = patch.description;
-      await trx.updateTable('groups').set(values).where('id', '=', id).execute();
-      if (patch.roleIds) {
-        const change = await replaceAssignments(
-          trx,
-          actor,
-          svc.clock.now(),
-          { type: 'group', id },
-          {
-            roleIds: patch.roleIds,
-          },
-        );
-        await notifyAssignmentChange(svc, trx, actor, { type: 'group', id }, change.before, change.after);
-      }
-      const after = await groupView(trx, { ...before, ...values });
-      await writeAudit(trx, svc.clock, actor, 'group.update', { type: 'group', id }, beforeView, after);
-      return after;
-    });
-    svc.events.emit('authz-changed', { tenantId: actor.tenantId });
-    return view;
-  } catch (error) {
-    if (isUniqueViolation(error)) throw duplicate(patch.name ?? '');
-    throw error;
-  }
+  const options = { authzChangedIn: actor.tenantId, duplicate: () => duplicate(patch.name ?? '') };
+  return writeTransaction(svc, options, async (trx) => {
+    const before = await findGroup(trx, actor.tenantId, id);
+    if (before.builtin !== null && (patch.name !== undefined || patch.roleIds !== undefined)) {
+      throw new AppError(
+        'BUILTIN_PROTECTED',
+        `the built-in group ${before.name} cannot be renamed or given other roles`,
+      );
+    }
+    if (before.builtin === 'administrators')
+      assertHoldsEverything(actor, 'changing the Administrators group');
+    const beforeView = await groupView(trx, before);
+    const values: Partial<Group> = { updated_at: iso(svc.clock.now()) };
+    if (patch.name !== undefined) values.name = patch.name.trim();
+    if (patch.description !== undefined) values.description = patch.description;
+    await trx.updateTable('groups').set(values).where('id', '=', id).execute();
+    if (patch.roleIds) {
+      const change = await replaceAssignments(
+        trx,
+        actor,
+        svc.clock.now(),
+        { type: 'group', id },
+        {
+          roleIds: patch.roleIds,
+        },
+      );
+      await notifyAssignmentChange(svc, trx, actor, { type: 'group', id }, change.before, change.after);
+    }
+    const after = await groupView(trx, { ...before, ...values });
+    await writeAudit(trx, svc.clock, actor, 'group.update', { type: 'group', id }, beforeView, after);
+    return after;
+  });
 }
 
 export async function deleteGroup(svc: Services, actor: Actor, id: string): Promise<void> {
-  await svc.db.transaction().execute(async (trx) => {
+  await writeTransaction(svc, { authzChangedIn: actor.tenantId }, async (trx) => {
     const before = await findGroup(trx, actor.tenantId, id);
     if (before.builtin !== null)
       throw new AppError('BUILTIN_PROTECTED', `the built-in group ${before.name} cannot be deleted`);
@@ -223,7 +215,6 @@ export async function deleteGroup(svc: Services, actor: Actor, id: string): Prom
     );
     await writeAudit(trx, svc.clock, actor, 'group.delete', { type: 'group', id }, beforeView, null);
   });
-  svc.events.emit('authz-changed', { tenantId: actor.tenantId });
 }
 
 async function memberExists(db: DbOrTx, tenantId: string, type: MemberType, id: string): Promise<boolean> {
@@ -243,7 +234,7 @@ export async function addMember(
   groupId: string,
   member: { type: MemberType; id: string },
 ): Promise<GroupMember[]> {
-  const members = await svc.db.transaction().execute(async (trx) => {
+  return writeTransaction(svc, { authzChangedIn: actor.tenantId }, async (trx) => {
     const group = await findGroup(trx, actor.tenantId, groupId);
     if (!(await memberExists(trx, actor.tenantId, member.type, member.id)))
       throw notFound(member.type.replace('_', ' '));
@@ -282,8 +273,6 @@ export async function addMember(
     }
     return listMembers(trx, actor.tenantId, groupId);
   });
-  svc.events.emit('authz-changed', { tenantId: actor.tenantId });
-  return members;
 }
 
 export async function removeMember(
@@ -292,7 +281,7 @@ export async function removeMember(
   groupId: string,
   member: { type: MemberType; id: string },
 ): Promise<void> {
-  await svc.db.transaction().execute(async (trx) => {
+  await writeTransaction(svc, { authzChangedIn: actor.tenantId }, async (trx) => {
     const group = await findGroup(trx, actor.tenantId, groupId);
     if (group.builtin === 'administrators') {
       assertHoldsEverything(actor, 'removing a member from the Administrators group');
@@ -324,5 +313,4 @@ export async function removeMember(
       null,
     );
   });
-  svc.events.emit('authz-changed', { tenantId: actor.tenantId });
 }

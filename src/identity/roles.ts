@@ -1,22 +1,17 @@
+import type { Static } from '@sinclair/typebox';
 import { writeAudit } from '../audit/audit.js';
 import type { Actor } from '../context.js';
+import type { RoleView as RoleViewSchema } from '../contract/views.js';
 import { AppError, notFound } from '../errors.js';
 import type { Services } from '../services.js';
-import { type DbOrTx, isUniqueViolation } from '../storage/dialect.js';
+import type { DbOrTx } from '../storage/dialect.js';
 import type { Role } from '../storage/tables.js';
 import { iso } from '../time.js';
 import { assertCovers, guardGains } from './escalation.js';
 import { unknownPatterns } from './permissions.js';
+import { writeTransaction } from './write-transaction.js';
 
-export interface RoleView {
-  id: string;
-  name: string;
-  description: string;
-  permissions: string[];
-  builtin: boolean;
-  createdAt: string;
-  updatedAt: string;
-}
+export type RoleView = Static<typeof RoleViewSchema>;
 
 export const roleView = (r: Role): RoleView => ({
   id: r.id,
@@ -68,17 +63,12 @@ export async function createRole(
     created_at: now,
     updated_at: now,
   };
-  try {
-    return await svc.db.transaction().execute(async (trx) => {
-      await trx.insertInto('roles').values(row).execute();
-      const view = roleView(row);
-      await writeAudit(trx, svc.clock, actor, 'role.create', { type: 'role', id: row.id }, null, view);
-      return view;
-    });
-  } catch (error) {
-    if (isUniqueViolation(error)) throw duplicate(row.name);
-    throw error;
-  }
+  return writeTransaction(svc, { duplicate: () => duplicate(row.name) }, async (trx) => {
+    await trx.insertInto('roles').values(row).execute();
+    const view = roleView(row);
+    await writeAudit(trx, svc.clock, actor, 'role.create', { type: 'role', id: row.id }, null, view);
+    return view;
+  });
 }
 
 export async function listRoles(db: DbOrTx, tenantId: string): Promise<RoleView[]> {
@@ -97,38 +87,32 @@ export async function updateRole(
   id: string,
   patch: { name?: string; description?: string; permissions?: string[] },
 ): Promise<RoleView> {
-  try {
-    const view = await svc.db.transaction().execute(async (trx) => {
-      const before = await findRole(trx, actor.tenantId, id);
-      if (before.builtin !== null)
-        throw new AppError('BUILTIN_PROTECTED', `the built-in role ${before.name} cannot be changed`);
-      const values: Partial<Role> = { updated_at: iso(svc.clock.now()) };
-      if (patch.name !== undefined) values.name = patch.name.trim();
-      if (patch.description !== undefined) values.description = patch.description;
-      if (patch.permissions !== undefined)
-        values.permissions = JSON.stringify(checkPermissions(patch.permissions));
-      // Everyone holding the role gains what is added: the caller must hold it.
-      await guardGains(
-        trx,
-        actor,
-        [{ type: 'role', id }],
-        `changing the permissions of the role ${before.name}`,
-        () => trx.updateTable('roles').set(values).where('id', '=', id).execute(),
-      );
-      const after = roleView({ ...before, ...values });
-      await writeAudit(trx, svc.clock, actor, 'role.update', { type: 'role', id }, roleView(before), after);
-      return after;
-    });
-    svc.events.emit('authz-changed', { tenantId: actor.tenantId });
-    return view;
-  } catch (error) {
-    if (isUniqueViolation(error)) throw duplicate(patch.name ?? '');
-    throw error;
-  }
+  const options = { authzChangedIn: actor.tenantId, duplicate: () => duplicate(patch.name ?? '') };
+  return writeTransaction(svc, options, async (trx) => {
+    const before = await findRole(trx, actor.tenantId, id);
+    if (before.builtin !== null)
+      throw new AppError('BUILTIN_PROTECTED', `the built-in role ${before.name} cannot be changed`);
+    const values: Partial<Role> = { updated_at: iso(svc.clock.now()) };
+    if (patch.name !== undefined) values.name = patch.name.trim();
+    if (patch.description !== undefined) values.description = patch.description;
+    if (patch.permissions !== undefined)
+      values.permissions = JSON.stringify(checkPermissions(patch.permissions));
+    // Everyone holding the role gains what is added: the caller must hold it.
+    await guardGains(
+      trx,
+      actor,
+      [{ type: 'role', id }],
+      `changing the permissions of the role ${before.name}`,
+      () => trx.updateTable('roles').set(values).where('id', '=', id).execute(),
+    );
+    const after = roleView({ ...before, ...values });
+    await writeAudit(trx, svc.clock, actor, 'role.update', { type: 'role', id }, roleView(before), after);
+    return after;
+  });
 }
 
 export async function deleteRole(svc: Services, actor: Actor, id: string): Promise<void> {
-  await svc.db.transaction().execute(async (trx) => {
+  await writeTransaction(svc, { authzChangedIn: actor.tenantId }, async (trx) => {
     const before = await findRole(trx, actor.tenantId, id);
     if (before.builtin !== null)
       throw new AppError('BUILTIN_PROTECTED', `the built-in role ${before.name} cannot be deleted`);
@@ -151,5 +135,4 @@ export async function deleteRole(svc: Services, actor: Actor, id: string): Promi
     );
     await writeAudit(trx, svc.clock, actor, 'role.delete', { type: 'role', id }, roleView(before), null);
   });
-  svc.events.emit('authz-changed', { tenantId: actor.tenantId });
 }

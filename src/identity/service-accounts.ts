@@ -1,23 +1,17 @@
+import type { Static } from '@sinclair/typebox';
 import { writeAudit } from '../audit/audit.js';
 import type { Actor } from '../context.js';
+import type { ServiceAccountView as ServiceAccountViewSchema } from '../contract/views.js';
 import { AppError, notFound } from '../errors.js';
 import type { Services } from '../services.js';
-import { containsText, type DbOrTx, isUniqueViolation } from '../storage/dialect.js';
+import { containsText, type DbOrTx } from '../storage/dialect.js';
 import type { ServiceAccount } from '../storage/tables.js';
 import { iso } from '../time.js';
 import { assertMayActAs } from './escalation.js';
 import { deletePrincipalData } from './users.js';
+import { writeTransaction } from './write-transaction.js';
 
-export interface ServiceAccountView {
-  id: string;
-  tenantId: string;
-  name: string;
-  email: string | null;
-  description: string;
-  status: 'active' | 'disabled';
-  createdAt: string;
-  updatedAt: string;
-}
+export type ServiceAccountView = Static<typeof ServiceAccountViewSchema>;
 
 export const serviceAccountView = (s: ServiceAccount): ServiceAccountView => ({
   id: s.id,
@@ -60,25 +54,20 @@ export async function createServiceAccount(
     created_at: now,
     updated_at: now,
   };
-  try {
-    return await svc.db.transaction().execute(async (trx) => {
-      await trx.insertInto('service_accounts').values(row).execute();
-      const view = serviceAccountView(row);
-      await writeAudit(
-        trx,
-        svc.clock,
-        actor,
-        'service_account.create',
-        { type: 'service_account', id: row.id },
-        null,
-        view,
-      );
-      return view;
-    });
-  } catch (error) {
-    if (isUniqueViolation(error)) throw duplicate(row.name);
-    throw error;
-  }
+  return writeTransaction(svc, { duplicate: () => duplicate(row.name) }, async (trx) => {
+    await trx.insertInto('service_accounts').values(row).execute();
+    const view = serviceAccountView(row);
+    await writeAudit(
+      trx,
+      svc.clock,
+      actor,
+      'service_account.create',
+      { type: 'service_account', id: row.id },
+      null,
+      view,
+    );
+    return view;
+  });
 }
 
 export async function listServiceAccounts(
@@ -103,46 +92,40 @@ export async function updateServiceAccount(
   id: string,
   patch: { name?: string; email?: string | null; description?: string; status?: 'active' | 'disabled' },
 ): Promise<ServiceAccountView> {
-  try {
-    const view = await svc.db.transaction().execute(async (trx) => {
-      const before = await findServiceAccount(trx, actor.tenantId, id);
-      // Key emails (with a one-time link to the secret) go to this address: moving it is acting as the account.
-      if (patch.email !== undefined && (patch.email?.trim() || null) !== before.email) {
-        await assertMayActAs(
-          trx,
-          actor,
-          { type: 'service_account', id },
-          'changing the email of this service account',
-        );
-      }
-      const values: Partial<ServiceAccount> = { updated_at: iso(svc.clock.now()) };
-      if (patch.name !== undefined) values.name = patch.name.trim();
-      if (patch.email !== undefined) values.email = patch.email?.trim() || null;
-      if (patch.description !== undefined) values.description = patch.description;
-      if (patch.status !== undefined) values.status = patch.status;
-      await trx.updateTable('service_accounts').set(values).where('id', '=', id).execute();
-      const after = serviceAccountView({ ...before, ...values });
-      await writeAudit(
+  const options = { authzChangedIn: actor.tenantId, duplicate: () => duplicate(patch.name ?? '') };
+  return writeTransaction(svc, options, async (trx) => {
+    const before = await findServiceAccount(trx, actor.tenantId, id);
+    // Key emails (with a one-time link to the secret) go to this address: moving it is acting as the account.
+    if (patch.email !== undefined && (patch.email?.trim() || null) !== before.email) {
+      await assertMayActAs(
         trx,
-        svc.clock,
         actor,
-        'service_account.update',
         { type: 'service_account', id },
-        serviceAccountView(before),
-        after,
+        'changing the email of this service account',
       );
-      return after;
-    });
-    svc.events.emit('authz-changed', { tenantId: actor.tenantId });
-    return view;
-  } catch (error) {
-    if (isUniqueViolation(error)) throw duplicate(patch.name ?? '');
-    throw error;
-  }
+    }
+    const values: Partial<ServiceAccount> = { updated_at: iso(svc.clock.now()) };
+    if (patch.name !== undefined) values.name = patch.name.trim();
+    if (patch.email !== undefined) values.email = patch.email?.trim() || null;
+    if (patch.description !== undefined) values.description = patch.description;
+    if (patch.status !== undefined) values.status = patch.status;
+    await trx.updateTable('service_accounts').set(values).where('id', '=', id).execute();
+    const after = serviceAccountView({ ...before, ...values });
+    await writeAudit(
+      trx,
+      svc.clock,
+      actor,
+      'service_account.update',
+      { type: 'service_account', id },
+      serviceAccountView(before),
+      after,
+    );
+    return after;
+  });
 }
 
 export async function deleteServiceAccount(svc: Services, actor: Actor, id: string): Promise<void> {
-  await svc.db.transaction().execute(async (trx) => {
+  await writeTransaction(svc, { authzChangedIn: actor.tenantId }, async (trx) => {
     const before = await findServiceAccount(trx, actor.tenantId, id);
     await deletePrincipalData(trx, 'service_account', id);
     await trx.deleteFrom('service_accounts').where('id', '=', id).execute();
@@ -156,5 +139,4 @@ export async function deleteServiceAccount(svc: Services, actor: Actor, id: stri
       null,
     );
   });
-  svc.events.emit('authz-changed', { tenantId: actor.tenantId });
 }

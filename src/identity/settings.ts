@@ -1,10 +1,18 @@
 import { writeAudit } from '../audit/audit.js';
 import type { Actor } from '../context.js';
 import { AppError } from '../errors.js';
+import {
+  ACCEPTED_SCOPES_MAX,
+  KEY_LIFETIME_DAYS,
+  REMINDER_LEAD_DAYS,
+  TOKEN_LIFETIME_SECONDS,
+  USER_KEY_LIMIT,
+} from '../limits.js';
 import type { Services } from '../services.js';
 import type { DbOrTx } from '../storage/dialect.js';
 import type { TenantSettingsRow } from '../storage/tables.js';
 import { iso } from '../time.js';
+import { writeTransaction } from './write-transaction.js';
 
 export interface SigningScope {
   region: string;
@@ -93,18 +101,20 @@ function intIn(name: string, value: unknown, min: number, max: number, nullable:
  * The HTTP schema checks the same ranges earlier, for a precise message.
  */
 function checkConsistent(s: IamSettings): void {
-  intIn('defaultKeyLifetimeDays', s.defaultKeyLifetimeDays, 1, 36_500, true);
-  intIn('maxKeyLifetimeDays', s.maxKeyLifetimeDays, 1, 36_500, true);
-  intIn('tokenLifetimeSeconds', s.tokenLifetimeSeconds, 60, 86_400, false);
-  intIn('userKeyLimit', s.userKeyLimit, 0, 100, false);
-  intIn('reminderLeadDays', s.reminderLeadDays, 0, 90, false);
+  const days = KEY_LIFETIME_DAYS;
+  intIn('defaultKeyLifetimeDays', s.defaultKeyLifetimeDays, days.min, days.max, true);
+  intIn('maxKeyLifetimeDays', s.maxKeyLifetimeDays, days.min, days.max, true);
+  const token = TOKEN_LIFETIME_SECONDS;
+  intIn('tokenLifetimeSeconds', s.tokenLifetimeSeconds, token.min, token.max, false);
+  intIn('userKeyLimit', s.userKeyLimit, USER_KEY_LIMIT.min, USER_KEY_LIMIT.max, false);
+  intIn('reminderLeadDays', s.reminderLeadDays, REMINDER_LEAD_DAYS.min, REMINDER_LEAD_DAYS.max, false);
   for (const flag of ['allowUnsignedPayload', 'emailSecretInline'] as const) {
     if (typeof s[flag] !== 'boolean')
       throw new AppError('VALIDATION_FAILED', `${flag} must be true or false`);
   }
   if (
     !Array.isArray(s.acceptedScopes) ||
-    s.acceptedScopes.length > 20 ||
+    s.acceptedScopes.length > ACCEPTED_SCOPES_MAX ||
     !s.acceptedScopes.every(
       (x) =>
         typeof x === 'object' &&
@@ -116,7 +126,7 @@ function checkConsistent(s: IamSettings): void {
   ) {
     throw new AppError(
       'VALIDATION_FAILED',
-      'acceptedScopes must be up to 20 {"region","service"} pairs of lowercase letters, digits and -',
+      `acceptedScopes must be up to ${ACCEPTED_SCOPES_MAX} {"region","service"} pairs of lowercase letters, digits and -`,
     );
   }
   if (s.maxKeyLifetimeDays !== null) {
@@ -143,7 +153,8 @@ export async function updateSettings(
   actor: Actor,
   patch: Partial<IamSettings>,
 ): Promise<IamSettings> {
-  const updated = await svc.db.transaction().execute(async (trx) => {
+  // Cached authentication state holds the tenant's accepted scopes and payload rule.
+  return writeTransaction(svc, { authzChangedIn: actor.tenantId }, async (trx) => {
     const before = await getSettings(trx, actor.tenantId);
     const after: IamSettings = { ...before, ...patch };
     checkConsistent(after);
@@ -161,7 +172,4 @@ export async function updateSettings(
     );
     return after;
   });
-  // Cached authentication state holds the tenant's accepted scopes and payload rule.
-  svc.events.emit('authz-changed', { tenantId: actor.tenantId });
-  return updated;
 }

@@ -3,13 +3,14 @@ import { operatorActor } from '../context.js';
 import { hashPassword } from '../crypto/password.js';
 import { randomBase62, randomDigits } from '../crypto/random.js';
 import { AppError } from '../errors.js';
+import { PASSWORD_LENGTH } from '../limits.js';
 import type { Services } from '../services.js';
 import type { DbOrTx, Tx } from '../storage/dialect.js';
 import type { Tenant } from '../storage/tables.js';
 import { iso } from '../time.js';
 import { ADMINISTRATORS_GROUP, BUILTIN_ROLES } from './permissions.js';
 import { DEFAULT_SETTINGS, settingsToRow } from './settings.js';
-import { normalizeEmail } from './users.js';
+import { newUserRow } from './users.js';
 
 export interface TenantView {
   id: string;
@@ -113,26 +114,14 @@ export async function createTenantWithAdministrator(
   input: { name: string; adminEmail: string; passwordHash: string },
 ): Promise<{ tenant: Tenant; adminId: string }> {
   const tenant = await createTenant(svc, trx, input.name);
-  const now = iso(svc.clock.now());
-  const adminId = svc.newId('usr');
-  await trx
-    .insertInto('users')
-    .values({
-      id: adminId,
-      tenant_id: tenant.id,
-      email: input.adminEmail.trim(),
-      email_normalized: normalizeEmail(input.adminEmail),
-      name: 'Administrator',
-      password_hash: input.passwordHash,
-      status: 'active',
-      api_user: 0,
-      session_epoch: 0,
-      created_at: now,
-      updated_at: now,
-    })
-    .execute();
-  await addFirstAdministrator(trx, tenant.id, adminId, now);
-  return { tenant, adminId };
+  const admin = newUserRow(svc, tenant.id, {
+    email: input.adminEmail,
+    name: 'Administrator',
+    passwordHash: input.passwordHash,
+  });
+  await trx.insertInto('users').values(admin).execute();
+  await addFirstAdministrator(trx, tenant.id, admin.id, admin.created_at);
+  return { tenant, adminId: admin.id };
 }
 
 export interface NewTenant {
@@ -156,8 +145,11 @@ export async function createTenantAsOperator(
     throw new AppError('VALIDATION_FAILED', 'the tenant name must be 1 to 100 characters');
   if (!/^[^@\s]+@[^@\s]+$/.test(input.adminEmail.trim()))
     throw new AppError('VALIDATION_FAILED', 'the administrator email is not an email address');
-  if (input.password !== undefined && input.password.length < 12)
-    throw new AppError('VALIDATION_FAILED', 'the administrator password must be at least 12 characters');
+  if (input.password !== undefined && input.password.length < PASSWORD_LENGTH.min)
+    throw new AppError(
+      'VALIDATION_FAILED',
+      `the administrator password must be at least ${PASSWORD_LENGTH.min} characters`,
+    );
   const generatedPassword = input.password === undefined ? randomBase62(20) : undefined;
   const passwordHash = await hashPassword(input.password ?? (generatedPassword as string));
   const created = await svc.db.transaction().execute(async (trx) => {

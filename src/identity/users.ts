@@ -4,11 +4,12 @@ import { hashPassword } from '../crypto/password.js';
 import { AppError, notFound } from '../errors.js';
 import { deleteKeyRows } from '../keys/key-rows.js';
 import type { Services } from '../services.js';
-import { containsText, type DbOrTx, isUniqueViolation } from '../storage/dialect.js';
+import { containsText, type DbOrTx } from '../storage/dialect.js';
 import type { User } from '../storage/tables.js';
 import { iso } from '../time.js';
-import { assertNotLastAdministrator, isAdministrator } from './authorization.js';
+import { administratorMemberships, assertNotLastAdministrator, isAdministrator } from './authorization.js';
 import { assertHoldsEverything, assertMayActAs } from './escalation.js';
+import { writeTransaction } from './write-transaction.js';
 
 export interface UserView {
   id: string;
@@ -41,6 +42,9 @@ export function userView(u: User, isAdmin: boolean): UserView {
 
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
 
+const duplicate = (email: string) =>
+  new AppError('ALREADY_EXISTS', `a user with email ${email} already exists`);
+
 export async function findUser(db: DbOrTx, tenantId: string, id: string): Promise<User> {
   const user = await db
     .selectFrom('users')
@@ -63,34 +67,37 @@ export interface NewUserInput {
   password?: string;
 }
 
-export async function createUser(svc: Services, actor: Actor, input: NewUserInput): Promise<UserView> {
-  const passwordHash = input.password === undefined ? null : await hashPassword(input.password);
+/** A new user's row: active, signs in with a password (when it has one), no sessions yet. */
+export function newUserRow(
+  svc: Services,
+  tenantId: string,
+  input: { email: string; name: string; passwordHash: string | null },
+): User {
   const now = iso(svc.clock.now());
-  const user: User = {
+  return {
     id: svc.newId('usr'),
-    tenant_id: actor.tenantId,
+    tenant_id: tenantId,
     email: input.email.trim(),
     email_normalized: normalizeEmail(input.email),
     name: input.name.trim(),
-    password_hash: passwordHash,
+    password_hash: input.passwordHash,
     status: 'active',
     api_user: 0,
     session_epoch: 0,
     created_at: now,
     updated_at: now,
   };
-  try {
-    return await svc.db.transaction().execute(async (trx) => {
-      await trx.insertInto('users').values(user).execute();
-      const view = userView(user, false);
-      await writeAudit(trx, svc.clock, actor, 'user.create', { type: 'user', id: user.id }, null, view);
-      return view;
-    });
-  } catch (error) {
-    if (isUniqueViolation(error))
-      throw new AppError('ALREADY_EXISTS', `a user with email ${user.email} already exists`);
-    throw error;
-  }
+}
+
+export async function createUser(svc: Services, actor: Actor, input: NewUserInput): Promise<UserView> {
+  const passwordHash = input.password === undefined ? null : await hashPassword(input.password);
+  const user = newUserRow(svc, actor.tenantId, { email: input.email, name: input.name, passwordHash });
+  return writeTransaction(svc, { duplicate: () => duplicate(user.email) }, async (trx) => {
+    await trx.insertInto('users').values(user).execute();
+    const view = userView(user, false);
+    await writeAudit(trx, svc.clock, actor, 'user.create', { type: 'user', id: user.id }, null, view);
+    return view;
+  });
 }
 
 export interface UserFilter {
@@ -118,14 +125,7 @@ export async function listUsers(
   const [rows, count, admins] = await Promise.all([
     query.selectAll().orderBy('email_normalized').limit(filter.limit).offset(filter.offset).execute(),
     query.select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow(),
-    db
-      .selectFrom('group_members')
-      .innerJoin('groups', 'groups.id', 'group_members.group_id')
-      .select('member_id')
-      .where('groups.tenant_id', '=', tenantId)
-      .where('groups.builtin', '=', 'administrators')
-      .where('member_type', '=', 'user')
-      .execute(),
+    administratorMemberships(db, tenantId).select('group_members.member_id').execute(),
   ]);
   const adminIds = new Set(admins.map((a) => a.member_id));
   return { items: rows.map((u) => userView(u, adminIds.has(u.id))), total: Number(count.n) };
@@ -146,56 +146,49 @@ export async function updateUser(
   patch: UserPatch,
 ): Promise<UserView> {
   const passwordHash = patch.password === undefined ? undefined : await hashPassword(patch.password);
-  try {
-    const view = await svc.db.transaction().execute(async (trx) => {
-      const before = await findUser(trx, actor.tenantId, id);
-      // A new password or email lets the caller sign in as the user (email: through a later reset
-      // or single sign-on): the caller must hold all the user holds.
-      if (
-        patch.password !== undefined ||
-        (patch.email !== undefined && normalizeEmail(patch.email) !== before.email_normalized)
-      ) {
-        await assertMayActAs(
-          trx,
-          actor,
-          { type: 'user', id },
-          `setting the ${patch.password !== undefined ? 'password' : 'email'} of this user`,
-        );
-      }
-      const losesAccess =
-        (patch.status === 'disabled' && before.status !== 'disabled') ||
-        (patch.apiUser === true && before.api_user === 0);
-      if (losesAccess) await assertNotLastAdministrator(trx, actor.tenantId, id);
-      const values: Partial<User> = { updated_at: iso(svc.clock.now()) };
-      if (patch.name !== undefined) values.name = patch.name.trim();
-      if (patch.email !== undefined) {
-        values.email = patch.email.trim();
-        values.email_normalized = normalizeEmail(patch.email);
-      }
-      if (patch.status !== undefined) values.status = patch.status;
-      if (patch.apiUser !== undefined) values.api_user = patch.apiUser ? 1 : 0;
-      if (passwordHash !== undefined) values.password_hash = passwordHash;
-      // Earlier password sessions end: a new password, a disabled user, or one who became an API user.
-      if (passwordHash !== undefined || losesAccess) values.session_epoch = before.session_epoch + 1;
-      await trx.updateTable('users').set(values).where('id', '=', id).execute();
-      const isAdmin = await isAdministrator(trx, actor.tenantId, id);
-      const after = userView({ ...before, ...values }, isAdmin);
-      const action =
-        patch.password !== undefined && Object.keys(patch).length === 1 ? 'user.password' : 'user.update';
-      await writeAudit(trx, svc.clock, actor, action, { type: 'user', id }, userView(before, isAdmin), after);
-      return after;
-    });
-    svc.events.emit('authz-changed', { tenantId: actor.tenantId });
-    return view;
-  } catch (error) {
-    if (isUniqueViolation(error))
-      throw new AppError('ALREADY_EXISTS', `a user with email ${patch.email} already exists`);
-    throw error;
-  }
+  const options = { authzChangedIn: actor.tenantId, duplicate: () => duplicate(`${patch.email}`) };
+  return writeTransaction(svc, options, async (trx) => {
+    const before = await findUser(trx, actor.tenantId, id);
+    // A new password or email lets the caller sign in as the user (email: through a later reset
+    // or single sign-on): the caller must hold all the user holds.
+    if (
+      patch.password !== undefined ||
+      (patch.email !== undefined && normalizeEmail(patch.email) !== before.email_normalized)
+    ) {
+      await assertMayActAs(
+        trx,
+        actor,
+        { type: 'user', id },
+        `setting the ${patch.password !== undefined ? 'password' : 'email'} of this user`,
+      );
+    }
+    const losesAccess =
+      (patch.status === 'disabled' && before.status !== 'disabled') ||
+      (patch.apiUser === true && before.api_user === 0);
+    if (losesAccess) await assertNotLastAdministrator(trx, actor.tenantId, id);
+    const values: Partial<User> = { updated_at: iso(svc.clock.now()) };
+    if (patch.name !== undefined) values.name = patch.name.trim();
+    if (patch.email !== undefined) {
+      values.email = patch.email.trim();
+      values.email_normalized = normalizeEmail(patch.email);
+    }
+    if (patch.status !== undefined) values.status = patch.status;
+    if (patch.apiUser !== undefined) values.api_user = patch.apiUser ? 1 : 0;
+    if (passwordHash !== undefined) values.password_hash = passwordHash;
+    // Earlier password sessions end: a new password, a disabled user, or one who became an API user.
+    if (passwordHash !== undefined || losesAccess) values.session_epoch = before.session_epoch + 1;
+    await trx.updateTable('users').set(values).where('id', '=', id).execute();
+    const isAdmin = await isAdministrator(trx, actor.tenantId, id);
+    const after = userView({ ...before, ...values }, isAdmin);
+    const action =
+      patch.password !== undefined && Object.keys(patch).length === 1 ? 'user.password' : 'user.update';
+    await writeAudit(trx, svc.clock, actor, action, { type: 'user', id }, userView(before, isAdmin), after);
+    return after;
+  });
 }
 
 export async function deleteUser(svc: Services, actor: Actor, id: string): Promise<void> {
-  await svc.db.transaction().execute(async (trx) => {
+  await writeTransaction(svc, { authzChangedIn: actor.tenantId }, async (trx) => {
     const before = await findUser(trx, actor.tenantId, id);
     await assertNotLastAdministrator(trx, actor.tenantId, id);
     const isAdmin = await isAdministrator(trx, actor.tenantId, id);
@@ -213,7 +206,6 @@ export async function deleteUser(svc: Services, actor: Actor, id: string): Promi
       null,
     );
   });
-  svc.events.emit('authz-changed', { tenantId: actor.tenantId });
 }
 
 /** Remove a principal's keys, memberships and role assignments (its row is the caller's to delete). */

@@ -113,8 +113,11 @@ export function keyState(
   return left <= reminderLeadDays * DAY_MS ? 'expiring_soon' : 'active';
 }
 
-/** Whole days left before expiry (rounded up), null for never, 0 once expired. */
+/**
+ * Whole days left before expiry, rounded down (1 day 2 hours is 1, less than a day is 0: never
+ * more time than the key has), null for never, 0 once expired.
+ */
 export function daysLeft(expiresAt: string | null, now: Date): number | null {
   if (expiresAt === null) return null;
-  return Math.max(0, Math.ceil((Date.parse(expiresAt) - now.getTime()) / DAY_MS));
+  return Math.max(0, Math.floor((Date.parse(expiresAt) - now.getTime()) / DAY_MS));
 }

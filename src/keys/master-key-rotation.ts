@@ -3,12 +3,24 @@
  * keys, sealed key emails waiting in the outbox, unused reveal links) under the current master key.
  */
 import { signingKeyContext } from '../auth/tokens/signing-keys.js';
+import type { Sealed } from '../crypto/envelope.js';
 import { revealContext } from '../notify/key-email.js';
 import { bodyContext } from '../notify/outbox.js';
 import type { Services } from '../services.js';
-import { secretContext } from './keys.js';
+import { secretContext } from './secrets.js';
 
 const BATCH = 500;
+
+/** Open a secret sealed under any master key in the keyring and seal it again under the current one. */
+function reseal(svc: Services, sealed: Sealed, context: string): Sealed {
+  return svc.secrets.seal(svc.secrets.open(sealed, context), context);
+}
+
+/** The columns `key_secrets` and `key_reveal_links` keep a sealed secret in. */
+const sealedColumns = (sealed: Sealed) => ({
+  ciphertext: sealed.ciphertext,
+  master_key_version: sealed.masterKeyVersion,
+});
 
 export async function reencryptAll(
   svc: Services,
@@ -33,15 +45,14 @@ export async function reencryptAll(
     if (rows.length === 0) break;
     await svc.db.transaction().execute(async (trx) => {
       for (const row of rows) {
-        const context = secretContext(row.tenant_id, row.access_key_id, row.version);
-        const plain = svc.secrets.open(
+        const sealed = reseal(
+          svc,
           { ciphertext: row.ciphertext, masterKeyVersion: row.master_key_version },
-          context,
+          secretContext(row.tenant_id, row.access_key_id, row.version),
         );
-        const sealed = svc.secrets.seal(plain, context);
         await trx
           .updateTable('key_secrets')
-          .set({ ciphertext: sealed.ciphertext, master_key_version: sealed.masterKeyVersion })
+          .set(sealedColumns(sealed))
           .where('access_key_id', '=', row.access_key_id)
           .where('version', '=', row.version)
           .execute();
@@ -56,12 +67,11 @@ export async function reencryptAll(
     .execute();
   await svc.db.transaction().execute(async (trx) => {
     for (const row of signing) {
-      const context = signingKeyContext(row.kid);
-      const plain = svc.secrets.open(
+      const sealed = reseal(
+        svc,
         { ciphertext: row.private_jwk_ciphertext, masterKeyVersion: row.master_key_version },
-        context,
+        signingKeyContext(row.kid),
       );
-      const sealed = svc.secrets.seal(plain, context);
       await trx
         .updateTable('signing_keys')
         .set({ private_jwk_ciphertext: sealed.ciphertext, master_key_version: sealed.masterKeyVersion })
@@ -84,16 +94,14 @@ export async function reencryptAll(
     .execute();
   await svc.db.transaction().execute(async (trx) => {
     for (const m of mails) {
-      const reseal = (body: string, part: 'text' | 'html') =>
-        svc.secrets.seal(
-          svc.secrets.open(
-            { ciphertext: body, masterKeyVersion: m.master_key_version as number },
-            bodyContext(m.id, part),
-          ),
+      const resealBody = (body: string, part: 'text' | 'html') =>
+        reseal(
+          svc,
+          { ciphertext: body, masterKeyVersion: m.master_key_version as number },
           bodyContext(m.id, part),
         );
-      const text = reseal(m.text_body, 'text');
-      const html = reseal(m.html_body, 'html');
+      const text = resealBody(m.text_body, 'text');
+      const html = resealBody(m.html_body, 'html');
       await trx
         .updateTable('mail_outbox')
         .set({
@@ -105,15 +113,14 @@ export async function reencryptAll(
         .execute();
     }
     for (const l of links) {
-      const context = revealContext(l.tenant_id, l.access_key_id, l.token_hash);
-      const plain = svc.secrets.open(
+      const sealed = reseal(
+        svc,
         { ciphertext: l.ciphertext as string, masterKeyVersion: l.master_key_version },
-        context,
+        revealContext(l.tenant_id, l.access_key_id, l.token_hash),
       );
-      const sealed = svc.secrets.seal(plain, context);
       await trx
         .updateTable('key_reveal_links')
-        .set({ ciphertext: sealed.ciphertext, master_key_version: sealed.masterKeyVersion })
+        .set(sealedColumns(sealed))
         .where('token_hash', '=', l.token_hash)
         .execute();
     }

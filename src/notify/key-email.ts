@@ -11,8 +11,9 @@ import { publicBaseUrl } from '../config.js';
 import type { Actor } from '../context.js';
 import { randomBase62 } from '../crypto/random.js';
 import { AppError } from '../errors.js';
+import { principalContact } from '../identity/principals.js';
 import { getSettings } from '../identity/settings.js';
-import type { Owner } from '../keys/keys.js';
+import type { Owner } from '../keys/key-rows.js';
 import type { Services } from '../services.js';
 import type { DbOrTx } from '../storage/dialect.js';
 import type { AccessKey } from '../storage/tables.js';
@@ -31,28 +32,14 @@ export const revealContext = (tenantId: string, accessKeyId: string, tokenHash: 
 
 /** The owner's email address, or EMAIL_REQUIRED (checked before the key is created). */
 export async function keyEmailAddress(db: DbOrTx, tenantId: string, owner: Owner): Promise<string> {
-  if (owner.type === 'user') {
-    const u = await db
-      .selectFrom('users')
-      .select('email')
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', owner.id)
-      .executeTakeFirst();
-    if (u) return u.email;
-  } else {
-    const s = await db
-      .selectFrom('service_accounts')
-      .select(['email', 'name'])
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', owner.id)
-      .executeTakeFirst();
-    if (s?.email) return s.email;
-    if (s) {
-      throw new AppError(
-        'EMAIL_REQUIRED',
-        `the service account ${s.name} has no email address: set one (PATCH /iam/service-accounts/${owner.id} {"email": …}) or create the key without sendEmail`,
-      );
-    }
+  const found = await principalContact(db, tenantId, owner.type, owner.id);
+  // A user always has an address: only a service account can lack one.
+  if (found?.email) return found.email;
+  if (found) {
+    throw new AppError(
+      'EMAIL_REQUIRED',
+      `the service account ${found.name} has no email address: set one (PATCH /iam/service-accounts/${owner.id} {"email": …}) or create the key without sendEmail`,
+    );
   }
   // A missing owner is reported by the key creation itself (NOT_FOUND).
   throw new AppError('NOT_FOUND', `${owner.type.replace('_', ' ')} not found`);

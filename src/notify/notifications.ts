@@ -2,8 +2,11 @@
  * Bell notifications: per user, written in the transaction of the change they report. Users see
  * their own (whichever of their credentials the token came from); nobody sees another's.
  */
+
+import type { Static } from '@sinclair/typebox';
 import { sql } from 'kysely';
 import type { Actor } from '../context.js';
+import type { NotificationView as NotificationViewSchema } from '../contract/views.js';
 import { randomBase32 } from '../crypto/random.js';
 import { notFound } from '../errors.js';
 import type { Assignments, NamedRef, Subject } from '../identity/assignments.js';
@@ -73,17 +76,7 @@ export async function notifyUsers(svc: Services, db: DbOrTx, n: NewNotification)
   return users.length;
 }
 
-export interface NotificationView {
-  id: string;
-  kind: string;
-  title: string;
-  body: string;
-  data: Record<string, unknown>;
-  actor: ChangeActor | null;
-  createdAt: string;
-  read: boolean;
-  readAt: string | null;
-}
+export type NotificationView = Static<typeof NotificationViewSchema>;
 
 const view = (r: NotificationRow): NotificationView => ({
   id: r.id,
@@ -282,8 +275,8 @@ export async function notifyAssignmentChange(
       ...base,
       userIds: [key.owner_id],
       kind: 'assignments_changed',
-      title: `Access of your key "${key.name}" changed`,
-      body: `${who} changed the access of your key "${key.name}" (${key.id}): ${change}.`,
+      title: `Access of your access key "${key.name}" changed`,
+      body: `${who} changed the access of your access key "${key.name}" (${key.id}): ${change}.`,
       data: { subjectType: 'key', accessKeyId: key.id, before, after },
     });
   } else if (subject.type === 'group') {
@@ -298,7 +291,7 @@ export async function notifyAssignmentChange(
       userIds: await usersBehindGroup(db, subject.id),
       kind: 'group_roles_changed',
       title: `Roles of the group ${name} changed`,
-      body: `${who} changed the roles of the group ${name}, which you or one of your keys belong to: ${change}.`,
+      body: `${who} changed the roles of the group ${name}, which you or one of your access keys belong to: ${change}.`,
       data: { subjectType: 'group', groupId: subject.id, before: before.roles, after: after.roles },
     });
   }
@@ -337,8 +330,8 @@ export async function notifyMembershipChange(
     await notifyUsers(svc, db, {
       ...base,
       userIds: [key.owner_id],
-      title: `Access of your key "${key.name}" changed`,
-      body: `${who} ${verb} your key "${key.name}" (${key.id}) ${prep} the group ${groupName}.`,
+      title: `Access of your access key "${key.name}" changed`,
+      body: `${who} ${verb} your access key "${key.name}" (${key.id}) ${prep} the group ${groupName}.`,
       data: { groupId, memberType: 'key', accessKeyId: key.id, change },
     });
   }

@@ -23,7 +23,10 @@
  * becomes `dropped`, with the reason in `last_error`, instead of going out. Check and mark run in
  * one transaction that holds the row from the claim check until the verdict is written.
  */
+
+import type { Static } from '@sinclair/typebox';
 import { sql } from 'kysely';
+import type { OutboxView as OutboxViewSchema } from '../contract/views.js';
 import { randomBase32 } from '../crypto/random.js';
 import type { Services } from '../services.js';
 import { type DbOrTx, forUpdateSkipLocked } from '../storage/dialect.js';
@@ -105,25 +108,7 @@ export function mailQueued(svc: Services, tenantId: string): void {
   svc.events.emit('mail-queued', { tenantId });
 }
 
-export interface OutboxView {
-  id: string;
-  kind: string;
-  to: string;
-  subject: string;
-  status: OutboxStatus;
-  attempts: number;
-  nextAttemptAt: string | null;
-  lastError: string | null;
-  messageId: string;
-  createdAt: string;
-  sentAt: string | null;
-  /** The key the email is about (a `dropped` one says why in `lastError`). */
-  accessKeyId: string | null;
-  /** Null when the body holds a credential (sealed): only the delivering worker opens it. */
-  text: string | null;
-  html: string | null;
-  sealed: boolean;
-}
+export type OutboxView = Static<typeof OutboxViewSchema>;
 
 const outboxView = (r: OutboxRow): OutboxView => ({
   id: r.id,

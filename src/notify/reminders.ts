@@ -14,6 +14,8 @@
  */
 import type { ExpressionBuilder } from 'kysely';
 import { publicBaseUrl } from '../config.js';
+import { administratorMemberships } from '../identity/authorization.js';
+import { principalContact } from '../identity/principals.js';
 import { getSettings } from '../identity/settings.js';
 import type { Services } from '../services.js';
 import { type DbOrTx, forUpdate } from '../storage/dialect.js';
@@ -34,14 +36,9 @@ export interface Recipient {
  * with an email address) who created and last modified the key; one entry per address.
  */
 export async function reminderRecipients(db: DbOrTx, key: AccessKey): Promise<Recipient[]> {
-  const admins = await db
-    .selectFrom('group_members')
-    .innerJoin('groups', 'groups.id', 'group_members.group_id')
+  const admins = await administratorMemberships(db, key.tenant_id)
     .innerJoin('users', 'users.id', 'group_members.member_id')
     .select('users.email')
-    .where('groups.tenant_id', '=', key.tenant_id)
-    .where('groups.builtin', '=', 'administrators')
-    .where('group_members.member_type', '=', 'user')
     .where('users.status', '=', 'active')
     .orderBy('users.email')
     .execute();
@@ -51,26 +48,13 @@ export async function reminderRecipients(db: DbOrTx, key: AccessKey): Promise<Re
     [key.updated_by_type, key.updated_by_id, 'modifier'],
   ];
   for (const [type, id, reason] of people) {
-    let email: string | null | undefined;
-    if (type === 'user') {
-      const u = await db
-        .selectFrom('users')
-        .select(['email', 'status'])
-        .where('id', '=', id)
-        .where('tenant_id', '=', key.tenant_id)
-        .executeTakeFirst();
-      email = u?.status === 'active' ? u.email : undefined;
-    } else if (type === 'service_account') {
-      const s = await db
-        .selectFrom('service_accounts')
-        .select('email')
-        .where('id', '=', id)
-        .where('tenant_id', '=', key.tenant_id)
-        .executeTakeFirst();
-      email = s?.email;
-    }
     // The system and the CLI operator have no mailbox.
-    if (email) out.push({ email, reason });
+    if (type !== 'user' && type !== 'service_account') continue;
+    const person = await principalContact(db, key.tenant_id, type, id);
+    // A disabled user is not written to; a service account's address is written to whatever its status.
+    if (person?.email && (type === 'service_account' || person.status === 'active')) {
+      out.push({ email: person.email, reason });
+    }
   }
   const seen = new Set<string>();
   return out.filter((r) => {
@@ -82,20 +66,9 @@ export async function reminderRecipients(db: DbOrTx, key: AccessKey): Promise<Re
 }
 
 async function ownerLabel(db: DbOrTx, key: AccessKey): Promise<string> {
-  if (key.owner_type === 'user') {
-    const u = await db
-      .selectFrom('users')
-      .select(['email', 'name'])
-      .where('id', '=', key.owner_id)
-      .executeTakeFirst();
-    return u ? `${u.name} <${u.email}>` : key.owner_id;
-  }
-  const s = await db
-    .selectFrom('service_accounts')
-    .select('name')
-    .where('id', '=', key.owner_id)
-    .executeTakeFirst();
-  return s ? `service account ${s.name}` : key.owner_id;
+  const owner = await principalContact(db, key.tenant_id, key.owner_type, key.owner_id);
+  if (!owner) return key.owner_id;
+  return key.owner_type === 'user' ? `${owner.name} <${owner.email}>` : `service account ${owner.name}`;
 }
 
 export async function tenantName(db: DbOrTx, tenantId: string): Promise<string> {
@@ -134,15 +107,43 @@ async function claimReminder(
   return Number(claimed.numInsertedOrUpdatedRows ?? 0) > 0;
 }
 
+/** The key, locked for the rest of the transaction, if it is active and has an expiry time. */
+async function lockExpiringKey(
+  svc: Services,
+  trx: DbOrTx,
+  accessKeyId: string,
+): Promise<(AccessKey & { expires_at: string }) | undefined> {
+  const key = await forUpdate(
+    trx.selectFrom('access_keys').selectAll().where('id', '=', accessKeyId),
+    svc.engine,
+  ).executeTakeFirst();
+  if (key?.status !== 'active' || key.expires_at === null) return undefined;
+  return { ...key, expires_at: key.expires_at };
+}
+
+/** A bell notification about the key's expiry for its owner, when the owner is a user. */
+async function notifyOwnerOfExpiry(
+  svc: Services,
+  trx: DbOrTx,
+  key: AccessKey & { expires_at: string },
+  notice: { kind: 'key_expiring' | 'key_expired'; title: string; body: string },
+): Promise<void> {
+  if (key.owner_type !== 'user') return;
+  await notifyUsers(svc, trx, {
+    tenantId: key.tenant_id,
+    userIds: [key.owner_id],
+    ...notice,
+    data: { accessKeyId: key.id, expiresAt: key.expires_at },
+    actor: null,
+  });
+}
+
 /** Send the expiry reminder of one key if it is due and not sent for this expiry time yet. */
 export async function remindKey(svc: Services, accessKeyId: string): Promise<RemindResult> {
   const none: RemindResult = { reminded: false, emails: 0 };
   return svc.db.transaction().execute(async (trx) => {
-    const key = await forUpdate(
-      trx.selectFrom('access_keys').selectAll().where('id', '=', accessKeyId),
-      svc.engine,
-    ).executeTakeFirst();
-    if (key?.status !== 'active' || key.expires_at === null) return none;
+    const key = await lockExpiringKey(svc, trx, accessKeyId);
+    if (!key) return none;
     const now = svc.clock.now();
     const { reminderLeadDays } = await getSettings(trx, key.tenant_id);
     const expires = Date.parse(key.expires_at);
@@ -172,17 +173,11 @@ export async function remindKey(svc: Services, accessKeyId: string): Promise<Rem
         about: { accessKeyId: key.id, expiresAt: key.expires_at },
       });
     }
-    if (key.owner_type === 'user') {
-      await notifyUsers(svc, trx, {
-        tenantId: key.tenant_id,
-        userIds: [key.owner_id],
-        kind: 'key_expiring',
-        title: `Your key "${key.name}" expires soon`,
-        body: `Your access key "${key.name}" (${key.id}) expires at ${key.expires_at}. Extend it before then to keep it working.`,
-        data: { accessKeyId: key.id, expiresAt: key.expires_at },
-        actor: null,
-      });
-    }
+    await notifyOwnerOfExpiry(svc, trx, key, {
+      kind: 'key_expiring',
+      title: `Your key "${key.name}" expires soon`,
+      body: `Your access key "${key.name}" (${key.id}) expires at ${key.expires_at}. Extend it before then to keep it working.`,
+    });
     svc.logger.info(
       { accessKeyId: key.id, expiresAt: key.expires_at, recipients: recipients.length },
       'expiry reminder queued',
@@ -194,25 +189,16 @@ export async function remindKey(svc: Services, accessKeyId: string): Promise<Rem
 /** Tell the owner of an expired key, once per expiry time. Returns whether a notice was written. */
 export async function noticeExpired(svc: Services, accessKeyId: string): Promise<boolean> {
   return svc.db.transaction().execute(async (trx) => {
-    const key = await forUpdate(
-      trx.selectFrom('access_keys').selectAll().where('id', '=', accessKeyId),
-      svc.engine,
-    ).executeTakeFirst();
+    const key = await lockExpiringKey(svc, trx, accessKeyId);
+    if (!key) return false;
     const now = svc.clock.now();
-    if (key?.status !== 'active' || key.expires_at === null) return false;
     if (Date.parse(key.expires_at) > now.getTime()) return false;
     if (!(await claimReminder(trx, key, key.expires_at, 'expired', now))) return false;
-    if (key.owner_type === 'user') {
-      await notifyUsers(svc, trx, {
-        tenantId: key.tenant_id,
-        userIds: [key.owner_id],
-        kind: 'key_expired',
-        title: `Your key "${key.name}" expired`,
-        body: `Your access key "${key.name}" (${key.id}) expired at ${key.expires_at}; requests signed with it are refused. Extend it (PATCH /iam/keys/${key.id}) or create a new one.`,
-        data: { accessKeyId: key.id, expiresAt: key.expires_at },
-        actor: null,
-      });
-    }
+    await notifyOwnerOfExpiry(svc, trx, key, {
+      kind: 'key_expired',
+      title: `Your key "${key.name}" expired`,
+      body: `Your access key "${key.name}" (${key.id}) expired at ${key.expires_at}; requests signed with it are refused. Extend it (PATCH /iam/keys/${key.id}) or create a new one.`,
+    });
     return true;
   });
 }
@@ -228,6 +214,17 @@ export async function remindIfDue(svc: Services, tenantId: string, accessKeyId: 
     svc.logger.warn({ err: error, accessKeyId }, 'immediate expiry reminder failed; the job will retry');
   }
 }
+
+/** The tenant's active keys, as a query. */
+const activeKeys = (db: DbOrTx, tenantId: string) =>
+  db.selectFrom('access_keys').where('tenant_id', '=', tenantId).where('status', '=', 'active');
+
+/** The earliest expiry time after `after` among the tenant's active keys. */
+const earliestExpiry = (db: DbOrTx, tenantId: string, after: string) =>
+  activeKeys(db, tenantId)
+    .select((eb) => eb.fn.min('expires_at').as('at'))
+    .where('expires_at', '>', after)
+    .executeTakeFirst();
 
 export interface ReminderRunResult {
   /** Keys reminded in this run. */
@@ -259,11 +256,8 @@ export async function runReminders(svc: Services): Promise<ReminderRunResult> {
             .where('key_reminders.kind', '=', kind),
         ),
       );
-    const due = await svc.db
-      .selectFrom('access_keys')
+    const due = await activeKeys(svc.db, tenant.tenant_id)
       .select('id')
-      .where('tenant_id', '=', tenant.tenant_id)
-      .where('status', '=', 'active')
       .where('expires_at', '>', nowIso)
       .where('expires_at', '<=', windowEnd)
       .where(notReminded('expiring'))
@@ -274,11 +268,8 @@ export async function runReminders(svc: Services): Promise<ReminderRunResult> {
       if (reminded) result.reminded += 1;
       result.emails += emails;
     }
-    const expired = await svc.db
-      .selectFrom('access_keys')
+    const expired = await activeKeys(svc.db, tenant.tenant_id)
       .select('id')
-      .where('tenant_id', '=', tenant.tenant_id)
-      .where('status', '=', 'active')
       .where('expires_at', '<=', nowIso)
       .where(notReminded('expired'))
       .orderBy('expires_at')
@@ -315,20 +306,8 @@ export async function nextReminderAt(svc: Services): Promise<Date | null> {
   for (const tenant of tenants) {
     const leadMs = tenant.reminder_lead_days * 86_400_000;
     const [entering, expiring] = await Promise.all([
-      svc.db
-        .selectFrom('access_keys')
-        .select((eb) => eb.fn.min('expires_at').as('at'))
-        .where('tenant_id', '=', tenant.tenant_id)
-        .where('status', '=', 'active')
-        .where('expires_at', '>', iso(addDays(now, tenant.reminder_lead_days)))
-        .executeTakeFirst(),
-      svc.db
-        .selectFrom('access_keys')
-        .select((eb) => eb.fn.min('expires_at').as('at'))
-        .where('tenant_id', '=', tenant.tenant_id)
-        .where('status', '=', 'active')
-        .where('expires_at', '>', nowIso)
-        .executeTakeFirst(),
+      earliestExpiry(svc.db, tenant.tenant_id, iso(addDays(now, tenant.reminder_lead_days))),
+      earliestExpiry(svc.db, tenant.tenant_id, nowIso),
     ]);
     if (entering?.at) consider(Date.parse(entering.at) - leadMs);
     if (expiring?.at) consider(Date.parse(expiring.at));

@@ -26,11 +26,17 @@ export function escapeHtml(value: string): string {
 /** Header values must stay on one line whatever a tenant or key is called. */
 const oneLine = (value: string): string => value.replace(/[\r\n\t]+/g, ' ').trim();
 
-function page(tenantName: string, title: string, bodyHtml: string): string {
-  return [
+/**
+ * An email in latchkey's frame: the subject starts with the tenant's name, the text ends with it
+ * as a signature, and the HTML page is headed with it and says why the reader gets the email.
+ */
+function framed(tenantName: string, about: string, textLines: string[], bodyHtml: string): RenderedEmail {
+  const subject = oneLine(`[${tenantName}] ${about}`);
+  const text = [...textLines, '', `-- latchkey, ${tenantName}`].join('\n');
+  const html = [
     '<!doctype html>',
     '<html><head><meta charset="utf-8"><title>',
-    escapeHtml(title),
+    escapeHtml(subject),
     '</title></head>',
     '<body style="font-family:system-ui,sans-serif;font-size:15px;line-height:1.5;color:#1a1a1a">',
     `<p style="color:#666;font-size:13px">latchkey &middot; ${escapeHtml(tenantName)}</p>`,
@@ -38,6 +44,7 @@ function page(tenantName: string, title: string, bodyHtml: string): string {
     '<p style="color:#666;font-size:13px">You receive this email because of your role in this latchkey tenant.</p>',
     '</body></html>',
   ].join('');
+  return { subject, text, html };
 }
 
 function table(rows: Array<[string, string]>): { text: string; html: string } {
@@ -72,41 +79,35 @@ export function expiryReminderEmail(d: ReminderData): RenderedEmail {
   ]);
   const patch = `curl -X PATCH ${d.baseUrl}/iam/keys/${d.accessKeyId} \\\n    -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\\n    -d '{"validityDays":90}'`;
   const console = `${d.baseUrl}/console/`;
-  const subject = oneLine(
-    `[${d.tenantName}] Access key "${d.keyName}" expires on ${d.expiresAt.slice(0, 10)}`,
-  );
-  const text = [
-    `An access key in the latchkey tenant "${d.tenantName}" expires soon:`,
-    '',
-    details.text,
-    '',
-    'Requests signed with it will be refused once it expires. To keep it working, extend it:',
-    '',
-    `  - in the console: ${console} (Keys, open the key, change its expiry), or`,
-    `  - with the API: PATCH /iam/keys/${d.accessKeyId} with "validityDays" or "expiresAt", e.g.`,
-    '',
-    `    ${patch}`,
-    '',
-    'If the key is no longer needed, let it expire or delete it.',
-    '',
-    `-- latchkey, ${d.tenantName}`,
-  ].join('\n');
-  const html = page(
+  return framed(
     d.tenantName,
-    subject,
+    `Access key "${d.keyName}" expires on ${d.expiresAt.slice(0, 10)}`,
+    [
+      `An access key in the latchkey tenant "${d.tenantName}" expires soon:`,
+      '',
+      details.text,
+      '',
+      'Requests signed with it will be refused once it expires. To keep it working, extend it:',
+      '',
+      `  - in the console: ${console} (Access keys, open Actions on the key, Modify expiry), or`,
+      `  - with the API: PATCH /iam/keys/${d.accessKeyId} with "validityDays" or "expiresAt", e.g.`,
+      '',
+      `    ${patch}`,
+      '',
+      'If the key is no longer needed, let it expire or delete it.',
+    ],
     [
       `<p>An access key in the latchkey tenant <strong>${escapeHtml(d.tenantName)}</strong> expires soon:</p>`,
       details.html,
       '<p>Requests signed with it will be refused once it expires. To keep it working, extend it:</p>',
       '<ul>',
-      `<li>in the <a href="${escapeHtml(console)}">console</a> (Keys, open the key, change its expiry), or</li>`,
+      `<li>in the <a href="${escapeHtml(console)}">console</a> (Access keys, open Actions on the key, Modify expiry), or</li>`,
       `<li>with the API: <code>PATCH /iam/keys/${escapeHtml(d.accessKeyId)}</code> with <code>validityDays</code> or <code>expiresAt</code>:</li>`,
       '</ul>',
       `<pre style="background:#f4f4f4;padding:8px">${escapeHtml(patch)}</pre>`,
       '<p>If the key is no longer needed, let it expire or delete it.</p>',
     ].join(''),
   );
-  return { subject, text, html };
 }
 
 export interface KeyCreatedData {
@@ -132,7 +133,6 @@ export function keyCreatedEmail(d: KeyCreatedData): RenderedEmail {
   ];
   if (d.delivery.kind === 'inline') rows.push(['Secret key', d.delivery.secretAccessKey]);
   const details = table(rows);
-  const subject = oneLine(`[${d.tenantName}] Your new access key ${d.accessKeyId}`);
   const textHow =
     d.delivery.kind === 'link'
       ? [
@@ -149,19 +149,16 @@ export function keyCreatedEmail(d: KeyCreatedData): RenderedEmail {
     d.delivery.kind === 'link'
       ? `<p>To see the secret key, open this link and press <strong>Show the secret</strong>. It works <strong>once</strong>, until ${escapeHtml(d.delivery.validUntil)} (UTC); after that, ask for a new secret key:</p><p><a href="${escapeHtml(d.delivery.url)}">${escapeHtml(d.delivery.url)}</a></p>`
       : '<p>The secret key is in this email because your tenant asks for it. Store it in a secret manager now and delete this email: anyone who reads it can use the key.</p>';
-  const text = [
-    `An access key was created for you in the latchkey tenant "${d.tenantName}":`,
-    '',
-    details.text,
-    '',
-    ...textHow,
-    '',
-    `-- latchkey, ${d.tenantName}`,
-  ].join('\n');
-  const html = page(
+  return framed(
     d.tenantName,
-    subject,
+    `Your new access key ${d.accessKeyId}`,
+    [
+      `An access key was created for you in the latchkey tenant "${d.tenantName}":`,
+      '',
+      details.text,
+      '',
+      ...textHow,
+    ],
     `<p>An access key was created for you in the latchkey tenant <strong>${escapeHtml(d.tenantName)}</strong>:</p>${details.html}${htmlHow}`,
   );
-  return { subject, text, html };
 }
