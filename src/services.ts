@@ -24,6 +24,8 @@ export interface ChangeEvents {
   'feed-reset': [];
   /** Mail was queued in the outbox (its transaction committed): wake the mail worker. */
   'mail-queued': [{ tenantId: string }];
+  /** An operator lifted failed-authentication blocks (`latchkey throttle clear`): of one address, or all (null). */
+  'throttle-cleared': [{ address: string | null }];
 }
 
 type Forwarder = <K extends keyof ChangeEvents>(event: K, ...args: ChangeEvents[K]) => void;

@@ -13,8 +13,9 @@ import {
   startTestApp,
   type TestApp,
 } from './helpers/app.js';
-import { ENGINES, engineAvailable, type ScratchDatabase, scratchDatabase } from './helpers/engines.js';
-import { type ProcessResult, runCli } from './helpers/process.js';
+import { describeEachEngine } from './helpers/each-engine.js';
+import { type ScratchDatabase, scratchDatabase } from './helpers/engines.js';
+import { type ProcessResult, ROOT, runCli } from './helpers/process.js';
 
 const USER_EMAIL = 'cli-user@example.com';
 const USER_PASSWORD = 'cli-user-password-0001';
@@ -36,13 +37,12 @@ function expectOk(res: ProcessResult): void {
 }
 
 // The engines run side by side (each CLI run mostly waits on module loading); commands within one run in order.
-describe.concurrent.each(ENGINES)('operator CLI on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
+describeEachEngine('operator CLI', { concurrent: true }, (engine) => {
   // Every CLI run costs about a second: PostgreSQL runs the commands that touch engine-specific code.
   const full = engine === 'sqlite';
   const sqliteOnly = full ? it : it.skip;
 
-  run('commands', { timeout: 90_000, sequential: true }, () => {
+  describe('commands', { timeout: 90_000, sequential: true }, () => {
     let db: ScratchDatabase;
     let env: Record<string, string | undefined>;
     let t: TestApp | undefined;
@@ -70,7 +70,22 @@ describe.concurrent.each(ENGINES)('operator CLI on %s', (engine) => {
       await db?.drop();
     });
 
-    it('users create (first run creates the tenant), then users list --json', async () => {
+    it('init creates the database and the first tenant (once); then users create and users list --json', async () => {
+      const init = await cli(['init', '--json']);
+      expectOk(init);
+      const first = JSON.parse(init.stdout) as {
+        created: boolean;
+        tenantId: string;
+        adminEmail: string;
+        password: null;
+      };
+      // LATCHKEY_ADMIN_PASSWORD is set: nothing generated, nothing printed.
+      expect(first).toMatchObject({ created: true, adminEmail: ADMIN_EMAIL, password: null });
+      expect(init.stdout + init.stderr).not.toContain(ADMIN_PASSWORD);
+      const again = await cli(['init', '--json']);
+      expectOk(again);
+      expect(JSON.parse(again.stdout)).toMatchObject({ created: false, tenantId: first.tenantId });
+
       const created = await cli([
         'users',
         'create',
@@ -85,7 +100,7 @@ describe.concurrent.each(ENGINES)('operator CLI on %s', (engine) => {
       expect(created.stdout).toContain(USER_EMAIL);
       expect(created.stdout).not.toContain(USER_PASSWORD);
       const tenantId = /^tenantId\s+(\d{12})$/m.exec(created.stdout)?.[1];
-      expect(tenantId).toBeDefined();
+      expect(tenantId).toBe(first.tenantId);
 
       const list = await cli(['users', 'list', '--json']);
       expectOk(list);
@@ -290,6 +305,94 @@ describe.concurrent.each(ENGINES)('operator CLI on %s', (engine) => {
       const rows = await app().runtime.svc.db.selectFrom('signing_keys').selectAll().execute();
       expect(rows.filter((r) => r.retired_at === null).map((r) => r.kid)).toEqual([kid]);
       expect(rows.length).toBeGreaterThanOrEqual(2);
+    });
+
+    sqliteOnly(
+      'list commands print aligned columns (no box, no index); --json has null, never "-"',
+      async () => {
+        const [made, sa] = await Promise.all([
+          // A key that never expires and was never used: both values are missing.
+          cli(['keys', 'create', '--user', USER_EMAIL, '--name', 'open-ended', '--never-expires', '--json']),
+          // A service account with a line break in its description: it must not break the layout.
+          cli(['service-accounts', 'create', '--name', 'list-sa', '--description', 'two\nlines']),
+        ]);
+        expectOk(made);
+        expectOk(sa);
+        const neverId = (JSON.parse(made.stdout) as { accessKeyId: string }).accessKeyId;
+        const [users, keysHuman, keysJson, sas, tenantsHuman] = await Promise.all([
+          cli(['users', 'list']),
+          cli(['keys', 'list']),
+          cli(['keys', 'list', '--json']),
+          cli(['service-accounts', 'list']),
+          cli(['tenants', 'list']),
+        ]);
+        for (const res of [users, keysHuman, keysJson, sas, tenantsHuman]) expectOk(res);
+        for (const res of [users, keysHuman, sas, tenantsHuman]) {
+          expect(res.stdout).not.toMatch(/[\u2500-\u257f]|\(index\)|'/);
+          const lines = res.stdout.trimEnd().split('\n');
+          expect(lines.length).toBeGreaterThanOrEqual(2);
+          for (const line of lines) expect(line).toBe(line.trimEnd());
+        }
+        // Every value starts where its header does.
+        const columnsOf = (stdout: string) => {
+          const [header, ...rows] = stdout.trimEnd().split('\n') as [string, ...string[]];
+          const starts = [...header.matchAll(/\S+/g)].map((m) => ({ name: m[0], at: m.index }));
+          return rows.map((row) =>
+            Object.fromEntries(
+              starts.map(({ name, at }, i) => {
+                const end = starts[i + 1]?.at ?? row.length;
+                expect(row[at - 1] ?? ' ', `${name} in\n${stdout}`).toBe(' ');
+                return [name, row.slice(at, end).trim()];
+              }),
+            ),
+          );
+        };
+        const userRows = columnsOf(users.stdout);
+        expect(userRows.map((r) => r.email).sort()).toEqual([ADMIN_EMAIL, USER_EMAIL].sort());
+        expect(userRows.find((r) => r.email === ADMIN_EMAIL)).toMatchObject({
+          status: 'active',
+          admin: 'true',
+        });
+        expect(columnsOf(sas.stdout).find((r) => r.name === 'list-sa')).toMatchObject({
+          description: 'two\\u000alines',
+        });
+        const keyRow = columnsOf(keysHuman.stdout).find((r) => r.accessKeyId === neverId);
+        expect(keyRow).toMatchObject({
+          name: 'open-ended',
+          expiresAt: 'never',
+          lastUsedAt: 'never',
+          owner: USER_EMAIL,
+        });
+
+        const listed = JSON.parse(keysJson.stdout) as Array<Record<string, unknown>>;
+        expect(listed.find((k) => k.accessKeyId === neverId)).toMatchObject({
+          expiresAt: null,
+          lastUsedAt: null,
+        });
+        expect(keysJson.stdout).not.toMatch(/"-"|"never"/);
+        for (const key of listed) expect(Object.keys(key)).toEqual(Object.keys(listed[0] as object));
+      },
+    );
+
+    it('refuses to start a new deployment in a directory without a database, naming the absolute path', async () => {
+      // Relative, as from a shell in the wrong directory (the CLI runs in the project root here).
+      const relative = `no-such-data-${path.basename(db.dataDir)}`;
+      const absolute = path.join(ROOT, relative);
+      const res = await cli(['users', 'list'], { LATCHKEY_DATA_DIR: relative, DATABASE_URL: undefined });
+      expect(res.code, res.stdout + res.stderr).toBe(2);
+      expect(res.stdout).toBe('');
+      expect(res.stderr).toContain(`no latchkey database in the data directory ${absolute}`);
+      expect(res.stderr).toContain('LATCHKEY_DATA_DIR=');
+      expect(res.stderr).toContain('DATABASE_URL=');
+      expect(res.stderr).toContain('npx latchkey init');
+      // Nothing was created there: no directory, no database, no master key.
+      expect(fs.existsSync(absolute)).toBe(false);
+      // The same with a DATABASE_URL naming a SQLite file that is not there.
+      const file = path.join(db.dataDir, 'elsewhere', 'latchkey.sqlite');
+      const viaUrl = await cli(['throttle', 'clear'], { DATABASE_URL: `sqlite:${file}` });
+      expect(viaUrl.code).toBe(2);
+      expect(viaUrl.stderr).toContain(`no latchkey database at ${file}`);
+      expect(fs.existsSync(path.dirname(file))).toBe(false);
     });
 
     it('a bad configuration value exits non-zero, naming the variable', async () => {

@@ -11,15 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MemoryThrottle } from '../src/auth/throttle.js';
 import { keySignInKeys, passwordSignInKeys, signedRequestKeys } from '../src/auth/throttle-keys.js';
 import { generateAccessKeyId } from '../src/crypto/access-key-id.js';
-import {
-  ADMIN_EMAIL,
-  ADMIN_PASSWORD,
-  call,
-  refreshAdminToken,
-  startTestApp,
-  type TestApp,
-} from './helpers/app.js';
-import { ENGINES, engineAvailable } from './helpers/engines.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, call, refreshAdminToken } from './helpers/app.js';
+import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 import { type Credentials, signHeaders } from './helpers/sign.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -35,26 +28,23 @@ if (!redisReachable)
 const HOST = 'latchkey.test';
 const THROTTLES: ReadonlyArray<'memory' | 'redis'> = ['memory', 'redis'];
 
-describe.each(ENGINES)('failed-authentication throttling over HTTP on %s', (engine) => {
+describeEachEngine('failed-authentication throttling over HTTP', (engine) => {
   // The throttle's state lives in memory or Redis whatever the engine, so the Redis throttle runs
   // on one engine; both engines run the memory throttle (the engine only looks the subjects up).
   describe.each(engine === 'sqlite' ? THROTTLES : (['memory'] as const))('with the %s throttle', (kind) => {
-    const available = engineAvailable(engine) && (kind === 'memory' || redisReachable);
-    const run = available ? describe : describe.skip;
+    const run = kind === 'memory' || redisReachable ? describe : describe.skip;
     run('throttling', () => {
-      let t: TestApp;
-      let redis: Redis | undefined;
       // ioredis reads client options from the URL's query: every key this app writes is under it.
       const keyPrefix = `latchkey-test-${randomBytes(4).toString('hex')}:`;
+      const t = useTestApp(engine, {
+        env: kind === 'redis' ? { REDIS_URL: `${REDIS_URL}?keyPrefix=${encodeURIComponent(keyPrefix)}` } : {},
+      });
+      let redis: Redis | undefined;
 
-      beforeAll(async () => {
-        const env: Record<string, string> =
-          kind === 'redis' ? { REDIS_URL: `${REDIS_URL}?keyPrefix=${encodeURIComponent(keyPrefix)}` } : {};
-        t = await startTestApp(engine, { env });
+      beforeAll(() => {
         if (kind === 'redis') redis = new Redis(REDIS_URL);
       });
       afterAll(async () => {
-        await t?.close();
         if (redis) {
           const keys = await redis.keys(`${keyPrefix}*`);
           if (keys.length > 0) await redis.del(...keys);
@@ -136,6 +126,13 @@ describe.each(ENGINES)('failed-authentication throttling over HTTP on %s', (engi
           expect(res.statusCode).toBe(429);
           expect(res.json().error.code).toBe('TOO_MANY_REQUESTS');
           expect(res.headers['retry-after']).toBe('1');
+          // The body says what caused the block (six failures, not fifty-six) and how to lift it.
+          expect(res.json().error).toMatchObject({
+            failures: 6,
+            retryAfterSeconds: 1,
+            message:
+              '6 failed sign-ins from this address; try again in 1 s, or ask an operator to run `npx latchkey throttle clear --address 198.51.100.20`',
+          });
         }
         t.clock.advance(1000);
         // The block ended on time, and the next failure is the 7th (2 s), not the 57th.
@@ -150,11 +147,18 @@ describe.each(ENGINES)('failed-authentication throttling over HTTP on %s', (engi
           expect(res.statusCode).toBe(429);
           expect(res.json().error.code).toBe('SlowDown');
           expect(res.headers['retry-after']).toBe('1');
+          expect(res.json().error).toMatchObject({
+            failures: 6,
+            retryAfterSeconds: 1,
+            message:
+              '6 failed signed requests from this address; try again in 1 s, or ask an operator to run `npx latchkey throttle clear --address 198.51.100.21`',
+          });
         }
         t.clock.advance(1000);
         const next = await signed(from, bad);
         expect(next.statusCode).toBe(429);
         expect(next.headers['retry-after']).toBe('2');
+        expect(next.json().error).toMatchObject({ failures: 7, retryAfterSeconds: 2 });
         t.clock.advance(2000);
       });
 
@@ -175,6 +179,13 @@ describe.each(ENGINES)('failed-authentication throttling over HTTP on %s', (engi
         expect(slowed.statusCode).toBe(429);
         expect(slowed.json().error.code).toBe('TOO_MANY_REQUESTS');
         expect(slowed.headers['retry-after']).toBe('1');
+        // The account's counter blocked (the address had no failure): no --address would lift it.
+        expect(slowed.json().error).toMatchObject({
+          failures: 11,
+          retryAfterSeconds: 1,
+          message:
+            '11 failed sign-ins for this email; try again in 1 s, or ask an operator to run `npx latchkey throttle clear`',
+        });
         // The sprayer keeps going as soon as each block ends: the blocks grow, but stay seconds.
         const waits: number[] = [];
         for (let i = 0; i < 6; i++) {
@@ -211,6 +222,26 @@ describe.each(ENGINES)('failed-authentication throttling over HTTP on %s', (engi
         const unknown = await spray(`never-${kind}@example.com`);
         expect(existing).toEqual([...Array(11).fill(401), 429, 429]);
         expect(unknown).toEqual(existing);
+      });
+
+      it("says when an access key's own counter blocked (failures from many addresses)", async () => {
+        const created = await call(t, 'POST', `/iam/users/${t.adminId}/keys`, {
+          body: { name: `throttled-${kind}`, neverExpires: true },
+        });
+        expect(created.statusCode, created.body).toBe(201);
+        const wrong = { accessKeyId: created.json().accessKeyId as string, secretAccessKey: secret };
+        for (let i = 1; i <= 5; i++) expect((await signed(`203.2.0.${i}`, wrong)).statusCode).toBe(403);
+        const res = await signed('203.2.0.6', wrong);
+        expect(res.statusCode).toBe(429);
+        expect(res.headers['retry-after']).toBe('1');
+        expect(res.json().error).toMatchObject({
+          code: 'SlowDown',
+          failures: 6,
+          retryAfterSeconds: 1,
+          message:
+            '6 failed signed requests with this access key; try again in 1 s, or ask an operator to run `npx latchkey throttle clear`',
+        });
+        t.clock.advance(2000);
       });
 
       it('groups IPv6 addresses by /64, and reads IPv4-mapped addresses as IPv4', async () => {

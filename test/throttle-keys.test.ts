@@ -5,6 +5,7 @@ import {
   ACCOUNT_POLICY,
   accountKey,
   addressKey,
+  addressKeys,
   keySignInKeys,
   passwordSignInKeys,
   signedRequestKeys,
@@ -54,28 +55,25 @@ describe('addressKey', () => {
 describe('throttle key lists', () => {
   it('a signed request counts against its access key only when the key exists', () => {
     expect(signedRequestKeys('::ffff:10.0.0.1', undefined)).toEqual([
-      { name: 'sigv4-ip:10.0.0.1', policy: DEFAULT_THROTTLE },
+      { name: 'sigv4-ip:10.0.0.1', policy: DEFAULT_THROTTLE, subject: 'address' },
     ]);
-    expect(signedRequestKeys('2001:db8::7', 'LKIAEXAMPLE').map((k) => k.name)).toEqual([
-      'sigv4-ip:2001:db8:0:0::/64',
-      'sigv4-key:LKIAEXAMPLE',
+    expect(signedRequestKeys('2001:db8::7', 'LKIAEXAMPLE').map((k) => [k.name, k.subject])).toEqual([
+      ['sigv4-ip:2001:db8:0:0::/64', 'address'],
+      ['sigv4-key:LKIAEXAMPLE', 'access-key'],
     ]);
   });
 
   it('key sign-in counts per address only; password sign-in per address and existing account', () => {
-    expect(keySignInKeys('10.0.0.1')).toEqual([{ name: 'login-ip:10.0.0.1', policy: DEFAULT_THROTTLE }]);
-    expect(passwordSignInKeys('10.0.0.1', 'a@example.com', true)).toEqual([
-      { name: 'login-ip:10.0.0.1', policy: DEFAULT_THROTTLE },
-      { name: 'login-account:a@example.com', policy: ACCOUNT_POLICY },
-    ]);
-    expect(accountKey('a@example.com', true)).toEqual({
-      name: 'login-account:a@example.com',
-      policy: ACCOUNT_POLICY,
-    });
+    const address = { name: 'login-ip:10.0.0.1', policy: DEFAULT_THROTTLE, subject: 'address' };
+    const account = { name: 'login-account:a@example.com', policy: ACCOUNT_POLICY, subject: 'account' };
+    expect(keySignInKeys('10.0.0.1')).toEqual([address]);
+    expect(passwordSignInKeys('10.0.0.1', 'a@example.com', true)).toEqual([address, account]);
+    expect(accountKey('a@example.com', true)).toEqual(account);
     // An email with no account is limited too (so the limit tells nothing), against a bucket.
-    const [address, unknown] = passwordSignInKeys('10.0.0.1', 'a@example.com', false);
-    expect(address).toEqual(keySignInKeys('10.0.0.1')[0]);
+    const [byAddress, unknown] = passwordSignInKeys('10.0.0.1', 'a@example.com', false);
+    expect(byAddress).toEqual(address);
     expect(unknown?.policy).toBe(ACCOUNT_POLICY);
+    expect(unknown?.subject).toBe('account');
     expect(unknown?.name).toMatch(/^login-account-unknown:\d+$/);
     expect(accountKey('a@example.com', false)).toEqual(unknown);
     expect(unknown?.name).not.toContain('a@example.com');
@@ -88,5 +86,25 @@ describe('throttle key lists', () => {
     for (let i = 0; i < 100_000; i++) names.add(accountKey(`nobody-${i}@example.com`, false).name);
     expect(names.size).toBeLessThanOrEqual(UNKNOWN_ACCOUNT_BUCKETS);
     expect(names.size).toBeGreaterThan(UNKNOWN_ACCOUNT_BUCKETS * 0.99);
+  });
+});
+
+describe('addressKeys (`latchkey throttle clear --address`)', () => {
+  it("names every counter of the address's group, and no account or key counter", () => {
+    const names = (ip: string) =>
+      addressKeys(ip)
+        .map((k) => k.name)
+        .sort();
+    expect(names('10.0.0.1')).toEqual(['login-ip:10.0.0.1', 'sigv4-ip:10.0.0.1']);
+    expect(names('::ffff:10.0.0.1')).toEqual(names('10.0.0.1'));
+    // Any address of a /64 names the /64's counters.
+    expect(names('2001:db8:1:2::5')).toEqual(['login-ip:2001:db8:1:2::/64', 'sigv4-ip:2001:db8:1:2::/64']);
+    expect(names('2001:db8:1:2:aaaa:bbbb:cccc:dddd')).toEqual(names('2001:db8:1:2::5'));
+    // Together they cover what a failure from the address is counted against.
+    const counted = [
+      ...signedRequestKeys('10.0.0.1', 'LKIAEXAMPLE'),
+      ...passwordSignInKeys('10.0.0.1', 'a@example.com', true),
+    ].filter((k) => k.subject === 'address');
+    expect(counted.map((k) => k.name).sort()).toEqual(names('10.0.0.1'));
   });
 });

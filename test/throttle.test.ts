@@ -94,6 +94,47 @@ describe.each(THROTTLES)('%s failure throttle', (_name, available, make) => {
     expect(await t.recordFailure([address], T0)).toBe(1);
   });
 
+  run('names the block in force: the counter with the longest wait, and its failure count', async () => {
+    const t = make();
+    const short = key();
+    const long = key();
+    const free = key();
+    expect(await t.blocked([short, long, free], T0)).toBeUndefined();
+    for (let i = 0; i < 6; i++) await t.recordFailure([short], T0);
+    for (let i = 0; i < 6; i++) await t.recordFailure([long], T0);
+    // `long` is blocked again once its first block is over: its 7th failure (2 s).
+    await t.recordFailure([long], T0 + 1000);
+    await t.recordFailure([free], T0);
+    expect(await t.blocked([short, long, free], T0 + 1000)).toEqual({
+      key: long,
+      failures: 7,
+      retryAfterSeconds: 2,
+    });
+    expect(await t.blocked([short, free], T0 + 500)).toEqual({
+      key: short,
+      failures: 6,
+      retryAfterSeconds: 1,
+    });
+    // The wait agrees with retryAfter (what the Retry-After header says).
+    expect(await t.retryAfter([short, long, free], T0 + 1500)).toBe(2);
+    expect((await t.blocked([short, long, free], T0 + 1500))?.retryAfterSeconds).toBe(2);
+    expect(await t.blocked([short, free], T0 + 1000)).toBeUndefined();
+  });
+
+  run('clear forgets every key (and only its own keys)', async () => {
+    const t = make();
+    const keys = [key(), key(), key()];
+    for (const k of keys) for (let i = 0; i < 6; i++) await t.recordFailure([k], T0);
+    expect(await t.retryAfter(keys, T0)).toBe(1);
+    expect(await t.clear()).toBeGreaterThanOrEqual(keys.length);
+    for (const k of keys) expect(await t.retryAfter([k], T0)).toBe(0);
+    expect(await t.blocked(keys, T0)).toBeUndefined();
+    // Forgotten, not just unblocked: five free failures again.
+    for (let i = 0; i < 5; i++) expect(await t.recordFailure(keys, T0)).toBe(0);
+    expect(await t.recordFailure(keys, T0)).toBe(1);
+    expect(await t.clear()).toBeGreaterThanOrEqual(keys.length);
+  });
+
   run('forgets on reset', async () => {
     const t = make();
     const k = [key()];
@@ -127,4 +168,38 @@ describe('memory failure throttle', () => {
     await t.recordFailure([{ name: 'new', policy }], 61_000);
     expect(t.size).toBe(1);
   });
+});
+
+(redisReachable ? describe : describe.skip)('Redis failure throttle: clear', () => {
+  it('deletes its own keys under an ioredis keyPrefix, and nothing else in Redis', async () => {
+    const outer = `latchkey-test-${randomBytes(4).toString('hex')}:`;
+    // How runtime.ts connects when REDIS_URL carries `?keyPrefix=`: every command's keys get it.
+    const prefixed = new Redis(`${url}?keyPrefix=${encodeURIComponent(outer)}`);
+    const raw = new Redis(url);
+    const bare = `latchkey:throttle:f:guard-${randomBytes(4).toString('hex')}`;
+    try {
+      const t = new RedisThrottle(prefixed);
+      const names = Array.from({ length: 1500 }, (_, i) => ({
+        name: `sigv4-ip:10.9.${i >> 8}.${i & 255}`,
+        policy: DEFAULT_THROTTLE,
+      }));
+      // More keys than one SCAN batch, blocked and counted.
+      for (let i = 0; i < 6; i++) await t.recordFailure(names, T0);
+      expect(await t.retryAfter(names, T0)).toBe(1);
+      // Neighbours that must survive: the same names without the outer prefix, and another app's keys.
+      await raw.set(bare, '1');
+      await raw.set(`${outer}other:keep`, '1');
+      expect(await t.clear()).toBe(names.length);
+      expect(await raw.keys(`${outer}latchkey:throttle:*`)).toEqual([]);
+      expect(await t.retryAfter(names, T0)).toBe(0);
+      expect(await raw.get(`${outer}other:keep`)).toBe('1');
+      expect(await raw.get(bare)).toBe('1');
+    } finally {
+      await raw.del(bare, `${outer}other:keep`);
+      const left = await raw.keys(`${outer}*`);
+      if (left.length > 0) await raw.del(...left);
+      prefixed.disconnect();
+      raw.disconnect();
+    }
+  }, 60_000);
 });

@@ -13,7 +13,13 @@ import { normalizeEmail } from '../identity/users.js';
 import { currentSecrets, keyUnusable } from './key-authority.js';
 import type { SignedAuthDeps } from './signed-request.js';
 import type { ThrottleKey } from './throttle.js';
-import { accountKey, keySignInKeys, passwordSignInAddressKeys, passwordSignInKeys } from './throttle-keys.js';
+import {
+  accountKey,
+  keySignInKeys,
+  passwordSignInAddressKeys,
+  passwordSignInKeys,
+  throttledMessage,
+} from './throttle-keys.js';
 import type { SigningKeys } from './tokens/signing-keys.js';
 import {
   type IssuedToken,
@@ -32,13 +38,13 @@ export interface AuthDeps extends SignedAuthDeps {
 
 const badCredentials = () => new AppError('INVALID_CREDENTIALS', 'wrong email or password');
 
-async function throttled(deps: AuthDeps, keys: readonly ThrottleKey[]): Promise<void> {
-  const wait = await deps.throttle.retryAfter(keys, deps.svc.clock.now().getTime());
-  if (wait > 0) {
-    throw new AppError('TOO_MANY_REQUESTS', `too many failed sign-ins; try again in ${wait} s`, {
-      retryAfterSeconds: wait,
-    });
-  }
+async function throttled(deps: AuthDeps, keys: readonly ThrottleKey[], sourceIp: string): Promise<void> {
+  const block = await deps.throttle.blocked(keys, deps.svc.clock.now().getTime());
+  if (block === undefined) return;
+  throw new AppError('TOO_MANY_REQUESTS', throttledMessage(block, sourceIp, 'sign-ins'), {
+    failures: block.failures,
+    retryAfterSeconds: block.retryAfterSeconds,
+  });
 }
 
 export async function loginWithPassword(
@@ -50,7 +56,7 @@ export async function loginWithPassword(
   const email = normalizeEmail(input.email);
   // Per address first; per account once the lookup says which counter the email has (an
   // account's own, or a shared bucket for emails without one: see throttle-keys.ts).
-  await throttled(deps, passwordSignInAddressKeys(sourceIp));
+  await throttled(deps, passwordSignInAddressKeys(sourceIp), sourceIp);
   // One account per tenant can carry this email. The password is checked against each of them
   // before anything tenant-specific is said, so the answer never tells a stranger that the email
   // exists elsewhere; the checks run side by side (scrypt runs on libuv's thread pool).
@@ -59,7 +65,7 @@ export async function loginWithPassword(
   const accounts = await query.orderBy('tenant_id').limit(MAX_ACCOUNTS_PER_EMAIL).execute();
   const exists = accounts.length > 0;
   // The address was checked above; failures are recorded against both.
-  await throttled(deps, [accountKey(email, exists)]);
+  await throttled(deps, [accountKey(email, exists)], sourceIp);
   const throttleKeys = passwordSignInKeys(sourceIp, email, exists);
   const candidates = accounts.filter((u) => u.password_hash !== null);
   const checks =
@@ -137,7 +143,7 @@ export async function loginWithKey(
   const { svc } = deps;
   const invalid = () => new AppError('INVALID_CREDENTIALS', 'wrong access key or secret key');
   const throttleKeys = keySignInKeys(sourceIp);
-  await throttled(deps, throttleKeys);
+  await throttled(deps, throttleKeys, sourceIp);
   const fail = async (): Promise<never> => {
     await deps.throttle.recordFailure(throttleKeys, svc.clock.now().getTime());
     throw invalid();

@@ -10,10 +10,10 @@
  * its own, `forgetAfterSeconds` after its last failure or the end of its block.
  *
  * Each failure is one atomic script per key (two keys per subject: the counter `f:` and the
- * blocked-until time `b:`, read together with one MGET by `retryAfter`).
+ * blocked-until time `b:`, read together with one MGET by `retryAfter` and `blocked`).
  */
 import type { Redis } from 'ioredis';
-import { type FailureThrottle, type ThrottleKey, waitSeconds } from './throttle.js';
+import { type FailureThrottle, type ThrottleBlock, type ThrottleKey, waitSeconds } from './throttle.js';
 
 // KEYS[1] = failure counter, KEYS[2] = blocked-until (ms); ARGV = now (ms), free, base, max,
 // forget (s). Returns the blocked-until time after this failure (0: not blocked).
@@ -48,6 +48,21 @@ export class RedisThrottle implements FailureThrottle {
     return wait;
   }
 
+  async blocked(keys: readonly ThrottleKey[], nowMs: number): Promise<ThrottleBlock | undefined> {
+    if (keys.length === 0) return undefined;
+    const values = await this.redis.mget(
+      keys.flatMap((k) => [`${this.prefix}b:${k.name}`, `${this.prefix}f:${k.name}`]),
+    );
+    let block: ThrottleBlock | undefined;
+    for (const [i, key] of keys.entries()) {
+      const until = values[2 * i];
+      const wait = until == null ? 0 : waitSeconds(Number(until), nowMs);
+      if (wait > (block?.retryAfterSeconds ?? 0))
+        block = { key, failures: Number(values[2 * i + 1] ?? 0), retryAfterSeconds: wait };
+    }
+    return block;
+  }
+
   async recordFailure(keys: readonly ThrottleKey[], nowMs: number): Promise<number> {
     if (keys.length === 0) return 0;
     const pipeline = this.redis.pipeline();
@@ -77,4 +92,33 @@ export class RedisThrottle implements FailureThrottle {
     if (keys.length === 0) return;
     await this.redis.del(...keys.flatMap((k) => [`${this.prefix}f:${k.name}`, `${this.prefix}b:${k.name}`]));
   }
+
+  /**
+   * Delete every key under this throttle's prefix, SCANning in batches (KEYS would stall Redis on
+   * a large database). ioredis adds its `keyPrefix` option to the keys of commands but not to a
+   * SCAN pattern, and SCAN answers full names: the pattern gets the prefix, the names lose it.
+   */
+  async clear(): Promise<number> {
+    const outer = this.redis.options.keyPrefix ?? '';
+    const names = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, found] = await this.redis.scan(
+        cursor,
+        'MATCH',
+        `${globEscape(outer + this.prefix)}*`,
+        'COUNT',
+        1000,
+      );
+      cursor = next;
+      const keys = found.map((k) => k.slice(outer.length));
+      if (keys.length > 0) await this.redis.del(...keys);
+      // `f:name` and `b:name` are one counter.
+      for (const k of keys) names.add(k.slice(this.prefix.length + 2));
+    } while (cursor !== '0');
+    return names.size;
+  }
 }
+
+/** A literal string inside a Redis glob pattern. */
+const globEscape = (text: string): string => text.replace(/[*?[\]\\]/g, '\\$&');

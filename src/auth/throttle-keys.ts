@@ -35,7 +35,13 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
-import { DEFAULT_THROTTLE, type ThrottleKey, type ThrottlePolicy } from './throttle.js';
+import {
+  DEFAULT_THROTTLE,
+  type FailureThrottle,
+  type ThrottleBlock,
+  type ThrottleKey,
+  type ThrottlePolicy,
+} from './throttle.js';
 
 export const ADDRESS_POLICY: ThrottlePolicy = DEFAULT_THROTTLE;
 export const ACCESS_KEY_POLICY: ThrottlePolicy = DEFAULT_THROTTLE;
@@ -102,22 +108,26 @@ export function addressKey(ip: string): string {
     .join(':')}::/64`;
 }
 
-const key = (name: string, policy: ThrottlePolicy): ThrottleKey => ({ name, policy });
+const key = (name: string, policy: ThrottlePolicy, subject: ThrottleKey['subject']): ThrottleKey => ({
+  name,
+  policy,
+  subject,
+});
 
 /**
  * A signed request that failed: its address, and its access key when that key exists (pass the
  * ID only then: `undefined` for an unparsable request or an unknown key ID).
  */
 export function signedRequestKeys(ip: string, existingAccessKeyId: string | undefined): ThrottleKey[] {
-  const keys = [key(`sigv4-ip:${addressKey(ip)}`, ADDRESS_POLICY)];
+  const keys = [key(`sigv4-ip:${addressKey(ip)}`, ADDRESS_POLICY, 'address')];
   if (existingAccessKeyId !== undefined)
-    keys.push(key(`sigv4-key:${existingAccessKeyId}`, ACCESS_KEY_POLICY));
+    keys.push(key(`sigv4-key:${existingAccessKeyId}`, ACCESS_KEY_POLICY, 'access-key'));
   return keys;
 }
 
 /** Sign-in with an access key and its secret: per address only (see the header). */
 export function keySignInKeys(ip: string): ThrottleKey[] {
-  return [key(`login-ip:${addressKey(ip)}`, ADDRESS_POLICY)];
+  return [key(`login-ip:${addressKey(ip)}`, ADDRESS_POLICY, 'address')];
 }
 
 /** How many counters emails without an account share (see the header). */
@@ -129,16 +139,16 @@ const BUCKET_KEY = randomBytes(32);
  * this email exists, else the keyed bucket the email falls in.
  */
 export function accountKey(normalizedEmail: string, accountExists: boolean): ThrottleKey {
-  if (accountExists) return key(`login-account:${normalizedEmail}`, ACCOUNT_POLICY);
+  if (accountExists) return key(`login-account:${normalizedEmail}`, ACCOUNT_POLICY, 'account');
   const bucket =
     createHmac('sha256', BUCKET_KEY).update(normalizedEmail).digest().readUInt32BE(0) %
     UNKNOWN_ACCOUNT_BUCKETS;
-  return key(`login-account-unknown:${bucket}`, ACCOUNT_POLICY);
+  return key(`login-account-unknown:${bucket}`, ACCOUNT_POLICY, 'account');
 }
 
 /** Password sign-in before the account is looked up: the address. */
 export function passwordSignInAddressKeys(ip: string): ThrottleKey[] {
-  return [key(`login-ip:${addressKey(ip)}`, ADDRESS_POLICY)];
+  return [key(`login-ip:${addressKey(ip)}`, ADDRESS_POLICY, 'address')];
 }
 
 /** Password sign-in once the lookup has said whether an account with this email exists. */
@@ -148,4 +158,43 @@ export function passwordSignInKeys(
   accountExists: boolean,
 ): ThrottleKey[] {
   return [...passwordSignInAddressKeys(ip), accountKey(normalizedEmail, accountExists)];
+}
+
+/**
+ * Every counter of one source address (`latchkey throttle clear --address`): sign-in and signed
+ * requests, under the address's throttle name, so an IPv6 address clears its whole /64.
+ */
+export function addressKeys(ip: string): ThrottleKey[] {
+  return [...signedRequestKeys(ip, undefined), ...keySignInKeys(ip)];
+}
+
+/**
+ * The message of a 429: which counter blocked, how many failures it holds, when to try again, and
+ * how an operator lifts the block, so someone learning to sign requests is not left guessing what
+ * went wrong before (the earlier answers said it; this one says how many there were).
+ */
+export function throttledMessage(
+  block: ThrottleBlock,
+  ip: string,
+  attempts: 'sign-ins' | 'signed requests',
+): string {
+  const { failures, retryAfterSeconds, key: blocking } = block;
+  const what =
+    blocking.subject === 'account'
+      ? `${failures} failed ${attempts} for this email`
+      : blocking.subject === 'access-key'
+        ? `${failures} failed ${attempts} with this access key`
+        : `${failures} failed ${attempts} from this address`;
+  // Only an address's block can be lifted alone; the others go with a clear of every block.
+  const command =
+    blocking.subject === 'address' && (isIPv4(ip) || isIPv6(ip))
+      ? `npx latchkey throttle clear --address ${ip}`
+      : 'npx latchkey throttle clear';
+  return `${what}; try again in ${retryAfterSeconds} s, or ask an operator to run \`${command}\``;
+}
+
+/** Lift the blocks of one address (its /64 for IPv6) or, with `null`, every block. */
+export async function clearBlocks(throttle: FailureThrottle, address: string | null): Promise<void> {
+  if (address === null) await throttle.clear();
+  else await throttle.reset(addressKeys(address));
 }

@@ -23,6 +23,17 @@ export interface ThrottlePolicy {
 export interface ThrottleKey {
   readonly name: string;
   readonly policy: ThrottlePolicy;
+  /** What the counter is about, for the 429 message (throttle-keys.ts sets it). */
+  readonly subject?: 'address' | 'account' | 'access-key';
+}
+
+/** The block in force: the counter that blocked (the longest wait) and how many failures it holds. */
+export interface ThrottleBlock {
+  readonly key: ThrottleKey;
+  /** Failures counted against `key` (those while blocked are not counted). */
+  readonly failures: number;
+  /** Whole seconds to wait: what `retryAfter` answers and the Retry-After header says. */
+  readonly retryAfterSeconds: number;
 }
 
 export const DEFAULT_THROTTLE: ThrottlePolicy = {
@@ -40,8 +51,16 @@ export interface FailureThrottle {
    * (what `retryAfter` would answer now).
    */
   recordFailure(keys: readonly ThrottleKey[], nowMs: number): Promise<number>;
-  /** Forget failures of these keys (after a success). */
+  /**
+   * The block in force among `keys` (the longest; undefined when none is blocked), with the
+   * failure count of its counter, so a 429 can say what caused it. Asked only once a caller is
+   * blocked, so the request path keeps its one read.
+   */
+  blocked(keys: readonly ThrottleKey[], nowMs: number): Promise<ThrottleBlock | undefined>;
+  /** Forget failures of these keys (after a success, or an operator's `throttle clear --address`). */
   reset(keys: readonly ThrottleKey[]): Promise<void>;
+  /** Forget every key (an operator's `throttle clear`); answers how many counters were dropped. */
+  clear(): Promise<number>;
 }
 
 /** Seconds of the block after `failures` failures under `policy` (0: still free). */
@@ -80,6 +99,17 @@ export class MemoryThrottle implements FailureThrottle {
     return wait;
   }
 
+  async blocked(keys: readonly ThrottleKey[], nowMs: number): Promise<ThrottleBlock | undefined> {
+    let block: ThrottleBlock | undefined;
+    for (const key of keys) {
+      const entry = this.entries.get(key.name);
+      const wait = entry ? waitSeconds(entry.blockedUntil, nowMs) : 0;
+      if (entry && wait > (block?.retryAfterSeconds ?? 0))
+        block = { key, failures: entry.failures, retryAfterSeconds: wait };
+    }
+    return block;
+  }
+
   async recordFailure(keys: readonly ThrottleKey[], nowMs: number): Promise<number> {
     let wait = 0;
     for (const { name, policy } of keys) {
@@ -108,5 +138,11 @@ export class MemoryThrottle implements FailureThrottle {
 
   async reset(keys: readonly ThrottleKey[]): Promise<void> {
     for (const key of keys) this.entries.delete(key.name);
+  }
+
+  async clear(): Promise<number> {
+    const count = this.entries.size;
+    this.entries.clear();
+    return count;
   }
 }

@@ -3,12 +3,16 @@
  * The operator CLI (`npx latchkey …`): the same services as the HTTP API, acting as the
  * operator on the host. Human output by default, `--json` for scripts.
  */
+import fs from 'node:fs';
+import { isIP } from 'node:net';
+import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
 import { seedDemoData } from '../accounting/demo.js';
 import type { DataDb } from '../accounting/store.js';
+import { addressKey, clearBlocks } from '../auth/throttle-keys.js';
 import { SigningKeys } from '../auth/tokens/signing-keys.js';
-import { ConfigError, loadConfig } from '../config.js';
+import { type Config, ConfigError, loadConfig } from '../config.js';
 import { type Actor, operatorActor } from '../context.js';
 import { addKeyToFileKeyring, pruneFileKeyring } from '../crypto/master-key.js';
 import { randomBase62 } from '../crypto/random.js';
@@ -21,18 +25,13 @@ import {
 import { getSettings, type IamSettings, updateSettings } from '../identity/settings.js';
 import { createTenantAsOperator, getTenant, listTenants } from '../identity/tenants.js';
 import { createUser, deleteUser, listUsers, normalizeEmail, updateUser } from '../identity/users.js';
-import {
-  createKey,
-  deleteKey,
-  findKey,
-  keyViewOf,
-  listKeys,
-  type Owner,
-  rotateSecret,
-  updateKey,
-} from '../keys/keys.js';
+import { findKey, type Owner } from '../keys/key-rows.js';
+import { createKey, deleteKey, rotateSecret, updateKey } from '../keys/lifecycle.js';
 import { reencryptAll } from '../keys/master-key-rotation.js';
+import { keyViewOf, listKeys } from '../keys/views.js';
+import { GRACE_SECONDS_MAX, PASSWORD_LENGTH } from '../limits.js';
 import { type Runtime, startRuntime } from '../runtime.js';
+import { formatRecord, formatTable, type TableOptions } from './columns.js';
 
 interface GlobalOptions {
   json?: boolean;
@@ -50,11 +49,42 @@ function integer(value: string): number {
   return Number(value);
 }
 
+/** The CLI was pointed at a place with no latchkey database: exit 2 (like a bad setting), saying where. */
+class NoDatabaseError extends Error {}
+
+/**
+ * A command run from the wrong directory must not quietly start a new deployment there (a new
+ * SQLite file, master key and tenant, with the operator's change landing in none of the servers).
+ * Only `latchkey init` creates the database; every other command needs it to exist. (PostgreSQL
+ * names its database explicitly, so there is no directory to get wrong.)
+ */
+function requireDatabase(config: Config): void {
+  if (config.database.kind !== 'sqlite' || fs.existsSync(config.database.file)) return;
+  const file = config.database.file;
+  const inDataDir = path.dirname(file) === config.dataDir;
+  throw new NoDatabaseError(
+    [
+      inDataDir
+        ? `no latchkey database in the data directory ${config.dataDir} (looked for ${file}).`
+        : `no latchkey database at ${file} (DATABASE_URL).`,
+      'Point the CLI at the deployment the servers use:',
+      '  LATCHKEY_DATA_DIR=/path/to/data npx latchkey …      (the directory holding latchkey.sqlite)',
+      '  DATABASE_URL=postgres://… npx latchkey …            (a PostgreSQL deployment)',
+      `To start a new deployment in ${inDataDir ? config.dataDir : file}, run \`npx latchkey init\` (or start the server once).`,
+    ].join('\n'),
+  );
+}
+
+async function openRuntime(config: Config): Promise<Runtime> {
+  // Log only warnings to stderr so stdout stays clean for --json.
+  return startRuntime(config, { logger: pino({ level: 'warn' }, pino.destination(2)) });
+}
+
 async function withRuntime<T>(fn: (rt: Runtime, actor: Actor) => Promise<T>): Promise<void> {
   const opts = program.opts<GlobalOptions>();
   const config = loadConfig();
-  // Log only warnings to stderr so stdout stays clean for --json.
-  const runtime = await startRuntime(config, { logger: pino({ level: 'warn' }, pino.destination(2)) });
+  requireDatabase(config);
+  const runtime = await openRuntime(config);
   if (runtime.bootstrap.generatedPassword) {
     // The CLI ran before the server ever did: it created the first tenant, so it shows the password once.
     process.stderr.write(
@@ -84,29 +114,32 @@ async function withRuntime<T>(fn: (rt: Runtime, actor: Actor) => Promise<T>): Pr
   }
 }
 
+/** What a list command returns: its rows, and how the human output shows missing values. */
+class Listing {
+  constructor(
+    readonly rows: ReadonlyArray<object>,
+    readonly options: TableOptions = {},
+  ) {}
+}
+
 function print(value: unknown): void {
+  const data = value instanceof Listing ? value.rows : value;
   if (program.opts<GlobalOptions>().json) {
-    process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+    // A missing value is null in JSON (never left out, never a placeholder such as "-").
+    const json = JSON.stringify(data, (_key, v: unknown) => (v === undefined ? null : v), 2);
+    process.stdout.write(`${json}\n`);
     return;
   }
-  if (typeof value === 'string') {
-    process.stdout.write(`${value}\n`);
+  if (typeof data === 'string') {
+    process.stdout.write(`${data}\n`);
     return;
   }
-  const rows = Array.isArray(value) ? value : [value];
-  if (rows.length === 0) {
-    process.stdout.write('(none)\n');
+  const options = value instanceof Listing ? value.options : {};
+  if (Array.isArray(data)) {
+    process.stdout.write(data.length === 0 ? '(none)\n' : `${formatTable(data, options)}\n`);
     return;
   }
-  if (Array.isArray(value)) {
-    console.table(rows);
-    return;
-  }
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    process.stdout.write(
-      `${k.padEnd(18)} ${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}\n`,
-    );
-  }
+  process.stdout.write(`${formatRecord(data as object, options)}\n`);
 }
 
 async function ownerFrom(
@@ -159,31 +192,34 @@ tenants
       ].join('\n');
     }),
   );
-tenants.command('list').action(() => withRuntime(async (rt) => listTenants(rt.svc.db)));
+tenants.command('list').action(() => withRuntime(async (rt) => new Listing(await listTenants(rt.svc.db))));
 
 const users = program.command('users').description('users of the tenant');
 users
   .command('list')
   .option('--search <text>')
   .action((o: { search?: string }) =>
-    withRuntime(async (rt, actor) =>
-      (await listUsers(rt.svc.db, actor.tenantId, { search: o.search, limit: 1000, offset: 0 })).items.map(
-        (u) => ({
-          id: u.id,
-          email: u.email,
-          name: u.name,
-          status: u.status,
-          apiUser: u.apiUser,
-          admin: u.isAdministrator,
-        }),
-      ),
+    withRuntime(
+      async (rt, actor) =>
+        new Listing(
+          (
+            await listUsers(rt.svc.db, actor.tenantId, { search: o.search, limit: 1000, offset: 0 })
+          ).items.map((u) => ({
+            id: u.id,
+            email: u.email,
+            name: u.name,
+            status: u.status,
+            apiUser: u.apiUser,
+            admin: u.isAdministrator,
+          })),
+        ),
     ),
   );
 users
   .command('create')
   .requiredOption('--email <email>')
   .requiredOption('--name <name>')
-  .option('--password <password>', 'initial password (at least 12 characters)')
+  .option('--password <password>', `initial password (at least ${PASSWORD_LENGTH.min} characters)`)
   .action((o: { email: string; name: string; password?: string }) =>
     withRuntime((rt, actor) => createUser(rt.svc, actor, o)),
   );
@@ -208,7 +244,7 @@ sas
   .action(() =>
     withRuntime(
       async (rt, actor) =>
-        (await listServiceAccounts(rt.svc.db, actor.tenantId, { limit: 1000, offset: 0 })).items,
+        new Listing((await listServiceAccounts(rt.svc.db, actor.tenantId, { limit: 1000, offset: 0 })).items),
     ),
   );
 sas
@@ -242,15 +278,19 @@ keys
         limit: 1000,
         offset: 0,
       });
-      return page.items.map((k) => ({
-        accessKeyId: k.accessKeyId,
-        name: k.name,
-        type: k.type,
-        state: k.state,
-        owner: k.owner.label,
-        expiresAt: k.expiresAt ?? 'never',
-        lastUsedAt: k.lastUsedAt ?? '-',
-      }));
+      return new Listing(
+        page.items.map((k) => ({
+          accessKeyId: k.accessKeyId,
+          name: k.name,
+          type: k.type,
+          state: k.state,
+          owner: k.owner.label,
+          expiresAt: k.expiresAt,
+          lastUsedAt: k.lastUsedAt,
+        })),
+        // A key without an expiry date never expires (JSON says null, as the API does).
+        { empty: { expiresAt: 'never', lastUsedAt: 'never' } },
+      );
     }),
   );
 
@@ -304,7 +344,11 @@ keys
 keys
   .command('rotate <accessKeyId>')
   .description('generate a new secret key')
-  .option('--grace <seconds>', 'keep the old secret working this long (at most 86400)', integer)
+  .option(
+    '--grace <seconds>',
+    `keep the old secret working this long (at most ${GRACE_SECONDS_MAX})`,
+    integer,
+  )
   .action((id: string, o: { grace?: number }) =>
     withRuntime(async (rt, actor) => {
       const created = await rotateSecret(rt.svc, actor, id, o.grace ?? 0);
@@ -352,6 +396,77 @@ settings
         patch[name] = JSON.parse(a.slice(eq + 1));
       }
       return updateSettings(rt.svc, actor, patch as Partial<IamSettings>);
+    }),
+  );
+
+program
+  .command('init')
+  .description(
+    'create the database and the first tenant here (what the first server start does); prints the administrator password once unless LATCHKEY_ADMIN_PASSWORD is set',
+  )
+  .action(async () => {
+    const runtime = await openRuntime(loadConfig());
+    try {
+      const { bootstrap: b } = runtime;
+      const where =
+        runtime.svc.config.database.kind === 'sqlite'
+          ? runtime.svc.config.database.file
+          : 'PostgreSQL (DATABASE_URL)';
+      if (program.opts<GlobalOptions>().json) {
+        print({
+          created: b.created,
+          database: where,
+          tenantId: b.tenantId,
+          adminEmail: b.adminEmail ?? null,
+          password: b.generatedPassword ?? null,
+        });
+      } else if (!b.created) {
+        print(`already set up: ${where} holds the first tenant ${b.tenantId}; nothing changed`);
+      } else {
+        print(
+          [
+            `Database:          ${where}`,
+            `Tenant ID:         ${b.tenantId}`,
+            `Administrator:     ${b.adminEmail}`,
+            b.generatedPassword
+              ? `Password:          ${b.generatedPassword}\n\nThe password is shown this once: sign in at /console/ and change it.`
+              : 'Password:          the one in LATCHKEY_ADMIN_PASSWORD',
+          ].join('\n'),
+        );
+      }
+    } finally {
+      await runtime.close();
+    }
+  });
+
+program
+  .command('throttle')
+  .description(
+    'failed-authentication blocks (429 TOO_MANY_REQUESTS on sign-in, 429 SlowDown on signed requests)',
+  )
+  .command('clear')
+  .description(
+    'lift the blocks on every running server: of one address (an IPv6 address: its /64, as the throttle counts it) or all of them',
+  )
+  .option('--address <ip>', 'the address a 429 named (default: every block)')
+  .action((o: { address?: string }) =>
+    withRuntime(async (rt) => {
+      const address = o.address ?? null;
+      if (address !== null && isIP(address) === 0)
+        throw new AppError('VALIDATION_FAILED', `--address ${address} is not an IPv4 or IPv6 address`);
+      // The memory throttle lives in each server: they lift their blocks when the change feed
+      // brings them this event (published before the CLI exits). The Redis throttle is shared, so
+      // it is cleared here as well, and done whether or not a server is running.
+      await clearBlocks(rt.throttle, address);
+      rt.svc.events.emit('throttle-cleared', { address });
+      const redis = rt.svc.config.redisUrl !== undefined;
+      const group = address === null ? null : addressKey(address);
+      if (program.opts<GlobalOptions>().json) return { address, throttledAs: group, redis };
+      const what =
+        address === null
+          ? 'every failed-authentication block'
+          : `the blocks of ${address}${group !== address ? ` (counted as ${group})` : ''}`;
+      return `lifted ${what}: told every running server${redis ? ' and cleared them in Redis' : ''}`;
     }),
   );
 
@@ -428,6 +543,10 @@ program
   .action(() => withRuntime(async (rt) => ({ kid: await new SigningKeys(rt.svc).rotate() })));
 
 program.parseAsync(process.argv).catch((error: unknown) => {
+  if (error instanceof NoDatabaseError) {
+    process.stderr.write(`latchkey: ${error.message}\n`);
+    process.exit(2);
+  }
   if (error instanceof AppError || error instanceof ConfigError) {
     process.stderr.write(`latchkey: ${error instanceof AppError ? `${error.code}: ` : ''}${error.message}\n`);
     process.exit(error instanceof ConfigError ? 2 : 1);

@@ -14,6 +14,7 @@ const KNOWN_EVENTS: ReadonlySet<string> = new Set<EventName>([
   'authz-changed',
   'feed-reset',
   'mail-queued',
+  'throttle-cleared',
 ] satisfies EventName[]);
 
 /** Delays before each retry of a failed publish. */
