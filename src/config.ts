@@ -1,5 +1,6 @@
 import net from 'node:net';
 import path from 'node:path';
+import { PASSWORD_LENGTH } from './limits.js';
 
 /** Every setting latchkey reads from the environment, parsed once at start-up. */
 export interface Config {
@@ -13,6 +14,8 @@ export interface Config {
   /** Base64 keyring from LATCHKEY_MASTER_KEY, or undefined to use (or create) `<dataDir>/master.key`. */
   readonly masterKey: string | undefined;
   readonly adminEmail: string;
+  /** Whether LATCHKEY_ADMIN_EMAIL was set (adminEmail is otherwise the default): start-up says when it is ignored. */
+  readonly adminEmailGiven: boolean;
   readonly adminPassword: string | undefined;
   readonly tenantName: string;
   readonly sigv4: { readonly region: string; readonly service: string };
@@ -261,8 +264,8 @@ export function loadConfig(env: Env = process.env): Config {
   if (!/^[^@\s]+@[^@\s]+$/.test(adminEmail))
     throw new ConfigError('LATCHKEY_ADMIN_EMAIL', 'is not an email address');
   const adminPassword = env.LATCHKEY_ADMIN_PASSWORD || undefined;
-  if (adminPassword !== undefined && adminPassword.length < 12) {
-    throw new ConfigError('LATCHKEY_ADMIN_PASSWORD', 'must be at least 12 characters');
+  if (adminPassword !== undefined && adminPassword.length < PASSWORD_LENGTH.min) {
+    throw new ConfigError('LATCHKEY_ADMIN_PASSWORD', `must be at least ${PASSWORD_LENGTH.min} characters`);
   }
   const region = str(env, 'LATCHKEY_SIGV4_REGION', 'ap-southeast-5');
   const service = str(env, 'LATCHKEY_SIGV4_SERVICE', 'sqlaccount');
@@ -297,6 +300,7 @@ export function loadConfig(env: Env = process.env): Config {
     database: Object.freeze(database),
     masterKey: env.LATCHKEY_MASTER_KEY || undefined,
     adminEmail,
+    adminEmailGiven: (env.LATCHKEY_ADMIN_EMAIL ?? '') !== '',
     adminPassword,
     tenantName: str(env, 'LATCHKEY_TENANT_NAME', 'Default'),
     sigv4: Object.freeze({ region, service }),

@@ -1,18 +1,22 @@
 /**
- * The real server as a process (`node src/main.ts`): first start, restarts, logs on stdout,
- * graceful shutdown, configuration errors, and two instances racing on a fresh PostgreSQL database.
+ * The real server as a process (`node src/main.ts`, and `npm start`): first start, restarts, logs
+ * on stdout, graceful shutdown (also with a browser's connections open, and through npm),
+ * configuration errors, and two instances racing on a fresh PostgreSQL database.
  */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_EMAIL } from './helpers/app.js';
+import { ensureServerBuilt } from './helpers/build.js';
 import { engineAvailable, type ScratchDatabase, scratchDatabase } from './helpers/engines.js';
-import { freePort, type ServerProcess, sleep, startServer } from './helpers/process.js';
+import { childEnv, freePort, ROOT, type ServerProcess, sleep, startServer } from './helpers/process.js';
 
 const FIRST_START = /latchkey: first start\. Sign in as (\S+) with the password\n\n\s+(\S+)\n/;
 
@@ -286,5 +290,267 @@ pgRun('server processes on postgres', { timeout: 90_000 }, () => {
       await s.stop();
       expect(s.exitCode, s.stderr).toBe(0);
     }
+  });
+});
+
+/** src/main.ts: the whole shutdown (SIGTERM to exit) must fit in this, `docker stop` gives 10 s. */
+const GRACE_MS = 9_000;
+
+/** Resolves once nothing accepts connections on the port any more. */
+async function portClosed(port: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(false);
+      });
+      socket.once('error', () => resolve(true));
+    });
+    if (refused) return true;
+    await sleep(50);
+  }
+  return false;
+}
+
+/** A connection as a browser leaves it: open, with `request` (maybe nothing, maybe half) sent. */
+async function rawConnection(
+  port: number,
+  request: string,
+): Promise<{ socket: net.Socket; closed: Promise<unknown> }> {
+  const socket = net.connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  socket.on('data', () => {});
+  socket.on('error', () => {});
+  const closed = once(socket, 'close');
+  if (request) socket.write(request);
+  return { socket, closed };
+}
+
+/** GET over a keep-alive agent: the connection stays open after the answer, as a browser's does. */
+function keepAliveGet(agent: http.Agent, port: number, urlPath: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path: urlPath, agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      })
+      .on('error', reject);
+  });
+}
+
+describe('shutdown with a browser connected', { timeout: 60_000 }, () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+  });
+  async function started(): Promise<ServerProcess> {
+    const dir = tempDir();
+    dirs.push(dir);
+    const server = startServer(await freePort(), { LATCHKEY_DATA_DIR: dir, LOG_LEVEL: 'info' });
+    await server.waitReady();
+    return server;
+  }
+
+  it('idle keep-alive, spare (nothing sent) and half-sent connections do not hold SIGTERM: exit 0 at once', async () => {
+    const server = await started();
+    const agent = new http.Agent({ keepAlive: true });
+    try {
+      expect([200, 503]).toContain(await keepAliveGet(agent, server.port, '/console/'));
+      expect(agent.sockets, 'the keep-alive connection is pooled').toBeDefined();
+      const spare = await rawConnection(server.port, '');
+      const halfHeaders = await rawConnection(server.port, `GET /console/ HTTP/1.1\r\nHost: 127.0.0.1\r\n`);
+      await sleep(200);
+      const sentAt = Date.now();
+      server.child.kill('SIGTERM');
+      const exit = await server.waitExit(GRACE_MS + 5_000);
+      const took = Date.now() - sentAt;
+      expect(exit, server.stdout + server.stderr).toEqual({ code: 0, signal: null });
+      expect(took, 'exits well inside the grace period').toBeLessThan(3_000);
+      await Promise.all([spare.closed, halfHeaders.closed]);
+      expect(await portClosed(server.port, 1_000)).toBe(true);
+      expect(server.stdout).not.toContain('killed by timeout');
+    } finally {
+      agent.destroy();
+      await server.stop();
+    }
+  });
+
+  it('a request that never completes is cut when the grace period runs out; the process still exits 0 in time', async () => {
+    const server = await started();
+    try {
+      // Headers complete (so it is a request in progress), body never finished.
+      const stuck = await rawConnection(
+        server.port,
+        `POST /iam/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"auth_mode":`,
+      );
+      await sleep(200);
+      const sentAt = Date.now();
+      server.child.kill('SIGTERM');
+      const exit = await server.waitExit(GRACE_MS + 5_000);
+      const took = Date.now() - sentAt;
+      expect(exit, server.stdout + server.stderr).toEqual({ code: 0, signal: null });
+      expect(took).toBeLessThan(GRACE_MS);
+      await stuck.closed;
+      expect(server.stdout).toContain('requests still in progress at the end of the grace period');
+      expect(server.stdout).not.toContain('killed by timeout');
+    } finally {
+      await server.stop();
+    }
+  });
+  it('a second SIGTERM later in the shutdown means now: exit 1 at once (a copy arriving with the first is ignored)', async () => {
+    const server = await started();
+    try {
+      const stuck = await rawConnection(
+        server.port,
+        `POST /iam/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{`,
+      );
+      await sleep(200);
+      server.child.kill('SIGTERM');
+      server.child.kill('SIGTERM'); // the same request delivered twice (npm forwarding, a terminal)
+      await sleep(1_500);
+      expect(server.hasExited, 'still draining the request in progress').toBe(false);
+      const secondAt = Date.now();
+      server.child.kill('SIGTERM');
+      const exit = await server.waitExit(5_000);
+      expect(exit.code, server.stderr).toBe(1);
+      expect(Date.now() - secondAt).toBeLessThan(2_000);
+      expect(server.stderr).toContain('SIGTERM again while shutting down: exiting now');
+      stuck.socket.destroy();
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+/** Process IDs of `pid`'s descendants (from ps), children before grandchildren. */
+function descendants(pid: number): number[] {
+  const rows = execFileSync('ps', ['-eo', 'pid=,ppid='], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/).map(Number) as [number, number]);
+  const out: number[] = [];
+  let frontier = [pid];
+  while (frontier.length > 0) {
+    const next = rows.filter(([, parent]) => frontier.includes(parent)).map(([child]) => child);
+    out.push(...next);
+    frontier = next;
+  }
+  return out;
+}
+
+/** Running (not gone, not a zombie waiting to be reaped). */
+function running(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+interface NpmStart {
+  child: ChildProcess;
+  port: number;
+  output(): string;
+  exited: Promise<[number | null, NodeJS.Signals | null]>;
+  /** npm's descendants once it listens: the shell (if any) and the server. */
+  processes: number[];
+}
+
+describe('npm start', { timeout: 120_000 }, () => {
+  const dirs: string[] = [];
+  const started: NpmStart[] = [];
+  beforeAll(async () => {
+    await ensureServerBuilt();
+  });
+  afterAll(() => {
+    // Whatever survived a failed assertion (an orphaned server) must not outlive the test.
+    for (const run of started) {
+      for (const pid of run.processes) if (running(pid)) process.kill(pid, 'SIGKILL');
+      if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
+    }
+    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** `npm start` in its own process group (as a terminal runs it), listening on a free port. */
+  async function npmStart(): Promise<NpmStart> {
+    const dataDir = tempDir();
+    dirs.push(dataDir);
+    const port = await freePort();
+    const child = spawn('npm', ['start'], {
+      cwd: ROOT,
+      env: childEnv({ HOST: '127.0.0.1', PORT: String(port), LATCHKEY_DATA_DIR: dataDir, LOG_LEVEL: 'info' }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let output = '';
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+    });
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+    });
+    const run: NpmStart = {
+      child,
+      port,
+      output: () => output,
+      exited: once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>,
+      processes: [],
+    };
+    started.push(run);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const res = await fetch(`http://127.0.0.1:${port}/healthcheck`).catch(() => undefined);
+      if (res?.status === 200) break;
+      if (child.exitCode !== null || Date.now() > deadline)
+        throw new Error(`npm start did not listen:\n${output}`);
+      await sleep(200);
+    }
+    run.processes = descendants(child.pid as number);
+    expect(run.processes.length, 'npm runs the server').toBeGreaterThan(0);
+    return run;
+  }
+
+  /** npm exits 0 and none of its processes is left, all within the grace period from `sentAt`. */
+  async function expectStopped(run: NpmStart, sentAt: number): Promise<void> {
+    expect(await portClosed(run.port, GRACE_MS), `the port is still open:\n${run.output()}`).toBe(true);
+    const [code, signal] = await Promise.race([
+      run.exited,
+      sleep(GRACE_MS).then(() => ['npm still running', null] as const),
+    ]);
+    expect({ code, signal }, run.output()).toEqual({ code: 0, signal: null });
+    while (run.processes.some(running) && Date.now() - sentAt < GRACE_MS) await sleep(100);
+    expect(run.processes.filter(running), `processes left running:\n${run.output()}`).toEqual([]);
+    expect(Date.now() - sentAt).toBeLessThan(GRACE_MS);
+  }
+
+  it('SIGTERM to npm stops latchkey: the port closes and npm and the server exit within the grace period', async () => {
+    const run = await npmStart();
+    // The console open in a browser: a keep-alive connection that has fetched the page, and a spare one.
+    const agent = new http.Agent({ keepAlive: true });
+    expect([200, 503]).toContain(await keepAliveGet(agent, run.port, '/console/'));
+    const spare = await rawConnection(run.port, '');
+    try {
+      const sentAt = Date.now();
+      run.child.kill('SIGTERM');
+      await expectStopped(run, sentAt);
+      expect(run.output()).toMatch(/"signal":"SIGTERM".*"msg":"shutting down: finishing in-flight requests"/);
+      await spare.closed;
+    } finally {
+      agent.destroy();
+      spare.socket.destroy();
+    }
+  });
+
+  it('Ctrl-C (SIGINT to the process group, and npm forwarding its own copy) is one graceful stop, exit 0', async () => {
+    const run = await npmStart();
+    const sentAt = Date.now();
+    // What a terminal does on Ctrl-C; the server gets it twice at once (npm forwards what it got).
+    process.kill(-(run.child.pid as number), 'SIGINT');
+    await expectStopped(run, sentAt);
+    expect(run.output()).toMatch(/"signal":"SIGINT".*"msg":"shutting down: finishing in-flight requests"/);
+    expect(run.output()).not.toContain('exiting now');
   });
 });

@@ -1,0 +1,76 @@
+/**
+ * Tests that run what a reader runs (`npm start`, `npx latchkey`) need the built server in dist/.
+ * `npm ci` builds it (the prepare script); after a source edit it is stale, so compile it again
+ * (the server only: tsc, then the CLI's executable bit, as `npm run build` does). One build at a
+ * time across test workers, behind a lock file.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ROOT, sleep } from './process.js';
+
+const SRC = path.join(ROOT, 'src');
+const DIST = path.join(ROOT, 'dist');
+const LOCK = path.join(ROOT, 'node_modules', '.cache', 'latchkey-test-build.lock');
+
+/** Source files whose compiled file in dist/ is missing or older than they are. */
+function staleSources(dir = SRC): string[] {
+  const stale: string[] = [];
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      stale.push(...staleSources(full));
+      continue;
+    }
+    if (!entry.name.endsWith('.ts') || entry.name.endsWith('.test.ts') || entry.name.endsWith('.d.ts'))
+      continue;
+    const built = path.join(DIST, path.relative(SRC, full)).replace(/\.ts$/, '.js');
+    if (!fs.existsSync(built) || fs.statSync(built).mtimeMs < fs.statSync(full).mtimeMs) stale.push(full);
+  }
+  return stale;
+}
+
+async function withLock<T>(fn: () => T): Promise<T> {
+  fs.mkdirSync(path.dirname(LOCK), { recursive: true });
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    try {
+      fs.closeSync(fs.openSync(LOCK, 'wx'));
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      // A lock left by a killed run: older than any build takes.
+      const age = Date.now() - (fs.statSync(LOCK, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > 120_000) fs.rmSync(LOCK, { force: true });
+      if (Date.now() > deadline) throw new Error(`another test run holds ${LOCK}`);
+      await sleep(200);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    fs.rmSync(LOCK, { force: true });
+  }
+}
+
+/** Make dist/ match src/ (compile when any source is newer than its build). */
+export async function ensureServerBuilt(): Promise<void> {
+  if (staleSources().length === 0) return;
+  await withLock(() => {
+    if (staleSources().length === 0) return;
+    try {
+      execFileSync(path.join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], {
+        cwd: ROOT,
+        stdio: 'pipe',
+      });
+    } catch (error) {
+      // Type errors do not stop tsc from writing dist/ (`npm run typecheck` reports them); say so.
+      process.stderr.write(
+        `tsc -p tsconfig.build.json reported:\n${(error as { stdout?: Buffer }).stdout}\n`,
+      );
+    }
+    fs.chmodSync(path.join(DIST, 'cli', 'index.js'), 0o755);
+    const still = staleSources();
+    if (still.length > 0) throw new Error(`dist/ is still older than ${still.slice(0, 5).join(', ')}`);
+  });
+}
