@@ -1,11 +1,20 @@
 /**
- * The Postman v2.1 collection of the data API, generated from the resource registry: a folder per
- * resource, a request per operation, `awsv4` auth from the collection variables
- * `your_access_key` / `your_secret_key`. Each folder runs as a little scenario (list, create, get,
- * find with `*`, update with updatecount + 1, delete) whose test scripts pass values along, so the
- * whole collection runs with newman against a tenant holding the demo data.
+ * The Postman v2.1 collection of the data API, generated from the resource registry through the
+ * schemas of src/accounting/schemas.ts (example bodies, filters and the fields each answer must
+ * have). `awsv4` auth from the collection variables `your_access_key` / `your_secret_key`.
+ *
+ * Two top-level folders, so a read-only key (e.g. the DataReadOnly role, `*:read`) has a folder
+ * that passes as a whole:
+ * - Read: per resource, List, then Get by key and Find (`*`) for the first record the list
+ *   answered (skipped when it is empty). Only GETs; nothing is changed.
+ * - Write: per resource, Create (the registry's sample body, valid against the demo data), Update
+ *   (with updatecount + 1) and Delete of the record Create made, so it cleans up after itself.
+ * A request that uses a value another request set says so in its description; the values pass
+ * through collection variables set by that request's test script.
  */
-import { RESOURCES, type ResourceDef } from '../accounting/registry.js';
+import type { TSchema } from '@sinclair/typebox';
+import type { ResourceDef } from '../accounting/registry.js';
+import { DATA_SCHEMAS, editableField, exampleOf, type ResourceSchemas } from '../accounting/schemas.js';
 
 export interface PostmanOptions {
   baseUrl: string;
@@ -17,100 +26,241 @@ export interface PostmanOptions {
 export const POSTMAN_SCHEMA = 'https://schema.getpostman.com/json/collection/v2.1.0/collection.json';
 
 type Item = Record<string, unknown>;
+type Json = Record<string, unknown>;
 
-const test = (lines: string[]) => ({ listen: 'test', script: { type: 'text/javascript', exec: lines } });
+const script = (listen: 'test' | 'prerequest', lines: string[]) => ({
+  listen,
+  script: { type: 'text/javascript', exec: lines },
+});
 
 const expectStatus = (status: number) =>
   `pm.test('status ${status}', function () { pm.response.to.have.status(${status}); });`;
 
-function jsonBody(value: unknown, raw?: string): Item {
-  return {
-    mode: 'raw',
-    raw: raw ?? JSON.stringify(value, null, 2),
-    options: { raw: { language: 'json' } },
-  };
+const q = (value: unknown) => JSON.stringify(value);
+
+function jsonBody(raw: string): Item {
+  return { mode: 'raw', raw, options: { raw: { language: 'json' } } };
 }
 
-function request(
-  id: string,
-  name: string,
-  method: string,
-  path: string,
-  extra: { body?: Item; tests?: string[]; description?: string } = {},
-): Item {
+interface RequestSpec {
+  id: string;
+  name: string;
+  method: string;
+  path: string;
+  description: string;
+  body?: Item;
+  tests: string[];
+  prerequest?: string[];
+}
+
+function request(spec: RequestSpec): Item {
   return {
-    id,
-    name,
+    id: spec.id,
+    name: spec.name,
     request: {
-      method,
-      header: extra.body ? [{ key: 'Content-Type', value: 'application/json' }] : [],
-      url: `{{base_url}}${path}`,
-      ...(extra.body ? { body: extra.body } : {}),
-      ...(extra.description ? { description: extra.description } : {}),
+      method: spec.method,
+      header: spec.body ? [{ key: 'Content-Type', value: 'application/json' }] : [],
+      url: `{{base_url}}${spec.path}`,
+      ...(spec.body ? { body: spec.body } : {}),
+      description: spec.description,
     },
-    ...(extra.tests ? { event: [test(extra.tests)] } : {}),
+    event: [...(spec.prerequest ? [script('prerequest', spec.prerequest)] : []), script('test', spec.tests)],
     response: [],
   };
 }
 
-/** The field a sample update changes. */
-function editableField(def: ResourceDef): string {
-  const names = def.fields.filter((f) => !f.readOnly && f.type === 'string').map((f) => f.name);
-  return names.includes('description')
-    ? 'description'
-    : names.includes('remark')
-      ? 'remark'
-      : (names[1] ?? 'code');
+/**
+ * Test lines that hold every record of `records` (a JS expression) to its schema: exactly the
+ * schema's fields, in order, and every string with a pattern (the decimals: "1250.00") matching it.
+ */
+function shapeTests(
+  label: string,
+  records: string,
+  schema: TSchema,
+  detail?: { name: string; row: TSchema },
+) {
+  const properties = (schema.properties ?? {}) as Record<string, Json>;
+  const patterns: Record<string, string> = {};
+  for (const [name, p] of Object.entries(properties))
+    if (typeof p.pattern === 'string') patterns[name] = p.pattern;
+  const lines = [
+    `pm.test('${label}: the fields of the schema, decimals as strings', function () {`,
+    `  var patterns = ${q(patterns)};`,
+    `  ${records}.forEach(function (record) {`,
+    `    pm.expect(Object.keys(record)).to.eql(${q(Object.keys(properties))});`,
+    '    Object.keys(patterns).forEach(function (f) { if (record[f] !== null) pm.expect(record[f]).to.match(new RegExp(patterns[f])); });',
+  ];
+  if (detail) {
+    const rowKeys = Object.keys((detail.row.properties ?? {}) as Json);
+    lines.push(
+      `    pm.expect(record.${detail.name}).to.be.an('array');`,
+      `    record.${detail.name}.forEach(function (row) { pm.expect(Object.keys(row)).to.eql(${q(rowKeys)}); });`,
+    );
+  }
+  lines.push('  });', '});');
+  return lines;
 }
 
-function folder(def: ResourceDef): Item {
+/** The detail row schema of a record schema, if the resource has detail rows. */
+function detailOf(s: ResourceSchemas): { name: string; row: TSchema } | undefined {
+  if (!s.def.detail) return undefined;
+  const array = (s.record.properties as Record<string, TSchema>)[s.def.detail.name] as TSchema;
+  return { name: s.def.detail.name, row: array.items as TSchema };
+}
+
+/** The indexed field the Find request filters by: the document number, else the code. */
+function findField(def: ResourceDef): string {
+  return ['docno', 'code', def.keyField].find((f) => def.indexed.includes(f)) ?? def.keyField;
+}
+
+function readFolder(s: ResourceSchemas): Item {
+  const { def } = s;
   const r = def.name;
-  const keyVar = `{{${r}_key}}`;
-  const findQuery = def.kind === 'document' ? `docno={{${r}_docno}}` : `code=${keyVar}`;
-  const field = editableField(def);
-  const updateRaw = `{\n  "updatecount": {{${r}_next_updatecount}},\n  "${field}": "Edited from Postman"\n}`;
+  const list = `List ${def.title}`;
+  const keyVar = `${r}_first_${def.keyField}`;
+  const find = findField(def);
+  const findVar = `${r}_first_${find}`;
+  const filters = Object.keys(s.listQuery.properties).filter(
+    (f) => !['offset', 'limit', 'lastmodified'].includes(f),
+  );
+  const needsFirst = (variable: string) => [
+    `// "${list}" sets ${variable}; an empty list leaves nothing to read.`,
+    `if (!pm.collectionVariables.get('${variable}')) { pm.execution.skipRequest(); }`,
+  ];
+  const uses = (variable: string) =>
+    `Uses \`{{${variable}}}\`, which the request "${list}" above sets from the first record it answers: send that first, or put a value in the variable. Skipped when that list is empty.`;
   return {
-    id: `${r}-folder`,
+    id: `read-${r}`,
     name: def.title,
-    description: `\`/${r}/\` — needs \`${def.permissions.read}\` to read and \`${def.permissions.write}\` to write.`,
+    description: `\`/${r}/\`: needs \`${def.permissions.read}\`.`,
     item: [
-      request(`${r}-list`, def.title, 'GET', `/${r}/`, {
-        description:
-          'List (master fields only). Filter with ?field=value, page with offset and limit (≤ 50).',
+      request({
+        id: `read-${r}-list`,
+        name: list,
+        method: 'GET',
+        path: `/${r}/?offset=0&limit=50`,
+        description: `Master fields only, at most 50 records a page (\`offset\`, \`limit\`). Filter with \`?field=value\` on ${filters.map((f) => `\`${f}\``).join(', ')}; \`lastmodified\` finds records changed since a Unix time.`,
         tests: [
           expectStatus(200),
-          "pm.test('a list', function () { pm.expect(pm.response.json().data).to.be.an('array'); });",
+          'var body = pm.response.json();',
+          "pm.test('{pagination, data}', function () {",
+          "  pm.expect(Object.keys(body)).to.eql(['pagination', 'data']);",
+          "  pm.expect(Object.keys(body.pagination)).to.eql(['count', 'offset', 'limit']);",
+          "  pm.expect(body.data).to.be.an('array');",
+          '  pm.expect(body.pagination.count).to.eql(body.data.length);',
+          '});',
+          ...shapeTests('every record', 'body.data', s.summary),
+          'var first = body.data[0];',
+          `pm.collectionVariables.set('${keyVar}', first ? String(first.${def.keyField}) : '');`,
+          ...(findVar !== keyVar
+            ? [`pm.collectionVariables.set('${findVar}', first ? String(first.${find}) : '');`]
+            : []),
         ],
       }),
-      request(`${r}-create`, `Create ${def.title}`, 'POST', `/${r}/`, {
-        body: jsonBody(def.sample),
+      request({
+        id: `read-${r}-get`,
+        name: `Get ${def.title} by ${def.keyField}`,
+        method: 'GET',
+        path: `/${r}/{{${keyVar}}}`,
+        description: `One record with its detail. ${uses(keyVar)}`,
+        prerequest: needsFirst(keyVar),
+        tests: [
+          expectStatus(200),
+          'var body = pm.response.json();',
+          "pm.test('one record, the one asked for', function () {",
+          '  pm.expect(body.data.length).to.eql(1);',
+          `  pm.expect(String(body.data[0].${def.keyField})).to.eql(pm.collectionVariables.get('${keyVar}'));`,
+          '});',
+          ...shapeTests('the record', 'body.data', s.record, detailOf(s)),
+        ],
+      }),
+      request({
+        id: `read-${r}-find`,
+        name: `Find ${def.title} with detail (*)`,
+        method: 'GET',
+        path: `/${r}/*?${find}={{${findVar}}}`,
+        description: `One record with its detail, by indexed fields: ${Object.keys(s.findQuery.properties)
+          .filter((f) => !['offset', 'limit', 'lastmodified'].includes(f))
+          .map((f) => `\`${f}\``)
+          .join(', ')}. ${uses(findVar)}`,
+        prerequest: needsFirst(findVar),
+        tests: [
+          expectStatus(200),
+          'var body = pm.response.json();',
+          "pm.test('one record, with the value asked for', function () {",
+          '  pm.expect(body.pagination.count).to.eql(1);',
+          `  pm.expect(String(body.data[0].${find})).to.eql(pm.collectionVariables.get('${findVar}'));`,
+          '});',
+          ...shapeTests('the record', 'body.data', s.record, detailOf(s)),
+        ],
+      }),
+    ],
+  };
+}
+
+function writeFolder(s: ResourceSchemas): Item {
+  const { def } = s;
+  const r = def.name;
+  const create = `Create ${def.title}`;
+  const keyVar = `${r}_key`;
+  const nextVar = `${r}_next_updatecount`;
+  const field = editableField(def);
+  const createExample = exampleOf(s.createBody);
+  const updateExample = exampleOf(s.updateBody);
+  // The example's updatecount becomes the variable Create sets (a number, so unquoted).
+  const updateRaw = JSON.stringify({ ...updateExample, updatecount: 0 }, null, 2).replace(
+    '"updatecount": 0',
+    `"updatecount": {{${nextVar}}}`,
+  );
+  const uses = (what: string) =>
+    `Uses ${what}, which the request "${create}" above sets from its answer: send that first, or set the variables yourself.`;
+  return {
+    id: `write-${r}`,
+    name: def.title,
+    description: `\`/${r}/\`: needs \`${def.permissions.write}\` (and \`${def.permissions.read}\`). Create, update and delete one record.`,
+    item: [
+      request({
+        id: `write-${r}-create`,
+        name: create,
+        method: 'POST',
+        path: `/${r}/`,
+        description: `Required: ${(s.createBody.required ?? []).map((f: string) => `\`${f}\``).join(', ') || 'nothing'}. Unknown fields are refused; read-only fields are ignored.${def.numbering ? ` Omit docno for the next ${def.numbering.prefix} number.` : ''} Sets \`{{${keyVar}}}\` and \`{{${nextVar}}}\` for the requests below.`,
+        body: jsonBody(JSON.stringify(createExample, null, 2)),
         tests: [
           expectStatus(201),
           'var rec = pm.response.json().data[0];',
-          `pm.collectionVariables.set('${r}_key', rec.${def.keyField});`,
-          ...(def.kind === 'document' ? [`pm.collectionVariables.set('${r}_docno', rec.docno);`] : []),
+          ...shapeTests('the record', '[rec]', s.record, detailOf(s)),
+          `pm.collectionVariables.set('${keyVar}', rec.${def.keyField});`,
+          `pm.collectionVariables.set('${nextVar}', rec.updatecount + 1);`,
         ],
       }),
-      request(`${r}-get`, `Get ${def.title} by ${def.keyField}`, 'GET', `/${r}/${keyVar}`, {
+      request({
+        id: `write-${r}-update`,
+        name: `Update ${def.title}`,
+        method: 'PUT',
+        path: `/${r}/{{${keyVar}}}`,
+        description: `\`updatecount\` must be the stored value + 1, else 409 RECORD_CHANGED. ${uses(`\`{{${keyVar}}}\` and \`{{${nextVar}}}\``)}`,
+        body: jsonBody(updateRaw),
         tests: [
           expectStatus(200),
-          `pm.collectionVariables.set('${r}_next_updatecount', pm.response.json().data[0].updatecount + 1);`,
+          'var rec = pm.response.json().data[0];',
+          "pm.test('changed, with the updatecount sent', function () {",
+          `  pm.expect(rec.${field}).to.eql(${q(updateExample[field])});`,
+          `  pm.expect(rec.updatecount).to.eql(Number(pm.collectionVariables.get('${nextVar}')));`,
+          '});',
         ],
       }),
-      request(`${r}-find`, `Find ${def.title} with detail (*)`, 'GET', `/${r}/*?${findQuery}`, {
-        description: `One record with its detail; filter by ${def.indexed.join(', ')}.`,
+      request({
+        id: `write-${r}-delete`,
+        name: `Delete ${def.title}`,
+        method: 'DELETE',
+        path: `/${r}/{{${keyVar}}}`,
+        description: `Deletes the record and its detail rows. ${uses(`\`{{${keyVar}}}\``)}`,
         tests: [
-          expectStatus(200),
-          "pm.test('one record', function () { pm.expect(pm.response.json().data.length).to.eql(1); });",
+          expectStatus(204),
+          `pm.collectionVariables.unset('${keyVar}');`,
+          `pm.collectionVariables.unset('${nextVar}');`,
         ],
-      }),
-      request(`${r}-update`, `Update ${def.title}`, 'PUT', `/${r}/${keyVar}`, {
-        body: jsonBody(null, updateRaw),
-        description: 'updatecount must be the stored value + 1.',
-        tests: [expectStatus(200)],
-      }),
-      request(`${r}-delete`, `Delete ${def.title}`, 'DELETE', `/${r}/${keyVar}`, {
-        tests: [expectStatus(204)],
       }),
     ],
   };
@@ -122,7 +272,9 @@ export function buildPostmanCollection(options: PostmanOptions): Record<string, 
       _postman_id: 'latchkey-data-api',
       name: 'latchkey data API',
       description:
-        'Fill your_access_key and your_secret_key in the collection Variables, then send "Agent". ' +
+        'Fill your_access_key and your_secret_key in the collection Variables, then send Read › Agent › List Agent. ' +
+        'The Read folder only reads (a read-only key, e.g. the DataReadOnly role, runs all of it); ' +
+        'the Write folder creates, updates and deletes one sample record per resource (it needs write permissions and the demo data). ' +
         `Generated by latchkey ${options.version} from its resource registry.`,
       schema: POSTMAN_SCHEMA,
     },
@@ -142,6 +294,21 @@ export function buildPostmanCollection(options: PostmanOptions): Record<string, 
       { key: 'region', value: options.region, type: 'string' },
       { key: 'service', value: options.service, type: 'string' },
     ],
-    item: RESOURCES.map(folder),
+    item: [
+      {
+        id: 'read',
+        name: 'Read',
+        description:
+          'GET requests only, a folder per resource: needs `<resource>:read` (`*:read` for all of it). Nothing is changed.',
+        item: DATA_SCHEMAS.map(readFolder),
+      },
+      {
+        id: 'write',
+        name: 'Write',
+        description:
+          'Per resource: create a sample record, update it, delete it. Needs `<resource>:write`; the samples refer to the demo data (LATCHKEY_DEMO_DATA=1).',
+        item: DATA_SCHEMAS.map(writeFolder),
+      },
+    ],
   };
 }
