@@ -8,6 +8,7 @@ import { fastifyTrustProxy } from './config.js';
 import { AppError } from './errors.js';
 import type { App, RouteDeps } from './http/app-types.js';
 import { registerAuth } from './http/auth.js';
+import { registerContractChecks } from './http/contract-checks.js';
 import { registerErrorHandling, sendError } from './http/errors.js';
 import { consoleRoutes } from './http/routes/console.js';
 import { dataRoutes } from './http/routes/data.js';
@@ -35,7 +36,12 @@ export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
 
-export async function buildApp(deps: AuthDeps): Promise<App> {
+export interface BuildOptions {
+  /** Check every answer of a contract route against the contract (the test suite turns this on). */
+  checkContract?: boolean;
+}
+
+export async function buildApp(deps: AuthDeps, options: BuildOptions = {}): Promise<App> {
   const { svc } = deps;
   const app = Fastify({
     loggerInstance: svc.logger as FastifyBaseLogger,
@@ -54,7 +60,6 @@ export async function buildApp(deps: AuthDeps): Promise<App> {
       return sendError(
         reply,
         request,
-        400,
         malformedUrl ? 'INVALID_URL' : 'BAD_REQUEST',
         malformedUrl
           ? 'the request URL is malformed (bad percent-encoding)'
@@ -112,6 +117,7 @@ export async function buildApp(deps: AuthDeps): Promise<App> {
 
   registerErrorHandling(app as unknown as FastifyInstance);
   registerAuth(app as unknown as FastifyInstance, deps);
+  if (options.checkContract) registerContractChecks(app as unknown as FastifyInstance);
 
   const routeDeps: RouteDeps = { ...deps, version: VERSION };
   for (const routes of [

@@ -1,52 +1,127 @@
 /**
- * One error type for every expected failure, with a stable UPPER_SNAKE code.
- * Routes never invent status codes: the map below is the only place they come from.
+ * The error catalogue: every code the server can send, with its HTTP status and what it means.
+ * Routes never invent status codes (the status comes from the code), `sendError` and `AppError`
+ * take only these codes, the OpenAPI document lists them per operation, and the README's error
+ * table is generated from this list (`npm run docs:errors`; a test fails when the README drifts).
+ *
+ * Admin and console errors are UPPER_SNAKE. Signed requests answer with the codes AWS clients
+ * already understand (PascalCase, as AWS spells them).
  */
-export const ERROR_STATUS = {
-  VALIDATION_FAILED: 400,
-  MALFORMED_JSON: 400,
-  UNKNOWN_PERMISSION: 400,
-  INVALID_EXPIRY: 400,
-  EXPIRY_BEYOND_MAXIMUM: 400,
-  INVALID_ACCESS_KEY_ID: 400,
-  EMAIL_REQUIRED: 400,
-  UNAUTHENTICATED: 401,
-  INVALID_CREDENTIALS: 401,
-  INVALID_TOKEN: 401,
-  EXPIRED_TOKEN: 401,
-  AccessDenied: 403,
-  /** A grant, binding or change that would give a principal or key more than the caller holds. */
-  PRIVILEGE_ESCALATION: 403,
-  /** A one-time link's POST sent by a page of another site (it would use the link up). */
-  CROSS_SITE_REQUEST: 403,
-  API_USER_PASSWORD_LOGIN: 403,
-  USER_DISABLED: 403,
-  KEY_TYPE_NOT_ALLOWED: 403,
-  KEY_INACTIVE: 403,
-  KEY_EXPIRED: 403,
-  NOT_FOUND: 404,
-  METHOD_NOT_ALLOWED: 405,
-  NOT_ACCEPTABLE: 406,
-  CONFLICT: 409,
-  ALREADY_EXISTS: 409,
-  KEY_LIMIT_REACHED: 409,
-  LAST_ADMINISTRATOR: 409,
-  BUILTIN_PROTECTED: 409,
-  TENANT_REQUIRED: 409,
-  /** Data API: PUT carried a stale updatecount (SQL Account's "Record has been changed by other users."). */
-  RECORD_CHANGED: 409,
-  REVEAL_LINK_USED: 410,
-  REVEAL_LINK_EXPIRED: 410,
-  PAYLOAD_TOO_LARGE: 413,
-  UNSUPPORTED_MEDIA_TYPE: 415,
-  /** Data API: a referenced code (customer, agent, item, …) does not exist in the tenant. */
-  UNKNOWN_REFERENCE: 422,
-  TOO_MANY_REQUESTS: 429,
-  INTERNAL: 500,
-  SERVICE_UNAVAILABLE: 503,
-} as const;
+export const ERRORS = {
+  // ---- 400: the request itself is wrong
+  VALIDATION_FAILED: {
+    status: 400,
+    meaning: 'a field is missing, has the wrong type or range, or is unknown; the message names it',
+  },
+  MALFORMED_JSON: { status: 400, meaning: 'the body is not valid JSON' },
+  BAD_REQUEST: { status: 400, meaning: 'the request could not be read (headers, length, encoding)' },
+  INVALID_URL: { status: 400, meaning: 'the URL is malformed (bad percent-encoding)' },
+  UNKNOWN_PERMISSION: { status: 400, meaning: 'a role names a permission that does not exist' },
+  INVALID_EXPIRY: { status: 400, meaning: 'the expiry date is not a real date, or is in the past' },
+  EXPIRY_BEYOND_MAXIMUM: { status: 400, meaning: "the expiry is beyond the tenant's maximum key lifetime" },
+  INVALID_ACCESS_KEY_ID: {
+    status: 400,
+    meaning: 'an /iam route was given something that is not an access key ID (format or checksum)',
+  },
+  EMAIL_REQUIRED: { status: 400, meaning: 'emailing the credentials needs an email address on the owner' },
+  // ---- 401: who are you?
+  UNAUTHENTICATED: { status: 401, meaning: 'no credentials: sign the request or send a Bearer token' },
+  INVALID_CREDENTIALS: { status: 401, meaning: 'wrong email, password, access key or secret' },
+  INVALID_TOKEN: {
+    status: 401,
+    meaning: 'the Bearer token is not valid, or no longer is (its key or session changed)',
+  },
+  EXPIRED_TOKEN: { status: 401, meaning: 'the Bearer token has expired: sign in again' },
+  // ---- 403: you may not
+  AccessDenied: {
+    status: 403,
+    meaning:
+      'the credentials lack the permission (`missingPermission` names it), or a presigned URL has expired',
+  },
+  PRIVILEGE_ESCALATION: {
+    status: 403,
+    meaning: 'the change would give more than the caller holds (`missingPermissions` lists it)',
+  },
+  CROSS_SITE_REQUEST: { status: 403, meaning: "a one-time link's form was posted from another site" },
+  API_USER_PASSWORD_LOGIN: { status: 403, meaning: 'an API user signs requests with keys, not a password' },
+  USER_DISABLED: { status: 403, meaning: 'the account is disabled' },
+  KEY_TYPE_NOT_ALLOWED: { status: 403, meaning: 'an `api`-type key cannot be exchanged for a token' },
+  KEY_INACTIVE: { status: 403, meaning: 'the key (or its owner) is deactivated' },
+  KEY_EXPIRED: { status: 403, meaning: 'the key has expired' },
+  // ---- signed requests (AWS codes)
+  SignatureDoesNotMatch: {
+    status: 403,
+    meaning:
+      'the signature is wrong; the answer includes the `canonicalRequest` and `stringToSign` the server computed (never the secret)',
+  },
+  InvalidAccessKeyId: { status: 403, meaning: 'no such key (malformed, mistyped, deleted)' },
+  AccessKeyInactive: { status: 403, meaning: 'the key (or its owner) is deactivated' },
+  ExpiredToken: { status: 403, meaning: 'the key has expired' },
+  RequestTimeTooSkewed: { status: 403, meaning: '`X-Amz-Date` is more than 15 minutes off the server clock' },
+  MissingAuthenticationToken: { status: 403, meaning: 'no Authorization header and no presigned parameters' },
+  AuthorizationHeaderMalformed: {
+    status: 400,
+    meaning: 'the credential, scope or signed headers of the Authorization header cannot be used',
+  },
+  AuthorizationQueryParametersError: {
+    status: 400,
+    meaning: "a presigned URL's `X-Amz-*` parameters cannot be used",
+  },
+  XAmzContentSHA256Mismatch: { status: 400, meaning: 'the body does not match `x-amz-content-sha256`' },
+  InvalidRequest: {
+    status: 400,
+    meaning: 'refused by policy: streaming or (where not allowed) unsigned payloads, bad header bytes',
+  },
+  InvalidToken: {
+    status: 400,
+    meaning: '`X-Amz-Security-Token` sent: session credentials are not supported',
+  },
+  InvalidURI: { status: 400, meaning: 'the request target is not a valid path' },
+  SlowDown: {
+    status: 429,
+    meaning:
+      'too many failed signatures from this address or for this key; wait `Retry-After` seconds (`failures`, `retryAfterSeconds` in the body)',
+  },
+  // ---- 404 to 422
+  NOT_FOUND: { status: 404, meaning: 'no such route, or no such object in your tenant' },
+  CONFLICT: { status: 409, meaning: 'the change conflicts with the current state (the message says how)' },
+  ALREADY_EXISTS: { status: 409, meaning: 'a name, email, code or docno that must be unique is taken' },
+  KEY_LIMIT_REACHED: { status: 409, meaning: "the owner already has the tenant's per-user number of keys" },
+  LAST_ADMINISTRATOR: { status: 409, meaning: 'the change would leave the tenant without an administrator' },
+  BUILTIN_PROTECTED: { status: 409, meaning: 'built-in groups and roles cannot be renamed or deleted' },
+  TENANT_REQUIRED: {
+    status: 409,
+    meaning:
+      'the email and password match accounts in several tenants (`tenants` lists them); send `tenantId`',
+  },
+  RECORD_CHANGED: {
+    status: 409,
+    meaning: 'data API: a stale `updatecount` (SQL Account\'s "Record has been changed by other users.")',
+  },
+  REVEAL_LINK_USED: { status: 410, meaning: 'the one-time link to a secret was already used' },
+  REVEAL_LINK_EXPIRED: { status: 410, meaning: 'the one-time link to a secret has expired' },
+  PAYLOAD_TOO_LARGE: { status: 413, meaning: 'the body is larger than `LATCHKEY_BODY_LIMIT_BYTES`' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'send JSON (or form fields where a route says so)' },
+  UNKNOWN_REFERENCE: {
+    status: 422,
+    meaning: 'data API: a referenced code (customer, agent, item, …) does not exist (`missing` lists them)',
+  },
+  TOO_MANY_REQUESTS: {
+    status: 429,
+    meaning:
+      'too many failed sign-ins; wait `Retry-After` seconds (`failures`, `retryAfterSeconds` in the body), or `npx latchkey throttle clear`',
+  },
+  // ---- 5xx: our side
+  INTERNAL: { status: 500, meaning: 'a bug: the request id finds it in the log' },
+  CONSOLE_NOT_BUILT: { status: 503, meaning: 'the web console is not built: run `npm run build`' },
+  SERVICE_UNAVAILABLE: { status: 503, meaning: 'shutting down, or the database is unreachable' },
+} as const satisfies Record<string, { status: number; meaning: string }>;
 
-export type ErrorCode = keyof typeof ERROR_STATUS;
+export type ErrorCode = keyof typeof ERRORS;
+
+export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
+
+export const statusOf = (code: ErrorCode): number => ERRORS[code].status;
 
 export class AppError extends Error {
   readonly status: number;
@@ -57,7 +132,7 @@ export class AppError extends Error {
   ) {
     super(message);
     this.name = 'AppError';
-    this.status = ERROR_STATUS[code];
+    this.status = ERRORS[code].status;
   }
 }
 

@@ -6,13 +6,22 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RESOURCES } from '../src/accounting/registry.js';
+import { RESOURCES, type ResourceDef, resourceByName } from '../src/accounting/registry.js';
+import { exampleOf, schemasOf } from '../src/accounting/schemas.js';
 import { buildSampleCurl, shellQuote } from '../src/devtools/sample-curl.js';
 import { call, type TestApp } from './helpers/app.js';
 import { data, listeningDataApp, signedFetch, userWithRole } from './helpers/data.js';
-import { ENGINES, engineAvailable } from './helpers/engines.js';
+import { describeEachEngine } from './helpers/each-engine.js';
 
 const run = promisify(execFile);
+
+interface Folder {
+  id: string;
+  name: string;
+  item: Folder[];
+  request?: { method: string; url: string; description?: string; body?: { raw: string } };
+  event?: Array<{ listen: string; script: { exec: string[] } }>;
+}
 
 async function curlVersion(): Promise<[number, number] | undefined> {
   try {
@@ -54,9 +63,8 @@ describe('sample cURL builder', () => {
   });
 });
 
-describe.each(ENGINES)('developer tools on %s', (engine) => {
-  const suite = engineAvailable(engine) ? describe : describe.skip;
-  suite('tools', () => {
+describeEachEngine('developer tools', (engine) => {
+  describe('tools', () => {
     let t: TestApp;
     let baseUrl: string;
     let key: { accessKeyId: string; secretAccessKey: string };
@@ -80,8 +88,29 @@ describe.each(ENGINES)('developer tools on %s', (engine) => {
       }
       const invoice = doc.components.schemas.SalesInvoice;
       expect(invoice.properties.docamt).toMatchObject({ type: 'string', readOnly: true });
+      expect(invoice.properties.docamt.pattern).toBe('^-?\\d+\\.\\d{2}$');
+      expect(invoice.properties.postdate.type).toEqual(['string', 'null']);
+      expect(invoice.properties.cancelled.type).toBe('boolean');
       expect(invoice.properties.sdsdocdetail.items.properties.dtlkey.type).toBe('integer');
-      expect(invoice.required).toEqual(['docdate', 'code']);
+      // An answer always carries every field; a create body needs only the required ones.
+      expect(invoice.required).toEqual(Object.keys(invoice.properties));
+      expect(doc.components.schemas.SalesInvoiceCreate.required).toEqual(['docdate', 'code']);
+      expect(doc.components.schemas.SalesInvoiceUpdate.required).toEqual(['updatecount']);
+      const list = doc.paths['/salesinvoice/'].get;
+      expect(list.responses['200'].content['application/json'].schema.properties.data.items).toEqual({
+        $ref: '#/components/schemas/SalesInvoiceSummary',
+      });
+      expect(list.parameters.map((p: { name: string }) => p.name)).toContain('agent');
+      const create = doc.paths['/salesinvoice/'].post;
+      expect(create.requestBody.content['application/json'].schema).toEqual({
+        $ref: '#/components/schemas/SalesInvoiceCreate',
+      });
+      // POST answers {data: [record]} (no pagination), as the route does.
+      expect(create.responses['201'].content['application/json'].schema.required).toEqual(['data']);
+      expect(create.responses['422']['x-error-codes']).toEqual(['UNKNOWN_REFERENCE']);
+      expect(doc.paths['/salesinvoice/{dockey}'].put.responses['409']['x-error-codes']).toContain(
+        'RECORD_CHANGED',
+      );
     });
 
     it('renders a readable API reference page without external resources', async () => {
@@ -90,10 +119,17 @@ describe.each(ENGINES)('developer tools on %s', (engine) => {
       expect(res.headers['content-type']).toContain('text/html');
       for (const r of RESOURCES) expect(res.body).toContain(`id="${r.name}"`);
       expect(res.body).toContain('Record has been changed by other users.');
+      // Types, flags and sample bodies from the schemas: nullable dates, decimal strings, required fields.
+      expect(res.body).toContain('<td><code>postdate</code></td><td>date YYYY-MM-DD or null</td>');
+      expect(res.body).toContain(
+        '<td><code>docamt</code></td><td>decimal string, e.g. &#34;0.00&#34;</td><td>read-only</td>',
+      );
+      expect(res.body).toContain('<td><code>docdate</code></td><td>date YYYY-MM-DD</td><td>required</td>');
+      expect(res.body).toContain('&#34;updatecount&#34;: 2');
       expect(res.body).not.toMatch(/(src|href)="https?:/);
     });
 
-    it('GET /iam/postman-collection: a v2.1 collection, awsv4 auth, a folder per resource, needs credentials', async () => {
+    it('GET /iam/postman-collection: a v2.1 collection, awsv4 auth, Read and Write folders per resource, needs credentials', async () => {
       expect((await call(t, 'GET', '/iam/postman-collection', { token: '' })).statusCode).toBe(401);
       const res = await call(t, 'GET', '/iam/postman-collection');
       expect(res.statusCode).toBe(200);
@@ -116,17 +152,67 @@ describe.each(ENGINES)('developer tools on %s', (engine) => {
         'your_access_key',
         'your_secret_key',
       ]);
-      expect(c.item).toHaveLength(RESOURCES.length);
-      const agent = c.item.find((f: { name: string }) => f.name === 'Agent');
-      expect(agent.item.map((i: { request: { method: string } }) => i.request.method)).toEqual([
-        'GET',
-        'POST',
-        'GET',
-        'GET',
-        'PUT',
-        'DELETE',
+      // Read (GETs only) and Write, each with a folder per resource.
+      expect(c.item.map((f: { name: string }) => f.name)).toEqual(['Read', 'Write']);
+      const [read, write] = c.item as [Folder, Folder];
+      expect(read.item.map((f) => f.name)).toEqual(RESOURCES.map((r) => r.title));
+      expect(write.item.map((f) => f.name)).toEqual(RESOURCES.map((r) => r.title));
+      const agentRead = read.item[0] as Folder;
+      expect(agentRead.item.map((i) => `${i.request?.method} ${i.request?.url}`)).toEqual([
+        'GET {{base_url}}/agent/?offset=0&limit=50',
+        'GET {{base_url}}/agent/{{agent_first_code}}',
+        'GET {{base_url}}/agent/*?code={{agent_first_code}}',
       ]);
-      expect(agent.item[0]).toMatchObject({ name: 'Agent', request: { url: '{{base_url}}/agent/' } });
+      const agentWrite = write.item[0] as Folder;
+      expect(agentWrite.item.map((i) => `${i.request?.method} ${i.request?.url}`)).toEqual([
+        'POST {{base_url}}/agent/',
+        'PUT {{base_url}}/agent/{{agent_key}}',
+        'DELETE {{base_url}}/agent/{{agent_key}}',
+      ]);
+      // The sample bodies are the create schema's examples.
+      const invoiceCreate = (write.item.find((f) => f.name === 'Sales Invoice') as Folder).item[0];
+      expect(JSON.parse(invoiceCreate?.request?.body?.raw as string)).toEqual(
+        exampleOf(schemasOf(resourceByName('salesinvoice') as ResourceDef).createBody),
+      );
+      const requests = (folder: Folder): Folder[] => folder.item.flatMap((i) => (i.item ? requests(i) : [i]));
+      expect(new Set(requests(read).map((i) => i.request?.method))).toEqual(new Set(['GET']));
+      expect(requests(write).filter((i) => i.request?.method === 'GET')).toEqual([]);
+      const ids = [...requests(read), ...requests(write)].map((i) => i.id);
+      expect(new Set(ids).size).toBe(ids.length);
+    });
+
+    it('the Postman collection: a request that uses a value another request sets says so, and comes after it', async () => {
+      const c = (await call(t, 'GET', '/iam/postman-collection')).json();
+      let checked = 0;
+      for (const top of c.item as Folder[]) {
+        for (const folder of top.item) {
+          const setBy = new Map<string, string>();
+          for (const item of folder.item) {
+            const scripts = (item.event ?? []).flatMap((e) => e.script.exec).join('\n');
+            // What is sent: the URL and the body (the description may name variables it sets).
+            const text = JSON.stringify([item.request?.url, item.request?.body]);
+            for (const [, variable] of text.matchAll(/\{\{(\w+)\}\}/g)) {
+              if (
+                ['base_url', 'region', 'service', 'your_access_key', 'your_secret_key'].includes(
+                  variable as string,
+                )
+              )
+                continue;
+              const setter = setBy.get(variable as string);
+              expect(
+                setter,
+                `${folder.name} › ${item.name} uses {{${variable}}}: no earlier request sets it`,
+              ).toBeDefined();
+              expect(item.request?.description).toContain(`"${setter}"`);
+              checked++;
+            }
+            for (const [, variable] of scripts.matchAll(/collectionVariables\.set\('(\w+)'/g)) {
+              setBy.set(variable as string, item.name);
+            }
+          }
+        }
+      }
+      expect(checked).toBeGreaterThan(RESOURCES.length * 4);
     });
 
     it('GET /iam/sample-curl gives the command with a secret placeholder; POST adds the precomputed variant', async () => {

@@ -1,18 +1,17 @@
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { authenticateSigned } from '../src/auth/signed-request.js';
 import { generateAccessKeyId } from '../src/crypto/access-key-id.js';
 import { CompiledOnce } from '../src/storage/compiled-once.js';
-import { call, startTestApp, type TestApp } from './helpers/app.js';
-import { ENGINES, engineAvailable } from './helpers/engines.js';
+import { call } from './helpers/app.js';
+import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 import { type Credentials, presign, signHeaders } from './helpers/sign.js';
 
 const HOST = 'latchkey.test';
 
-describe.each(ENGINES)('SigV4-signed requests on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
-  run('signed requests', () => {
-    let t: TestApp;
+describeEachEngine('SigV4-signed requests', (engine) => {
+  describe('signed requests', () => {
+    const t = useTestApp(engine);
     let creds: Credentials;
     let saId: string;
     // Each request from its own address, so failures asserted here do not trip the throttle.
@@ -33,7 +32,6 @@ describe.each(ENGINES)('SigV4-signed requests on %s', (engine) => {
       return t.app.inject({ method: 'GET', url: path, headers, remoteAddress: nextIp() });
     };
     beforeAll(async () => {
-      t = await startTestApp(engine);
       const sa = (await call(t, 'POST', '/iam/service-accounts', { body: { name: 'signer' } })).json();
       saId = sa.id;
       const roles = (await call(t, 'GET', '/iam/roles')).json().items;
@@ -45,7 +43,6 @@ describe.each(ENGINES)('SigV4-signed requests on %s', (engine) => {
       ).json();
       creds = { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey };
     });
-    afterAll(async () => t?.close());
 
     it('GET /profile signed by the AWS SDK signer returns the caller', async () => {
       const res = await signedGet(creds);
@@ -82,7 +79,7 @@ describe.each(ENGINES)('SigV4-signed requests on %s', (engine) => {
       const unknown = { accessKeyId: generateAccessKeyId(), secretAccessKey: creds.secretAccessKey };
       for (let i = 0; i < 2; i++) {
         const refused = await authenticateSigned(t.runtime, await input(unknown));
-        expect(refused).toMatchObject({ ok: false, status: 403, code: 'InvalidAccessKeyId' });
+        expect(refused).toMatchObject({ ok: false, code: 'InvalidAccessKeyId' });
       }
     });
 

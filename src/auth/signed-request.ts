@@ -6,6 +6,7 @@
  */
 import type { Actor } from '../context.js';
 import { isWellFormedAccessKeyId } from '../crypto/access-key-id.js';
+import type { ErrorCode } from '../errors.js';
 import { PermissionSet } from '../identity/permissions.js';
 import type { Services } from '../services.js';
 import { currentSecrets, type KeyAuthority, type KeyEntry, keyUnusable } from './key-authority.js';
@@ -13,14 +14,13 @@ import type { LastUsedRecorder } from './last-used.js';
 import {
   type ParsedSigV4,
   parseSigV4,
-  SIGV4_FAILURE_STATUS,
   SigningKeyCache,
   type SigV4Failure,
   type SigV4Request,
   verifySigV4,
 } from './sigv4/index.js';
 import type { FailureThrottle } from './throttle.js';
-import { signedRequestKeys } from './throttle-keys.js';
+import { signedRequestKeys, throttledMessage } from './throttle-keys.js';
 
 export interface SignedAuthDeps {
   svc: Services;
@@ -44,10 +44,15 @@ export type SignedAuthResult =
   | { ok: true; actor: Actor; entry: KeyEntry }
   | {
       ok: false;
-      status: number;
-      code: string;
+      code: ErrorCode;
       message: string;
-      details?: { canonicalRequest?: string; stringToSign?: string };
+      details?: {
+        canonicalRequest?: string;
+        stringToSign?: string;
+        /** 429 SlowDown: failures of the counter that blocked, and the Retry-After seconds. */
+        failures?: number;
+        retryAfterSeconds?: number;
+      };
       retryAfterSeconds?: number;
     };
 
@@ -65,21 +70,20 @@ function pairs(raw: readonly string[]): Array<readonly [string, string]> {
 }
 
 interface Failure {
-  status: number;
-  code: string;
+  code: ErrorCode;
   message: string;
   details?: SigV4Failure;
 }
 
 const unknownKey = (): Failure => ({
-  status: 403,
   code: 'InvalidAccessKeyId',
   message: 'The access key ID you provided does not exist in our records.',
 });
 
+// The verifier's own failures are catalogue codes, but for InternalError: input that trips a bug
+// in the parser is still answered as a bad request, never 5xx.
 const fromSigV4 = (failure: SigV4Failure): Failure => ({
-  status: SIGV4_FAILURE_STATUS[failure.code] >= 500 ? 400 : SIGV4_FAILURE_STATUS[failure.code],
-  code: failure.code,
+  code: failure.code === 'InternalError' ? 'InvalidRequest' : failure.code,
   message: failure.message,
   details: failure,
 });
@@ -162,7 +166,6 @@ function checkSigned(
     // The key's holder signed in another scope: tell them which ones are accepted.
     const d = deps.svc.config.sigv4;
     return refuse(deps, input, now, accessKeyId, {
-      status: 400,
       code: 'AuthorizationHeaderMalformed',
       message: `The credential scope ${region}/${service} is not accepted here; expecting ${d.region}/${d.service}${settings.acceptedScopes.map((s) => ` or ${s.region}/${s.service}`).join('')}.`,
     });
@@ -171,7 +174,6 @@ function checkSigned(
   const unusable = keyUnusable(entry, nowMs);
   if (unusable !== null) {
     return refuse(deps, input, now, accessKeyId, {
-      status: 403,
       code: unusable === 'inactive' ? 'AccessKeyInactive' : 'ExpiredToken',
       message:
         unusable === 'inactive'
@@ -212,21 +214,22 @@ async function refuse(
 ): Promise<SignedAuthResult> {
   const keys = signedRequestKeys(input.ip, existingKeyId);
   const nowMs = now.getTime();
-  let wait = await deps.throttle.retryAfter(keys, nowMs);
-  if (wait === 0) wait = await deps.throttle.recordFailure(keys, nowMs);
-  if (wait > 0) {
+  let block = await deps.throttle.blocked(keys, nowMs);
+  // Not blocked: count this failure; if it started a block, answer with that block.
+  if (block === undefined && (await deps.throttle.recordFailure(keys, nowMs)) > 0)
+    block = await deps.throttle.blocked(keys, nowMs);
+  if (block !== undefined) {
     return {
       ok: false,
-      status: 429,
       code: 'SlowDown',
-      message: `too many failed authentications; retry in ${wait} s`,
-      retryAfterSeconds: wait,
+      message: throttledMessage(block, input.ip, 'signed requests'),
+      details: { failures: block.failures, retryAfterSeconds: block.retryAfterSeconds },
+      retryAfterSeconds: block.retryAfterSeconds,
     };
   }
   const { details } = failure;
   return {
     ok: false,
-    status: failure.status,
     code: failure.code,
     message: failure.message,
     details:

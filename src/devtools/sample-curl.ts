@@ -76,8 +76,7 @@ export async function buildSampleCurl(
     const prev = query[k];
     query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
   }
-  // Loaded on demand: the AWS SDK signer is only needed for the precomputed variant (and is listed
-  // under devDependencies today, so a production install without it still starts).
+  // Loaded on demand: the AWS SDK signer is only needed for the precomputed variant.
   const [{ SignatureV4 }, { Sha256 }] = await Promise.all([
     import('@smithy/signature-v4'),
     import('@aws-crypto/sha256-js'),

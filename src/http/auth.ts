@@ -74,18 +74,12 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
     if (!result.ok) {
       if (result.retryAfterSeconds !== undefined)
         reply.header('retry-after', String(result.retryAfterSeconds));
-      sendError(reply, request, result.status, result.code, result.message, result.details ?? {});
+      sendError(reply, request, result.code, result.message, result.details ?? {});
       return null;
     }
     // The matched route, never the raw URL: `/%69am/me` is routed to /iam/me too.
     if (result.entry.key.type === 'api' && isIamRoute(request)) {
-      sendError(
-        reply,
-        request,
-        403,
-        'AccessDenied',
-        'API-type keys sign data requests only, not /iam requests.',
-      );
+      sendError(reply, request, 'AccessDenied', 'API-type keys sign data requests only, not /iam requests.');
       return null;
     }
     request.actor = result.actor;

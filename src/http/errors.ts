@@ -1,21 +1,21 @@
 /** Every error leaves as `{"error":{"code","message","requestId"}}`; 5xx details stay in the log. */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, ERROR_STATUS, type ErrorCode } from '../errors.js';
+import { AppError, type ErrorCode, statusOf } from '../errors.js';
 
 export interface ErrorBody {
-  error: { code: string; message: string; requestId: string; [extra: string]: unknown };
+  error: { code: ErrorCode; message: string; requestId: string; [extra: string]: unknown };
 }
 
+/** The one way an error leaves the server: its status comes from the code (src/errors.ts). */
 export function sendError(
   reply: FastifyReply,
   request: FastifyRequest,
-  status: number,
-  code: string,
+  code: ErrorCode,
   message: string,
   extra: Record<string, unknown> = {},
 ): FastifyReply {
   return reply
-    .status(status)
+    .status(statusOf(code))
     .send({ error: { code, message, requestId: request.id, ...extra } } satisfies ErrorBody);
 }
 
@@ -35,7 +35,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
       if (error.code === 'TOO_MANY_REQUESTS' && typeof error.details?.retryAfterSeconds === 'number') {
         reply.header('retry-after', String(error.details.retryAfterSeconds));
       }
-      return sendError(reply, request, error.status, error.code, error.message, error.details ?? {});
+      return sendError(reply, request, error.code, error.message, error.details ?? {});
     }
     const fastifyError = error as FastifyError;
     if (fastifyError.validation) {
@@ -46,33 +46,30 @@ export function registerErrorHandling(app: FastifyInstance): void {
       if (first?.keyword === 'additionalProperties') {
         message = `${where} has an unknown field "${(first.params as { additionalProperty?: string }).additionalProperty}"`;
       }
-      return sendError(reply, request, 400, 'VALIDATION_FAILED', message);
+      return sendError(reply, request, 'VALIDATION_FAILED', message);
     }
     const mapped = fastifyError.code ? FASTIFY_CODES[fastifyError.code] : undefined;
-    if (mapped) return sendError(reply, request, ERROR_STATUS[mapped], mapped, fastifyError.message);
+    if (mapped) return sendError(reply, request, mapped, fastifyError.message);
     if (error instanceof SyntaxError)
-      return sendError(reply, request, 400, 'MALFORMED_JSON', 'the body is not valid JSON');
+      return sendError(reply, request, 'MALFORMED_JSON', 'the body is not valid JSON');
     const status = fastifyError.statusCode;
     if (status !== undefined && status >= 400 && status < 500) {
-      return sendError(reply, request, status, 'BAD_REQUEST', fastifyError.message);
+      return sendError(reply, request, status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST', fastifyError.message);
     }
     request.log.error({ err: error }, 'unhandled error');
+    if (error.name === 'ContractViolation') {
+      // Only with the test suite's contract checks on: say what broke the contract.
+      return sendError(reply, request, 'INTERNAL', error.message);
+    }
     return sendError(
       reply,
       request,
-      500,
       'INTERNAL',
       'something went wrong on our side; the request id helps us find it',
     );
   });
 
   app.setNotFoundHandler((request, reply) =>
-    sendError(
-      reply,
-      request,
-      404,
-      'NOT_FOUND',
-      `no route for ${request.method} ${request.url.split('?')[0]}`,
-    ),
+    sendError(reply, request, 'NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`),
   );
 }

@@ -8,7 +8,9 @@ import { resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyReply } from 'fastify';
+import { operations as op } from '../../contract/operations.js';
 import type { App, RouteDeps } from '../app-types.js';
+import { route } from '../contract.js';
 import { sendError } from '../errors.js';
 
 /** From src/http/routes (tsx, tests) and dist/http/routes (built) alike: <repo>/console/dist. */
@@ -60,20 +62,24 @@ function builtFile(dist: string, wildcard: string): string | undefined {
 
 export async function consoleRoutes(app: App, _deps: RouteDeps, dist = CONSOLE_DIST): Promise<void> {
   await app.register(fastifyStatic, { serve: false, decorateReply: true });
-  const open = { config: { auth: 'none' as const } };
 
-  app.get('/console', open, async (_request, reply) => {
+  // The root is what a person types after `npm start`; HEAD / is served by Fastify's HEAD route.
+  route(app, op.home, async (_request, reply) => {
     securityHeaders(reply);
     return reply.redirect('/console/', 302);
   });
 
-  app.get('/console/*', open, async (request, reply) => {
+  route(app, op.consoleRedirect, async (_request, reply) => {
+    securityHeaders(reply);
+    return reply.redirect('/console/', 302);
+  });
+
+  route(app, op.console, async (request, reply) => {
     securityHeaders(reply);
     if (!existsSync(resolve(dist, 'index.html'))) {
       return sendError(
         reply,
         request,
-        503,
         'CONSOLE_NOT_BUILT',
         'the web console is not built: run `npm run build` (it runs `vite build --config console/vite.config.ts`)',
       );
@@ -87,7 +93,7 @@ export async function consoleRoutes(app: App, _deps: RouteDeps, dist = CONSOLE_D
       return reply.sendFile(file, dist, { cacheControl: false });
     }
     if (wildcard.startsWith('assets/')) {
-      return sendError(reply, request, 404, 'NOT_FOUND', `no console asset ${wildcard}`);
+      return sendError(reply, request, 'NOT_FOUND', `no console asset ${wildcard}`);
     }
     reply.header('cache-control', 'no-cache');
     return reply.sendFile('index.html', dist, { cacheControl: false });

@@ -3,10 +3,16 @@
  * for every resource `GET /{r}/` (list), `GET /{r}/*` (one with detail, by indexed fields; `%2A`
  * arrives decoded as `*`), `GET /{r}/{key}`, `POST /{r}`, `PUT /{r}/{key}`, `DELETE /{r}/{key}`.
  * Each route declares its permission (`<resource>:read|write`) for the auth hook.
+ *
+ * Answers are serialised through the response schemas of src/accounting/schemas.ts (the ones the
+ * OpenAPI document shows), so a record can only carry the fields its schema names. Requests are
+ * parsed by the store (its messages are SQL Account behaviour), so no body or query schema is
+ * attached for validation.
  */
 import type { FastifyRequest } from 'fastify';
 import { seedDemoOnFirstStart } from '../../accounting/demo.js';
 import { RESOURCES, type ResourceDef } from '../../accounting/registry.js';
+import { type DataOperation, type DataOperationName, dataOperations } from '../../accounting/schemas.js';
 import {
   createRecord,
   type DataContext,
@@ -42,15 +48,30 @@ export async function dataRoutes(app: App, { svc }: RouteDeps): Promise<void> {
   });
 
   const register = (def: ResourceDef) => {
-    const read = { config: { permission: def.permissions.read } };
-    const write = { config: { permission: def.permissions.write } };
+    const ops = new Map(dataOperations(def).map((o) => [o.name, o]));
+    // The route's description for OpenAPI tooling, and its JSON answers for serialisation.
+    const schemaOf = (name: DataOperationName) => {
+      const op = ops.get(name) as DataOperation;
+      const response: Record<number, unknown> = {};
+      for (const [status, body] of Object.entries(op.response)) if (body) response[Number(status)] = body;
+      return { operationId: op.operationId, summary: op.summary, tags: [...op.tags], response };
+    };
+    const read = (name: DataOperationName) => ({
+      schema: schemaOf(name),
+      config: { permission: def.permissions.read },
+    });
+    const write = (name: DataOperationName) => ({
+      schema: schemaOf(name),
+      config: { permission: def.permissions.write },
+    });
     const base = `/${def.name}`;
 
     const list = async (request: QueryRequest) => listRecords(contextOf(request), def, filtersOf(request));
-    app.get(base, read, list);
-    app.get(`${base}/`, read, list);
+    app.get(base, read('list'), list);
+    app.get(`${base}/`, read('list'), list);
 
-    app.get(`${base}/:key`, read, async (request: KeyRequest) => {
+    // One route serves `/{r}/*` (find) and `/{r}/{key}` (get): both answer `{pagination, data}`.
+    app.get(`${base}/:key`, read('get'), async (request: KeyRequest) => {
       const ctx = contextOf(request);
       if (request.params.key === '*') return findOne(ctx, def, filtersOf(request));
       const record = await getRecord(ctx, def, request.params.key);
@@ -62,14 +83,14 @@ export async function dataRoutes(app: App, { svc }: RouteDeps): Promise<void> {
       reply.status(201);
       return { data: [record] };
     };
-    app.post(base, write, create);
-    app.post(`${base}/`, write, create);
+    app.post(base, write('create'), create);
+    app.post(`${base}/`, write('create'), create);
 
-    app.put(`${base}/:key`, write, async (request: KeyRequest) => ({
+    app.put(`${base}/:key`, write('update'), async (request: KeyRequest) => ({
       data: [await updateRecord(contextOf(request), def, request.params.key, request.body)],
     }));
 
-    app.delete(`${base}/:key`, write, async (request: KeyRequest, reply) => {
+    app.delete(`${base}/:key`, write('delete'), async (request: KeyRequest, reply) => {
       await deleteRecord(contextOf(request), def, request.params.key);
       return reply.status(204).send();
     });

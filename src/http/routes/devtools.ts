@@ -2,27 +2,15 @@
  * Developer tools: the Postman collection, sample cURL commands, the OpenAPI document and a
  * readable API reference, all generated from the accounting resource registry.
  */
-import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { publicBaseUrl } from '../../config.js';
-import { buildOpenApi } from '../../devtools/openapi.js';
+import { operations as op } from '../../contract/operations.js';
+import { buildOpenApi } from '../../devtools/api-document.js';
 import { buildPostmanCollection } from '../../devtools/postman.js';
 import { renderReferencePage } from '../../devtools/reference-page.js';
 import { buildSampleCurl } from '../../devtools/sample-curl.js';
 import type { App, RouteDeps } from '../app-types.js';
-import { Strict } from '../schemas.js';
-
-const Method = Type.Union([
-  Type.Literal('GET'),
-  Type.Literal('POST'),
-  Type.Literal('PUT'),
-  Type.Literal('DELETE'),
-]);
-const CurlFields = {
-  accessKeyId: Type.String({ minLength: 1, maxLength: 128 }),
-  path: Type.Optional(Type.String({ minLength: 1, maxLength: 2000, pattern: '^/' })),
-  method: Type.Optional(Method),
-};
+import { route } from '../contract.js';
 
 export async function devtoolsRoutes(app: App, deps: RouteDeps): Promise<void> {
   const { config } = deps.svc;
@@ -31,7 +19,7 @@ export async function devtoolsRoutes(app: App, deps: RouteDeps): Promise<void> {
     (config.publicUrl ?? `${request.protocol}://${request.host}`).replace(/\/+$/, '');
 
   // Any valid credentials (no permission): the collection holds no data and no secret.
-  app.get('/iam/postman-collection', async (request, reply) => {
+  route(app, op.postmanCollection, async (request, reply) => {
     reply.header('content-disposition', 'attachment; filename="postman_collection.json"');
     reply.header('cache-control', 'no-store');
     return buildPostmanCollection({
@@ -43,7 +31,7 @@ export async function devtoolsRoutes(app: App, deps: RouteDeps): Promise<void> {
   });
 
   // The command with a $LATCHKEY_SECRET_KEY placeholder: the server never shows a stored secret again.
-  app.get('/iam/sample-curl', { schema: { querystring: Strict(CurlFields) } }, async (request, reply) => {
+  route(app, op.sampleCurl, async (request, reply) => {
     reply.header('cache-control', 'no-store');
     const q = request.query;
     return buildSampleCurl({
@@ -57,41 +45,28 @@ export async function devtoolsRoutes(app: App, deps: RouteDeps): Promise<void> {
   });
 
   // With the secret in the body (never stored or logged): also the precomputed variant for old curl.
-  app.post(
-    '/iam/sample-curl',
-    {
-      schema: {
-        body: Strict({
-          ...CurlFields,
-          secretAccessKey: Type.String({ minLength: 1, maxLength: 256 }),
-          body: Type.Optional(Type.String({ maxLength: 100_000 })),
-        }),
+  route(app, op.sampleCurlWithSecret, async (request, reply) => {
+    const b = request.body;
+    reply.header('cache-control', 'no-store');
+    return buildSampleCurl(
+      {
+        baseUrl: baseUrlOf(request),
+        path: b.path ?? '/agent/',
+        method: b.method,
+        body: b.body,
+        accessKeyId: b.accessKeyId,
+        secretAccessKey: b.secretAccessKey,
+        region: config.sigv4.region,
+        service: config.sigv4.service,
       },
-    },
-    async (request, reply) => {
-      const b = request.body;
-      reply.header('cache-control', 'no-store');
-      return buildSampleCurl(
-        {
-          baseUrl: baseUrlOf(request),
-          path: b.path ?? '/agent/',
-          method: b.method,
-          body: b.body,
-          accessKeyId: b.accessKeyId,
-          secretAccessKey: b.secretAccessKey,
-          region: config.sigv4.region,
-          service: config.sigv4.service,
-        },
-        deps.svc.clock.now(),
-      );
-    },
-  );
+      deps.svc.clock.now(),
+    );
+  });
 
-  const open = { config: { auth: 'none' as const } };
   // Anyone may fetch this document (and a cache may keep it): its server URL comes from
   // configuration, so a request's Host header cannot point readers and generated clients elsewhere.
   const serverUrl = publicBaseUrl(config);
-  app.get('/openapi.json', open, async () =>
+  route(app, op.openapi, async () =>
     buildOpenApi({
       version: deps.version,
       serverUrl,
@@ -100,7 +75,7 @@ export async function devtoolsRoutes(app: App, deps: RouteDeps): Promise<void> {
     }),
   );
 
-  app.get('/docs', open, async (_request, reply) =>
+  route(app, op.docs, async (_request, reply) =>
     reply.type('text/html; charset=utf-8').send(
       renderReferencePage({
         version: deps.version,

@@ -1,5 +1,6 @@
 import type { Actor } from '../../context.js';
 import { mayGrant, principalsPatterns } from '../../identity/escalation.js';
+import { PermissionSet } from '../../identity/permissions.js';
 import type { DbOrTx } from '../../storage/dialect.js';
 
 /**
@@ -20,4 +21,43 @@ export async function withinYourPermissions<P extends { id: string }>(
     principals.map((p) => p.id),
   );
   return principals.map((p) => ({ ...p, withinYourPermissions: mayGrant(actor, patterns.get(p.id) ?? []) }));
+}
+
+/** One principal with `withinYourPermissions`: what a route that creates, reads or changes it answers. */
+export async function managed<P extends { id: string }>(
+  db: DbOrTx,
+  actor: Actor,
+  type: 'user' | 'service_account',
+  principal: P,
+): Promise<P & { withinYourPermissions: boolean }> {
+  const [flagged] = await withinYourPermissions(db, actor, type, [principal]);
+  return flagged as P & { withinYourPermissions: boolean };
+}
+
+/** A page of principals, each with `withinYourPermissions`, and the paging it was read with. */
+export async function managedPage<P extends { id: string }>(
+  db: DbOrTx,
+  actor: Actor,
+  type: 'user' | 'service_account',
+  page: { items: P[]; total: number },
+  paging: { limit: number; offset: number },
+): Promise<{
+  items: Array<P & { withinYourPermissions: boolean }>;
+  total: number;
+  limit: number;
+  offset: number;
+}> {
+  return { ...page, items: await withinYourPermissions(db, actor, type, page.items), ...paging };
+}
+
+/** A principal's permissions, expanded, and whether any of them reaches beyond the admin API. */
+export async function principalPermissions(
+  db: DbOrTx,
+  actor: Actor,
+  type: 'user' | 'service_account',
+  id: string,
+): Promise<{ permissions: string[]; readsData: boolean }> {
+  const patterns = (await principalsPatterns(db, actor.tenantId, type, [id])).get(id) ?? [];
+  const permissions = new PermissionSet(patterns).expand();
+  return { permissions, readsData: permissions.some((p) => !p.startsWith('iam:')) };
 }

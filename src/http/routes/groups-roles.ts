@@ -1,5 +1,5 @@
-import { Type } from '@sinclair/typebox';
 import type { Actor } from '../../context.js';
+import { operations as op } from '../../contract/operations.js';
 import { mayGrant } from '../../identity/escalation.js';
 import {
   addMember,
@@ -25,12 +25,7 @@ import {
 import { administratorsGroupId } from '../../identity/tenants.js';
 import type { App, RouteDeps } from '../app-types.js';
 import { actorOf } from '../auth.js';
-import { Description, Id, IdList, Name, Strict } from '../schemas.js';
-
-const GroupParams = Strict({ groupId: Id });
-const RoleParams = Strict({ roleId: Id });
-const MemberType = Type.Union([Type.Literal('user'), Type.Literal('service_account'), Type.Literal('key')]);
-const Permissions = Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 200 });
+import { route } from '../contract.js';
 
 export async function groupRoleRoutes(app: App, { svc }: RouteDeps): Promise<void> {
   /**
@@ -54,161 +49,76 @@ export async function groupRoleRoutes(app: App, { svc }: RouteDeps): Promise<voi
         (g.id !== admins || mayGrant(actor, ['*'])),
     }));
   };
+  const groupGrantable = async (actor: Actor, group: GroupView) =>
+    (await withGrantable(actor, [group]))[0] as GroupView & { grantable: boolean };
   const roleGrantable = (actor: Actor, r: RoleView) => ({ ...r, grantable: mayGrant(actor, r.permissions) });
 
-  app.get('/iam/groups', { config: { permission: 'iam:groups:read' } }, async (request) => {
+  route(app, op.listGroups, async (request) => {
     const actor = actorOf(request);
     return { items: await withGrantable(actor, await listGroups(svc.db, actor.tenantId)) };
   });
 
-  app.post(
-    '/iam/groups',
-    {
-      config: { permission: 'iam:groups:manage' },
-      schema: {
-        body: Strict({ name: Name, description: Type.Optional(Description), roleIds: Type.Optional(IdList) }),
-      },
-    },
-    async (request, reply) => {
-      const actor = actorOf(request);
-      const [group] = await withGrantable(actor, [await createGroup(svc, actor, request.body)]);
-      return reply.status(201).send(group);
-    },
-  );
+  route(app, op.createGroup, async (request, reply) => {
+    const actor = actorOf(request);
+    return reply.status(201).send(await groupGrantable(actor, await createGroup(svc, actor, request.body)));
+  });
 
-  app.get(
-    '/iam/groups/:groupId',
-    { config: { permission: 'iam:groups:read' }, schema: { params: GroupParams } },
-    async (request) => {
-      const actor = actorOf(request);
-      const [group] = await withGrantable(actor, [
-        await getGroupView(svc.db, actor.tenantId, request.params.groupId),
-      ]);
-      return {
-        ...(group as GroupView),
-        members: await listMembers(svc.db, actor.tenantId, request.params.groupId),
-      };
-    },
-  );
+  route(app, op.getGroup, async (request) => {
+    const actor = actorOf(request);
+    const group = await groupGrantable(
+      actor,
+      await getGroupView(svc.db, actor.tenantId, request.params.groupId),
+    );
+    return {
+      ...group,
+      members: await listMembers(svc.db, actor.tenantId, request.params.groupId),
+    };
+  });
 
-  app.patch(
-    '/iam/groups/:groupId',
-    {
-      config: { permission: 'iam:groups:manage' },
-      schema: {
-        params: GroupParams,
-        body: Strict({
-          name: Type.Optional(Name),
-          description: Type.Optional(Description),
-          roleIds: Type.Optional(IdList),
-        }),
-      },
-    },
-    async (request) => {
-      const actor = actorOf(request);
-      return (
-        await withGrantable(actor, [await updateGroup(svc, actor, request.params.groupId, request.body)])
-      )[0];
-    },
-  );
+  route(app, op.updateGroup, async (request) => {
+    const actor = actorOf(request);
+    return groupGrantable(actor, await updateGroup(svc, actor, request.params.groupId, request.body));
+  });
 
-  app.delete(
-    '/iam/groups/:groupId',
-    { config: { permission: 'iam:groups:manage' }, schema: { params: GroupParams } },
-    async (request, reply) => {
-      await deleteGroup(svc, actorOf(request), request.params.groupId);
-      return reply.status(204).send();
-    },
-  );
+  route(app, op.deleteGroup, async (request, reply) => {
+    await deleteGroup(svc, actorOf(request), request.params.groupId);
+    return reply.status(204).send();
+  });
 
-  app.post(
-    '/iam/groups/:groupId/members',
-    {
-      config: { permission: 'iam:groups:manage' },
-      schema: {
-        params: GroupParams,
-        body: Strict({ type: MemberType, id: Type.String({ minLength: 1, maxLength: 64 }) }),
-      },
-    },
-    async (request) => ({
-      items: await addMember(svc, actorOf(request), request.params.groupId, request.body),
-    }),
-  );
+  route(app, op.addGroupMember, async (request) => ({
+    items: await addMember(svc, actorOf(request), request.params.groupId, request.body),
+  }));
 
-  app.delete(
-    '/iam/groups/:groupId/members/:memberType/:memberId',
-    {
-      config: { permission: 'iam:groups:manage' },
-      schema: {
-        params: Strict({
-          groupId: Id,
-          memberType: MemberType,
-          memberId: Type.String({ minLength: 1, maxLength: 64 }),
-        }),
-      },
-    },
-    async (request, reply) => {
-      const { groupId, memberType, memberId } = request.params;
-      await removeMember(svc, actorOf(request), groupId, { type: memberType, id: memberId });
-      return reply.status(204).send();
-    },
-  );
+  route(app, op.removeGroupMember, async (request, reply) => {
+    const { groupId, memberType, memberId } = request.params;
+    await removeMember(svc, actorOf(request), groupId, { type: memberType, id: memberId });
+    return reply.status(204).send();
+  });
 
-  app.get('/iam/roles', { config: { permission: 'iam:roles:read' } }, async (request) => {
+  route(app, op.listRoles, async (request) => {
     const actor = actorOf(request);
     return { items: (await listRoles(svc.db, actor.tenantId)).map((r) => roleGrantable(actor, r)) };
   });
 
-  app.get('/iam/permissions', async () => ({ items: PERMISSION_CATALOGUE }));
+  route(app, op.listPermissions, async () => ({ items: [...PERMISSION_CATALOGUE] }));
 
-  app.post(
-    '/iam/roles',
-    {
-      config: { permission: 'iam:roles:manage' },
-      schema: {
-        body: Strict({ name: Name, description: Type.Optional(Description), permissions: Permissions }),
-      },
-    },
-    async (request, reply) => {
-      const actor = actorOf(request);
-      return reply.status(201).send(roleGrantable(actor, await createRole(svc, actor, request.body)));
-    },
-  );
+  route(app, op.createRole, async (request, reply) => {
+    const actor = actorOf(request);
+    return reply.status(201).send(roleGrantable(actor, await createRole(svc, actor, request.body)));
+  });
 
-  app.get(
-    '/iam/roles/:roleId',
-    { config: { permission: 'iam:roles:read' }, schema: { params: RoleParams } },
-    async (request) => {
-      const actor = actorOf(request);
-      return roleGrantable(actor, roleView(await findRole(svc.db, actor.tenantId, request.params.roleId)));
-    },
-  );
+  route(app, op.getRole, async (request) => {
+    const actor = actorOf(request);
+    return roleGrantable(actor, roleView(await findRole(svc.db, actor.tenantId, request.params.roleId)));
+  });
 
-  app.patch(
-    '/iam/roles/:roleId',
-    {
-      config: { permission: 'iam:roles:manage' },
-      schema: {
-        params: RoleParams,
-        body: Strict({
-          name: Type.Optional(Name),
-          description: Type.Optional(Description),
-          permissions: Type.Optional(Permissions),
-        }),
-      },
-    },
-    async (request) => {
-      const actor = actorOf(request);
-      return roleGrantable(actor, await updateRole(svc, actor, request.params.roleId, request.body));
-    },
-  );
+  route(app, op.updateRole, async (request) => {
+    const actor = actorOf(request);
+    return roleGrantable(actor, await updateRole(svc, actor, request.params.roleId, request.body));
+  });
 
-  app.delete(
-    '/iam/roles/:roleId',
-    { config: { permission: 'iam:roles:manage' }, schema: { params: RoleParams } },
-    async (request, reply) => {
-      await deleteRole(svc, actorOf(request), request.params.roleId);
-      return reply.status(204).send();
-    },
-  );
+  route(app, op.deleteRole, async (request, reply) => {
+    await deleteRole(svc, actorOf(request), request.params.roleId);
+    return reply.status(204).send();
+  });
 }

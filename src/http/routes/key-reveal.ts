@@ -7,8 +7,8 @@
  * A browser gets HTML, an API client the JSON it always got: `{accessKeyId, tenantId,
  * secretAccessKey}` or the usual error body.
  */
-import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { operations as op } from '../../contract/operations.js';
 import { AppError } from '../../errors.js';
 import { revealKeySecret, revealLinkStatus } from '../../notify/key-email.js';
 import {
@@ -18,7 +18,7 @@ import {
   renderRevealPrompt,
 } from '../../notify/reveal-page.js';
 import type { App, RouteDeps } from '../app-types.js';
-import { Strict } from '../schemas.js';
+import { route } from '../contract.js';
 import { absentBodyIsEmpty } from '../validation.js';
 
 /**
@@ -125,12 +125,10 @@ function problem(request: FastifyRequest, reply: FastifyReply, error: unknown): 
 }
 
 export async function keyRevealRoutes(app: App, { svc }: RouteDeps): Promise<void> {
-  const params = Strict({ token: Type.String({ minLength: 1, maxLength: 100 }) });
-
   // Open to whoever holds the link; Fastify answers HEAD with this route too (same headers).
-  app.get(
-    '/iam/key-reveal/:token',
-    { config: { auth: 'none' }, schema: { params }, onRequest: revealHeaders },
+  route(
+    app,
+    op.keyRevealPage,
     async (request, reply) => {
       try {
         const link = await revealLinkStatus(svc, request.params.token);
@@ -139,17 +137,13 @@ export async function keyRevealRoutes(app: App, { svc }: RouteDeps): Promise<voi
         return problem(request, reply, error);
       }
     },
+    { onRequest: revealHeaders },
   );
 
-  app.post(
-    '/iam/key-reveal/:token',
-    {
-      config: { auth: 'none' },
-      // The button's form has no fields; an API client may send {} or nothing.
-      schema: { params, body: Strict({}) },
-      preValidation: absentBodyIsEmpty,
-      onRequest: revealHeaders,
-    },
+  // The button's form has no fields; an API client may send {} or nothing.
+  route(
+    app,
+    op.revealKeySecret,
     async (request, reply) => {
       try {
         const refusal = crossSiteRefusal(request, svc.config.publicUrl);
@@ -162,5 +156,6 @@ export async function keyRevealRoutes(app: App, { svc }: RouteDeps): Promise<voi
         return problem(request, reply, error);
       }
     },
+    { preValidation: absentBodyIsEmpty, onRequest: revealHeaders },
   );
 }

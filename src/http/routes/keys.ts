@@ -1,34 +1,27 @@
-import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Actor } from '../../context.js';
-import { can } from '../../context.js';
+import { operations as op } from '../../contract/operations.js';
 import { AppError } from '../../errors.js';
-import { getAssignments, setAssignments } from '../../identity/assignments.js';
+import { getAssignments } from '../../identity/assignments.js';
 import {
   assertMayManageKeysOf,
   assertMayReadKeysOf,
-  deleteKey,
-  effectivePermissions,
-  findKey,
-  isSelfService,
-  keyViewOf,
-  listKeys,
-  rotateSecret,
-  updateKey,
-} from '../../keys/keys.js';
+  readableKeysFilter,
+  setKeyAssignments,
+} from '../../keys/access.js';
+import { findKey } from '../../keys/key-rows.js';
+import { deleteKey, rotateSecret, updateKey } from '../../keys/lifecycle.js';
+import { effectivePermissions, keyViewOf, listKeys } from '../../keys/views.js';
+import { PAGE_SIZE } from '../../limits.js';
 import type { App, RouteDeps } from '../app-types.js';
 import { actorOf } from '../auth.js';
-import { ExpiryFields, Id, IdList, Name, Strict } from '../schemas.js';
+import { type OperationOptions, route } from '../contract.js';
 import { absentBodyIsEmpty } from '../validation.js';
-import { KeyListQuery } from './keys-shared.js';
-
-// Not validated by pattern here: findKey checks the format and checksum and answers INVALID_ACCESS_KEY_ID.
-const Params = Strict({ accessKeyId: Type.String({ minLength: 1, maxLength: 128 }) });
 
 export async function keyRoutes(app: App, { svc }: RouteDeps): Promise<void> {
   // Access to one key depends on its owner: checked before the body is looked at. The key found
   // is kept on the request for the handler.
-  const guard = (assert: typeof assertMayReadKeysOf) => ({
+  const guard = (assert: typeof assertMayReadKeysOf): OperationOptions => ({
     authorize: async (request: FastifyRequest, actor: Actor) => {
       const id = String((request.params as { accessKeyId?: unknown }).accessKeyId);
       const key = await findKey(svc.db, actor.tenantId, id);
@@ -45,46 +38,18 @@ export async function keyRoutes(app: App, { svc }: RouteDeps): Promise<void> {
   const readable = guard(assertMayReadKeysOf);
   const manageable = guard(assertMayManageKeysOf);
 
-  app.get(
-    '/iam/keys',
-    {
-      schema: {
-        querystring: Strict({
-          ...KeyListQuery.properties,
-          ownerType: Type.Optional(Type.Union([Type.Literal('user'), Type.Literal('service_account')])),
-          ownerId: Type.Optional(Id),
-        }),
-      },
-    },
-    async (request) => {
-      const actor = actorOf(request);
-      const { limit = 50, offset = 0, ...filter } = request.query;
-      if (!can(actor, 'iam:keys:read') && !can(actor, 'iam:keys:manage')) {
-        // Without iam:keys:read a user signed in with a password sees their own keys.
-        const self = { type: 'user' as const, id: actor.id };
-        if (!isSelfService(actor, self)) assertMayReadKeysOf(actor, self);
-        if (filter.ownerId !== undefined && filter.ownerId !== actor.id)
-          assertMayReadKeysOf(actor, { type: 'user', id: filter.ownerId });
-        Object.assign(filter, { ownerType: 'user', ownerId: actor.id });
-      }
-      const page = await listKeys(svc, actor.tenantId, { ...filter, limit, offset });
-      return { ...page, limit, offset };
-    },
-  );
-
-  app.get('/iam/keys/:accessKeyId', { config: readable, schema: { params: Params } }, async (request) => {
-    return keyViewOf(svc, svc.db, targetKey(request));
+  route(app, op.listKeys, async (request) => {
+    const actor = actorOf(request);
+    const { limit = PAGE_SIZE.default, offset = 0, ...filter } = request.query;
+    const page = await listKeys(svc, actor.tenantId, { ...readableKeysFilter(actor, filter), limit, offset });
+    return { ...page, limit, offset };
   });
 
-  app.patch(
-    '/iam/keys/:accessKeyId',
-    {
-      config: manageable,
-      schema: {
-        params: Params,
-        body: Strict({ name: Type.Optional(Name), active: Type.Optional(Type.Boolean()), ...ExpiryFields }),
-      },
-    },
+  route(app, op.getKey, async (request) => keyViewOf(svc, svc.db, targetKey(request)), readable);
+
+  route(
+    app,
+    op.updateKey,
     async (request) => {
       if (Object.keys(request.body).length === 0) {
         throw new AppError(
@@ -94,27 +59,22 @@ export async function keyRoutes(app: App, { svc }: RouteDeps): Promise<void> {
       }
       return updateKey(svc, actorOf(request), request.params.accessKeyId, request.body);
     },
+    manageable,
   );
 
-  app.delete(
-    '/iam/keys/:accessKeyId',
-    { config: manageable, schema: { params: Params } },
+  route(
+    app,
+    op.deleteKey,
     async (request, reply) => {
       await deleteKey(svc, actorOf(request), request.params.accessKeyId);
       return reply.status(204).send();
     },
+    manageable,
   );
 
-  app.post(
-    '/iam/keys/:accessKeyId/secret',
-    {
-      config: manageable,
-      preValidation: absentBodyIsEmpty,
-      schema: {
-        params: Params,
-        body: Strict({ graceSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400 })) }),
-      },
-    },
+  route(
+    app,
+    op.rotateKeySecret,
     async (request, reply) => {
       reply.header('cache-control', 'no-store');
       const { key, secretAccessKey } = await rotateSecret(
@@ -125,38 +85,28 @@ export async function keyRoutes(app: App, { svc }: RouteDeps): Promise<void> {
       );
       return { ...key, secretAccessKey };
     },
+    { ...manageable, preValidation: absentBodyIsEmpty },
   );
 
-  app.get(
-    '/iam/keys/:accessKeyId/permissions',
-    { config: readable, schema: { params: Params } },
+  route(
+    app,
+    op.getKeyPermissions,
     async (request) => effectivePermissions(svc.db, targetKey(request)),
+    readable,
   );
 
-  app.get(
-    '/iam/keys/:accessKeyId/assignments',
-    { config: readable, schema: { params: Params } },
+  route(
+    app,
+    op.getKeyAssignments,
     async (request) =>
       getAssignments(svc.db, actorOf(request).tenantId, { type: 'key', id: targetKey(request).id }),
+    readable,
   );
 
-  app.put(
-    '/iam/keys/:accessKeyId/assignments',
-    {
-      config: manageable,
-      schema: {
-        params: Params,
-        body: Strict({ groupIds: Type.Optional(IdList), roleIds: Type.Optional(IdList) }),
-      },
-    },
-    async (request) => {
-      const actor = actorOf(request);
-      const id = request.params.accessKeyId;
-      return setAssignments(svc, actor, { type: 'key', id }, request.body, async (trx) => {
-        const key = await findKey(trx, actor.tenantId, id);
-        // Assigning cannot escalate (a key never exceeds its owner), so owners may shape their own keys.
-        assertMayManageKeysOf(actor, { type: key.owner_type, id: key.owner_id });
-      });
-    },
+  route(
+    app,
+    op.setKeyAssignments,
+    async (request) => setKeyAssignments(svc, actorOf(request), request.params.accessKeyId, request.body),
+    manageable,
   );
 }

@@ -1,24 +1,17 @@
-import { type Static, Type } from '@sinclair/typebox';
+import type { Static } from '@sinclair/typebox';
 import type { KeyEntry } from '../../auth/key-authority.js';
-import { loginWithKey, loginWithPassword, passwordSession } from '../../auth/login.js';
+import { loginWithKey, loginWithPassword } from '../../auth/login.js';
+import { updateOwnProfile } from '../../auth/own-profile.js';
 import type { Actor } from '../../context.js';
-import { verifyPassword } from '../../crypto/password.js';
+import { operations as op } from '../../contract/operations.js';
+import type { Profile } from '../../contract/views.js';
 import { AppError } from '../../errors.js';
 import { getAssignments } from '../../identity/assignments.js';
 import { findServiceAccount, serviceAccountView } from '../../identity/service-accounts.js';
-import { findUser, getUserView, updateUser } from '../../identity/users.js';
+import { getUserView } from '../../identity/users.js';
 import type { App, RouteDeps } from '../app-types.js';
 import { actorOf, sourceIp } from '../auth.js';
-import { Name, Password, Strict } from '../schemas.js';
-
-const LoginBody = Strict({
-  auth_mode: Type.Union([Type.Literal('password'), Type.Literal('apikey')]),
-  email: Type.Optional(Type.String({ maxLength: 254 })),
-  password: Type.Optional(Type.String({ maxLength: 256 })),
-  tenantId: Type.Optional(Type.String({ maxLength: 64 })),
-  apikey: Type.Optional(Type.String({ maxLength: 128 })),
-  secretkey: Type.Optional(Type.String({ maxLength: 256 })),
-});
+import { route } from '../contract.js';
 
 function required(body: Record<string, unknown>, fields: string[], mode: string): void {
   const missing = fields.filter((f) => typeof body[f] !== 'string' || body[f] === '');
@@ -31,28 +24,24 @@ function required(body: Record<string, unknown>, fields: string[], mode: string)
 }
 
 export async function sessionRoutes(app: App, deps: RouteDeps): Promise<void> {
-  app.post(
-    '/iam/login',
-    { config: { auth: 'none' }, schema: { body: LoginBody } },
-    async (request, reply) => {
-      const body = request.body;
-      reply.header('cache-control', 'no-store');
-      if (body.auth_mode === 'password') {
-        required(body, ['email', 'password'], 'password');
-        return loginWithPassword(
-          deps,
-          { email: body.email as string, password: body.password as string, tenantId: body.tenantId },
-          sourceIp(request),
-        );
-      }
-      required(body, ['apikey', 'secretkey'], 'apikey');
-      return loginWithKey(
+  route(app, op.login, async (request, reply) => {
+    const body = request.body;
+    reply.header('cache-control', 'no-store');
+    if (body.auth_mode === 'password') {
+      required(body, ['email', 'password'], 'password');
+      return loginWithPassword(
         deps,
-        { apikey: body.apikey as string, secretkey: body.secretkey as string },
+        { email: body.email as string, password: body.password as string, tenantId: body.tenantId },
         sourceIp(request),
       );
-    },
-  );
+    }
+    required(body, ['apikey', 'secretkey'], 'apikey');
+    return loginWithKey(
+      deps,
+      { apikey: body.apikey as string, secretkey: body.secretkey as string },
+      sourceIp(request),
+    );
+  });
 
   /** Who am I: the signed-in principal, how it authenticated and what it may do. */
   async function whoAmI(request: Parameters<typeof actorOf>[0]) {
@@ -76,62 +65,16 @@ export async function sessionRoutes(app: App, deps: RouteDeps): Promise<void> {
     };
   }
 
-  app.get('/iam/me', async (request) => whoAmI(request));
+  route(app, op.getMe, async (request) => whoAmI(request));
 
-  app.patch(
-    '/iam/me',
-    {
-      schema: {
-        body: Strict({
-          name: Type.Optional(Name),
-          password: Type.Optional(Password),
-          currentPassword: Type.Optional(Type.String({ maxLength: 256 })),
-        }),
-      },
-    },
-    async (request, reply) => {
-      const actor = actorOf(request);
-      if (actor.type !== 'user' || actor.via !== 'password') {
-        throw new AppError(
-          'AccessDenied',
-          'only a user signed in with a password can change their own profile',
-        );
-      }
-      const { name, password, currentPassword } = request.body;
-      if (password !== undefined) {
-        const user = await findUser(deps.svc.db, actor.tenantId, actor.id);
-        if (
-          currentPassword === undefined ||
-          !user.password_hash ||
-          !(await verifyPassword(currentPassword, user.password_hash))
-        ) {
-          throw new AppError('INVALID_CREDENTIALS', 'currentPassword is wrong');
-        }
-      }
-      const view = await updateUser(deps.svc, actor, actor.id, { name, password });
-      if (password === undefined) return view;
-      // A new password ends every session, this one too: the caller gets a new one in the answer.
-      reply.header('cache-control', 'no-store');
-      const session = await passwordSession(deps, await findUser(deps.svc.db, actor.tenantId, actor.id));
-      return { ...view, session };
-    },
-  );
+  route(app, op.updateMe, async (request, reply) => {
+    const result = await updateOwnProfile(deps, actorOf(request), request.body);
+    // A new password comes with a new session token.
+    if ('session' in result) reply.header('cache-control', 'no-store');
+    return result;
+  });
 
   /** Like AWS STS GetCallerIdentity: valid credentials are all it needs. */
-  // A response schema: serialised by fast-json-stringify (this route is on every client's hot path).
-  const Profile = Type.Object({
-    tenantId: Type.String(),
-    principal: Type.Object({
-      type: Type.String(),
-      id: Type.String(),
-      name: Type.String(),
-      email: Type.Union([Type.String(), Type.Null()]),
-    }),
-    accessKeyId: Type.Union([Type.String(), Type.Null()]),
-    credential: Type.String(),
-    tokenSource: Type.Union([Type.String(), Type.Null()]),
-    permissions: Type.Array(Type.String()),
-  });
   const profile = (
     actor: Actor,
     who: { name: string; email: string | null },
@@ -150,7 +93,7 @@ export async function sessionRoutes(app: App, deps: RouteDeps): Promise<void> {
   // never changed, when the key, its owner or their permissions change), so its JSON is built once
   // per entry. It is also the call clients use to check their credentials, so it stays cheap.
   const signedProfiles = new WeakMap<KeyEntry, Buffer>();
-  app.get('/profile', { schema: { response: { 200: Profile } } }, async (request, reply) => {
+  route(app, op.profile, async (request, reply) => {
     const actor = actorOf(request);
     const entry = request.signedKey;
     if (entry !== null) {

@@ -1,17 +1,17 @@
 import { sql } from 'kysely';
+import { operations as op } from '../../contract/operations.js';
 import type { App, RouteDeps } from '../app-types.js';
+import { route } from '../contract.js';
 
 export async function systemRoutes(app: App, deps: RouteDeps): Promise<void> {
-  const open = { config: { auth: 'none' as const } };
-
-  app.get('/healthcheck', open, async (_request, reply) => {
+  route(app, op.healthcheck, async (_request, reply) => {
     const started = performance.now();
     try {
       await sql`select 1`.execute(deps.svc.db);
       return {
-        status: 'ok',
+        status: 'ok' as const,
         database: {
-          status: 'ok',
+          status: 'ok' as const,
           engine: deps.svc.engine,
           latencyMs: Math.round(performance.now() - started),
         },
@@ -25,14 +25,14 @@ export async function systemRoutes(app: App, deps: RouteDeps): Promise<void> {
   });
 
   // The default signing scope is public: clients (and the console) need it to sign requests.
-  app.get('/version', open, async () => ({
+  route(app, op.version, async () => ({
     name: 'latchkey',
     version: deps.version,
     node: process.version,
     sigv4: deps.svc.config.sigv4,
   }));
 
-  app.get('/.well-known/jwks.json', open, async (_request, reply) => {
+  route(app, op.jwks, async (_request, reply) => {
     reply.header('cache-control', 'public, max-age=300');
     return deps.signingKeys.jwks();
   });

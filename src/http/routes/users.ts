@@ -1,6 +1,6 @@
-import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Actor } from '../../context.js';
+import { operations as op } from '../../contract/operations.js';
 import { getAssignments, setAssignments } from '../../identity/assignments.js';
 import {
   createUser,
@@ -10,14 +10,13 @@ import {
   listUsers,
   updateUser,
 } from '../../identity/users.js';
-import { assertMayManageKeysOf, assertMayReadKeysOf } from '../../keys/keys.js';
+import { assertMayManageKeysOf, assertMayReadKeysOf } from '../../keys/access.js';
+import { PAGE_SIZE } from '../../limits.js';
 import type { App, RouteDeps } from '../app-types.js';
 import { actorOf } from '../auth.js';
-import { Email, Id, IdList, Name, Page, Password, Strict } from '../schemas.js';
-import { withinYourPermissions } from './grantable.js';
-import { createKeyFor, KeyListQuery, listKeysOf, NewKeyBody } from './keys-shared.js';
-
-const UserParams = Strict({ userId: Id });
+import { route } from '../contract.js';
+import { managed, managedPage, principalPermissions } from './grantable.js';
+import { createKeyFor, listKeysOf } from './keys-shared.js';
 
 // A user's keys: the user themself (signed in with a password) or a key manager; checked before the body.
 const ownKeys = (assert: typeof assertMayReadKeysOf) => ({
@@ -26,114 +25,57 @@ const ownKeys = (assert: typeof assertMayReadKeysOf) => ({
 });
 
 export async function userRoutes(app: App, { svc }: RouteDeps): Promise<void> {
-  app.get(
-    '/iam/users',
-    {
-      config: { permission: 'iam:users:read' },
-      schema: {
-        querystring: Strict({
-          ...Page,
-          search: Type.Optional(Type.String({ maxLength: 100 })),
-          status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('disabled')])),
-          apiUser: Type.Optional(Type.Boolean()),
-        }),
-      },
-    },
-    async (request) => {
-      const actor = actorOf(request);
-      const { limit = 50, offset = 0, ...rest } = request.query;
-      const page = await listUsers(svc.db, actor.tenantId, { ...rest, limit, offset });
-      return {
-        ...page,
-        items: await withinYourPermissions(svc.db, actor, 'user', page.items),
-        limit,
-        offset,
-      };
-    },
-  );
+  route(app, op.listUsers, async (request) => {
+    const actor = actorOf(request);
+    const { limit = PAGE_SIZE.default, offset = 0, ...rest } = request.query;
+    const page = await listUsers(svc.db, actor.tenantId, { ...rest, limit, offset });
+    return managedPage(svc.db, actor, 'user', page, { limit, offset });
+  });
 
-  app.post(
-    '/iam/users',
-    {
-      config: { permission: 'iam:users:manage' },
-      schema: { body: Strict({ email: Email, name: Name, password: Type.Optional(Password) }) },
-    },
-    async (request, reply) => reply.status(201).send(await createUser(svc, actorOf(request), request.body)),
-  );
+  route(app, op.createUser, async (request, reply) => {
+    const actor = actorOf(request);
+    const user = await createUser(svc, actor, request.body);
+    return reply.status(201).send(await managed(svc.db, actor, 'user', user));
+  });
 
-  app.get(
-    '/iam/users/:userId',
-    { config: { permission: 'iam:users:read' }, schema: { params: UserParams } },
-    async (request) => {
-      const actor = actorOf(request);
-      const user = await getUserView(svc.db, actor.tenantId, request.params.userId);
-      return (await withinYourPermissions(svc.db, actor, 'user', [user]))[0];
-    },
-  );
+  route(app, op.getUser, async (request) => {
+    const actor = actorOf(request);
+    return managed(svc.db, actor, 'user', await getUserView(svc.db, actor.tenantId, request.params.userId));
+  });
 
-  app.patch(
-    '/iam/users/:userId',
-    {
-      config: { permission: 'iam:users:manage' },
-      schema: {
-        params: UserParams,
-        body: Strict({
-          name: Type.Optional(Name),
-          email: Type.Optional(Email),
-          status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('disabled')])),
-          apiUser: Type.Optional(Type.Boolean()),
-          password: Type.Optional(Password),
-        }),
-      },
-    },
-    async (request) => {
-      const actor = actorOf(request);
-      const user = await updateUser(svc, actor, request.params.userId, request.body);
-      return (await withinYourPermissions(svc.db, actor, 'user', [user]))[0];
-    },
-  );
+  route(app, op.updateUser, async (request) => {
+    const actor = actorOf(request);
+    return managed(svc.db, actor, 'user', await updateUser(svc, actor, request.params.userId, request.body));
+  });
 
-  app.delete(
-    '/iam/users/:userId',
-    { config: { permission: 'iam:users:manage' }, schema: { params: UserParams } },
-    async (request, reply) => {
-      await deleteUser(svc, actorOf(request), request.params.userId);
-      return reply.status(204).send();
-    },
-  );
+  route(app, op.deleteUser, async (request, reply) => {
+    await deleteUser(svc, actorOf(request), request.params.userId);
+    return reply.status(204).send();
+  });
 
-  app.get(
-    '/iam/users/:userId/assignments',
-    { config: { permission: 'iam:users:read' }, schema: { params: UserParams } },
-    async (request) => {
-      const actor = actorOf(request);
-      await findUser(svc.db, actor.tenantId, request.params.userId);
-      return getAssignments(svc.db, actor.tenantId, { type: 'user', id: request.params.userId });
-    },
-  );
+  route(app, op.getUserAssignments, async (request) => {
+    const actor = actorOf(request);
+    await findUser(svc.db, actor.tenantId, request.params.userId);
+    return getAssignments(svc.db, actor.tenantId, { type: 'user', id: request.params.userId });
+  });
 
-  app.put(
-    '/iam/users/:userId/assignments',
-    {
-      config: { permission: 'iam:users:manage' },
-      schema: {
-        params: UserParams,
-        body: Strict({ groupIds: Type.Optional(IdList), roleIds: Type.Optional(IdList) }),
-      },
-    },
-    async (request) => {
-      const actor = actorOf(request);
-      const id = request.params.userId;
-      return setAssignments(svc, actor, { type: 'user', id }, request.body, (trx) =>
-        findUser(trx, actor.tenantId, id),
-      );
-    },
-  );
+  route(app, op.setUserAssignments, async (request) => {
+    const actor = actorOf(request);
+    const id = request.params.userId;
+    return setAssignments(svc, actor, { type: 'user', id }, request.body, (trx) =>
+      findUser(trx, actor.tenantId, id),
+    );
+  });
 
-  // Keys of a user: the user themself (signed in with a password) or a key manager.
-  app.get(
-    '/iam/users/:userId/keys',
-    { config: ownKeys(assertMayReadKeysOf), schema: { params: UserParams, querystring: KeyListQuery } },
+  route(app, op.getUserPermissions, async (request) => {
+    const actor = actorOf(request);
+    await findUser(svc.db, actor.tenantId, request.params.userId);
+    return principalPermissions(svc.db, actor, 'user', request.params.userId);
+  });
+
+  route(
+    app,
+    op.listUserKeys,
     async (request) => {
       const actor = actorOf(request);
       const owner = { type: 'user' as const, id: request.params.userId };
@@ -141,20 +83,17 @@ export async function userRoutes(app: App, { svc }: RouteDeps): Promise<void> {
       await findUser(svc.db, actor.tenantId, owner.id);
       return listKeysOf(svc, actor, owner, request.query);
     },
+    ownKeys(assertMayReadKeysOf),
   );
 
-  app.post(
-    '/iam/users/:userId/keys',
-    { config: ownKeys(assertMayManageKeysOf), schema: { params: UserParams, body: NewKeyBody } },
+  route(
+    app,
+    op.createUserKey,
     async (request, reply) => {
       reply.header('cache-control', 'no-store');
-      const created = await createKeyFor(
-        svc,
-        actorOf(request),
-        { type: 'user', id: request.params.userId },
-        request.body,
-      );
-      return reply.status(201).send(created);
+      const owner = { type: 'user' as const, id: request.params.userId };
+      return reply.status(201).send(await createKeyFor(svc, actorOf(request), owner, request.body));
     },
+    ownKeys(assertMayManageKeysOf),
   );
 }

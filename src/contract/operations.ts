@@ -1,0 +1,1133 @@
+/**
+ * The admin API's operations: method, path, who may call, request and response schemas and the
+ * error codes each can answer. The server registers its routes from these (src/http/routes), the
+ * OpenAPI document is generated from the registered routes, and the console's client is typed by
+ * them (console/src/api.ts), so a schema change that breaks the console fails `npm run typecheck`.
+ * Pure data, like the rest of src/contract.
+ */
+import { type TSchema, Type } from '@sinclair/typebox';
+import type { ErrorCode } from '../errors.js';
+import {
+  ACCEPTED_SCOPES_MAX,
+  GRACE_SECONDS_MAX,
+  KEY_LIFETIME_DAYS,
+  PASSWORD_LENGTH,
+  REMINDER_LEAD_DAYS,
+  TOKEN_LIFETIME_SECONDS,
+  USER_KEY_LIMIT,
+} from '../limits.js';
+import {
+  Description,
+  Email,
+  ExpiryFields,
+  Id,
+  IdList,
+  Items,
+  Name,
+  Nullable,
+  Page,
+  Paged,
+  Password,
+  Strict,
+  Timestamp,
+} from './common.js';
+import * as V from './views.js';
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface OperationSchema {
+  operationId: string;
+  summary: string;
+  description?: string;
+  tags: readonly string[];
+  params?: TSchema;
+  querystring?: TSchema;
+  body?: TSchema;
+  /** JSON answers by status; `null` for an answer without a body (204). */
+  response: Readonly<Record<number, TSchema | null>>;
+}
+
+export interface Operation {
+  method: Method;
+  /** Fastify style (`/iam/keys/:accessKeyId`). */
+  url: string;
+  /** `none`: open to anyone. Otherwise a signature or a Bearer token is needed. */
+  auth?: 'none';
+  /** The permission the route needs, checked before anything else is read. */
+  permission?: string;
+  /** Finer rules, in words, checked by the handler's domain code (shown in the OpenAPI document). */
+  access?: string;
+  /** Also answers `text/html` (for browsers), as the schema `html` says. */
+  html?: string;
+  schema: OperationSchema;
+  /** The codes this operation answers beyond those of authentication and input validation. */
+  errors: readonly ErrorCode[];
+}
+
+const define = <const O extends Operation>(op: O): O => op;
+const NoContent = null;
+
+// ---- shared inputs
+// Not validated by pattern: the route checks the format and checksum and answers INVALID_ACCESS_KEY_ID.
+const AccessKeyParams = Strict({ accessKeyId: Type.String({ minLength: 1, maxLength: 128 }) });
+const UserParams = Strict({ userId: Id });
+const ServiceAccountParams = Strict({ serviceAccountId: Id });
+const GroupParams = Strict({ groupId: Id });
+const RoleParams = Strict({ roleId: Id });
+const AssignmentsBody = Strict({ groupIds: Type.Optional(IdList), roleIds: Type.Optional(IdList) });
+const NullableEmail = Nullable(Email);
+const Search = Type.Optional(Type.String({ maxLength: 100 }));
+const PermissionList = Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 200 });
+const Days = Type.Integer({ minimum: KEY_LIFETIME_DAYS.min, maximum: KEY_LIFETIME_DAYS.max });
+const ScopePart = Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9-]+$' });
+
+export const KeyListQuery = Strict({
+  ...Page,
+  type: Type.Optional(V.KeyType),
+  status: Type.Optional(V.KeyState),
+  search: Search,
+});
+
+export const NewKeyBody = Strict({
+  name: Type.Optional(Name),
+  type: Type.Optional(V.KeyType),
+  ...ExpiryFields,
+  groupIds: Type.Optional(IdList),
+  roleIds: Type.Optional(IdList),
+  apiUser: Type.Optional(Type.Boolean()),
+  sendEmail: Type.Optional(
+    Type.Boolean({
+      description:
+        'email the owner the key ID and a one-time link to the secret (or the secret, when the tenant sets emailSecretInline)',
+    }),
+  ),
+});
+
+const keyWrites: ErrorCode[] = ['INVALID_EXPIRY', 'EXPIRY_BEYOND_MAXIMUM', 'PRIVILEGE_ESCALATION'];
+const oneKey: ErrorCode[] = ['INVALID_ACCESS_KEY_ID', 'NOT_FOUND', 'AccessDenied'];
+const assignmentErrors: ErrorCode[] = ['NOT_FOUND', 'PRIVILEGE_ESCALATION', 'LAST_ADMINISTRATOR'];
+const newKeyErrors: ErrorCode[] = [
+  'NOT_FOUND',
+  'AccessDenied',
+  'KEY_LIMIT_REACHED',
+  'EMAIL_REQUIRED',
+  'CONFLICT',
+  'LAST_ADMINISTRATOR',
+  ...keyWrites,
+];
+
+const Curl = {
+  accessKeyId: Type.String({ minLength: 1, maxLength: 128 }),
+  path: Type.Optional(Type.String({ minLength: 1, maxLength: 2000, pattern: '^/' })),
+  method: Type.Optional(
+    Type.Union([Type.Literal('GET'), Type.Literal('POST'), Type.Literal('PUT'), Type.Literal('DELETE')]),
+  ),
+};
+
+export const operations = {
+  // ---- system
+  healthcheck: define({
+    method: 'GET',
+    url: '/healthcheck',
+    auth: 'none',
+    schema: {
+      operationId: 'healthcheck',
+      summary: 'Health, with the database’s reachability',
+      tags: ['System'],
+      response: { 200: V.Health, 503: V.Health },
+    },
+    errors: [],
+  }),
+  version: define({
+    method: 'GET',
+    url: '/version',
+    auth: 'none',
+    schema: {
+      operationId: 'version',
+      summary: 'Name, version and the default signing scope',
+      tags: ['System'],
+      response: { 200: V.Version },
+    },
+    errors: [],
+  }),
+  jwks: define({
+    method: 'GET',
+    url: '/.well-known/jwks.json',
+    auth: 'none',
+    schema: {
+      operationId: 'jwks',
+      summary: 'The public keys that verify tokens from POST /iam/login',
+      tags: ['System'],
+      response: { 200: V.Jwks },
+    },
+    errors: [],
+  }),
+  openapi: define({
+    method: 'GET',
+    url: '/openapi.json',
+    auth: 'none',
+    schema: {
+      operationId: 'openapi',
+      summary: 'This document',
+      tags: ['System'],
+      response: { 200: V.JsonDocument },
+    },
+    errors: [],
+  }),
+  docs: define({
+    method: 'GET',
+    url: '/docs',
+    auth: 'none',
+    html: 'the API reference, as a page',
+    schema: { operationId: 'docs', summary: 'The API reference (HTML)', tags: ['System'], response: {} },
+    errors: [],
+  }),
+
+  // ---- the web console (pages, not API: documented so the document covers every route)
+  home: define({
+    method: 'GET',
+    url: '/',
+    auth: 'none',
+    schema: {
+      operationId: 'home',
+      summary: 'Redirects (302) to the web console at /console/',
+      tags: ['Console'],
+      response: { 302: null },
+    },
+    errors: [],
+  }),
+  consoleRedirect: define({
+    method: 'GET',
+    url: '/console',
+    auth: 'none',
+    schema: {
+      operationId: 'consoleRedirect',
+      summary: 'Redirects (302) to /console/',
+      tags: ['Console'],
+      response: { 302: null },
+    },
+    errors: [],
+  }),
+  console: define({
+    method: 'GET',
+    url: '/console/*',
+    auth: 'none',
+    html: 'the web console (a single-page app; its built files under /console/assets/)',
+    schema: {
+      operationId: 'console',
+      summary: 'The web console',
+      tags: ['Console'],
+      response: {},
+    },
+    errors: ['NOT_FOUND', 'CONSOLE_NOT_BUILT'],
+  }),
+
+  // ---- session
+  login: define({
+    method: 'POST',
+    url: '/iam/login',
+    auth: 'none',
+    schema: {
+      operationId: 'login',
+      summary: 'Sign in with a password or exchange an access key for a token',
+      description:
+        'JSON or form fields. `auth_mode` `password` needs `email` and `password` (and `tenantId` when the pair matches in several tenants); `apikey` needs `apikey` and `secretkey`.',
+      tags: ['Session'],
+      body: Strict({
+        auth_mode: Type.Union([Type.Literal('password'), Type.Literal('apikey')]),
+        email: Type.Optional(Type.String({ maxLength: 254 })),
+        password: Type.Optional(Type.String({ maxLength: PASSWORD_LENGTH.max })),
+        tenantId: Type.Optional(Type.String({ maxLength: 64 })),
+        apikey: Type.Optional(Type.String({ maxLength: 128 })),
+        secretkey: Type.Optional(Type.String({ maxLength: 256 })),
+      }),
+      response: { 200: V.TokenAnswer },
+    },
+    errors: [
+      'INVALID_CREDENTIALS',
+      'TENANT_REQUIRED',
+      'API_USER_PASSWORD_LOGIN',
+      'USER_DISABLED',
+      'KEY_TYPE_NOT_ALLOWED',
+      'KEY_INACTIVE',
+      'KEY_EXPIRED',
+      'TOO_MANY_REQUESTS',
+    ],
+  }),
+  getMe: define({
+    method: 'GET',
+    url: '/iam/me',
+    schema: {
+      operationId: 'getMe',
+      summary: 'Who am I: the caller, how it authenticated and its effective permissions',
+      tags: ['Session'],
+      response: { 200: V.Me },
+    },
+    errors: ['NOT_FOUND'],
+  }),
+  updateMe: define({
+    method: 'PATCH',
+    url: '/iam/me',
+    access: 'a user signed in with a password',
+    schema: {
+      operationId: 'updateMe',
+      summary: 'Change your own name or password',
+      description:
+        'A new password needs `currentPassword`; it ends every session, and the answer carries the new one in `session`.',
+      tags: ['Session'],
+      body: Strict({
+        name: Type.Optional(Name),
+        password: Type.Optional(Password),
+        currentPassword: Type.Optional(Type.String({ maxLength: PASSWORD_LENGTH.max })),
+      }),
+      response: { 200: V.MeUpdated },
+    },
+    errors: ['AccessDenied', 'INVALID_CREDENTIALS', 'VALIDATION_FAILED'],
+  }),
+  profile: define({
+    method: 'GET',
+    url: '/profile',
+    schema: {
+      operationId: 'profile',
+      summary: 'Who signed this request (like AWS STS GetCallerIdentity)',
+      tags: ['Session'],
+      response: { 200: V.Profile },
+    },
+    errors: [],
+  }),
+
+  // ---- users
+  listUsers: define({
+    method: 'GET',
+    url: '/iam/users',
+    permission: 'iam:users:read',
+    schema: {
+      operationId: 'listUsers',
+      summary: 'List users',
+      tags: ['Users'],
+      querystring: Strict({
+        ...Page,
+        search: Search,
+        status: Type.Optional(V.ActiveOrDisabled),
+        apiUser: Type.Optional(Type.Boolean()),
+      }),
+      response: { 200: Paged(V.ManagedUser) },
+    },
+    errors: [],
+  }),
+  createUser: define({
+    method: 'POST',
+    url: '/iam/users',
+    permission: 'iam:users:manage',
+    schema: {
+      operationId: 'createUser',
+      summary: 'Create a user',
+      tags: ['Users'],
+      body: Strict({ email: Email, name: Name, password: Type.Optional(Password) }),
+      response: { 201: V.ManagedUser },
+    },
+    errors: ['ALREADY_EXISTS'],
+  }),
+  getUser: define({
+    method: 'GET',
+    url: '/iam/users/:userId',
+    permission: 'iam:users:read',
+    schema: {
+      operationId: 'getUser',
+      summary: 'One user',
+      tags: ['Users'],
+      params: UserParams,
+      response: { 200: V.ManagedUser },
+    },
+    errors: ['NOT_FOUND'],
+  }),
+  updateUser: define({
+    method: 'PATCH',
+    url: '/iam/users/:userId',
+    permission: 'iam:users:manage',
+    schema: {
+      operationId: 'updateUser',
+      summary: 'Rename, disable or enable a user, change its email or password, make it an API user',
+      description:
+        'A new password, disabling or making an API user ends the user’s sessions. Setting the password or email of someone holding more than you is refused.',
+      tags: ['Users'],
+      params: UserParams,
+      body: Strict({
+        name: Type.Optional(Name),
+        email: Type.Optional(Email),
+        status: Type.Optional(V.ActiveOrDisabled),
+        apiUser: Type.Optional(Type.Boolean()),
+        password: Type.Optional(Password),
+      }),
+      response: { 200: V.ManagedUser },
+    },
+    errors: ['NOT_FOUND', 'ALREADY_EXISTS', 'LAST_ADMINISTRATOR', 'PRIVILEGE_ESCALATION', 'CONFLICT'],
+  }),
+  deleteUser: define({
+    method: 'DELETE',
+    url: '/iam/users/:userId',
+    permission: 'iam:users:manage',
+    schema: {
+      operationId: 'deleteUser',
+      summary: 'Delete a user and its keys',
+      tags: ['Users'],
+      params: UserParams,
+      response: { 204: NoContent },
+    },
+    errors: ['NOT_FOUND', 'LAST_ADMINISTRATOR', 'PRIVILEGE_ESCALATION', 'CONFLICT'],
+  }),
+  getUserAssignments: define({
+    method: 'GET',
+    url: '/iam/users/:userId/assignments',
+    permission: 'iam:users:read',
+    schema: {
+      operationId: 'getUserAssignments',
+      summary: 'A user’s groups and roles',
+      tags: ['Users'],
+      params: UserParams,
+      response: { 200: V.Assignments },
+    },
+    errors: ['NOT_FOUND'],
+  }),
+  setUserAssignments: define({
+    method: 'PUT',
+    url: '/iam/users/:userId/assignments',
+    permission: 'iam:users:manage',
+    schema: {
+      operationId: 'setUserAssignments',
+      summary: 'Replace a user’s groups and/or roles',
+      tags: ['Users'],
+      params: UserParams,
+      body: AssignmentsBody,
+      response: { 200: V.Assignments },
+    },
+    errors: assignmentErrors,
+  }),
+  getUserPermissions: define({
+    method: 'GET',
+    url: '/iam/users/:userId/permissions',
+    permission: 'iam:users:read',
+    schema: {
+      operationId: 'getUserPermissions',
+      summary: 'What a user may do (and so the most its keys may do)',
+      tags: ['Users'],
+      params: UserParams,
+      response: { 200: V.PrincipalPermissions },
+    },
+    errors: ['NOT_FOUND'],
+  }),
+  listUserKeys: define({
+    method: 'GET',
+    url: '/iam/users/:userId/keys',
+    access: 'the user (signed in with a password), or iam:keys:read',
+    schema: {
+      operationId: 'listUserKeys',
+      summary: 'A user’s access keys',
+      tags: ['Access keys'],
+      params: UserParams,
+      querystring: KeyListQuery,
+      response: { 200: V.KeyPage },
+    },
+    errors: ['NOT_FOUND', 'AccessDenied'],
+  }),
+  createUserKey: define({
+    method: 'POST',
+    url: '/iam/users/:userId/keys',
+    access: 'the user (signed in with a password), or iam:keys:manage',
+    schema: {
+      operationId: 'createUserKey',
+      summary: 'Create an access key for a user (the secret is in this answer only)',
+      description:
+        'No `validityDays`, `expiresAt` or `neverExpires` means the tenant’s default lifetime. A user who is not an administrator holds at most the tenant’s `userKeyLimit` keys.',
+      tags: ['Access keys'],
+      params: UserParams,
+      body: NewKeyBody,
+      response: { 201: V.CreatedKey },
+    },
+    errors: newKeyErrors,
+  }),
+
+  // ---- service accounts
+  listServiceAccounts: define({
+    method: 'GET',
+    url: '/iam/service-accounts',
+    permission: 'iam:service-accounts:read',
+    schema: {
+      operationId: 'listServiceAccounts',
+      summary: 'List service accounts',
+      tags: ['Service accounts'],
+      querystring: Strict({ ...Page, search: Search }),
+      response: { 200: Paged(V.ManagedServiceAccount) },
+    },
+    errors: [],
+  }),
+  createServiceAccount: define({
+    method: 'POST',
+    url: '/iam/service-accounts',
+    permission: 'iam:service-accounts:manage',
+    schema: {
+      operationId: 'createServiceAccount',
+      summary: 'Create a service account',
+      tags: ['Service accounts'],
+      body: Strict({
+        name: Name,
+        email: Type.Optional(NullableEmail),
+        description: Type.Optional(Description),
+      }),
+      response: { 201: V.ManagedServiceAccount },
+    },
+    errors: ['ALREADY_EXISTS'],
+  }),
+  getServiceAccount: define({
+    method: 'GET',
+    url: '/iam/service-accounts/:serviceAccountId',
+    permission: 'iam:service-accounts:read',
+    schema: {
+      operationId: 'getServiceAccount',
+      summary: 'One service account',
+      tags: ['Service accounts'],
+      params: ServiceAccountParams,
+      response: { 200: V.ManagedServiceAccount },
+    },
+    errors: ['NOT_FOUND'],
+  }),
+  updateServiceAccount: define({
+    method: 'PATCH',
+    url: '/iam/service-accounts/:serviceAccountId',
+    permission: 'iam:service-accounts:manage',
+    schema: {
+      operationId: 'updateServiceAccount',
+      summary: 'Rename, describe, disable or enable a service account, or change its email',
+      tags: ['Service accounts'],
+      params: ServiceAccountParams,
+      body: Strict({
+        name: Type.Optional(Name),
+        email: Type.Optional(NullableEmail),
+        description: Type.Optional(Description),
+        status: Type.Optional(V.ActiveOrDisabled),
+      }),
+      response: { 200: V.ManagedServiceAccount },
+    },
+    errors: ['NOT_FOUND', 'ALREADY_EXISTS', 'PRIVILEGE_ESCALATION'],
+  }),
+  deleteServiceAccount: define({
+    method: 'DELETE',
+    url: '/iam/service-accounts/:serviceAccountId',
+    permission: 'iam:service-accounts:manage',
+    schema: {
+      operationId: 'deleteServiceAccount',
+      summary: 'Delete a service account and its keys',
+      tags: ['Service accounts'],
+      params: ServiceAccountParams,
+      response: { 204: NoContent },
+    },
+    errors: ['NOT_FOUND', 'PRIVILEGE_ESCALATION', 'LAST_ADMINISTRATOR'],
+  }),
+  getServiceAccountAssignments: define({
+    method: 'GET',
+    url: '/iam/service-accounts/:serviceAccountId/assignments',
+    permission: 'iam:service-accounts:read',
+    schema: {
+      operationId: 'getServiceAccountAssignments',
+      summary: 'A service account’s groups and roles',
+      tags: ['Service accounts'],
+      params: ServiceAccountParams,
+      response: { 200: V.Assignments },
+    },
+    errors: ['NOT_FOUND'],
+  }),
+  setServiceAccountAssignments: define({
+    method: 'PUT',
+    url: '/iam/service-accounts/:serviceAccountId/assignments',
+    permission: 'iam:service-accounts:manage',
+    schema: {
+      operationId: 'setServiceAccountAssignments',
+      summary: 'Replace a service account’s groups and/or roles',
+      tags: ['Service accounts'],
+      params: ServiceAccountParams,
+      body: AssignmentsBody,
+      response: { 200: V.Assignments },
+    },
+    errors: assignmentErrors,
+  }),
+  getServiceAccountPermissions: define({
+    method: 'GET',
+    url: '/iam/service-accounts/:serviceAccountId/permissions',
+    permission: 'iam:service-accounts:read',
+    schema: {
+      operationId: 'getServiceAccountPermissions',
+      summary: 'What a service account may do (and so the most its keys may do)',
+      tags: ['Service accounts'],
+      params: ServiceAccountParams,
+      response: { 200: V.PrincipalPermissions },
+    },
+    errors: ['NOT_FOUND'],
+  }),
+  listServiceAccountKeys: define({
+    method: 'GET',
+    url: '/iam/service-accounts/:serviceAccountId/keys',
+    access: 'iam:keys:read or iam:keys:manage',
+    schema: {
+      operationId: 'listServiceAccountKeys',
+      summary: 'A service account’s access keys',
+      tags: ['Access keys'],
+      params: ServiceAccountParams,
+      querystring: KeyListQuery,
+      response: { 200: V.KeyPage },
+    },
+    errors: ['NOT_FOUND'],
+  }),
+  createServiceAccountKey: define({
+    method: 'POST',
+    url: '/iam/service-accounts/:serviceAccountId/keys',
+    permission: 'iam:keys:manage',
+    schema: {
+      operationId: 'createServiceAccountKey',
+      summary: 'Create an access key for a service account (the secret is in this answer only)',
+      tags: ['Access keys'],
+      params: ServiceAccountParams,
+      body: NewKeyBody,
+      response: { 201: V.CreatedKey },
+    },
+    errors: newKeyErrors,
+  }),
+
+  // ---- keys
+  listKeys: define({
+    method: 'GET',
+    url: '/iam/keys',
+    access: 'iam:keys:read for everyone’s keys; otherwise your own',
+    schema: {
+      operationId: 'listKeys',
+      summary: 'List access keys',
+      tags: ['Access keys'],
+      querystring: Strict({
+        ...KeyListQuery.properties,
+        ownerType: Type.Optional(V.PrincipalType),
+        ownerId: Type.Optional(Id),
+      }),
+      response: { 200: V.KeyPage },
+    },
+    errors: ['AccessDenied'],
+  }),
+  getKey: define({
+    method: 'GET',
+    url: '/iam/keys/:accessKeyId',
+    access: 'the key’s owner, or iam:keys:read',
+    schema: {
+      operationId: 'getKey',
+      summary: 'One access key (never its secret)',
+      tags: ['Access keys'],
+      params: AccessKeyParams,
+      response: { 200: V.KeyView },
+    },
+    errors: oneKey,
+  }),
+  updateKey: define({
+    method: 'PATCH',
+    url: '/iam/keys/:accessKeyId',
+    access: 'the key’s owner, or iam:keys:manage',
+    schema: {
+      operationId: 'updateKey',
+      summary: 'Rename, activate or deactivate a key, or change its expiry',
+      description:
+        'A key deactivated by a key manager (`deactivatedByManager`) can be activated again only by a key manager.',
+      tags: ['Access keys'],
+      params: AccessKeyParams,
+      body: Strict({ name: Type.Optional(Name), active: Type.Optional(Type.Boolean()), ...ExpiryFields }),
+      response: { 200: V.KeyView },
+    },
+    errors: [...oneKey, ...keyWrites],
+  }),
+  deleteKey: define({
+    method: 'DELETE',
+    url: '/iam/keys/:accessKeyId',
+    access: 'the key’s owner, or iam:keys:manage',
+    schema: {
+      operationId: 'deleteKey',
+      summary: 'Delete a key: it stops working at once, everywhere',
+      tags: ['Access keys'],
+      params: AccessKeyParams,
+      response: { 204: NoContent },
+    },
+    errors: oneKey,
+  }),
+  rotateKeySecret: define({
+    method: 'POST',
+    url: '/iam/keys/:accessKeyId/secret',
+    access: 'the key’s owner, or iam:keys:manage',
+    schema: {
+      operationId: 'rotateKeySecret',
+      summary: 'Generate a new secret key (shown in this answer only)',
+      description:
+        'The old secret stops working at once, or after `graceSeconds` so running clients can switch. No body means no grace period.',
+      tags: ['Access keys'],
+      params: AccessKeyParams,
+      body: Strict({
+        graceSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: GRACE_SECONDS_MAX })),
+      }),
+      response: { 200: V.CreatedKey },
+    },
+    errors: [...oneKey, 'PRIVILEGE_ESCALATION'],
+  }),
+  getKeyPermissions: define({
+    method: 'GET',
+    url: '/iam/keys/:accessKeyId/permissions',
+    access: 'the key’s owner, or iam:keys:read',
+    schema: {
+      operationId: 'getKeyPermissions',
+      summary: 'What a key may do now, and where that comes from',
+      tags: ['Access keys'],
+      params: AccessKeyParams,
+      response: { 200: V.EffectivePermissions },
+    },
+    errors: oneKey,
+  }),
+  getKeyAssignments: define({
+    method: 'GET',
+    url: '/iam/keys/:accessKeyId/assignments',
+    access: 'the key’s owner, or iam:keys:read',
+    schema: {
+      operationId: 'getKeyAssignments',
+      summary: 'A key’s own groups and roles (none: it has its owner’s permissions)',
+      tags: ['Access keys'],
+      params: AccessKeyParams,
+      response: { 200: V.Assignments },
+    },
+    errors: oneKey,
+  }),
+  setKeyAssignments: define({
+    method: 'PUT',
+    url: '/iam/keys/:accessKeyId/assignments',
+    access: 'the key’s owner, or iam:keys:manage',
+    schema: {
+      operationId: 'setKeyAssignments',
+      summary: 'Replace a key’s groups and/or roles (a key never exceeds its owner)',
+      tags: ['Access keys'],
+      params: AccessKeyParams,
+      body: AssignmentsBody,
+      response: { 200: V.Assignments },
+    },
+    errors: [...oneKey, 'PRIVILEGE_ESCALATION'],
+  }),
+
+  // ---- groups and roles
+  listGroups: define({
+    method: 'GET',
+    url: '/iam/groups',
+    permission: 'iam:groups:read',
+    schema: {
+      operationId: 'listGroups',
+      summary: 'List groups',
+      tags: ['Groups and roles'],
+      response: { 200: Items(V.GrantableGroup) },
+    },
+    errors: [],
+  }),
+  createGroup: define({
+    method: 'POST',
+    url: '/iam/groups',
+    permission: 'iam:groups:manage',
+    schema: {
+      operationId: 'createGroup',
+      summary: 'Create a group',
+      tags: ['Groups and roles'],
+      body: Strict({ name: Name, description: Type.Optional(Description), roleIds: Type.Optional(IdList) }),
+      response: { 201: V.GrantableGroup },
+    },
+    errors: ['ALREADY_EXISTS', 'NOT_FOUND', 'PRIVILEGE_ESCALATION'],
+  }),
+  getGroup: define({
+    method: 'GET',
+    url: '/iam/groups/:groupId',
+    permission: 'iam:groups:read',
+    schema: {
+      operationId: 'getGroup',
+      summary: 'One group with its members',
+      tags: ['Groups and roles'],
+      params: GroupParams,
+      response: { 200: V.GroupDetail },
+    },
+    errors: ['NOT_FOUND'],
+  }),
+  updateGroup: define({
+    method: 'PATCH',
+    url: '/iam/groups/:groupId',
+    permission: 'iam:groups:manage',
+    schema: {
+      operationId: 'updateGroup',
+      summary: 'Rename or describe a group, or replace its roles',
+      tags: ['Groups and roles'],
+      params: GroupParams,
+      body: Strict({
+        name: Type.Optional(Name),
+        description: Type.Optional(Description),
+        roleIds: Type.Optional(IdList),
+      }),
+      response: { 200: V.GrantableGroup },
+    },
+    errors: ['NOT_FOUND', 'ALREADY_EXISTS', 'BUILTIN_PROTECTED', 'PRIVILEGE_ESCALATION'],
+  }),
+  deleteGroup: define({
+    method: 'DELETE',
+    url: '/iam/groups/:groupId',
+    permission: 'iam:groups:manage',
+    schema: {
+      operationId: 'deleteGroup',
+      summary: 'Delete a group',
+      tags: ['Groups and roles'],
+      params: GroupParams,
+      response: { 204: NoContent },
+    },
+    errors: ['NOT_FOUND', 'BUILTIN_PROTECTED', 'PRIVILEGE_ESCALATION'],
+  }),
+  addGroupMember: define({
+    method: 'POST',
+    url: '/iam/groups/:groupId/members',
+    permission: 'iam:groups:manage',
+    schema: {
+      operationId: 'addGroupMember',
+      summary: 'Add a user, service account or key to a group',
+      tags: ['Groups and roles'],
+      params: GroupParams,
+      body: Strict({ type: V.MemberType, id: Type.String({ minLength: 1, maxLength: 64 }) }),
+      response: { 200: Items(V.GroupMember) },
+    },
+    errors: ['NOT_FOUND', 'INVALID_ACCESS_KEY_ID', 'PRIVILEGE_ESCALATION'],
+  }),
+  removeGroupMember: define({
+    method: 'DELETE',
+    url: '/iam/groups/:groupId/members/:memberType/:memberId',
+    permission: 'iam:groups:manage',
+    schema: {
+      operationId: 'removeGroupMember',
+      summary: 'Remove a member from a group',
+      tags: ['Groups and roles'],
+      params: Strict({
+        groupId: Id,
+        memberType: V.MemberType,
+        memberId: Type.String({ minLength: 1, maxLength: 64 }),
+      }),
+      response: { 204: NoContent },
+    },
+    errors: ['NOT_FOUND', 'LAST_ADMINISTRATOR', 'PRIVILEGE_ESCALATION'],
+  }),
+  listRoles: define({
+    method: 'GET',
+    url: '/iam/roles',
+    permission: 'iam:roles:read',
+    schema: {
+      operationId: 'listRoles',
+      summary: 'List roles',
+      tags: ['Groups and roles'],
+      response: { 200: Items(V.GrantableRole) },
+    },
+    errors: [],
+  }),
+  listPermissions: define({
+    method: 'GET',
+    url: '/iam/permissions',
+    schema: {
+      operationId: 'listPermissions',
+      summary: 'Every permission a role can hold',
+      tags: ['Groups and roles'],
+      response: { 200: Items(Type.String()) },
+    },
+    errors: [],
+  }),
+  createRole: define({
+    method: 'POST',
+    url: '/iam/roles',
+    permission: 'iam:roles:manage',
+    schema: {
+      operationId: 'createRole',
+      summary: 'Create a role',
+      description: 'Permissions are names or patterns (`agent:*`, `*:read`, `*`).',
+      tags: ['Groups and roles'],
+      body: Strict({ name: Name, description: Type.Optional(Description), permissions: PermissionList }),
+      response: { 201: V.GrantableRole },
+    },
+    errors: ['ALREADY_EXISTS', 'UNKNOWN_PERMISSION', 'PRIVILEGE_ESCALATION'],
+  }),
+  getRole: define({
+    method: 'GET',
+    url: '/iam/roles/:roleId',
+    permission: 'iam:roles:read',
+    schema: {
+      operationId: 'getRole',
+      summary: 'One role',
+      tags: ['Groups and roles'],
+      params: RoleParams,
+      response: { 200: V.GrantableRole },
+    },
+    errors: ['NOT_FOUND'],
+  }),
+  updateRole: define({
+    method: 'PATCH',
+    url: '/iam/roles/:roleId',
+    permission: 'iam:roles:manage',
+    schema: {
+      operationId: 'updateRole',
+      summary: 'Rename or describe a role, or replace its permissions',
+      tags: ['Groups and roles'],
+      params: RoleParams,
+      body: Strict({
+        name: Type.Optional(Name),
+        description: Type.Optional(Description),
+        permissions: Type.Optional(PermissionList),
+      }),
+      response: { 200: V.GrantableRole },
+    },
+    errors: [
+      'NOT_FOUND',
+      'ALREADY_EXISTS',
+      'UNKNOWN_PERMISSION',
+      'BUILTIN_PROTECTED',
+      'PRIVILEGE_ESCALATION',
+    ],
+  }),
+  deleteRole: define({
+    method: 'DELETE',
+    url: '/iam/roles/:roleId',
+    permission: 'iam:roles:manage',
+    schema: {
+      operationId: 'deleteRole',
+      summary: 'Delete a role',
+      tags: ['Groups and roles'],
+      params: RoleParams,
+      response: { 204: NoContent },
+    },
+    errors: ['NOT_FOUND', 'BUILTIN_PROTECTED', 'PRIVILEGE_ESCALATION'],
+  }),
+
+  // ---- settings and audit
+  getSettings: define({
+    method: 'GET',
+    url: '/iam/settings',
+    permission: 'iam:settings:read',
+    schema: {
+      operationId: 'getSettings',
+      summary: 'The tenant’s IAM settings',
+      tags: ['Settings and audit'],
+      response: { 200: V.IamSettings },
+    },
+    errors: [],
+  }),
+  updateSettings: define({
+    method: 'PATCH',
+    url: '/iam/settings',
+    permission: 'iam:settings:manage',
+    schema: {
+      operationId: 'updateSettings',
+      summary: 'Change the tenant’s IAM settings',
+      tags: ['Settings and audit'],
+      body: Strict({
+        defaultKeyLifetimeDays: Type.Optional(Nullable(Days)),
+        maxKeyLifetimeDays: Type.Optional(Nullable(Days)),
+        tokenLifetimeSeconds: Type.Optional(
+          Type.Integer({ minimum: TOKEN_LIFETIME_SECONDS.min, maximum: TOKEN_LIFETIME_SECONDS.max }),
+        ),
+        userKeyLimit: Type.Optional(
+          Type.Integer({ minimum: USER_KEY_LIMIT.min, maximum: USER_KEY_LIMIT.max }),
+        ),
+        reminderLeadDays: Type.Optional(
+          Type.Integer({ minimum: REMINDER_LEAD_DAYS.min, maximum: REMINDER_LEAD_DAYS.max }),
+        ),
+        acceptedScopes: Type.Optional(
+          Type.Array(Strict({ region: ScopePart, service: ScopePart }), { maxItems: ACCEPTED_SCOPES_MAX }),
+        ),
+        allowUnsignedPayload: Type.Optional(Type.Boolean()),
+        emailSecretInline: Type.Optional(Type.Boolean()),
+      }),
+      response: { 200: V.IamSettings },
+    },
+    errors: [],
+  }),
+  listAudit: define({
+    method: 'GET',
+    url: '/iam/audit',
+    permission: 'iam:audit:read',
+    schema: {
+      operationId: 'listAudit',
+      summary: 'The audit log, newest first',
+      description: '`action` ending in `.` is a prefix (`access_key.`).',
+      tags: ['Settings and audit'],
+      querystring: Strict({
+        ...Page,
+        action: Type.Optional(Type.String({ maxLength: 64 })),
+        actorId: Type.Optional(Type.String({ maxLength: 64 })),
+        targetType: Type.Optional(Type.String({ maxLength: 64 })),
+        targetId: Type.Optional(Type.String({ maxLength: 128 })),
+        since: Type.Optional(Timestamp),
+        until: Type.Optional(Timestamp),
+      }),
+      response: { 200: Paged(V.AuditEntry) },
+    },
+    errors: [],
+  }),
+
+  // ---- notifications and mail
+  listNotifications: define({
+    method: 'GET',
+    url: '/iam/notifications',
+    schema: {
+      operationId: 'listNotifications',
+      summary: 'Your notifications (the bell), unread first',
+      tags: ['Notifications'],
+      querystring: Strict({ ...Page, unread: Type.Optional(Type.Boolean()) }),
+      response: { 200: V.NotificationPage },
+    },
+    errors: [],
+  }),
+  markAllNotificationsRead: define({
+    method: 'POST',
+    url: '/iam/notifications/read-all',
+    schema: {
+      operationId: 'markAllNotificationsRead',
+      summary: 'Mark all your notifications read',
+      tags: ['Notifications'],
+      response: { 200: Type.Object({ marked: Type.Integer() }) },
+    },
+    errors: [],
+  }),
+  markNotificationRead: define({
+    method: 'POST',
+    url: '/iam/notifications/:notificationId/read',
+    schema: {
+      operationId: 'markNotificationRead',
+      summary: 'Mark one of your notifications read',
+      tags: ['Notifications'],
+      params: Strict({ notificationId: Id }),
+      response: { 200: V.NotificationView },
+    },
+    errors: ['NOT_FOUND'],
+  }),
+  listOutbox: define({
+    method: 'GET',
+    url: '/iam/outbox',
+    permission: 'iam:outbox:read',
+    schema: {
+      operationId: 'listOutbox',
+      summary: 'Mail latchkey sent or will send',
+      tags: ['Notifications'],
+      querystring: Strict({ ...Page, status: Type.Optional(V.OutboxStatus) }),
+      response: { 200: V.OutboxPage },
+    },
+    errors: [],
+  }),
+  keyRevealPage: define({
+    method: 'GET',
+    url: '/iam/key-reveal/:token',
+    auth: 'none',
+    html: 'a page with a “Show the secret” button; the link is used only by its POST',
+    schema: {
+      operationId: 'keyRevealPage',
+      summary: 'The page of a one-time link to a key’s secret',
+      tags: ['Notifications'],
+      params: Strict({ token: Type.String({ minLength: 1, maxLength: 100 }) }),
+      response: {},
+    },
+    errors: ['NOT_FOUND', 'REVEAL_LINK_USED', 'REVEAL_LINK_EXPIRED'],
+  }),
+  revealKeySecret: define({
+    method: 'POST',
+    url: '/iam/key-reveal/:token',
+    auth: 'none',
+    html: 'the secret as a page, for a browser (`Accept: text/html`)',
+    schema: {
+      operationId: 'revealKeySecret',
+      summary: 'Use a one-time link: the key’s secret, once',
+      description: 'Send no body or `{}`. A post from a page of another site is refused.',
+      tags: ['Notifications'],
+      params: Strict({ token: Type.String({ minLength: 1, maxLength: 100 }) }),
+      body: Strict({}),
+      response: { 200: V.RevealedSecret },
+    },
+    errors: ['NOT_FOUND', 'REVEAL_LINK_USED', 'REVEAL_LINK_EXPIRED', 'CROSS_SITE_REQUEST'],
+  }),
+
+  // ---- developer tools
+  postmanCollection: define({
+    method: 'GET',
+    url: '/iam/postman-collection',
+    schema: {
+      operationId: 'postmanCollection',
+      summary: 'A Postman v2.1 collection of the data API (awsv4 auth; your_access_key, your_secret_key)',
+      tags: ['Developer tools'],
+      response: { 200: V.JsonDocument },
+    },
+    errors: [],
+  }),
+  sampleCurl: define({
+    method: 'GET',
+    url: '/iam/sample-curl',
+    schema: {
+      operationId: 'sampleCurl',
+      summary: 'A signed curl command for a key, with $LATCHKEY_SECRET_KEY in place of the secret',
+      tags: ['Developer tools'],
+      querystring: Strict(Curl),
+      response: { 200: V.SampleCurl },
+    },
+    errors: [],
+  }),
+  sampleCurlWithSecret: define({
+    method: 'POST',
+    url: '/iam/sample-curl',
+    schema: {
+      operationId: 'sampleCurlWithSecret',
+      summary: 'A signed curl command with the secret in it (never stored or logged), also for old curl',
+      tags: ['Developer tools'],
+      body: Strict({
+        ...Curl,
+        secretAccessKey: Type.String({ minLength: 1, maxLength: 256 }),
+        body: Type.Optional(Type.String({ maxLength: 100_000 })),
+      }),
+      response: { 200: V.SampleCurl },
+    },
+    errors: [],
+  }),
+} as const;
+
+export type Operations = typeof operations;
+export type OperationId = keyof Operations;
+
+/** What any signed or token-bearing request can be refused with, before the route runs. */
+export const AUTHENTICATION_ERRORS: readonly ErrorCode[] = [
+  'UNAUTHENTICATED',
+  'INVALID_TOKEN',
+  'EXPIRED_TOKEN',
+  'AccessDenied',
+  'SignatureDoesNotMatch',
+  'InvalidAccessKeyId',
+  'AccessKeyInactive',
+  'ExpiredToken',
+  'RequestTimeTooSkewed',
+  'MissingAuthenticationToken',
+  'AuthorizationHeaderMalformed',
+  'AuthorizationQueryParametersError',
+  'XAmzContentSHA256Mismatch',
+  'InvalidRequest',
+  'InvalidToken',
+  'InvalidURI',
+  'SlowDown',
+];
+
+/**
+ * What any request can be refused with before its route runs: a URL or body that cannot be read
+ * (bodies are parsed for every method), a NUL in the URL.
+ */
+export const REQUEST_ERRORS: readonly ErrorCode[] = [
+  'BAD_REQUEST',
+  'INVALID_URL',
+  'VALIDATION_FAILED',
+  'MALFORMED_JSON',
+  'PAYLOAD_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
+];
+
+/** Every code an operation can answer: its own, and those of reading the request and authentication. */
+export function errorsOf(op: Operation): ErrorCode[] {
+  const codes = new Set<ErrorCode>([...REQUEST_ERRORS, ...op.errors]);
+  if (op.auth !== 'none') for (const c of AUTHENTICATION_ERRORS) codes.add(c);
+  return [...codes];
+}

@@ -1,0 +1,326 @@
+/** What the admin API answers: one schema per view, the server's serialiser and the console's type. */
+import { Type } from '@sinclair/typebox';
+import { Items, NamedRef, Nullable, Paged } from './common.js';
+
+export const PrincipalType = Type.Union([Type.Literal('user'), Type.Literal('service_account')]);
+export const KeyType = Type.Union([Type.Literal('access'), Type.Literal('api')]);
+export const KeyState = Type.Union([
+  Type.Literal('active'),
+  Type.Literal('inactive'),
+  Type.Literal('expired'),
+  Type.Literal('expiring_soon'),
+]);
+export const ActiveOrDisabled = Type.Union([Type.Literal('active'), Type.Literal('disabled')]);
+const Ref = Type.Object({ type: Type.String(), id: Type.String() });
+
+export const KeyView = Type.Object({
+  accessKeyId: Type.String(),
+  tenantId: Type.String(),
+  name: Type.String(),
+  type: KeyType,
+  status: Type.Union([Type.Literal('active'), Type.Literal('inactive')], {
+    description: 'what a manager or the owner set',
+  }),
+  state: Type.Union([KeyState], { description: 'what the key can do now: status combined with expiry' }),
+  deactivatedByManager: Type.Boolean({
+    description: 'deactivated by a key manager: its owner alone cannot activate it again',
+  }),
+  expiresAt: Nullable(Type.String()),
+  daysLeft: Nullable(Type.Integer()),
+  owner: Type.Object({ type: PrincipalType, id: Type.String(), label: Type.String() }),
+  createdAt: Type.String(),
+  createdBy: Ref,
+  updatedAt: Type.String(),
+  updatedBy: Ref,
+  lastUsedAt: Nullable(Type.String()),
+  lastUsedIp: Nullable(Type.String()),
+  secretVersion: Type.Integer(),
+  groups: Type.Array(NamedRef),
+  roles: Type.Array(NamedRef),
+});
+
+export const CreatedKey = Type.Composite([
+  KeyView,
+  Type.Object({
+    secretAccessKey: Type.String({ description: 'shown this once; only its sealed form is stored' }),
+  }),
+]);
+
+export const KeyPage = Paged(KeyView);
+
+export const EffectivePermissions = Type.Object({
+  accessKeyId: Type.String(),
+  permissions: Type.Array(Type.String(), { description: 'the concrete permissions the key has now' }),
+  source: Type.Union([Type.Literal('key'), Type.Literal('owner')], {
+    description: '`key`: the key has groups or roles of its own; `owner`: it inherits its owner’s',
+  }),
+  ownerPermissions: Type.Array(Type.String()),
+});
+
+export const Assignments = Type.Object({ groups: Type.Array(NamedRef), roles: Type.Array(NamedRef) });
+
+export const UserView = Type.Object({
+  id: Type.String(),
+  tenantId: Type.String(),
+  email: Type.String(),
+  name: Type.String(),
+  status: ActiveOrDisabled,
+  apiUser: Type.Boolean({ description: 'signs requests with keys only; password sign-in is refused' }),
+  isAdministrator: Type.Boolean(),
+  hasPassword: Type.Boolean(),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+});
+
+/** A user as a manager sees it: may the caller create its keys, set its password or email? */
+export const ManagedUser = Type.Composite([
+  UserView,
+  Type.Object({
+    withinYourPermissions: Type.Boolean({
+      description: 'the caller holds all this user holds: may create its keys, set its password or email',
+    }),
+  }),
+]);
+
+export const TokenAnswer = Type.Object({
+  token: Type.String(),
+  token_type: Type.Literal('Bearer'),
+  expires_in: Type.Integer({ description: 'seconds' }),
+});
+
+/** PATCH /iam/me: the user, and with a new password the new session (every other one ended). */
+export const MeUpdated = Type.Composite([UserView, Type.Object({ session: Type.Optional(TokenAnswer) })]);
+
+export const ServiceAccountView = Type.Object({
+  id: Type.String(),
+  tenantId: Type.String(),
+  name: Type.String(),
+  email: Nullable(Type.String()),
+  description: Type.String(),
+  status: ActiveOrDisabled,
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+});
+
+export const ManagedServiceAccount = Type.Composite([
+  ServiceAccountView,
+  Type.Object({
+    withinYourPermissions: Type.Boolean({
+      description: 'the caller holds all this account holds: may create its keys and change its email',
+    }),
+  }),
+]);
+
+export const Me = Type.Object(
+  {
+    id: Type.String(),
+    tenantId: Type.String(),
+    name: Type.String(),
+    email: Type.Optional(Nullable(Type.String())),
+    principalType: Type.Union([PrincipalType, Type.Literal('system')]),
+    authenticatedWith: Type.String({ description: 'password, key (a key token) or sigv4' }),
+    accessKeyId: Nullable(Type.String()),
+    isAdministrator: Type.Optional(Type.Boolean()),
+    permissions: Type.Array(Type.String(), { description: 'the concrete permissions held (expanded)' }),
+    groups: Type.Array(NamedRef),
+    roles: Type.Array(NamedRef),
+  },
+  { additionalProperties: true },
+);
+
+export const Profile = Type.Object({
+  tenantId: Type.String(),
+  principal: Type.Object({
+    type: Type.String(),
+    id: Type.String(),
+    name: Type.String(),
+    email: Nullable(Type.String()),
+  }),
+  accessKeyId: Nullable(Type.String()),
+  credential: Type.String({ description: '`sigv4` or `token`' }),
+  tokenSource: Nullable(Type.String()),
+  permissions: Type.Array(Type.String()),
+});
+
+export const RoleView = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  description: Type.String(),
+  permissions: Type.Array(Type.String()),
+  builtin: Type.Boolean(),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+});
+
+/** A role as the caller sees it: may the caller give it to someone? */
+export const GrantableRole = Type.Composite([
+  RoleView,
+  Type.Object({
+    grantable: Type.Boolean({ description: 'the caller holds every permission of the role, so may give it' }),
+  }),
+]);
+
+export const MemberType = Type.Union([
+  Type.Literal('user'),
+  Type.Literal('service_account'),
+  Type.Literal('key'),
+]);
+
+export const GroupMember = Type.Object({
+  type: MemberType,
+  id: Type.String(),
+  label: Type.String({ description: 'email for users, name for service accounts and keys' }),
+});
+
+export const GroupView = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  description: Type.String(),
+  builtin: Type.Boolean(),
+  roles: Type.Array(NamedRef),
+  memberCount: Type.Integer(),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+});
+
+/** A group as the caller sees it: may the caller give it to someone? */
+export const GrantableGroup = Type.Composite([
+  GroupView,
+  Type.Object({
+    grantable: Type.Boolean({
+      description: 'the caller holds all the group gives (`*` for Administrators), so may give it',
+    }),
+  }),
+]);
+
+export const GroupDetail = Type.Composite([
+  GrantableGroup,
+  Type.Object({ members: Type.Array(GroupMember) }),
+]);
+
+export const SigningScope = Type.Object({ region: Type.String(), service: Type.String() });
+
+export const IamSettings = Type.Object({
+  defaultKeyLifetimeDays: Nullable(Type.Integer()),
+  maxKeyLifetimeDays: Nullable(Type.Integer()),
+  tokenLifetimeSeconds: Type.Integer(),
+  userKeyLimit: Type.Integer(),
+  reminderLeadDays: Type.Integer(),
+  acceptedScopes: Type.Array(SigningScope),
+  allowUnsignedPayload: Type.Boolean(),
+  emailSecretInline: Type.Boolean(),
+});
+
+const AuditParty = Type.Object({
+  type: Type.String(),
+  id: Type.String(),
+  name: Nullable(Type.String({ description: 'its current name; null when it no longer exists' })),
+});
+
+export const AuditEntry = Type.Object({
+  id: Type.String(),
+  at: Type.String(),
+  actor: AuditParty,
+  action: Type.String(),
+  target: AuditParty,
+  sourceIp: Nullable(Type.String()),
+  requestId: Nullable(Type.String()),
+  before: Type.Unknown(),
+  after: Type.Unknown(),
+});
+
+export const NotificationView = Type.Object({
+  id: Type.String(),
+  kind: Type.String(),
+  title: Type.String(),
+  body: Type.String(),
+  data: Type.Record(Type.String(), Type.Unknown()),
+  actor: Nullable(Ref),
+  createdAt: Type.String(),
+  read: Type.Boolean(),
+  readAt: Nullable(Type.String()),
+});
+
+export const NotificationPage = Type.Composite([
+  Paged(NotificationView),
+  Type.Object({ unreadCount: Type.Integer({ description: 'unread notifications in all pages' }) }),
+]);
+
+export const OutboxStatus = Type.Union([
+  Type.Literal('pending'),
+  Type.Literal('sending'),
+  Type.Literal('sent'),
+  Type.Literal('failed'),
+  Type.Literal('dropped'),
+]);
+
+export const OutboxView = Type.Object({
+  id: Type.String(),
+  kind: Type.String(),
+  to: Type.String(),
+  subject: Type.String(),
+  status: OutboxStatus,
+  attempts: Type.Integer(),
+  nextAttemptAt: Nullable(Type.String()),
+  lastError: Nullable(Type.String()),
+  messageId: Type.String(),
+  createdAt: Type.String(),
+  sentAt: Nullable(Type.String()),
+  accessKeyId: Nullable(Type.String()),
+  text: Nullable(Type.String({ description: 'null when the body holds a credential (sealed)' })),
+  html: Nullable(Type.String()),
+  sealed: Type.Boolean(),
+});
+
+export const OutboxPage = Type.Composite([
+  Paged(OutboxView),
+  Type.Object({ delivery: Type.Union([Type.Literal('smtp'), Type.Literal('outbox-only')]) }),
+]);
+
+export const RevealedSecret = Type.Object({
+  accessKeyId: Type.String(),
+  tenantId: Type.String(),
+  secretAccessKey: Type.String(),
+});
+
+export const SampleCurl = Type.Object({
+  sigv4: Type.String({ description: 'runs as-is with curl 7.75 or newer' }),
+  precomputed: Type.Optional(Type.String({ description: 'for older curl: headers signed at signedAt' })),
+  signedAt: Type.Optional(Type.String()),
+});
+
+export const Health = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
+  database: Type.Object({
+    status: Type.Union([Type.Literal('ok'), Type.Literal('unreachable')]),
+    engine: Type.String(),
+    latencyMs: Type.Optional(Type.Integer()),
+  }),
+});
+
+export const Version = Type.Object({
+  name: Type.String(),
+  version: Type.String(),
+  node: Type.String(),
+  sigv4: Type.Object({
+    region: Type.String({ description: 'the default signing scope’s region' }),
+    service: Type.String(),
+  }),
+});
+
+export const Jwks = Type.Object({
+  keys: Type.Array(Type.Record(Type.String(), Type.Unknown())),
+});
+
+/** A document the server builds (an OpenAPI document, a Postman collection). */
+export const JsonDocument = Type.Record(Type.String(), Type.Unknown());
+
+export { Items };
+
+/** What a user or service account may do: its roles', direct and through its groups. */
+export const PrincipalPermissions = Type.Object({
+  permissions: Type.Array(Type.String(), { description: 'the concrete permissions held (expanded)' }),
+  readsData: Type.Boolean({
+    description: 'holds a permission outside the admin API (`iam:`): its keys can read something',
+  }),
+});

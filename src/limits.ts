@@ -1,0 +1,31 @@
+/**
+ * Every limit of the API, declared once: the request schemas, the CLI, the console and the
+ * domain code read them from here. Pure data (the console imports this file).
+ */
+
+/** Lists: `limit` defaults to 50 and is at most 200; `offset` is bounded so a scan stays cheap. */
+export const PAGE_SIZE = { default: 50, max: 200, maxOffset: 1_000_000 } as const;
+
+/** A rotated-out secret may keep working for at most a day, so running clients can switch. */
+export const GRACE_SECONDS_MAX = 86_400;
+
+/** Tokens from POST /iam/login live between a minute and a day (an IAM setting within these). */
+export const TOKEN_LIFETIME_SECONDS = { min: 60, max: 86_400 } as const;
+
+/** A key's lifetime in days (validityDays, and the tenant's default and maximum lifetimes): up to a hundred years. */
+export const KEY_LIFETIME_DAYS = { min: 1, max: 36_500 } as const;
+
+/** How many keys a user who is not an administrator may hold: the range of that IAM setting. */
+export const USER_KEY_LIMIT = { min: 0, max: 100 } as const;
+
+/** How many days before expiry keys count as expiring soon and are reminded: the setting's range. */
+export const REMINDER_LEAD_DAYS = { min: 0, max: 90 } as const;
+
+/** Signing scopes a tenant may accept besides the service's default one. */
+export const ACCEPTED_SCOPES_MAX = 20;
+
+/** Names of keys, users, groups, roles and service accounts. */
+export const NAME_LENGTH_MAX = 200;
+
+/** Passwords (sign-in, a user's password, the first administrator's): from 12 to 256 characters. */
+export const PASSWORD_LENGTH = { min: 12, max: 256 } as const;
