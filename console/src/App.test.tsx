@@ -1,11 +1,7 @@
 // @vitest-environment happy-dom
-import { MantineProvider } from '@mantine/core';
-import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/react';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { App } from './App';
-
-const json = (status: number, body: unknown) =>
-  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+import { fireEvent, screen, waitFor } from '@testing-library/react';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { cleanUpAfterEach, json, page, renderApp as renderAt, stubFetch } from './test-helpers';
 
 const me = {
   id: 'usr_admin',
@@ -22,44 +18,30 @@ let usersAnswer: () => Response;
 
 beforeEach(() => {
   sessionStorage.clear();
-  window.history.replaceState(null, '', '/console/users');
-  usersAnswer = () => json(200, { items: [], total: 0, limit: 200, offset: 0 });
-  vi.stubGlobal(
-    'fetch',
-    vi.fn(async (input: string, init: RequestInit = {}) => {
-      const method = init.method ?? 'GET';
-      if (input === '/version') return json(200, { name: 'latchkey', version: '0.1.0' });
-      if (input === '/iam/login' && method === 'POST') {
-        const body = JSON.parse(String(init.body));
-        if (body.email === 'api@example.com') {
-          return json(403, {
-            error: {
-              code: 'API_USER_PASSWORD_LOGIN',
-              message: 'API users sign requests with keys',
-              requestId: 'r',
-            },
-          });
-        }
-        return json(200, { token: 'tok_1', token_type: 'Bearer', expires_in: 3600 });
+  usersAnswer = () => json(200, page([]));
+  stubFetch(({ method, url, body }) => {
+    if (url === '/version') return json(200, { name: 'latchkey', version: '0.1.0' });
+    if (url === '/iam/login' && method === 'POST') {
+      if ((body as { email?: string }).email === 'api@example.com') {
+        return json(403, {
+          error: {
+            code: 'API_USER_PASSWORD_LOGIN',
+            message: 'API users sign requests with keys',
+            requestId: 'r',
+          },
+        });
       }
-      if (input === '/iam/me') return json(200, me);
-      if (input.startsWith('/iam/users')) return usersAnswer();
-      return json(404, { error: { code: 'NOT_FOUND', message: 'no route', requestId: 'r' } });
-    }),
-  );
+      return json(200, { token: 'tok_1', token_type: 'Bearer', expires_in: 3600 });
+    }
+    if (url === '/iam/me') return json(200, me);
+    if (url.startsWith('/iam/users')) return usersAnswer();
+    return undefined;
+  });
 });
 
-afterEach(() => {
-  cleanup();
-  vi.unstubAllGlobals();
-});
+cleanUpAfterEach();
 
-const renderApp = () =>
-  render(
-    <MantineProvider env="test">
-      <App />
-    </MantineProvider>,
-  );
+const renderApp = () => renderAt('/users');
 
 async function signIn(email: string) {
   fireEvent.change(await screen.findByLabelText(/Email/), { target: { value: email } });

@@ -25,7 +25,7 @@ import {
   IconUsers,
 } from '@tabler/icons-react';
 import { useCallback, useEffect, useMemo, useState } from 'react';
-import { api, type Me, session } from './api';
+import { client, type Me, session } from './api';
 import { ChangePasswordForm } from './components/ChangePassword';
 import { NotificationBell } from './components/NotificationBell';
 import { DEFAULT_SCOPE, type SigningScope, scopeFromVersion } from './format';
@@ -90,7 +90,7 @@ export function App() {
   const loadMe = useCallback(async () => {
     setBootError(null);
     try {
-      setMe(await api.get<Me>('/iam/me'));
+      setMe(await client.getMe());
     } catch (e) {
       session.clear();
       setMe(null);
@@ -106,8 +106,8 @@ export function App() {
     );
     const onPop = () => setPath(currentPath());
     window.addEventListener('popstate', onPop);
-    api
-      .get<unknown>('/version', { anonymous: true })
+    client
+      .version({}, { anonymous: true })
       .then((v) => setScope(scopeFromVersion(v)))
       .catch(() => setScope(DEFAULT_SCOPE));
     if (session.load()) loadMe();

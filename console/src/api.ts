@@ -1,3 +1,8 @@
+import type { Static, TSchema } from '@sinclair/typebox';
+import type * as C from '../../src/contract/common';
+import { type OperationId, operations } from '../../src/contract/operations';
+import type * as V from '../../src/contract/views';
+
 /**
  * The console's only way to the server: the public admin API with a Bearer token from
  * POST /iam/login. The token lives in memory and sessionStorage (so a reload keeps the session);
@@ -121,15 +126,6 @@ export async function request<T>(
   return (text ? JSON.parse(text) : undefined) as T;
 }
 
-export const api = {
-  get: <T>(path: string, options?: RequestOptions) => request<T>('GET', path, undefined, options),
-  post: <T>(path: string, body?: unknown, options?: RequestOptions) =>
-    request<T>('POST', path, body ?? {}, options),
-  put: <T>(path: string, body: unknown) => request<T>('PUT', path, body),
-  patch: <T>(path: string, body: unknown) => request<T>('PATCH', path, body),
-  delete: (path: string) => request<void>('DELETE', path),
-};
-
 export function query(params: Record<string, string | number | boolean | undefined | null>): string {
   const search = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) {
@@ -213,140 +209,92 @@ const TITLES: Record<string, string> = {
   EXPIRED_TOKEN: 'Your session has expired',
 };
 
-// ---- shapes of the admin API (see src/keys/keys.ts, src/identity/*.ts) ----
+// ---- the admin API's shapes and operations, from the server's contract (src/contract) ----
 
-export interface NamedRef {
-  id: string;
-  name: string;
+export type NamedRef = Static<typeof C.NamedRef>;
+export type KeyState = Static<typeof V.KeyState>;
+export type KeyType = Static<typeof V.KeyType>;
+export type KeyView = Static<typeof V.KeyView>;
+export type CreatedKey = Static<typeof V.CreatedKey>;
+export type EffectivePermissions = Static<typeof V.EffectivePermissions>;
+export type Me = Static<typeof V.Me>;
+/** A user as the signed-in person sees it (with `withinYourPermissions`). */
+export type UserView = Static<typeof V.ManagedUser>;
+export type ServiceAccountView = Static<typeof V.ManagedServiceAccount>;
+export type RoleView = Static<typeof V.GrantableRole>;
+export type GroupView = Static<typeof V.GrantableGroup>;
+export type GroupMember = Static<typeof V.GroupMember>;
+export type IamSettings = Static<typeof V.IamSettings>;
+export type AuditEntry = Static<typeof V.AuditEntry>;
+export type NotificationView = Static<typeof V.NotificationView>;
+export type SampleCurl = Static<typeof V.SampleCurl>;
+
+type Ops = typeof operations;
+type SchemaOf<K extends OperationId> = Ops[K]['schema'];
+type PartOf<K extends OperationId, P extends string> =
+  SchemaOf<K> extends { [Q in P]: infer T extends TSchema } ? Static<T> : never;
+type Field<K extends OperationId, P extends string, Name extends string, Required extends boolean> = [
+  PartOf<K, P>,
+] extends [never]
+  ? unknown
+  : Required extends true
+    ? { [N in Name]: PartOf<K, P> }
+    : { [N in Name]?: PartOf<K, P> };
+
+/** What an operation takes: its path parameters, query and body, each only where it has one. */
+export type OperationInput<K extends OperationId> = Field<K, 'params', 'params', true> &
+  Field<K, 'querystring', 'query', false> &
+  Field<K, 'body', 'body', true>;
+
+type Responses<K extends OperationId> = SchemaOf<K>['response'];
+/** What an operation answers on success (`undefined` for 204). */
+export type OperationOutput<K extends OperationId> =
+  Responses<K> extends { 200: infer T extends TSchema }
+    ? Static<T>
+    : Responses<K> extends { 201: infer T extends TSchema }
+      ? Static<T>
+      : undefined;
+
+function urlOf(
+  url: string,
+  params: Record<string, unknown> = {},
+  search: Record<string, unknown> = {},
+): string {
+  const path = url.replace(/:([A-Za-z0-9_]+)/g, (_m, name: string) =>
+    encodeURIComponent(String(params[name])),
+  );
+  return `${path}${query(search as Record<string, string | number | boolean | undefined>)}`;
 }
 
-export type KeyState = 'active' | 'inactive' | 'expired' | 'expiring_soon';
-
-export interface KeyView {
-  accessKeyId: string;
-  tenantId: string;
-  name: string;
-  type: 'access' | 'api';
-  status: 'active' | 'inactive';
-  state: KeyState;
-  expiresAt: string | null;
-  daysLeft: number | null;
-  owner: { type: 'user' | 'service_account'; id: string; label: string };
-  createdAt: string;
-  lastUsedAt: string | null;
-  lastUsedIp: string | null;
-  secretVersion: number;
-  groups: NamedRef[];
-  roles: NamedRef[];
-  /**
-   * Deactivated by someone holding iam:keys:manage: only such a person can activate it again
-   * (its owner alone cannot).
-   */
-  deactivatedByManager: boolean;
+/** Run one operation of the admin API by its id, typed by the contract. */
+export function call<K extends OperationId>(
+  id: K,
+  input: OperationInput<K>,
+  options?: RequestOptions,
+): Promise<OperationOutput<K>> {
+  const op = operations[id];
+  const {
+    params,
+    query: search,
+    body,
+  } = input as { params?: Record<string, unknown>; query?: Record<string, unknown>; body?: unknown };
+  const hasBody = 'body' in op.schema;
+  return request<OperationOutput<K>>(
+    op.method,
+    urlOf(op.url, params, search),
+    hasBody ? (body ?? {}) : undefined,
+    options,
+  );
 }
 
-export interface CreatedKey extends KeyView {
-  secretAccessKey: string;
-}
-
-export interface Me {
-  id: string;
-  tenantId: string;
-  email?: string;
-  name: string;
-  principalType: string;
-  /** How this session was obtained: `password` for console sign-ins. */
-  authenticatedWith?: string;
-  isAdministrator?: boolean;
-  /** The concrete permissions the signed-in person holds (the catalogue, expanded). */
-  permissions: string[];
-  groups: NamedRef[];
-  roles: NamedRef[];
-}
-
-export interface UserView {
-  id: string;
-  tenantId: string;
-  email: string;
-  name: string;
-  status: 'active' | 'disabled';
-  apiUser: boolean;
-  isAdministrator: boolean;
-  hasPassword: boolean;
-  createdAt: string;
-  /** The signed-in person holds all this user holds: may create its keys, set its password or email. */
-  withinYourPermissions: boolean;
-}
-
-/** PATCH /iam/me with a new password: every earlier session ended, this is the new one. */
-export interface PasswordChanged extends UserView {
-  session: { token: string; token_type: 'Bearer'; expires_in: number };
-}
-
-export interface ServiceAccountView {
-  id: string;
-  name: string;
-  email: string | null;
-  description: string;
-  status: 'active' | 'disabled';
-  createdAt: string;
-  /** The signed-in person holds all this account holds: may create its keys and change its email. */
-  withinYourPermissions: boolean;
-}
-
-export interface RoleView {
-  id: string;
-  name: string;
-  description: string;
-  permissions: string[];
-  builtin: boolean;
-  /** The signed-in person holds every permission of the role, so may give it. */
-  grantable: boolean;
-}
-
-export interface GroupView {
-  id: string;
-  name: string;
-  description: string;
-  builtin: boolean;
-  roles: NamedRef[];
-  memberCount: number;
-  /** The signed-in person holds all the group gives (`*` for Administrators), so may give it. */
-  grantable: boolean;
-}
-
-export interface GroupMember {
-  type: 'user' | 'service_account' | 'key';
-  id: string;
-  label: string;
-}
-
-export interface IamSettings {
-  defaultKeyLifetimeDays: number | null;
-  maxKeyLifetimeDays: number | null;
-  tokenLifetimeSeconds: number;
-  userKeyLimit: number;
-  reminderLeadDays: number;
-  acceptedScopes: Array<{ region: string; service: string }>;
-  allowUnsignedPayload: boolean;
-  emailSecretInline: boolean;
-}
-
-export interface Page<T> {
-  items: T[];
-  total: number;
-  limit: number;
-  offset: number;
-}
-
-export interface AuditEntry {
-  id: string;
-  at: string;
-  actor: { type: string; id: string };
-  action: string;
-  target: { type: string; id: string };
-  sourceIp: string | null;
-  requestId: string | null;
-  before: unknown;
-  after: unknown;
-}
+/** The typed client: one function per operation of the contract (`client.getKey({ params })`). */
+export const client = Object.fromEntries(
+  (Object.keys(operations) as OperationId[]).map((id) => [
+    id,
+    (input: unknown = {}, options?: RequestOptions) => call(id, input as never, options),
+  ]),
+) as unknown as {
+  [K in OperationId]: Record<never, never> extends OperationInput<K>
+    ? (input?: OperationInput<K>, options?: RequestOptions) => Promise<OperationOutput<K>>
+    : (input: OperationInput<K>, options?: RequestOptions) => Promise<OperationOutput<K>>;
+};

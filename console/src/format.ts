@@ -12,22 +12,6 @@ export interface SigningScope {
 
 export const DEFAULT_SCOPE: SigningScope = { region: 'ap-southeast-5', service: 'sqlaccount' };
 
-/** Quote for a POSIX shell only when needed (keys and secrets are plain, origins may not be). */
-function shellQuote(value: string): string {
-  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
-/** A sample request that runs as-is with curl 7.75+ (`--aws-sigv4`). */
-export function sampleCurl(
-  origin: string,
-  scope: SigningScope,
-  accessKeyId: string,
-  secretAccessKey: string,
-  path = '/agent/',
-): string {
-  return `curl --aws-sigv4 "aws:amz:${scope.region}:${scope.service}" --user "${accessKeyId}:${secretAccessKey}" ${shellQuote(`${origin}${path}`)}`;
-}
-
 /** The server's default signing scope, from GET /version's `sigv4`; otherwise the documented default. */
 export function scopeFromVersion(version: unknown): SigningScope {
   const scope = (version as { sigv4?: { region?: unknown; service?: unknown } } | null)?.sigv4;
@@ -66,18 +50,44 @@ export function expiryFields(choice: ValidityChoice): {
   }
 }
 
-export function formatDate(iso: string | null | undefined): string {
-  if (!iso) return '—';
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  return d.toISOString().slice(0, 10);
+export interface DateFormatOptions {
+  /** Tests pin these; the console leaves them to the browser. */
+  locale?: string;
+  timeZone?: string;
 }
 
-export function formatDateTime(iso: string | null | undefined): string {
+/**
+ * The one way the console shows a moment: in the browser's locale and time zone, date and time,
+ * e.g. "4 Dec 2026, 14:05" (en-GB) or "Dec 4, 2026, 2:05 PM" (en-US). The API speaks ISO-8601 UTC;
+ * no ISO string reaches the screen.
+ */
+export function formatDateTime(iso: string | null | undefined, options: DateFormatOptions = {}): string {
   if (!iso) return '—';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  return dateTimeFormat(options).format(d);
+}
+
+const formats = new Map<string, Intl.DateTimeFormat>();
+function dateTimeFormat({ locale, timeZone }: DateFormatOptions): Intl.DateTimeFormat {
+  const key = `${locale ?? ''}|${timeZone ?? ''}`;
+  let format = formats.get(key);
+  if (!format) {
+    format = new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone });
+    formats.set(key, format);
+  }
+  return format;
+}
+
+/** The same formatter under its older name (some components still import it). */
+export const formatDate = formatDateTime;
+
+/** ISO-8601 date-times inside free text (e.g. a server-written notification), as in formatDateTime. */
+const ISO_IN_TEXT = /\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})/g;
+
+/** Text the server wrote with ISO date-times in it, with each shown as formatDateTime shows it. */
+export function localizeDates(text: string, options: DateFormatOptions = {}): string {
+  return text.replace(ISO_IN_TEXT, (iso) => formatDateTime(iso, options));
 }
 
 export function relativeTime(iso: string | null | undefined, now = new Date()): string {
@@ -103,9 +113,10 @@ export function keyStateLabel(state: string, daysLeft: number | null): StateLabe
     case 'expired':
       return { label: 'Expired', color: 'red' };
     case 'expiring_soon': {
+      // Whole days, rounded down by the server: 0 means less than a day is left.
       const days = daysLeft ?? 0;
       return {
-        label: days <= 0 ? 'Expires today' : `Expires in ${days} day${days === 1 ? '' : 's'}`,
+        label: days <= 0 ? 'Expires in less than a day' : `Expires in ${days} day${days === 1 ? '' : 's'}`,
         color: 'orange',
       };
     }

@@ -4,27 +4,22 @@
  * a password change, and offering only what the signed-in person can grant. fetch is mocked per
  * test with a small router.
  */
-import { MantineProvider } from '@mantine/core';
-import { act, cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { App } from './App';
+import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { session } from './api';
 import { GRANT_REASON } from './grants';
+import {
+  type Call,
+  cleanUpAfterEach,
+  consoleDefaults,
+  descriptionOf,
+  json,
+  refusal,
+  renderApp,
+  signedInWith,
+  stubFetch,
+} from './test-helpers';
 
-const json = (status: number, body: unknown) =>
-  new Response(body === undefined ? null : JSON.stringify(body), {
-    status,
-    headers: { 'content-type': 'application/json' },
-  });
-const refusal = (status: number, code: string, message: string, extra: Record<string, unknown> = {}) =>
-  json(status, { error: { code, message, requestId: 'req_1', ...extra } });
-
-interface Call {
-  method: string;
-  url: string;
-  body: unknown;
-  token: string | null;
-}
 type Handler = (call: Call) => Response | Promise<Response> | undefined;
 
 let calls: Call[] = [];
@@ -34,63 +29,15 @@ function route(h: Handler) {
   handler = h;
 }
 
-const baseMe = {
-  id: 'usr_me',
-  tenantId: '111111111111',
-  email: 'me@example.com',
-  name: 'Me',
-  principalType: 'user',
-  authenticatedWith: 'password',
-  groups: [],
-  roles: [],
-};
+const baseMe = signedInWith([]);
 
 beforeEach(() => {
-  calls = [];
   // Also forgets the token api.ts keeps in memory from the previous test.
   session.clear();
-  vi.stubGlobal(
-    'fetch',
-    vi.fn(async (input: string, init: RequestInit = {}) => {
-      const headers = (init.headers ?? {}) as Record<string, string>;
-      const call: Call = {
-        method: init.method ?? 'GET',
-        url: input,
-        body: typeof init.body === 'string' ? JSON.parse(init.body) : undefined,
-        token: headers.authorization?.replace(/^Bearer /, '') ?? null,
-      };
-      calls.push(call);
-      if (input === '/version') return json(200, { name: 'latchkey', version: '0.1.0' });
-      const answer = await handler(call);
-      if (answer) return answer;
-      if (input.startsWith('/iam/notifications')) return json(200, { items: [] });
-      return refusal(404, 'NOT_FOUND', `no mock for ${call.method} ${input}`);
-    }),
-  );
+  calls = stubFetch(async (call) => (await handler(call)) ?? consoleDefaults(call));
 });
 
-afterEach(() => {
-  cleanup();
-  vi.unstubAllGlobals();
-});
-
-const renderApp = (path: string) => {
-  window.history.replaceState(null, '', `/console${path}`);
-  return render(
-    <MantineProvider env="test">
-      <App />
-    </MantineProvider>,
-  );
-};
-
-/** The text tied to a control as its accessible description. */
-function descriptionOf(element: HTMLElement): string {
-  return (element.getAttribute('aria-describedby') ?? '')
-    .split(/\s+/)
-    .filter(Boolean)
-    .map((id) => document.getElementById(id)?.textContent ?? '')
-    .join(' ');
-}
+cleanUpAfterEach();
 
 describe('sign-in to one of several tenants', () => {
   const TENANTS = [

@@ -1,4 +1,4 @@
-import { Alert, Badge, Button, Group, Modal, Stack, Text, Tooltip } from '@mantine/core';
+import { Alert, Anchor, Badge, Button, Group, Modal, Stack, Text, Tooltip } from '@mantine/core';
 import { IconAlertCircle } from '@tabler/icons-react';
 import {
   createContext,
@@ -11,7 +11,7 @@ import {
   useState,
 } from 'react';
 import { describeError, type Me } from './api';
-import { formatDateTime, keyStateLabel, relativeTime, type SigningScope } from './format';
+import { formatDateTime, keyStateLabel, localizeDates, relativeTime, type SigningScope } from './format';
 import { patternMatches } from './grants';
 
 export interface ConsoleContext {
@@ -49,7 +49,8 @@ export function ErrorAlert({ error, onClose }: { error: unknown; onClose?: () =>
       closeButtonLabel="Dismiss error"
     >
       <Text size="sm" component="div">
-        {e.message}{' '}
+        {/* Server messages name moments in ISO-8601 UTC (an expiry limit): shown as local dates. */}
+        {localizeDates(e.message)}{' '}
         <Badge color="red" variant="light" data-testid="error-code">
           {e.code}
         </Badge>
@@ -84,6 +85,31 @@ export function ErrorAlert({ error, onClose }: { error: unknown; onClose?: () =>
   );
 }
 
+/** A link to a page of the console (`/users/…`): opened in place, or in a new tab as any link. */
+export function ConsoleLink({ to, children }: { to: string; children: ReactNode }) {
+  const { navigate } = useConsole();
+  return (
+    <Anchor
+      href={`/console${to}`}
+      onClick={(e) => {
+        e.preventDefault();
+        navigate(to);
+      }}
+    >
+      {children}
+    </Anchor>
+  );
+}
+
+/** A user's or service account's status. */
+export function StatusBadge({ status }: { status: 'active' | 'disabled' }) {
+  return (
+    <Badge color={status === 'active' ? 'green' : 'gray'} variant="light">
+      {status}
+    </Badge>
+  );
+}
+
 export function KeyStateBadge({ state, daysLeft }: { state: string; daysLeft: number | null }) {
   const s = keyStateLabel(state, daysLeft);
   return (
@@ -103,6 +129,27 @@ export function LastUsed({ at, ip }: { at: string | null; ip?: string | null }) 
       </Text>
     </Tooltip>
   );
+}
+
+/**
+ * What a form or button does: `run(action)` clears the last error, is `busy` while the action runs
+ * and keeps what it throws in `error` (for an ErrorAlert).
+ */
+export function useAction() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const run = useCallback(async (action: () => Promise<unknown>) => {
+    setError(null);
+    setBusy(true);
+    try {
+      await action();
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  }, []);
+  return { busy, error, setError, run };
 }
 
 /** Load data with cancellation; `reload()` fetches again. */

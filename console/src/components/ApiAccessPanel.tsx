@@ -1,15 +1,14 @@
-import { Button, Card, EmptyState, Group, Loader, Modal, Stack, Text, Title } from '@mantine/core';
+import { Button, Card, Group, Modal, Stack, Text, Title } from '@mantine/core';
 import { IconKey, IconPlus } from '@tabler/icons-react';
 import { useId, useState } from 'react';
-import { api, type CreatedKey, type KeyView, type Page } from '../api';
+import type { CreatedKey } from '../api';
 import { beyondYouReason } from '../grants';
-import { ErrorAlert, useLoad } from '../shared';
+import { principalClient } from '../principals';
+import { useRefreshWhileVisible } from '../refresh';
+import { useLoad } from '../shared';
 import { KeyDetailsDrawer, KeyTable, SecretModal } from './KeyDetails';
 import { KeyForm } from './KeyForm';
-
-export function ownerPath(owner: { type: 'user' | 'service_account'; id: string }): string {
-  return owner.type === 'user' ? `/iam/users/${owner.id}` : `/iam/service-accounts/${owner.id}`;
-}
+import { ListStates } from './ListScaffold';
 
 /** The API Access panel of a user or a service account: its keys, Add access, delete, regenerate. */
 export function ApiAccessPanel({
@@ -26,10 +25,9 @@ export function ApiAccessPanel({
   const [created, setCreated] = useState<CreatedKey | null>(null);
   const [details, setDetails] = useState<string | null>(null);
   const reasonId = useId();
-  const keys = useLoad(
-    (signal) => api.get<Page<KeyView>>(`${ownerPath(owner)}/keys?limit=200`, { signal }),
-    [owner.id],
-  );
+  const keys = useLoad((signal) => principalClient(owner).listKeys({ signal }), [owner.id]);
+  // "Last used" and states move while the page is open: read the list again.
+  useRefreshWhileVisible(keys.reload);
   return (
     <Card withBorder padding="lg" radius="md" component="section" aria-labelledby="api-access-title">
       <Group justify="space-between" mb="sm">
@@ -50,24 +48,26 @@ export function ApiAccessPanel({
           {beyondYouReason(owner.label)}
         </Text>
       )}
-      <ErrorAlert error={keys.error} />
-      {keys.loading && !keys.data ? <Loader size="sm" aria-label="Loading keys" /> : null}
-      {keys.data && keys.data.items.length === 0 ? (
-        <EmptyState
-          icon={<IconKey aria-hidden />}
-          title="No API access yet"
-          description="Add access to create an API key and secret key for programmatic access."
-        />
-      ) : null}
-      {keys.data && keys.data.items.length > 0 ? (
-        <KeyTable
-          keys={keys.data.items}
-          compact
-          onChanged={keys.reload}
-          onSecret={setCreated}
-          onOpenDetails={(k) => setDetails(k.accessKeyId)}
-        />
-      ) : null}
+      <ListStates
+        list={keys}
+        loadingLabel="Loading keys"
+        loaderSize="sm"
+        empty={{
+          icon: <IconKey aria-hidden />,
+          title: 'No API access yet',
+          description: 'Add access to create an access key and its secret key for programmatic access.',
+        }}
+      >
+        {(items) => (
+          <KeyTable
+            keys={items}
+            compact
+            onChanged={keys.reload}
+            onSecret={setCreated}
+            onOpenDetails={(k) => setDetails(k.accessKeyId)}
+          />
+        )}
+      </ListStates>
       <Modal opened={adding} onClose={() => setAdding(false)} title="Add access" size="lg">
         <Stack>
           <Text size="sm" c="dimmed">
@@ -81,7 +81,7 @@ export function ApiAccessPanel({
             submitLabel="Create"
             onCancel={() => setAdding(false)}
             onSubmit={async ({ body }) => {
-              const result = await api.post<CreatedKey>(`${ownerPath(owner)}/keys`, body);
+              const result = await principalClient(owner).createKey(body);
               setAdding(false);
               setCreated(result);
               keys.reload();

@@ -1,10 +1,11 @@
 import { Alert, Button, Group, PasswordInput, Stack, Text } from '@mantine/core';
 import { useState } from 'react';
-import { ApiError, api, type PasswordChanged, session } from '../api';
+import { PASSWORD_LENGTH } from '../../../src/limits';
+import { ApiError, client, session } from '../api';
 import { ErrorAlert } from '../shared';
 
 /** The server's rule (src/http/schemas.ts Password). */
-export const MIN_PASSWORD_LENGTH = 12;
+export const MIN_PASSWORD_LENGTH = PASSWORD_LENGTH.min;
 
 type Field = 'current' | 'next' | 'repeat';
 
@@ -54,12 +55,10 @@ export function ChangePasswordForm({ onClose }: { onClose: () => void }) {
           return setProblem({ field: 'repeat', message: 'The two new passwords are not the same.' });
         setBusy(true);
         try {
-          const result = await api.patch<PasswordChanged>('/iam/me', {
-            password: next,
-            currentPassword: current,
-          });
-          // The token this console holds ended with the change: keep the one the answer brings.
-          session.set(result.session.token);
+          const result = await client.updateMe({ body: { password: next, currentPassword: current } });
+          // The token this console holds ended with the change: keep the one the answer brings
+          // (a password change always brings one).
+          if (result.session) session.set(result.session.token);
           setDone(true);
         } catch (e) {
           if (e instanceof ApiError && e.code === 'INVALID_CREDENTIALS')
@@ -80,7 +79,7 @@ export function ChangePasswordForm({ onClose }: { onClose: () => void }) {
           autoComplete="current-password"
           required
           data-autofocus
-          maxLength={256}
+          maxLength={PASSWORD_LENGTH.max}
           value={current}
           error={fieldError('current')}
           onChange={(e) => setCurrent(e.currentTarget.value)}
@@ -90,7 +89,7 @@ export function ChangePasswordForm({ onClose }: { onClose: () => void }) {
           description={`At least ${MIN_PASSWORD_LENGTH} characters.`}
           autoComplete="new-password"
           required
-          maxLength={256}
+          maxLength={PASSWORD_LENGTH.max}
           value={next}
           error={fieldError('next')}
           onChange={(e) => setNext(e.currentTarget.value)}
@@ -99,7 +98,7 @@ export function ChangePasswordForm({ onClose }: { onClose: () => void }) {
           label="Repeat the new password"
           autoComplete="new-password"
           required
-          maxLength={256}
+          maxLength={PASSWORD_LENGTH.max}
           value={repeat}
           error={fieldError('repeat')}
           onChange={(e) => setRepeat(e.currentTarget.value)}

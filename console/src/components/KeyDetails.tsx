@@ -10,37 +10,31 @@ import {
   Loader,
   Menu,
   Modal,
+  Radio,
   Stack,
   Switch,
   Table,
   Text,
-  Title,
   Tooltip,
 } from '@mantine/core';
 import { IconDots, IconKey, IconRefresh, IconTrash } from '@tabler/icons-react';
 import { type ReactNode, useEffect, useState } from 'react';
-import { api, type CreatedKey, type GroupView, type KeyView, type RoleView } from '../api';
+import { type CreatedKey, client, type EffectivePermissions, type KeyView } from '../api';
 import { expiryFields, formatDate, formatDateTime, type ValidityChoice } from '../format';
-import { GRANT_REASON, grantableGroup, grantableRole, grantOptions, keyBeyondYou } from '../grants';
-import { ConfirmModal, ErrorAlert, KeyStateBadge, LastUsed, useConsole, useLoad } from '../shared';
-import { GrantChecklist } from './GrantChecklist';
+import { GRANT_REASON, keyBeyondYou } from '../grants';
+import { useRefreshWhileVisible } from '../refresh';
+import { ConfirmModal, ErrorAlert, KeyStateBadge, LastUsed, useAction, useConsole, useLoad } from '../shared';
+import { AssignmentsEditor } from './AssignmentsEditor';
 import { ValidityPicker } from './KeyForm';
+import { hiddenColumn, ListTable } from './ListScaffold';
 import { SecretReveal } from './SecretReveal';
-
-const keyPath = (id: string) => `/iam/keys/${encodeURIComponent(id)}`;
-
-interface EffectivePermissions {
-  permissions: string[];
-  source: 'key' | 'owner';
-  ownerPermissions: string[];
-}
 
 /** The key's effective permissions, read again when `version` changes. */
 function useKeyPermissions(accessKeyId: string | null, version: number) {
   return useLoad(
     (signal) =>
       accessKeyId
-        ? api.get<EffectivePermissions>(`${keyPath(accessKeyId)}/permissions`, { signal })
+        ? client.getKeyPermissions({ params: { accessKeyId } }, { signal })
         : Promise.resolve(undefined),
     [accessKeyId, version],
   );
@@ -87,6 +81,13 @@ export function PermissionsView({ accessKeyId, version }: { accessKeyId: string;
   return <PermissionsList data={data} error={error} loading={loading} />;
 }
 
+/** How long the old secret keeps working after a new one is generated (graceSeconds). */
+const GRACE_CHOICES = [
+  { value: '0', label: 'Stops working at once' },
+  { value: '3600', label: 'Keeps working for 1 hour' },
+  { value: '86400', label: 'Keeps working for 24 hours' },
+] as const;
+
 /** Why a new secret cannot be generated: whoever gets it can do all the key can. */
 function rotateReason(missing: readonly string[]): string {
   return `The key can do what you cannot (${missing.join(', ')}), and a new secret would hand that over. ${GRANT_REASON}`;
@@ -115,6 +116,11 @@ function RotateSecretModal({
   const { me } = useConsole();
   const permissions = useKeyPermissions(opened && keyView ? keyView.accessKeyId : null, 0);
   const missing = permissions.data ? keyBeyondYou(permissions.data.permissions, me.permissions) : [];
+  const [grace, setGrace] = useState('0');
+  // Each time the window opens, the choice starts at "at once".
+  useEffect(() => {
+    if (opened) setGrace('0');
+  }, [opened]);
   return (
     <ConfirmModal
       opened={opened}
@@ -126,10 +132,28 @@ function RotateSecretModal({
       onClose={onClose}
       onConfirm={async () => {
         if (!keyView) return;
-        onRotated(await api.post<CreatedKey>(`${keyPath(keyView.accessKeyId)}/secret`, {}));
+        const graceSeconds = Number(grace);
+        onRotated(
+          await client.rotateKeySecret({
+            params: { accessKeyId: keyView.accessKeyId },
+            body: graceSeconds > 0 ? { graceSeconds } : {},
+          }),
+        );
       }}
     >
       {children}
+      <Radio.Group
+        label="The current secret key"
+        description="Running clients can keep the old secret for a while, so you can switch them without an outage."
+        value={grace}
+        onChange={setGrace}
+      >
+        <Stack gap={6} mt={6}>
+          {GRACE_CHOICES.map((c) => (
+            <Radio key={c.value} value={c.value} label={c.label} />
+          ))}
+        </Stack>
+      </Radio.Group>
       {permissions.loading && !permissions.data ? <Loader size="sm" aria-label="Checking the key" /> : null}
       {missing.length > 0 ? (
         <Alert color="orange" title="You cannot generate a new secret for this key" role="status">
@@ -148,110 +172,32 @@ function reactivationBlocked(key: KeyView, canManage: boolean): boolean {
 const REACTIVATE_REASON =
   'Deactivated by an administrator (someone with iam:keys:manage): only they can mark it active again.';
 
-function AssignmentsEditor({ keyView, onSaved }: { keyView: KeyView; onSaved: () => void }) {
-  const { can } = useConsole();
-  const [groups, setGroups] = useState<string[]>(keyView.groups.map((g) => g.id));
-  const [roles, setRoles] = useState<string[]>(keyView.roles.map((r) => r.id));
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [saved, setSaved] = useState(false);
-  const options = useLoad(
-    async (signal) => ({
-      groups: can('iam:groups:read')
-        ? (await api.get<{ items: GroupView[] }>('/iam/groups', { signal })).items
-        : [],
-      roles: can('iam:roles:read')
-        ? (await api.get<{ items: RoleView[] }>('/iam/roles', { signal })).items
-        : [],
-    }),
-    [],
-  );
-  if (!options.data && !options.error) return <Loader size="sm" aria-label="Loading groups and roles" />;
-  return (
-    <Stack gap="xs">
-      <GrantChecklist
-        label="Groups"
-        options={grantOptions((options.data?.groups ?? []).map(grantableGroup), keyView.groups)}
-        value={groups}
-        onChange={(v) => {
-          setSaved(false);
-          setGroups(v);
-        }}
-        emptyText="No groups."
-      />
-      <GrantChecklist
-        label="Roles"
-        options={grantOptions((options.data?.roles ?? []).map(grantableRole), keyView.roles)}
-        value={roles}
-        onChange={(v) => {
-          setSaved(false);
-          setRoles(v);
-        }}
-        emptyText="No roles."
-      />
-      <ErrorAlert error={error ?? options.error} />
-      <Group>
-        <Button
-          size="xs"
-          loading={busy}
-          onClick={async () => {
-            setBusy(true);
-            setError(null);
-            setSaved(false);
-            try {
-              await api.put(`${keyPath(keyView.accessKeyId)}/assignments`, {
-                groupIds: groups,
-                roleIds: roles,
-              });
-              setSaved(true);
-              onSaved();
-            } catch (e) {
-              setError(e);
-            } finally {
-              setBusy(false);
-            }
-          }}
-        >
-          Save assignments
-        </Button>
-        {saved ? (
-          <Text size="sm" c="teal" role="status">
-            Assignments saved. Affected users are notified.
-          </Text>
-        ) : null}
-      </Group>
-    </Stack>
-  );
-}
-
 export function ExpiryEditor({ keyView, onSaved }: { keyView: KeyView; onSaved: (k: KeyView) => void }) {
   const [validity, setValidity] = useState<ValidityChoice>(
     keyView.expiresAt ? { kind: 'date', date: keyView.expiresAt.slice(0, 10) } : { kind: 'never' },
   );
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const save = useAction();
   return (
     <Stack gap="xs">
       <Text size="sm">
         Expires: <strong>{keyView.expiresAt ? formatDateTime(keyView.expiresAt) : 'never'}</strong>
       </Text>
       <ValidityPicker value={validity} onChange={setValidity} withDefault={false} />
-      <ErrorAlert error={error} />
+      <ErrorAlert error={save.error} />
       <Group>
         <Button
           size="xs"
-          loading={busy}
-          onClick={async () => {
-            if (validity.kind === 'date' && !validity.date) return setError(new Error('choose a date'));
-            setBusy(true);
-            setError(null);
-            try {
-              onSaved(await api.patch<KeyView>(keyPath(keyView.accessKeyId), expiryFields(validity)));
-            } catch (e) {
-              setError(e);
-            } finally {
-              setBusy(false);
-            }
+          loading={save.busy}
+          onClick={() => {
+            if (validity.kind === 'date' && !validity.date) return save.setError(new Error('choose a date'));
+            save.run(async () =>
+              onSaved(
+                await client.updateKey({
+                  params: { accessKeyId: keyView.accessKeyId },
+                  body: expiryFields(validity),
+                }),
+              ),
+            );
           }}
         >
           Save expiry
@@ -286,11 +232,14 @@ export function KeyDetailsDrawer({
     data: key,
     error,
     setData,
+    reload: reloadKey,
   } = useLoad(
     (signal) =>
-      accessKeyId ? api.get<KeyView>(keyPath(accessKeyId), { signal }) : Promise.resolve(undefined),
+      accessKeyId ? client.getKey({ params: { accessKeyId } }, { signal }) : Promise.resolve(undefined),
     [accessKeyId, version],
   );
+  // "Last used" and the state move while the pane is open: read the key again (only the key).
+  useRefreshWhileVisible(reloadKey, { enabled: accessKeyId !== null });
   const permissions = useKeyPermissions(accessKeyId, version);
   const beyond = permissions.data ? keyBeyondYou(permissions.data.permissions, me.permissions) : [];
   const changed = () => {
@@ -307,7 +256,7 @@ export function KeyDetailsDrawer({
       onClose={close}
       position="right"
       size="lg"
-      title={<Title order={3}>Key details</Title>}
+      title="Key details"
       closeButtonProps={{ 'aria-label': 'Close key details' }}
     >
       {error ? <ErrorAlert error={error} /> : null}
@@ -373,7 +322,9 @@ export function KeyDetailsDrawer({
               const active = e.currentTarget.checked;
               setToggleError(null);
               try {
-                setData(await api.patch<KeyView>(keyPath(key.accessKeyId), { active }));
+                setData(
+                  await client.updateKey({ params: { accessKeyId: key.accessKeyId }, body: { active } }),
+                );
                 onChanged();
               } catch (err) {
                 setToggleError(err);
@@ -391,7 +342,15 @@ export function KeyDetailsDrawer({
             }}
           />
           <Divider label="Assignments" labelPosition="left" />
-          <AssignmentsEditor key={key.accessKeyId} keyView={key} onSaved={changed} />
+          <AssignmentsEditor
+            key={key.accessKeyId}
+            assigned={key}
+            compact
+            save={(body) => client.setKeyAssignments({ params: { accessKeyId: key.accessKeyId }, body })}
+            onSaved={changed}
+            saveLabel="Save assignments"
+            savedText="Assignments saved. Affected users are notified."
+          />
           <Divider label="Effective permissions" labelPosition="left" />
           <PermissionsList data={permissions.data} error={permissions.error} loading={permissions.loading} />
           <Divider />
@@ -429,9 +388,7 @@ export function KeyDetailsDrawer({
               changed();
             }}
           >
-            <Text size="sm">
-              The current secret key stops working at once. The new one is shown only once, right after this.
-            </Text>
+            <Text size="sm">The new secret key is shown only once, right after this.</Text>
           </RotateSecretModal>
           <ConfirmModal
             opened={confirm === 'delete'}
@@ -439,7 +396,7 @@ export function KeyDetailsDrawer({
             confirmLabel="Delete key"
             onClose={() => setConfirm(null)}
             onConfirm={async () => {
-              await api.delete(keyPath(key.accessKeyId));
+              await client.deleteKey({ params: { accessKeyId: key.accessKeyId } });
               onChanged();
               close();
             }}
@@ -513,7 +470,10 @@ export function KeyTable({
   const toggle = async (key: KeyView) => {
     setRowError(null);
     try {
-      await api.patch(keyPath(key.accessKeyId), { active: key.status !== 'active' });
+      await client.updateKey({
+        params: { accessKeyId: key.accessKeyId },
+        body: { active: key.status !== 'active' },
+      });
       onChanged();
     } catch (e) {
       setRowError(e);
@@ -522,113 +482,108 @@ export function KeyTable({
   return (
     <>
       <ErrorAlert error={rowError} onClose={() => setRowError(null)} />
-      <Table.ScrollContainer minWidth={720}>
-        <Table highlightOnHover verticalSpacing="xs" aria-label="Access keys">
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>Name</Table.Th>
-              <Table.Th>Access key</Table.Th>
-              <Table.Th>Type</Table.Th>
-              {showOwner ? <Table.Th>Owner</Table.Th> : null}
-              <Table.Th>Status</Table.Th>
-              <Table.Th>Expires</Table.Th>
-              <Table.Th>Last used</Table.Th>
-              <Table.Th>
-                <span className="visually-hidden">Actions</span>
-              </Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {keys.map((k) => (
-              <Table.Tr key={k.accessKeyId} data-testid="key-row" data-access-key={k.accessKeyId}>
-                <Table.Td>
-                  <Group gap={6} wrap="nowrap">
-                    <IconKey size={14} aria-hidden />
-                    <Text size="sm">{k.name}</Text>
-                  </Group>
-                </Table.Td>
-                <Table.Td>
-                  <Code>{k.accessKeyId}</Code>
-                </Table.Td>
-                <Table.Td>
-                  <Badge variant="default">{k.type === 'api' ? 'API' : 'Access'}</Badge>
-                </Table.Td>
-                {showOwner ? <Table.Td>{k.owner.label}</Table.Td> : null}
-                <Table.Td>
-                  <KeyStateBadge state={k.state} daysLeft={k.daysLeft} />
-                </Table.Td>
-                <Table.Td>{k.expiresAt ? formatDate(k.expiresAt) : 'Never'}</Table.Td>
-                <Table.Td>
-                  <LastUsed at={k.lastUsedAt} ip={k.lastUsedIp} />
-                </Table.Td>
-                <Table.Td>
-                  <Group gap={4} wrap="nowrap" justify="flex-end">
-                    {compact ? (
-                      <>
-                        <Tooltip label="Revoke and regenerate">
-                          <ActionIcon
-                            variant="subtle"
-                            aria-label={`Revoke and regenerate ${k.name}`}
-                            onClick={() => setAction({ kind: 'rotate', key: k })}
-                          >
-                            <IconRefresh size={16} aria-hidden />
-                          </ActionIcon>
-                        </Tooltip>
-                        <Tooltip label="Delete">
-                          <ActionIcon
-                            variant="subtle"
-                            color="red"
-                            aria-label={`Delete ${k.name}`}
-                            onClick={() => setAction({ kind: 'delete', key: k })}
-                          >
-                            <IconTrash size={16} aria-hidden />
-                          </ActionIcon>
-                        </Tooltip>
-                      </>
+      <ListTable
+        label="Access keys"
+        minWidth={720}
+        highlightOnHover
+        verticalSpacing="xs"
+        columns={[
+          'Name',
+          'Access key',
+          'Type',
+          showOwner && 'Owner',
+          'Status',
+          'Expires',
+          'Last used',
+          hiddenColumn('Actions'),
+        ]}
+      >
+        {keys.map((k) => (
+          <Table.Tr key={k.accessKeyId} data-testid="key-row" data-access-key={k.accessKeyId}>
+            <Table.Td>
+              <Group gap={6} wrap="nowrap">
+                <IconKey size={14} aria-hidden />
+                <Text size="sm">{k.name}</Text>
+              </Group>
+            </Table.Td>
+            <Table.Td>
+              <Code>{k.accessKeyId}</Code>
+            </Table.Td>
+            <Table.Td>
+              <Badge variant="default">{k.type === 'api' ? 'API' : 'Access'}</Badge>
+            </Table.Td>
+            {showOwner ? <Table.Td>{k.owner.label}</Table.Td> : null}
+            <Table.Td>
+              <KeyStateBadge state={k.state} daysLeft={k.daysLeft} />
+            </Table.Td>
+            <Table.Td>{k.expiresAt ? formatDate(k.expiresAt) : 'Never'}</Table.Td>
+            <Table.Td>
+              <LastUsed at={k.lastUsedAt} ip={k.lastUsedIp} />
+            </Table.Td>
+            <Table.Td>
+              <Group gap={4} wrap="nowrap" justify="flex-end">
+                {compact ? (
+                  <>
+                    <Tooltip label="Revoke and regenerate">
+                      <ActionIcon
+                        variant="subtle"
+                        aria-label={`Revoke and regenerate ${k.name}`}
+                        onClick={() => setAction({ kind: 'rotate', key: k })}
+                      >
+                        <IconRefresh size={16} aria-hidden />
+                      </ActionIcon>
+                    </Tooltip>
+                    <Tooltip label="Delete">
+                      <ActionIcon
+                        variant="subtle"
+                        color="red"
+                        aria-label={`Delete ${k.name}`}
+                        onClick={() => setAction({ kind: 'delete', key: k })}
+                      >
+                        <IconTrash size={16} aria-hidden />
+                      </ActionIcon>
+                    </Tooltip>
+                  </>
+                ) : null}
+                <Menu position="bottom-end" withinPortal>
+                  <Menu.Target>
+                    <ActionIcon variant="subtle" aria-label={`Actions for ${k.name}`}>
+                      <IconDots size={16} aria-hidden />
+                    </ActionIcon>
+                  </Menu.Target>
+                  <Menu.Dropdown>
+                    {onOpenDetails ? (
+                      <Menu.Item onClick={() => onOpenDetails(k)}>Key details</Menu.Item>
                     ) : null}
-                    <Menu position="bottom-end" withinPortal>
-                      <Menu.Target>
-                        <ActionIcon variant="subtle" aria-label={`Actions for ${k.name}`}>
-                          <IconDots size={16} aria-hidden />
-                        </ActionIcon>
-                      </Menu.Target>
-                      <Menu.Dropdown>
-                        {onOpenDetails ? (
-                          <Menu.Item onClick={() => onOpenDetails(k)}>Key details</Menu.Item>
-                        ) : null}
-                        <Menu.Item onClick={() => setAction({ kind: 'expiry', key: k })}>
-                          Modify expiry
-                        </Menu.Item>
-                        <Menu.Item onClick={() => setAction({ kind: 'rotate', key: k })}>
-                          Generate new secret key
-                        </Menu.Item>
-                        <Menu.Item onClick={() => setAction({ kind: 'permissions', key: k })}>
-                          View permissions
-                        </Menu.Item>
-                        <Menu.Item
-                          onClick={() => toggle(k)}
-                          disabled={reactivationBlocked(k, can('iam:keys:manage'))}
-                        >
-                          {k.status === 'active' ? 'Mark as inactive' : 'Mark as active'}
-                        </Menu.Item>
-                        {reactivationBlocked(k, can('iam:keys:manage')) ? (
-                          <Text size="xs" px="sm" pb={4} maw={260}>
-                            {REACTIVATE_REASON}
-                          </Text>
-                        ) : null}
-                        <Menu.Divider />
-                        <Menu.Item color="red" onClick={() => setAction({ kind: 'delete', key: k })}>
-                          Delete
-                        </Menu.Item>
-                      </Menu.Dropdown>
-                    </Menu>
-                  </Group>
-                </Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
-      </Table.ScrollContainer>
+                    <Menu.Item onClick={() => setAction({ kind: 'expiry', key: k })}>Modify expiry</Menu.Item>
+                    <Menu.Item onClick={() => setAction({ kind: 'rotate', key: k })}>
+                      Generate new secret key
+                    </Menu.Item>
+                    <Menu.Item onClick={() => setAction({ kind: 'permissions', key: k })}>
+                      View permissions
+                    </Menu.Item>
+                    <Menu.Item
+                      onClick={() => toggle(k)}
+                      disabled={reactivationBlocked(k, can('iam:keys:manage'))}
+                    >
+                      {k.status === 'active' ? 'Mark as inactive' : 'Mark as active'}
+                    </Menu.Item>
+                    {reactivationBlocked(k, can('iam:keys:manage')) ? (
+                      <Text size="xs" px="sm" pb={4} maw={260}>
+                        {REACTIVATE_REASON}
+                      </Text>
+                    ) : null}
+                    <Menu.Divider />
+                    <Menu.Item color="red" onClick={() => setAction({ kind: 'delete', key: k })}>
+                      Delete
+                    </Menu.Item>
+                  </Menu.Dropdown>
+                </Menu>
+              </Group>
+            </Table.Td>
+          </Table.Tr>
+        ))}
+      </ListTable>
       <Modal opened={action?.kind === 'expiry'} onClose={() => setAction(null)} title="Modify expiry">
         {action?.kind === 'expiry' ? (
           <ExpiryEditor
@@ -657,7 +612,7 @@ export function KeyTable({
         onClose={() => setAction(null)}
         onConfirm={async () => {
           if (!action) return;
-          await api.delete(keyPath(action.key.accessKeyId));
+          await client.deleteKey({ params: { accessKeyId: action.key.accessKeyId } });
           onChanged();
         }}
       >
@@ -677,8 +632,8 @@ export function KeyTable({
         }}
       >
         <Text size="sm">
-          The current secret key of <strong>{action?.key.name}</strong> is revoked at once. The new secret key
-          is shown only once.
+          A new secret key for <strong>{action?.key.name}</strong> replaces the current one. The new secret
+          key is shown only once.
         </Text>
       </RotateSecretModal>
     </>

@@ -1,9 +1,66 @@
-import { Alert, Button, Checkbox, Group, Radio, Select, Stack, Text, TextInput } from '@mantine/core';
+import { Alert, Button, Checkbox, Code, Group, Radio, Select, Stack, Text, TextInput } from '@mantine/core';
+import { IconAlertTriangle } from '@tabler/icons-react';
 import { useEffect, useState } from 'react';
-import { api, type IamSettings, type Page, type ServiceAccountView, type UserView } from '../api';
+import { NAME_LENGTH_MAX } from '../../../src/limits';
+import { client, type IamSettings } from '../api';
+import { type DataAccess, grantsData } from '../data-access';
 import { expiryFields, tomorrow, type ValidityChoice } from '../format';
 import { GRANT_REASON } from '../grants';
-import { ErrorAlert, useConsole } from '../shared';
+import { listPrincipals, type NewKeyBody, type Principal, principalClient } from '../principals';
+import { ErrorAlert, useConsole, useLoad } from '../shared';
+
+/**
+ * Could a key for this owner read any data? `null` while finding out; `unknown` when the
+ * signed-in person may not read the owner (no warning is shown then). The server resolves the
+ * owner's permissions (GET …/permissions); for the signed-in person GET /iam/me already has them.
+ */
+export function useOwnerDataAccess(owner: Principal | null): DataAccess | null {
+  const { me, can } = useConsole();
+  const type = owner?.type;
+  const id = owner?.id;
+  const found = useLoad<DataAccess>(
+    async (signal) => {
+      if (!type || !id) return 'unknown';
+      if (type === 'user' && id === me.id) {
+        if (grantsData(me.permissions)) return 'some';
+        // Signed in with a password, /iam/me has all the person holds (with a key, only the key's).
+        if (me.authenticatedWith === 'password') return 'none';
+      }
+      if (!can(type === 'user' ? 'iam:users:read' : 'iam:service-accounts:read')) return 'unknown';
+      const held = await principalClient({ type, id }).getPermissions({ signal });
+      return held.readsData ? 'some' : 'none';
+    },
+    [type, id, me, can],
+  );
+  if (found.error) return 'unknown';
+  return found.loading ? null : (found.data ?? null);
+}
+
+/**
+ * Shown before a key is created for an owner with no data permission: the key would sign requests
+ * that are all refused. A warning, not a block (the owner may get a role afterwards).
+ */
+export function NoDataAccessWarning({ owner, label }: { owner: Principal | null; label: string }) {
+  const { me } = useConsole();
+  const access = useOwnerDataAccess(owner);
+  if (access !== 'none' || !owner) return null;
+  const self = owner.type === 'user' && owner.id === me.id;
+  return (
+    <Alert
+      color="orange"
+      icon={<IconAlertTriangle aria-hidden />}
+      title="This key would read nothing"
+      data-testid="no-data-warning"
+    >
+      <Text size="sm">
+        {self ? 'You hold' : `${label} holds`} no data permission (such as <Code>agent:read</Code>), only
+        admin-API permissions (<Code>iam:…</Code>) or none at all. The key would authenticate, but every data
+        request would be refused. Give {self ? 'yourself' : label} a role with data permissions, such as
+        DataReadOnly, under Groups and roles; the key follows at once.
+      </Text>
+    </Alert>
+  );
+}
 
 interface OwnerOption {
   value: string;
@@ -12,8 +69,8 @@ interface OwnerOption {
 }
 
 export interface NewKeyRequest {
-  owner: { type: 'user' | 'service_account'; id: string };
-  body: Record<string, unknown>;
+  owner: Principal;
+  body: NewKeyBody;
 }
 
 const DAY_CHOICES = [7, 30, 60, 90, 180, 365];
@@ -82,8 +139,8 @@ export function useIamSettings(): IamSettings | null {
   const [settings, setSettings] = useState<IamSettings | null>(null);
   useEffect(() => {
     if (!can('iam:settings:read')) return;
-    api
-      .get<IamSettings>('/iam/settings')
+    client
+      .getSettings()
       .then(setSettings)
       .catch(() => setSettings(null));
   }, [can]);
@@ -128,12 +185,7 @@ export function KeyForm({
   useEffect(() => {
     if (fixedOwner) return;
     const load = async () => {
-      const users = can('iam:users:read')
-        ? (await api.get<Page<UserView>>('/iam/users?limit=200')).items
-        : [];
-      const accounts = can('iam:service-accounts:read')
-        ? (await api.get<Page<ServiceAccountView>>('/iam/service-accounts?limit=200')).items
-        : [];
+      const { users, serviceAccounts: accounts } = await listPrincipals(can);
       // A key for someone holding more than you would hand you their permissions: not offered.
       const userItems: OwnerOption[] = users.map((u) => ({
         value: `user:${u.id}`,
@@ -162,6 +214,12 @@ export function KeyForm({
   }, [fixedOwner, can, me]);
 
   const emailMissing = withEmailOption && sendEmail && !ownerEmail;
+  const [chosenType, chosenId] = owner.split(':') as ['user' | 'service_account', string];
+  const keyOwner: Principal = fixedOwner
+    ? { type: fixedOwner.type, id: fixedOwner.id }
+    : { type: chosenType, id: chosenId };
+  const ownerLabel =
+    fixedOwner?.label ?? owners.flatMap((g) => g.items).find((o) => o.value === owner)?.label ?? 'The owner';
 
   return (
     <form
@@ -177,15 +235,12 @@ export function KeyForm({
           setLocalProblem('This account has no email address: add one before sending the keys by email.');
           return;
         }
-        const [ownerType, ownerId] = (fixedOwner ? `${fixedOwner.type}:${fixedOwner.id}` : owner).split(
-          ':',
-        ) as ['user' | 'service_account', string];
-        const body: Record<string, unknown> = { type, ...expiryFields(validity) };
+        const body: NewKeyBody = { type, ...expiryFields(validity) };
         if (name.trim()) body.name = name.trim();
         if (withEmailOption && sendEmail) body.sendEmail = true;
         setBusy(true);
         try {
-          await onSubmit({ owner: { type: ownerType, id: ownerId }, body });
+          await onSubmit({ owner: keyOwner, body });
         } catch (e) {
           setError(e);
         } finally {
@@ -225,7 +280,7 @@ export function KeyForm({
           label="Key name"
           description="A label to recognise the key in lists; it is not used to authenticate."
           placeholder="e.g. Payroll sync"
-          maxLength={100}
+          maxLength={NAME_LENGTH_MAX}
           value={name}
           onChange={(e) => setName(e.currentTarget.value)}
         />
@@ -268,6 +323,7 @@ export function KeyForm({
             ) : null}
           </Stack>
         ) : null}
+        <NoDataAccessWarning owner={keyOwner} label={ownerLabel.replace(/ \(you\)$/, '')} />
         {localProblem ? (
           <Alert color="red" role="alert">
             {localProblem}

@@ -1,39 +1,25 @@
 import { ActionIcon, Button, Group, Indicator, Popover, ScrollArea, Stack, Text } from '@mantine/core';
 import { IconBell } from '@tabler/icons-react';
 import { useCallback, useEffect, useState } from 'react';
-import { api } from '../api';
-import { formatDateTime } from '../format';
+import { client, type NotificationView } from '../api';
+import { formatDateTime, localizeDates } from '../format';
 import { ErrorAlert } from '../shared';
 
-interface Notification {
-  id: string;
-  title?: string;
-  message?: string;
-  body?: string;
-  kind?: string;
-  type?: string;
-  createdAt?: string;
-  at?: string;
-  read?: boolean;
-  readAt?: string | null;
-}
-
-const isRead = (n: Notification) => n.read === true || Boolean(n.readAt);
+const isRead = (n: NotificationView) => n.read || Boolean(n.readAt);
 
 /**
  * The bell: unread notifications (assignment changes, keys expiring soon). Shown only when the
  * server has the notifications API; polled every 30 s.
  */
 export function NotificationBell() {
-  const [items, setItems] = useState<Notification[] | null>(null);
+  const [items, setItems] = useState<NotificationView[] | null>(null);
   const [available, setAvailable] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [opened, setOpened] = useState(false);
 
   const load = useCallback(async () => {
     try {
-      const body = await api.get<{ items?: Notification[] } | Notification[]>('/iam/notifications?limit=50');
-      setItems(Array.isArray(body) ? body : (body.items ?? []));
+      setItems((await client.listNotifications({ query: { limit: 50 } })).items);
       setAvailable(true);
     } catch {
       setAvailable(false);
@@ -85,7 +71,7 @@ export function NotificationBell() {
               onClick={async () => {
                 setError(null);
                 try {
-                  await api.post('/iam/notifications/read-all', {});
+                  await client.markAllNotificationsRead();
                   await load();
                 } catch (e) {
                   setError(e);
@@ -112,21 +98,22 @@ export function NotificationBell() {
                     style={{ borderRadius: 6 }}
                   >
                     <Text size="sm" fw={isRead(n) ? 400 : 600}>
-                      {n.title ?? n.kind ?? n.type ?? 'Notification'}
+                      {localizeDates(n.title || n.kind)}
                     </Text>
-                    {(n.message ?? n.body) ? <Text size="sm">{n.message ?? n.body}</Text> : null}
+                    {/* The server writes moments as ISO-8601 UTC: shown here like every other date. */}
+                    {n.body ? <Text size="sm">{localizeDates(n.body)}</Text> : null}
                     <Group justify="space-between">
-                      <Text size="xs" c="dimmed">
-                        {formatDateTime(n.createdAt ?? n.at)}
+                      <Text size="xs" c="dimmed" component="time" dateTime={n.createdAt}>
+                        {formatDateTime(n.createdAt)}
                       </Text>
                       {isRead(n) ? null : (
                         <Button
                           size="compact-xs"
                           variant="subtle"
-                          aria-label={`Mark "${n.title ?? 'notification'}" as read`}
+                          aria-label={`Mark "${localizeDates(n.title || 'notification')}" as read`}
                           onClick={async () => {
                             try {
-                              await api.post(`/iam/notifications/${encodeURIComponent(n.id)}/read`, {});
+                              await client.markNotificationRead({ params: { notificationId: n.id } });
                               await load();
                             } catch (e) {
                               setError(e);

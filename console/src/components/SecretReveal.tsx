@@ -1,4 +1,16 @@
-import { Alert, Badge, Button, Code, Group, Paper, Stack, Text, TextInput, Title } from '@mantine/core';
+import {
+  Alert,
+  Badge,
+  Button,
+  Code,
+  Group,
+  Loader,
+  Paper,
+  Stack,
+  Text,
+  TextInput,
+  Title,
+} from '@mantine/core';
 import {
   IconAlertTriangle,
   IconCheck,
@@ -7,9 +19,10 @@ import {
   IconPlugConnected,
   IconTerminal2,
 } from '@tabler/icons-react';
-import { useState } from 'react';
-import { ApiError, api, type CreatedKey, errorFrom } from '../api';
-import { copyAllFormat, DEFAULT_SCOPE, type SigningScope, sampleCurl } from '../format';
+import { useEffect, useState } from 'react';
+import { ApiError, type CreatedKey, client, errorFrom, type SampleCurl } from '../api';
+import { grantsData } from '../data-access';
+import { copyAllFormat, DEFAULT_SCOPE, type SigningScope } from '../format';
 import { ErrorAlert } from '../shared';
 import { signRequest } from '../sigv4';
 
@@ -67,6 +80,23 @@ export function CopyTextButton({
   );
 }
 
+/** A read-only value in monospace with its Copy button ("Copy access key"). */
+function CopyableField({ label, value, testId }: { label: string; value: string; testId: string }) {
+  return (
+    <Group align="flex-end" wrap="nowrap">
+      <TextInput
+        label={label}
+        value={value}
+        readOnly
+        style={{ flex: 1 }}
+        data-testid={testId}
+        styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
+      />
+      <CopyTextButton text={value} label="Copy" accessibleName={`Copy ${label.toLowerCase()}`} />
+    </Group>
+  );
+}
+
 interface ConnectionResult {
   ok: boolean;
   status: number;
@@ -74,6 +104,8 @@ interface ConnectionResult {
   message?: string;
   identity?: string;
   detail?: string;
+  /** Signed in, but the key holds no data permission: every data request would be refused. */
+  readsNothing?: boolean;
 }
 
 /** Sign GET /profile with the new key (SigV4, Web Crypto) and report what the server says. */
@@ -106,11 +138,17 @@ export async function testConnection(
     tenantId?: string;
     principal?: { type?: string; name?: string; email?: string | null };
     accessKeyId?: string | null;
+    permissions?: unknown;
   };
   const who = body.principal;
+  const permissions = Array.isArray(body.permissions)
+    ? body.permissions.filter((p): p is string => typeof p === 'string')
+    : null;
   return {
     ok: true,
     status: response.status,
+    // An answer without the list (an older server) says nothing either way.
+    readsNothing: permissions !== null && !grantsData(permissions),
     identity: who
       ? `${who.name ?? ''}${who.email ? ` <${who.email}>` : ''} (${who.type ?? 'principal'})`
       : 'unknown',
@@ -118,8 +156,38 @@ export async function testConnection(
   };
 }
 
+/**
+ * The sample cURL, as the server writes it (POST /iam/sample-curl, the one place commands are made):
+ * with the secret in it, so it runs as-is. The secret goes back only to the server that just made
+ * it, which neither stores nor logs it; nothing is kept once the reveal closes.
+ */
+function useSampleCurl(created: CreatedKey): { data: SampleCurl | null; error: unknown } {
+  const [state, setState] = useState<{ data: SampleCurl | null; error: unknown }>({
+    data: null,
+    error: null,
+  });
+  const { accessKeyId, secretAccessKey } = created;
+  useEffect(() => {
+    const controller = new AbortController();
+    setState({ data: null, error: null });
+    client
+      .sampleCurlWithSecret(
+        { body: { accessKeyId, secretAccessKey, path: '/agent/' } },
+        { signal: controller.signal },
+      )
+      .then((data) => {
+        if (!controller.signal.aborted) setState({ data, error: null });
+      })
+      .catch((error: unknown) => {
+        if (!controller.signal.aborted) setState({ data: null, error });
+      });
+    return () => controller.abort();
+  }, [accessKeyId, secretAccessKey]);
+  return state;
+}
+
 async function downloadPostmanCollection(): Promise<void> {
-  const collection = await api.get<unknown>('/iam/postman-collection');
+  const collection = await client.postmanCollection();
   const blob = new Blob([JSON.stringify(collection, null, 2)], { type: 'application/json' });
   const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
@@ -148,8 +216,7 @@ export function SecretReveal({
   const [testing, setTesting] = useState(false);
   const [postmanError, setPostmanError] = useState<unknown>(null);
   const [downloading, setDownloading] = useState(false);
-  // The signing scope comes from GET /version: the secret never travels back to the server.
-  const curl = sampleCurl(origin, scope, created.accessKeyId, created.secretAccessKey);
+  const sample = useSampleCurl(created);
   return (
     <Paper withBorder p="md" radius="md" data-testid="secret-reveal">
       <Stack gap="sm">
@@ -157,28 +224,8 @@ export function SecretReveal({
           This is the only time the secret key is shown. It is stored encrypted and cannot be shown again
           after you close this window. If you lose it, generate a new secret key.
         </Alert>
-        <Group align="flex-end" wrap="nowrap">
-          <TextInput
-            label="Access key"
-            value={created.accessKeyId}
-            readOnly
-            style={{ flex: 1 }}
-            data-testid="reveal-access-key"
-            styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
-          />
-          <CopyTextButton text={created.accessKeyId} label="Copy" accessibleName="Copy access key" />
-        </Group>
-        <Group align="flex-end" wrap="nowrap">
-          <TextInput
-            label="Secret key"
-            value={created.secretAccessKey}
-            readOnly
-            style={{ flex: 1 }}
-            data-testid="reveal-secret-key"
-            styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
-          />
-          <CopyTextButton text={created.secretAccessKey} label="Copy" accessibleName="Copy secret key" />
-        </Group>
+        <CopyableField label="Access key" value={created.accessKeyId} testId="reveal-access-key" />
+        <CopyableField label="Secret key" value={created.secretAccessKey} testId="reveal-secret-key" />
         <Group gap="xs">
           <Text size="sm">Tenant ID</Text>
           <Code>{created.tenantId}</Code>
@@ -244,15 +291,29 @@ export function SecretReveal({
         </Group>
         {result ? (
           <Alert
-            color={result.ok ? 'teal' : 'red'}
-            title={result.ok ? 'Connection succeeded' : 'Connection failed'}
+            color={!result.ok ? 'red' : result.readsNothing ? 'orange' : 'teal'}
+            title={
+              !result.ok
+                ? 'Connection failed'
+                : result.readsNothing
+                  ? 'Signed in, but this key can read nothing'
+                  : 'Connection succeeded'
+            }
             role="status"
             data-testid="connection-result"
           >
             {result.ok ? (
-              <Text size="sm">
-                Signed in as {result.identity}; {result.detail}.
-              </Text>
+              <Stack gap={4}>
+                <Text size="sm">
+                  Signed in as {result.identity}; {result.detail}.
+                </Text>
+                {result.readsNothing ? (
+                  <Text size="sm">
+                    The key has no data permission (such as <Code>agent:read</Code>), so every data request is
+                    refused. Give its owner, or the key, a role with data permissions, such as DataReadOnly.
+                  </Text>
+                ) : null}
+              </Stack>
             ) : (
               <Text size="sm" component="div">
                 HTTP {result.status}: {result.message}{' '}
@@ -271,11 +332,37 @@ export function SecretReveal({
               Sample cURL
             </Text>
           </Group>
-          <CopyTextButton text={curl} label="Copy" accessibleName="Copy sample cURL" />
+          {sample.data ? (
+            <CopyTextButton text={sample.data.sigv4} label="Copy" accessibleName="Copy sample cURL" />
+          ) : null}
         </Group>
-        <Code block data-testid="sample-curl" style={{ whiteSpace: 'pre-wrap', wordBreak: 'break-all' }}>
-          {curl}
-        </Code>
+        {sample.data ? (
+          <>
+            <Code block data-testid="sample-curl" style={{ whiteSpace: 'pre-wrap', wordBreak: 'break-all' }}>
+              {sample.data.sigv4}
+            </Code>
+            <Text size="xs" c="dimmed">
+              Lists agents; needs curl 7.75 or newer (<Code>curl --version</Code>).
+              {sample.data.precomputed
+                ? ' For an older curl, copy the command with the signature already made (valid for 15 minutes).'
+                : null}
+            </Text>
+            {sample.data.precomputed ? (
+              <Group>
+                <CopyTextButton
+                  variant="default"
+                  text={sample.data.precomputed}
+                  label="Copy for older curl"
+                  accessibleName="Copy the command for curl older than 7.75"
+                />
+              </Group>
+            ) : null}
+          </>
+        ) : sample.error ? (
+          <ErrorAlert error={sample.error} />
+        ) : (
+          <Loader size="sm" aria-label="Loading the sample cURL" />
+        )}
       </Stack>
     </Paper>
   );

@@ -1,71 +1,31 @@
 // @vitest-environment happy-dom
-import { MantineProvider } from '@mantine/core';
-import { act, cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
-import type { ReactNode } from 'react';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { CreatedKey, KeyView, Me } from '../api';
-import { DEFAULT_SCOPE } from '../format';
-import { type ConsoleContext, Ctx } from '../shared';
-import { ApiAccessPanel } from './ApiAccessPanel';
+import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { CreatedKey, KeyView } from '../api';
+import {
+  ACCESS_KEY,
+  accessPanel,
+  type Call,
+  cleanUpAfterEach,
+  json,
+  keyWith,
+  page,
+  SECRET,
+  stubFetch,
+  TENANT,
+  wrap,
+} from '../test-helpers';
 import { SecretReveal } from './SecretReveal';
 
-const SECRET = 'lksk_0123456789abcdefghijABCDEFGHIJklmnopqrst';
-const ACCESS_KEY = 'LKIA7Q3M9XK2VB8RT4HN0CJ5WD';
-const TENANT = '123456789012';
-
-const keyView: KeyView = {
-  accessKeyId: ACCESS_KEY,
-  tenantId: TENANT,
-  name: 'laptop',
-  type: 'access',
-  status: 'active',
-  state: 'active',
-  expiresAt: '2030-01-01T00:00:00.000Z',
-  daysLeft: 1000,
-  owner: { type: 'user', id: 'usr_1', label: 'ana@example.com' },
-  createdAt: '2026-01-01T00:00:00.000Z',
-  lastUsedAt: null,
-  lastUsedIp: null,
-  secretVersion: 1,
-  groups: [],
-  roles: [],
-  deactivatedByManager: false,
-};
+const keyView: KeyView = keyWith({ owner: { type: 'user', id: 'usr_1', label: 'ana@example.com' } });
 const created: CreatedKey = { ...keyView, secretAccessKey: SECRET };
 
-const me: Me = {
-  id: 'usr_admin',
-  tenantId: TENANT,
-  email: 'admin@example.com',
-  name: 'Admin',
-  principalType: 'user',
-  permissions: ['*'],
-  groups: [],
-  roles: [],
-};
-const ctx: ConsoleContext = { me, scope: DEFAULT_SCOPE, can: () => true, navigate: () => undefined };
-
-function wrap(children: ReactNode) {
-  return (
-    <MantineProvider env="test">
-      <Ctx.Provider value={ctx}>{children}</Ctx.Provider>
-    </MantineProvider>
-  );
-}
-
-const json = (status: number, body: unknown) =>
-  new Response(body === undefined ? null : JSON.stringify(body), {
-    status,
-    headers: { 'content-type': 'application/json' },
-  });
-
 let clipboard: string[] = [];
-let requests: Array<{ method: string; url: string; body: unknown }> = [];
+let requests: Call[] = [];
 let keys: KeyView[] = [];
 
 beforeEach(() => {
   clipboard = [];
-  requests = [];
   keys = [];
   sessionStorage.clear();
   localStorage.clear();
@@ -73,29 +33,24 @@ beforeEach(() => {
     configurable: true,
     value: { writeText: async (t: string) => void clipboard.push(t) },
   });
-  vi.stubGlobal(
-    'fetch',
-    vi.fn(async (input: string, init: RequestInit = {}) => {
-      const method = init.method ?? 'GET';
-      const body = typeof init.body === 'string' ? JSON.parse(init.body) : undefined;
-      requests.push({ method, url: input, body });
-      if (method === 'GET' && input.startsWith('/iam/users/usr_1/keys')) {
-        return json(200, { items: keys, total: keys.length, limit: 200, offset: 0 });
-      }
-      if (method === 'POST' && input === '/iam/users/usr_1/keys') {
-        keys = [keyView];
-        return json(201, created);
-      }
-      if (input === '/iam/settings') return json(200, { defaultKeyLifetimeDays: 90 });
-      return json(404, { error: { code: 'NOT_FOUND', message: 'no route', requestId: 'r1' } });
-    }),
-  );
+  requests = stubFetch(({ method, url, body }) => {
+    if (method === 'GET' && url.startsWith('/iam/users/usr_1/keys')) return json(200, page(keys));
+    if (method === 'POST' && url === '/iam/users/usr_1/keys') {
+      keys = [keyView];
+      return json(201, created);
+    }
+    if (url === '/iam/settings') return json(200, { defaultKeyLifetimeDays: 90 });
+    if (method === 'POST' && url === '/iam/sample-curl') {
+      const b = body as { accessKeyId: string; secretAccessKey: string; path: string };
+      return json(200, {
+        sigv4: `curl -sS --aws-sigv4 'aws:amz:ap-southeast-5:sqlaccount' --user '${b.accessKeyId}:${b.secretAccessKey}' 'http://127.0.0.1:8080${b.path}'`,
+      });
+    }
+    return undefined;
+  });
 });
 
-afterEach(() => {
-  cleanup();
-  vi.unstubAllGlobals();
-});
+cleanUpAfterEach();
 
 describe('SecretReveal', () => {
   it('copies all key details as key:<access key>::<secret key>,tenant id: <tenant ID>', async () => {
@@ -109,12 +64,13 @@ describe('SecretReveal', () => {
     render(wrap(<SecretReveal created={created} origin="http://127.0.0.1:8080" />));
     fireEvent.click(screen.getByRole('button', { name: 'Copy access key' }));
     fireEvent.click(screen.getByRole('button', { name: 'Copy secret key' }));
-    fireEvent.click(screen.getByRole('button', { name: 'Copy sample cURL' }));
+    // The sample comes from the server (POST /iam/sample-curl).
+    fireEvent.click(await screen.findByRole('button', { name: 'Copy sample cURL' }));
     await waitFor(() => expect(clipboard).toHaveLength(3));
     expect(clipboard[0]).toBe(ACCESS_KEY);
     expect(clipboard[1]).toBe(SECRET);
     expect(clipboard[2]).toBe(
-      `curl --aws-sigv4 "aws:amz:ap-southeast-5:sqlaccount" --user "${ACCESS_KEY}:${SECRET}" http://127.0.0.1:8080/agent/`,
+      `curl -sS --aws-sigv4 'aws:amz:ap-southeast-5:sqlaccount' --user '${ACCESS_KEY}:${SECRET}' 'http://127.0.0.1:8080/agent/'`,
     );
   });
 
@@ -126,15 +82,7 @@ describe('SecretReveal', () => {
 
 describe('API Access panel: the secret is shown once', () => {
   it('shows the secret after Add access, and it is gone from the page and storage after closing', async () => {
-    render(
-      wrap(
-        <ApiAccessPanel
-          owner={{ type: 'user', id: 'usr_1', label: 'ana@example.com' }}
-          ownerEmail="ana@example.com"
-          ownerWithinYourPermissions
-        />,
-      ),
-    );
+    render(accessPanel({ type: 'user', id: 'usr_1', label: 'ana@example.com' }, 'ana@example.com'));
     await screen.findByText('No API access yet');
     fireEvent.click(screen.getByRole('button', { name: 'Add access' }));
     const dialog = await screen.findByRole('dialog');
@@ -159,15 +107,7 @@ describe('API Access panel: the secret is shown once', () => {
   });
 
   it('sends sendEmail only when asked, and needs an email address for it', async () => {
-    render(
-      wrap(
-        <ApiAccessPanel
-          owner={{ type: 'service_account', id: 'sa_1', label: 'etl' }}
-          ownerEmail={null}
-          ownerWithinYourPermissions
-        />,
-      ),
-    );
+    render(accessPanel({ type: 'service_account', id: 'sa_1', label: 'etl' }));
     fireEvent.click(await screen.findByRole('button', { name: 'Add access' }));
     const dialog = await screen.findByRole('dialog');
     await act(async () => {

@@ -3,9 +3,7 @@ import {
   Alert,
   Badge,
   Button,
-  EmptyState,
   Group,
-  Loader,
   Modal,
   Select,
   Stack,
@@ -18,19 +16,13 @@ import {
   Title,
 } from '@mantine/core';
 import { IconPlus, IconShield, IconTrash, IconUsersGroup } from '@tabler/icons-react';
-import { useId, useState } from 'react';
-import {
-  api,
-  type GroupMember,
-  type GroupView,
-  type Page,
-  type RoleView,
-  type ServiceAccountView,
-  type UserView,
-} from '../api';
+import { type ReactNode, useId, useState } from 'react';
+import { client, type GroupMember, type GroupView, type RoleView } from '../api';
 import { GrantChecklist } from '../components/GrantChecklist';
+import { hiddenColumn, ListScaffold, ListTable, type LoadedList } from '../components/ListScaffold';
 import { GRANT_REASON, grantableRole, grantOptions, permissionsNotHeld } from '../grants';
-import { ConfirmModal, ErrorAlert, useConsole, useLoad } from '../shared';
+import { listPrincipals } from '../principals';
+import { ConfirmModal, ErrorAlert, useAction, useConsole, useLoad } from '../shared';
 
 export function GroupsRolesPage() {
   return (
@@ -52,224 +44,42 @@ export function GroupsRolesPage() {
   );
 }
 
-function RoleForm({ role, onSaved }: { role?: RoleView; onSaved: () => void }) {
-  const { me } = useConsole();
-  const catalogue = useLoad((signal) => api.get<{ items: string[] }>('/iam/permissions', { signal }), []);
-  const [name, setName] = useState(role?.name ?? '');
-  const [description, setDescription] = useState(role?.description ?? '');
-  const [permissions, setPermissions] = useState<string[]>(role?.permissions ?? []);
-  const [refused, setRefused] = useState<string[]>([]);
-  const [error, setError] = useState<unknown>(null);
-  // What the role has already may stay (it gives nobody more); only additions must be held.
-  const original = role?.permissions ?? [];
-  const held = new Set(me.permissions);
-  const options = (catalogue.data?.items ?? []).map((p) => ({
-    value: p,
-    label: p,
-    disabled: !held.has(p) && !original.includes(p),
-  }));
+/**
+ * The form of a role or a group: its name, its description and the fields given, then Create or
+ * Save. `save` writes them (a new item when there is none to edit).
+ */
+function NamedForm({
+  noun,
+  item,
+  save,
+  onSaved,
+  loadError,
+  children,
+}: {
+  noun: 'role' | 'group';
+  item?: { name: string; description: string };
+  save: (fields: { name: string; description: string }) => Promise<unknown>;
+  onSaved: () => void;
+  /** What the form could not read (shown like a refusal). */
+  loadError?: unknown;
+  children: ReactNode;
+}) {
+  const [name, setName] = useState(item?.name ?? '');
+  const [description, setDescription] = useState(item?.description ?? '');
+  const submit = useAction();
   return (
     <form
-      onSubmit={async (e) => {
+      onSubmit={(e) => {
         e.preventDefault();
-        setError(null);
-        try {
-          if (role) await api.patch(`/iam/roles/${role.id}`, { name, description, permissions });
-          else await api.post('/iam/roles', { name, description, permissions });
+        submit.run(async () => {
+          await save({ name, description });
           onSaved();
-        } catch (err) {
-          setError(err);
-        }
-      }}
-    >
-      <Stack>
-        <TextInput label="Role name" required value={name} onChange={(e) => setName(e.currentTarget.value)} />
-        <Textarea
-          label="Description"
-          value={description}
-          onChange={(e) => setDescription(e.currentTarget.value)}
-        />
-        <TagsInput
-          label="Permissions"
-          description={`Pick from the list or type a pattern: * matches one part (agent:*), a final * the rest (*:read). ${GRANT_REASON}`}
-          data={options}
-          value={permissions}
-          onChange={(next) => {
-            // A typed pattern skips the list's disabled options: check it the same way.
-            const added = next.filter((p) => !permissions.includes(p) && !original.includes(p));
-            const notHeld = permissionsNotHeld(added, me.permissions, catalogue.data?.items ?? []);
-            setRefused(notHeld);
-            setPermissions(next.filter((p) => !notHeld.includes(p)));
-          }}
-          renderOption={({ option }) =>
-            (option as { disabled?: boolean }).disabled ? (
-              <Stack gap={0}>
-                <Text size="sm">{option.value}</Text>
-                <Text size="xs" className="grant-reason">
-                  You do not hold it. {GRANT_REASON}
-                </Text>
-              </Stack>
-            ) : (
-              option.value
-            )
-          }
-          clearable
-          maxDropdownHeight={240}
-        />
-        {refused.length > 0 ? (
-          <Alert color="orange" role="alert" title="Not added">
-            You do not hold {refused.join(', ')}, so you cannot put it in a role. {GRANT_REASON}
-          </Alert>
-        ) : null}
-        <ErrorAlert error={error ?? catalogue.error} />
-        <Button type="submit">{role ? 'Save role' : 'Create role'}</Button>
-      </Stack>
-    </form>
-  );
-}
-
-function RolesTab() {
-  const { can } = useConsole();
-  const roles = useLoad((signal) => api.get<{ items: RoleView[] }>('/iam/roles', { signal }), []);
-  const [editing, setEditing] = useState<RoleView | 'new' | null>(null);
-  const [deleting, setDeleting] = useState<RoleView | null>(null);
-  return (
-    <Stack>
-      <Group justify="space-between">
-        <Text size="sm" c="dimmed">
-          A role is a named set of permissions. Assign roles to users, service accounts, groups or single
-          keys.
-        </Text>
-        {can('iam:roles:manage') ? (
-          <Button leftSection={<IconPlus size={16} aria-hidden />} onClick={() => setEditing('new')}>
-            Create role
-          </Button>
-        ) : null}
-      </Group>
-      <ErrorAlert error={roles.error} />
-      {!roles.data && !roles.error ? <Loader aria-label="Loading roles" /> : null}
-      {roles.data && roles.data.items.length === 0 ? (
-        <EmptyState
-          icon={<IconShield aria-hidden />}
-          title="No roles"
-          description="Create a role to grant permissions."
-        />
-      ) : null}
-      {roles.data && roles.data.items.length > 0 ? (
-        <Table aria-label="Roles">
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>Role</Table.Th>
-              <Table.Th>Permissions</Table.Th>
-              <Table.Th>
-                <span className="visually-hidden">Actions</span>
-              </Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {roles.data.items.map((r) => (
-              <Table.Tr key={r.id}>
-                <Table.Td>
-                  <Text fw={500}>{r.name}</Text>
-                  <Text size="xs" c="dimmed">
-                    {r.description}
-                  </Text>
-                  {r.builtin ? (
-                    <Badge size="xs" variant="default">
-                      Built-in
-                    </Badge>
-                  ) : null}
-                </Table.Td>
-                <Table.Td>
-                  <Group gap={4}>
-                    {r.permissions.map((p) => (
-                      <Badge key={p} variant="outline" tt="none">
-                        {p}
-                      </Badge>
-                    ))}
-                  </Group>
-                </Table.Td>
-                <Table.Td>
-                  {can('iam:roles:manage') && !r.builtin ? (
-                    <Group gap={4} wrap="nowrap">
-                      <Button
-                        size="xs"
-                        variant="subtle"
-                        onClick={() => setEditing(r)}
-                        aria-label={`Edit role ${r.name}`}
-                      >
-                        Edit
-                      </Button>
-                      <ActionIcon
-                        variant="subtle"
-                        color="red"
-                        aria-label={`Delete role ${r.name}`}
-                        onClick={() => setDeleting(r)}
-                      >
-                        <IconTrash size={16} aria-hidden />
-                      </ActionIcon>
-                    </Group>
-                  ) : null}
-                </Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
-      ) : null}
-      <Modal
-        opened={editing !== null}
-        onClose={() => setEditing(null)}
-        title={editing === 'new' ? 'Create role' : 'Edit role'}
-        size="lg"
-      >
-        {editing ? (
-          <RoleForm
-            role={editing === 'new' ? undefined : editing}
-            onSaved={() => {
-              setEditing(null);
-              roles.reload();
-            }}
-          />
-        ) : null}
-      </Modal>
-      <ConfirmModal
-        opened={deleting !== null}
-        title="Delete role"
-        confirmLabel="Delete role"
-        onClose={() => setDeleting(null)}
-        onConfirm={async () => {
-          if (deleting) await api.delete(`/iam/roles/${deleting.id}`);
-          roles.reload();
-        }}
-      >
-        <Text size="sm">Delete the role {deleting?.name}? Everyone holding it loses its permissions.</Text>
-      </ConfirmModal>
-    </Stack>
-  );
-}
-
-function GroupForm({ group, roles, onSaved }: { group?: GroupView; roles: RoleView[]; onSaved: () => void }) {
-  const [name, setName] = useState(group?.name ?? '');
-  const [description, setDescription] = useState(group?.description ?? '');
-  const [roleIds, setRoleIds] = useState<string[]>(group?.roles.map((r) => r.id) ?? []);
-  const [error, setError] = useState<unknown>(null);
-  return (
-    <form
-      onSubmit={async (e) => {
-        e.preventDefault();
-        setError(null);
-        try {
-          if (group) await api.patch(`/iam/groups/${group.id}`, { name, description, roleIds });
-          else await api.post('/iam/groups', { name, description, roleIds });
-          onSaved();
-        } catch (err) {
-          setError(err);
-        }
+        });
       }}
     >
       <Stack>
         <TextInput
-          label="Group name"
+          label={noun === 'role' ? 'Role name' : 'Group name'}
           required
           value={name}
           onChange={(e) => setName(e.currentTarget.value)}
@@ -279,33 +89,154 @@ function GroupForm({ group, roles, onSaved }: { group?: GroupView; roles: RoleVi
           value={description}
           onChange={(e) => setDescription(e.currentTarget.value)}
         />
-        <GrantChecklist
-          label="Roles"
-          options={grantOptions(roles.map(grantableRole), group?.roles ?? [])}
-          value={roleIds}
-          onChange={setRoleIds}
-          emptyText="No roles yet: create one on the Roles tab."
-        />
-        <ErrorAlert error={error} />
-        <Button type="submit">{group ? 'Save group' : 'Create group'}</Button>
+        {children}
+        <ErrorAlert error={submit.error ?? loadError} />
+        <Button type="submit">{`${item ? 'Save' : 'Create'} ${noun}`}</Button>
       </Stack>
     </form>
+  );
+}
+
+function RoleForm({ role, onSaved }: { role?: RoleView; onSaved: () => void }) {
+  const { me } = useConsole();
+  const catalogue = useLoad((signal) => client.listPermissions({}, { signal }), []);
+  const [permissions, setPermissions] = useState<string[]>(role?.permissions ?? []);
+  const [refused, setRefused] = useState<string[]>([]);
+  // What the role has already may stay (it gives nobody more); only additions must be held.
+  const original = role?.permissions ?? [];
+  const held = new Set(me.permissions);
+  const options = (catalogue.data?.items ?? []).map((p) => ({
+    value: p,
+    label: p,
+    disabled: !held.has(p) && !original.includes(p),
+  }));
+  return (
+    <NamedForm
+      noun="role"
+      item={role}
+      save={(fields) => {
+        const body = { ...fields, permissions };
+        return role ? client.updateRole({ params: { roleId: role.id }, body }) : client.createRole({ body });
+      }}
+      onSaved={onSaved}
+      loadError={catalogue.error}
+    >
+      <TagsInput
+        label="Permissions"
+        description={`Pick from the list or type a pattern: * matches one part (agent:*), a final * the rest (*:read). ${GRANT_REASON}`}
+        data={options}
+        value={permissions}
+        onChange={(next) => {
+          // A typed pattern skips the list's disabled options: check it the same way.
+          const added = next.filter((p) => !permissions.includes(p) && !original.includes(p));
+          const notHeld = permissionsNotHeld(added, me.permissions, catalogue.data?.items ?? []);
+          setRefused(notHeld);
+          setPermissions(next.filter((p) => !notHeld.includes(p)));
+        }}
+        renderOption={({ option }) =>
+          (option as { disabled?: boolean }).disabled ? (
+            <Stack gap={0}>
+              <Text size="sm">{option.value}</Text>
+              <Text size="xs" className="grant-reason">
+                You do not hold it. {GRANT_REASON}
+              </Text>
+            </Stack>
+          ) : (
+            option.value
+          )
+        }
+        clearable
+        maxDropdownHeight={240}
+      />
+      {refused.length > 0 ? (
+        <Alert color="orange" role="alert" title="Not added">
+          You do not hold {refused.join(', ')}, so you cannot put it in a role. {GRANT_REASON}
+        </Alert>
+      ) : null}
+    </NamedForm>
+  );
+}
+
+function RolesTab() {
+  const roles = useLoad((signal) => client.listRoles({}, { signal }), []);
+  return (
+    <ManagedTab
+      noun="role"
+      managePermission="iam:roles:manage"
+      description="A role is a named set of permissions. Assign roles to users, service accounts, groups or single keys."
+      list={roles}
+      empty={{
+        icon: <IconShield aria-hidden />,
+        title: 'No roles',
+        description: 'Create a role to grant permissions.',
+      }}
+      minWidth={560}
+      columns={['Role', 'Permissions']}
+      cells={(r) => (
+        <>
+          <Table.Td>
+            <Text fw={500}>{r.name}</Text>
+            <Text size="xs" c="dimmed">
+              {r.description}
+            </Text>
+            {r.builtin ? (
+              <Badge size="xs" variant="default">
+                Built-in
+              </Badge>
+            ) : null}
+          </Table.Td>
+          <Table.Td>
+            <Group gap={4}>
+              {r.permissions.map((p) => (
+                <Badge key={p} variant="outline" tt="none">
+                  {p}
+                </Badge>
+              ))}
+            </Group>
+          </Table.Td>
+        </>
+      )}
+      formSize="lg"
+      form={(role, onSaved) => <RoleForm role={role} onSaved={onSaved} />}
+      remove={(r) => client.deleteRole({ params: { roleId: r.id } })}
+      removeText={(r) => `Delete the role ${r.name}? Everyone holding it loses its permissions.`}
+    />
+  );
+}
+
+function GroupForm({ group, roles, onSaved }: { group?: GroupView; roles: RoleView[]; onSaved: () => void }) {
+  const [roleIds, setRoleIds] = useState<string[]>(group?.roles.map((r) => r.id) ?? []);
+  return (
+    <NamedForm
+      noun="group"
+      item={group}
+      save={(fields) => {
+        const body = { ...fields, roleIds };
+        return group
+          ? client.updateGroup({ params: { groupId: group.id }, body })
+          : client.createGroup({ body });
+      }}
+      onSaved={onSaved}
+    >
+      <GrantChecklist
+        label="Roles"
+        options={grantOptions(roles.map(grantableRole), group?.roles ?? [])}
+        value={roleIds}
+        onChange={setRoleIds}
+        emptyText="No roles yet: create one on the Roles tab."
+      />
+    </NamedForm>
   );
 }
 
 function Members({ group, onChanged }: { group: GroupView; onChanged: () => void }) {
   const { can } = useConsole();
   const detail = useLoad(
-    (signal) => api.get<GroupView & { members: GroupMember[] }>(`/iam/groups/${group.id}`, { signal }),
+    (signal) => client.getGroup({ params: { groupId: group.id } }, { signal }),
     [group.id],
   );
   const candidates = useLoad(async (signal) => {
-    const users = can('iam:users:read')
-      ? (await api.get<Page<UserView>>('/iam/users?limit=200', { signal })).items
-      : [];
-    const accounts = can('iam:service-accounts:read')
-      ? (await api.get<Page<ServiceAccountView>>('/iam/service-accounts?limit=200', { signal })).items
-      : [];
+    const { users, serviceAccounts: accounts } = await listPrincipals(can, { signal });
     return [
       { group: 'Users', items: users.map((u) => ({ value: `user:${u.id}`, label: u.email })) },
       {
@@ -348,7 +279,9 @@ function Members({ group, onChanged }: { group: GroupView; onChanged: () => void
               onClick={async () => {
                 setError(null);
                 try {
-                  await api.delete(`/iam/groups/${group.id}/members/${m.type}/${m.id}`);
+                  await client.removeGroupMember({
+                    params: { groupId: group.id, memberType: m.type, memberId: m.id },
+                  });
                   detail.reload();
                   onChanged();
                 } catch (e) {
@@ -384,10 +317,10 @@ function Members({ group, onChanged }: { group: GroupView; onChanged: () => void
             disabled={!adding || !mayAdd}
             onClick={async () => {
               if (!adding) return;
-              const [type, id] = adding.split(':');
+              const [type, id] = adding.split(':') as [GroupMember['type'], string];
               setError(null);
               try {
-                await api.post(`/iam/groups/${group.id}/members`, { type, id });
+                await client.addGroupMember({ params: { groupId: group.id }, body: { type, id } });
                 setAdding(null);
                 detail.reload();
                 onChanged();
@@ -406,137 +339,184 @@ function Members({ group, onChanged }: { group: GroupView; onChanged: () => void
 }
 
 function GroupsTab() {
-  const { can } = useConsole();
-  const groups = useLoad((signal) => api.get<{ items: GroupView[] }>('/iam/groups', { signal }), []);
-  const roles = useLoad((signal) => api.get<{ items: RoleView[] }>('/iam/roles', { signal }), []);
-  const [editing, setEditing] = useState<GroupView | 'new' | null>(null);
+  const groups = useLoad((signal) => client.listGroups({}, { signal }), []);
+  const roles = useLoad((signal) => client.listRoles({}, { signal }), []);
   const [members, setMembers] = useState<GroupView | null>(null);
-  const [deleting, setDeleting] = useState<GroupView | null>(null);
   return (
-    <Stack>
-      <Group justify="space-between">
-        <Text size="sm" c="dimmed">
-          Members of a group get the group's roles. Administrators are the members of the built-in
-          Administrators group.
-        </Text>
-        {can('iam:groups:manage') ? (
+    <ManagedTab
+      noun="group"
+      managePermission="iam:groups:manage"
+      description="Members of a group get the group's roles. Administrators are the members of the built-in Administrators group."
+      list={groups}
+      empty={{
+        icon: <IconUsersGroup aria-hidden />,
+        title: 'No groups',
+        description: 'Create a group to manage roles for many people at once.',
+      }}
+      minWidth={600}
+      columns={['Group', 'Roles', 'Members']}
+      cells={(g) => (
+        <>
+          <Table.Td>
+            <Text fw={500}>{g.name}</Text>
+            <Text size="xs" c="dimmed">
+              {g.description}
+            </Text>
+          </Table.Td>
+          <Table.Td>
+            <Group gap={4}>
+              {g.roles.map((r) => (
+                <Badge key={r.id} variant="light">
+                  {r.name}
+                </Badge>
+              ))}
+            </Group>
+          </Table.Td>
+          <Table.Td>{g.memberCount}</Table.Td>
+        </>
+      )}
+      rowAction={(g) => (
+        <Button size="xs" variant="subtle" onClick={() => setMembers(g)} aria-label={`Members of ${g.name}`}>
+          Members
+        </Button>
+      )}
+      form={(group, onSaved) => <GroupForm group={group} roles={roles.data?.items ?? []} onSaved={onSaved} />}
+      remove={(g) => client.deleteGroup({ params: { groupId: g.id } })}
+      removeText={(g) => `Delete the group ${g.name}? Its members lose the roles it gives.`}
+      extra={
+        <Modal
+          opened={members !== null}
+          onClose={() => setMembers(null)}
+          title={`Members of ${members?.name ?? ''}`}
+        >
+          {members ? <Members group={members} onChanged={groups.reload} /> : null}
+        </Modal>
+      }
+    />
+  );
+}
+
+/**
+ * A tab of roles or of groups: the list, Create for those who may manage them, and on each row
+ * that is not built in, Edit (the form in a dialog) and Delete (confirmed first).
+ */
+function ManagedTab<T extends { id: string; name: string; builtin: boolean }>({
+  noun,
+  managePermission,
+  description,
+  list,
+  empty,
+  minWidth,
+  columns,
+  cells,
+  rowAction,
+  form,
+  formSize,
+  remove,
+  removeText,
+  extra,
+}: {
+  noun: 'role' | 'group';
+  managePermission: string;
+  description: string;
+  list: LoadedList<{ items: T[] }> & { reload: () => void };
+  empty: { icon: ReactNode; title: string; description: string };
+  minWidth: number;
+  /** The headings of the columns before the actions. */
+  columns: string[];
+  cells: (item: T) => ReactNode;
+  /** An action of every row, before Edit and Delete. */
+  rowAction?: (item: T) => ReactNode;
+  /** The create (no item) or edit form. */
+  form: (item: T | undefined, onSaved: () => void) => ReactNode;
+  formSize?: string;
+  remove: (item: T) => Promise<unknown>;
+  removeText: (item: T) => string;
+  extra?: ReactNode;
+}) {
+  const { can } = useConsole();
+  const [editing, setEditing] = useState<T | 'new' | null>(null);
+  const [deleting, setDeleting] = useState<T | null>(null);
+  const manage = can(managePermission);
+  const plural = noun === 'role' ? 'Roles' : 'Groups';
+  return (
+    <ListScaffold
+      description={description}
+      action={
+        manage ? (
           <Button leftSection={<IconPlus size={16} aria-hidden />} onClick={() => setEditing('new')}>
-            Create group
+            Create {noun}
           </Button>
-        ) : null}
-      </Group>
-      <ErrorAlert error={groups.error} />
-      {!groups.data && !groups.error ? <Loader aria-label="Loading groups" /> : null}
-      {groups.data && groups.data.items.length === 0 ? (
-        <EmptyState
-          icon={<IconUsersGroup aria-hidden />}
-          title="No groups"
-          description="Create a group to manage roles for many people at once."
-        />
-      ) : null}
-      {groups.data && groups.data.items.length > 0 ? (
-        <Table aria-label="Groups">
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>Group</Table.Th>
-              <Table.Th>Roles</Table.Th>
-              <Table.Th>Members</Table.Th>
-              <Table.Th>
-                <span className="visually-hidden">Actions</span>
-              </Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {groups.data.items.map((g) => (
-              <Table.Tr key={g.id}>
-                <Table.Td>
-                  <Text fw={500}>{g.name}</Text>
-                  <Text size="xs" c="dimmed">
-                    {g.description}
-                  </Text>
-                </Table.Td>
-                <Table.Td>
-                  <Group gap={4}>
-                    {g.roles.map((r) => (
-                      <Badge key={r.id} variant="light">
-                        {r.name}
-                      </Badge>
-                    ))}
-                  </Group>
-                </Table.Td>
-                <Table.Td>{g.memberCount}</Table.Td>
-                <Table.Td>
-                  <Group gap={4} wrap="nowrap">
-                    <Button
-                      size="xs"
-                      variant="subtle"
-                      onClick={() => setMembers(g)}
-                      aria-label={`Members of ${g.name}`}
-                    >
-                      Members
-                    </Button>
-                    {can('iam:groups:manage') && !g.builtin ? (
-                      <>
-                        <Button
-                          size="xs"
-                          variant="subtle"
-                          onClick={() => setEditing(g)}
-                          aria-label={`Edit group ${g.name}`}
-                        >
-                          Edit
-                        </Button>
-                        <ActionIcon
-                          variant="subtle"
-                          color="red"
-                          aria-label={`Delete group ${g.name}`}
-                          onClick={() => setDeleting(g)}
-                        >
-                          <IconTrash size={16} aria-hidden />
-                        </ActionIcon>
-                      </>
-                    ) : null}
-                  </Group>
-                </Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
-      ) : null}
-      <Modal
-        opened={editing !== null}
-        onClose={() => setEditing(null)}
-        title={editing === 'new' ? 'Create group' : 'Edit group'}
-      >
-        {editing ? (
-          <GroupForm
-            group={editing === 'new' ? undefined : editing}
-            roles={roles.data?.items ?? []}
-            onSaved={() => {
-              setEditing(null);
-              groups.reload();
+        ) : null
+      }
+      list={list}
+      loadingLabel={`Loading ${noun}s`}
+      empty={empty}
+      extra={
+        <>
+          <Modal
+            opened={editing !== null}
+            onClose={() => setEditing(null)}
+            title={editing === 'new' ? `Create ${noun}` : `Edit ${noun}`}
+            size={formSize}
+          >
+            {editing
+              ? form(editing === 'new' ? undefined : editing, () => {
+                  setEditing(null);
+                  list.reload();
+                })
+              : null}
+          </Modal>
+          <ConfirmModal
+            opened={deleting !== null}
+            title={`Delete ${noun}`}
+            confirmLabel={`Delete ${noun}`}
+            onClose={() => setDeleting(null)}
+            onConfirm={async () => {
+              if (deleting) await remove(deleting);
+              list.reload();
             }}
-          />
-        ) : null}
-      </Modal>
-      <Modal
-        opened={members !== null}
-        onClose={() => setMembers(null)}
-        title={`Members of ${members?.name ?? ''}`}
-      >
-        {members ? <Members group={members} onChanged={groups.reload} /> : null}
-      </Modal>
-      <ConfirmModal
-        opened={deleting !== null}
-        title="Delete group"
-        confirmLabel="Delete group"
-        onClose={() => setDeleting(null)}
-        onConfirm={async () => {
-          if (deleting) await api.delete(`/iam/groups/${deleting.id}`);
-          groups.reload();
-        }}
-      >
-        <Text size="sm">Delete the group {deleting?.name}? Its members lose the roles it gives.</Text>
-      </ConfirmModal>
-    </Stack>
+          >
+            <Text size="sm">{deleting ? removeText(deleting) : null}</Text>
+          </ConfirmModal>
+          {extra}
+        </>
+      }
+    >
+      {(items) => (
+        <ListTable label={plural} minWidth={minWidth} columns={[...columns, hiddenColumn('Actions')]}>
+          {items.map((item) => (
+            <Table.Tr key={item.id}>
+              {cells(item)}
+              <Table.Td>
+                <Group gap={4} wrap="nowrap">
+                  {rowAction?.(item)}
+                  {manage && !item.builtin ? (
+                    <>
+                      <Button
+                        size="xs"
+                        variant="subtle"
+                        onClick={() => setEditing(item)}
+                        aria-label={`Edit ${noun} ${item.name}`}
+                      >
+                        Edit
+                      </Button>
+                      <ActionIcon
+                        variant="subtle"
+                        color="red"
+                        aria-label={`Delete ${noun} ${item.name}`}
+                        onClick={() => setDeleting(item)}
+                      >
+                        <IconTrash size={16} aria-hidden />
+                      </ActionIcon>
+                    </>
+                  ) : null}
+                </Group>
+              </Table.Td>
+            </Table.Tr>
+          ))}
+        </ListTable>
+      )}
+    </ListScaffold>
   );
 }

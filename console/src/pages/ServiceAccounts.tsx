@@ -1,118 +1,81 @@
-import {
-  Anchor,
-  Badge,
-  Button,
-  Card,
-  EmptyState,
-  Group,
-  Loader,
-  Modal,
-  Stack,
-  Table,
-  Text,
-  Textarea,
-  TextInput,
-  Title,
-} from '@mantine/core';
-import { useDebouncedValue } from '@mantine/hooks';
-import { IconPlus, IconRobot, IconSearch } from '@tabler/icons-react';
+import { Button, Group, Loader, Modal, Stack, Table, Text, Textarea, TextInput, Title } from '@mantine/core';
+import { IconPlus, IconRobot } from '@tabler/icons-react';
 import { useState } from 'react';
-import { api, type Page, query, type ServiceAccountView } from '../api';
+import { PAGE_SIZE } from '../../../src/limits';
+import { client, type ServiceAccountView } from '../api';
 import { ApiAccessPanel } from '../components/ApiAccessPanel';
-import { formatDate } from '../format';
+import { PrincipalAssignmentsCard } from '../components/AssignmentsEditor';
+import { ListScaffold, ListTable, SearchBox, useSearch } from '../components/ListScaffold';
+import { formatDateTime } from '../format';
 import { GRANT_REASON } from '../grants';
-import { ErrorAlert, useConsole, useLoad } from '../shared';
-import { SubjectAssignments } from './Users';
+import { ConsoleLink, ErrorAlert, StatusBadge, useAction, useConsole, useLoad } from '../shared';
 
 export function ServiceAccountsPage() {
   const { navigate, can } = useConsole();
-  const [search, setSearch] = useState('');
-  const [debounced] = useDebouncedValue(search, 250);
+  const search = useSearch();
   const [adding, setAdding] = useState(false);
   const list = useLoad(
     (signal) =>
-      api.get<Page<ServiceAccountView>>(`/iam/service-accounts${query({ search: debounced, limit: 200 })}`, {
-        signal,
-      }),
-    [debounced],
+      client.listServiceAccounts({ query: { search: search.debounced, limit: PAGE_SIZE.max } }, { signal }),
+    [search.debounced],
   );
   return (
-    <Stack>
-      <Group justify="space-between">
-        <Title order={2}>Service accounts</Title>
-        {can('iam:service-accounts:manage') ? (
+    <ListScaffold
+      title="Service accounts"
+      action={
+        can('iam:service-accounts:manage') ? (
           <Button leftSection={<IconPlus size={16} aria-hidden />} onClick={() => setAdding(true)}>
             Add service account
           </Button>
-        ) : null}
-      </Group>
-      <TextInput
-        label="Search service accounts"
-        leftSection={<IconSearch size={16} aria-hidden />}
-        value={search}
-        onChange={(e) => setSearch(e.currentTarget.value)}
-        maw={360}
-      />
-      <ErrorAlert error={list.error} />
-      {list.loading && !list.data ? <Loader aria-label="Loading service accounts" /> : null}
-      {list.data && list.data.items.length === 0 ? (
-        <EmptyState
-          icon={<IconRobot aria-hidden />}
-          title={debounced ? 'No service account matches' : 'No service accounts yet'}
-          description="Service accounts hold keys for programs rather than people. Add one to get started."
-        />
-      ) : null}
-      {list.data && list.data.items.length > 0 ? (
-        <Table highlightOnHover aria-label="Service accounts">
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>Name</Table.Th>
-              <Table.Th>Email</Table.Th>
-              <Table.Th>Status</Table.Th>
-              <Table.Th>Created</Table.Th>
+        ) : null
+      }
+      toolbar={<SearchBox label="Search service accounts" search={search} />}
+      list={list}
+      loadingLabel="Loading service accounts"
+      empty={{
+        icon: <IconRobot aria-hidden />,
+        title: search.debounced ? 'No service account matches' : 'No service accounts yet',
+        description: 'Service accounts hold keys for programs rather than people. Add one to get started.',
+      }}
+      extra={
+        <Modal opened={adding} onClose={() => setAdding(false)} title="Add service account">
+          <ServiceAccountForm
+            onSaved={(a) => {
+              setAdding(false);
+              navigate(`/service-accounts/${a.id}`);
+            }}
+          />
+        </Modal>
+      }
+    >
+      {(items) => (
+        <ListTable
+          label="Service accounts"
+          minWidth={560}
+          highlightOnHover
+          columns={['Name', 'Email', 'Status', 'Created']}
+        >
+          {items.map((a) => (
+            <Table.Tr key={a.id}>
+              <Table.Td>
+                <ConsoleLink to={`/service-accounts/${a.id}`}>{a.name}</ConsoleLink>
+              </Table.Td>
+              <Table.Td>
+                {a.email ?? (
+                  <Text c="dimmed" size="sm">
+                    no email
+                  </Text>
+                )}
+              </Table.Td>
+              <Table.Td>
+                <StatusBadge status={a.status} />
+              </Table.Td>
+              <Table.Td>{formatDateTime(a.createdAt)}</Table.Td>
             </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {list.data.items.map((a) => (
-              <Table.Tr key={a.id}>
-                <Table.Td>
-                  <Anchor
-                    href={`/console/service-accounts/${a.id}`}
-                    onClick={(e) => {
-                      e.preventDefault();
-                      navigate(`/service-accounts/${a.id}`);
-                    }}
-                  >
-                    {a.name}
-                  </Anchor>
-                </Table.Td>
-                <Table.Td>
-                  {a.email ?? (
-                    <Text c="dimmed" size="sm">
-                      no email
-                    </Text>
-                  )}
-                </Table.Td>
-                <Table.Td>
-                  <Badge color={a.status === 'active' ? 'green' : 'gray'} variant="light">
-                    {a.status}
-                  </Badge>
-                </Table.Td>
-                <Table.Td>{formatDate(a.createdAt)}</Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
-      ) : null}
-      <Modal opened={adding} onClose={() => setAdding(false)} title="Add service account">
-        <ServiceAccountForm
-          onSaved={(a) => {
-            setAdding(false);
-            navigate(`/service-accounts/${a.id}`);
-          }}
-        />
-      </Modal>
-    </Stack>
+          ))}
+        </ListTable>
+      )}
+    </ListScaffold>
   );
 }
 
@@ -126,28 +89,25 @@ function ServiceAccountForm({
   const [name, setName] = useState(existing?.name ?? '');
   const [email, setEmail] = useState(existing?.email ?? '');
   const [description, setDescription] = useState(existing?.description ?? '');
-  const [error, setError] = useState<unknown>(null);
+  const submit = useAction();
   // Moving the address keys are mailed to is acting as the account: only within your permissions.
   const emailLocked = existing !== undefined && !existing.withinYourPermissions;
   return (
     <form
-      onSubmit={async (e) => {
+      onSubmit={(e) => {
         e.preventDefault();
-        setError(null);
         const body = {
           name,
           description,
           ...(emailLocked ? {} : { email: email.trim() ? email.trim() : null }),
         };
-        try {
+        submit.run(async () =>
           onSaved(
             existing
-              ? await api.patch<ServiceAccountView>(`/iam/service-accounts/${existing.id}`, body)
-              : await api.post<ServiceAccountView>('/iam/service-accounts', body),
-          );
-        } catch (err) {
-          setError(err);
-        }
+              ? await client.updateServiceAccount({ params: { serviceAccountId: existing.id }, body })
+              : await client.createServiceAccount({ body }),
+          ),
+        );
       }}
     >
       <Stack>
@@ -169,17 +129,19 @@ function ServiceAccountForm({
           value={description}
           onChange={(e) => setDescription(e.currentTarget.value)}
         />
-        <ErrorAlert error={error} />
-        <Button type="submit">{existing ? 'Save' : 'Add service account'}</Button>
+        <ErrorAlert error={submit.error} />
+        <Button type="submit" loading={submit.busy}>
+          {existing ? 'Save' : 'Add service account'}
+        </Button>
       </Stack>
     </form>
   );
 }
 
 export function ServiceAccountDetailPage({ id }: { id: string }) {
-  const { navigate, can } = useConsole();
+  const { can } = useConsole();
   const account = useLoad(
-    (signal) => api.get<ServiceAccountView>(`/iam/service-accounts/${id}`, { signal }),
+    (signal) => client.getServiceAccount({ params: { serviceAccountId: id } }, { signal }),
     [id],
   );
   const [editing, setEditing] = useState(false);
@@ -188,17 +150,9 @@ export function ServiceAccountDetailPage({ id }: { id: string }) {
   const a = account.data;
   return (
     <Stack>
-      <Anchor
-        href="/console/service-accounts"
-        onClick={(e) => {
-          e.preventDefault();
-          navigate('/service-accounts');
-        }}
-      >
-        ← All service accounts
-      </Anchor>
+      <ConsoleLink to="/service-accounts">← All service accounts</ConsoleLink>
       <Group justify="space-between" align="flex-start">
-        <Stack gap={2}>
+        <Stack gap={2} className="detail-heading">
           <Title order={2}>{a.name}</Title>
           <Text c="dimmed">{a.email ?? 'No email address'}</Text>
           {a.description ? <Text size="sm">{a.description}</Text> : null}
@@ -209,16 +163,11 @@ export function ServiceAccountDetailPage({ id }: { id: string }) {
           </Button>
         ) : null}
       </Group>
-      <Card withBorder padding="lg" radius="md" component="section" aria-labelledby="sa-assign-title">
-        <Title order={3} id="sa-assign-title" mb="xs">
-          Groups and roles
-        </Title>
-        <SubjectAssignments
-          path={`/iam/service-accounts/${a.id}`}
-          managePermission="iam:service-accounts:manage"
-          onSaved={account.reload}
-        />
-      </Card>
+      <PrincipalAssignmentsCard
+        principal={{ type: 'service_account', id: a.id }}
+        managePermission="iam:service-accounts:manage"
+        onSaved={account.reload}
+      />
       <ApiAccessPanel
         key={a.email ?? ''}
         owner={{ type: 'service_account', id: a.id, label: a.name }}

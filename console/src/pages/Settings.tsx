@@ -14,14 +14,20 @@ import {
 } from '@mantine/core';
 import { IconPlus, IconTrash } from '@tabler/icons-react';
 import { useEffect, useState } from 'react';
-import { api, type IamSettings } from '../api';
-import { ErrorAlert, useConsole, useLoad } from '../shared';
+import {
+  KEY_LIFETIME_DAYS,
+  REMINDER_LEAD_DAYS,
+  TOKEN_LIFETIME_SECONDS,
+  USER_KEY_LIMIT,
+} from '../../../src/limits';
+import { client, type IamSettings } from '../api';
+import { ErrorAlert, useAction, useConsole, useLoad } from '../shared';
 
 export function SettingsPage() {
   const { can, scope } = useConsole();
-  const loaded = useLoad((signal) => api.get<IamSettings>('/iam/settings', { signal }), []);
+  const loaded = useLoad((signal) => client.getSettings({}, { signal }), []);
   const [form, setForm] = useState<IamSettings | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const submit = useAction();
   const [saved, setSaved] = useState(false);
   useEffect(() => {
     if (loaded.data) setForm(loaded.data);
@@ -35,15 +41,12 @@ export function SettingsPage() {
   const readOnly = !can('iam:settings:manage');
   return (
     <form
-      onSubmit={async (e) => {
+      onSubmit={(e) => {
         e.preventDefault();
-        setError(null);
-        try {
-          setForm(await api.patch<IamSettings>('/iam/settings', form));
+        submit.run(async () => {
+          setForm(await client.updateSettings({ body: form }));
           setSaved(true);
-        } catch (err) {
-          setError(err);
-        }
+        });
       }}
     >
       <Stack maw={720}>
@@ -57,8 +60,8 @@ export function SettingsPage() {
               <NumberInput
                 label="Default key lifetime (days)"
                 description="Used when a key is created with the Default lifetime."
-                min={1}
-                max={36500}
+                min={KEY_LIFETIME_DAYS.min}
+                max={KEY_LIFETIME_DAYS.max}
                 disabled={form.defaultKeyLifetimeDays === null || readOnly}
                 value={form.defaultKeyLifetimeDays ?? ''}
                 onChange={(v) => set('defaultKeyLifetimeDays', typeof v === 'number' ? v : 90)}
@@ -74,8 +77,8 @@ export function SettingsPage() {
               <NumberInput
                 label="Maximum key lifetime (days)"
                 description="No key may live longer. Without a maximum, keys may be set to never expire."
-                min={1}
-                max={36500}
+                min={KEY_LIFETIME_DAYS.min}
+                max={KEY_LIFETIME_DAYS.max}
                 disabled={form.maxKeyLifetimeDays === null || readOnly}
                 value={form.maxKeyLifetimeDays ?? ''}
                 onChange={(v) => set('maxKeyLifetimeDays', typeof v === 'number' ? v : 365)}
@@ -90,8 +93,8 @@ export function SettingsPage() {
             <NumberInput
               label="Reminder lead time (days)"
               description="Keys show as expiring soon, and reminders go out, this many days before expiry."
-              min={0}
-              max={90}
+              min={REMINDER_LEAD_DAYS.min}
+              max={REMINDER_LEAD_DAYS.max}
               disabled={readOnly}
               value={form.reminderLeadDays}
               onChange={(v) => set('reminderLeadDays', typeof v === 'number' ? v : 2)}
@@ -99,8 +102,8 @@ export function SettingsPage() {
             <NumberInput
               label="Keys per user"
               description="How many keys a user who is not an administrator may hold."
-              min={0}
-              max={100}
+              min={USER_KEY_LIMIT.min}
+              max={USER_KEY_LIMIT.max}
               disabled={readOnly}
               value={form.userKeyLimit}
               onChange={(v) => set('userKeyLimit', typeof v === 'number' ? v : 2)}
@@ -114,9 +117,9 @@ export function SettingsPage() {
           <Stack>
             <NumberInput
               label="Token lifetime (seconds)"
-              description="How long a token from POST /iam/login lasts (60 to 86400)."
-              min={60}
-              max={86400}
+              description={`How long a token from POST /iam/login lasts (${TOKEN_LIFETIME_SECONDS.min} to ${TOKEN_LIFETIME_SECONDS.max}).`}
+              min={TOKEN_LIFETIME_SECONDS.min}
+              max={TOKEN_LIFETIME_SECONDS.max}
               disabled={readOnly}
               value={form.tokenLifetimeSeconds}
               onChange={(v) => set('tokenLifetimeSeconds', typeof v === 'number' ? v : 3600)}
@@ -192,7 +195,7 @@ export function SettingsPage() {
             />
           </Stack>
         </Card>
-        <ErrorAlert error={error} />
+        <ErrorAlert error={submit.error} />
         {saved ? (
           <Text c="teal" role="status">
             Settings saved.
@@ -200,7 +203,9 @@ export function SettingsPage() {
         ) : null}
         {readOnly ? null : (
           <Group>
-            <Button type="submit">Save settings</Button>
+            <Button type="submit" loading={submit.busy}>
+              Save settings
+            </Button>
           </Group>
         )}
       </Stack>

@@ -12,7 +12,7 @@ import {
 } from '@mantine/core';
 import { IconLock } from '@tabler/icons-react';
 import { useEffect, useRef, useState } from 'react';
-import { ApiError, api, type TenantChoice, tenantChoices } from '../api';
+import { ApiError, client, type TenantChoice, tenantChoices } from '../api';
 import { ErrorAlert } from '../shared';
 
 export function SignIn({
@@ -58,9 +58,15 @@ export function SignIn({
             setBusy(true);
             setError(null);
             try {
-              const result = await api.post<{ token: string }>(
-                '/iam/login',
-                { auth_mode: 'password', email, password, ...(tenants && tenantId ? { tenantId } : {}) },
+              const result = await client.login(
+                {
+                  body: {
+                    auth_mode: 'password',
+                    email,
+                    password,
+                    ...(tenants && tenantId ? { tenantId } : {}),
+                  },
+                },
                 { anonymous: true },
               );
               onSignedIn(result.token);

@@ -1,10 +1,9 @@
 import {
+  ActionIcon,
   Alert,
-  Anchor,
   Badge,
   Button,
   Card,
-  EmptyState,
   Group,
   Loader,
   Menu,
@@ -17,124 +16,423 @@ import {
   TextInput,
   Title,
 } from '@mantine/core';
-import { useDebouncedValue } from '@mantine/hooks';
-import { IconChevronDown, IconSearch, IconUserPlus, IconUsers } from '@tabler/icons-react';
-import { useState } from 'react';
 import {
-  api,
-  type CreatedKey,
-  type GroupView,
-  type NamedRef,
-  type Page,
-  query,
-  type RoleView,
-  type UserView,
-} from '../api';
+  IconChevronDown,
+  IconDots,
+  IconTrash,
+  IconUserCheck,
+  IconUserOff,
+  IconUserPlus,
+  IconUsers,
+} from '@tabler/icons-react';
+import { useState } from 'react';
+import { NAME_LENGTH_MAX, PAGE_SIZE } from '../../../src/limits';
+import { type CreatedKey, client, type OperationInput, type UserView } from '../api';
 import { ApiAccessPanel } from '../components/ApiAccessPanel';
-import { GrantChecklist } from '../components/GrantChecklist';
+import { PrincipalAssignmentsCard } from '../components/AssignmentsEditor';
+import { MIN_PASSWORD_LENGTH } from '../components/ChangePassword';
 import { SecretModal } from '../components/KeyDetails';
-import { formatDate } from '../format';
-import { beyondYouReason, grantableGroup, grantableRole, grantOptions } from '../grants';
-import { ConfirmModal, ErrorAlert, useConsole, useLoad } from '../shared';
+import { NoDataAccessWarning } from '../components/KeyForm';
+import { hiddenColumn, ListScaffold, ListTable, SearchBox, useSearch } from '../components/ListScaffold';
+import { formatDateTime } from '../format';
+import { beyondYouReason, GRANT_REASON } from '../grants';
+import {
+  ConfirmModal,
+  ConsoleLink,
+  ErrorAlert,
+  StatusBadge,
+  useAction,
+  useConsole,
+  useLoad,
+} from '../shared';
 
 export function UsersPage() {
   const { navigate, can } = useConsole();
-  const [search, setSearch] = useState('');
-  const [debounced] = useDebouncedValue(search, 250);
+  const search = useSearch();
   const [adding, setAdding] = useState(false);
+  const [acting, setActing] = useState<UserAction | null>(null);
+  const [actionError, setActionError] = useState<unknown>(null);
+  const manage = can('iam:users:manage');
   const users = useLoad(
-    (signal) => api.get<Page<UserView>>(`/iam/users${query({ search: debounced, limit: 200 })}`, { signal }),
-    [debounced],
+    (signal) => client.listUsers({ query: { search: search.debounced, limit: PAGE_SIZE.max } }, { signal }),
+    [search.debounced],
   );
   return (
-    <Stack>
-      <Group justify="space-between">
-        <Title order={2}>Users</Title>
-        {can('iam:users:manage') ? (
+    <ListScaffold
+      title="Users"
+      action={
+        manage ? (
           <Button leftSection={<IconUserPlus size={16} aria-hidden />} onClick={() => setAdding(true)}>
             Add user
           </Button>
-        ) : null}
-      </Group>
-      <TextInput
-        label="Search users"
-        placeholder="Name or email"
-        leftSection={<IconSearch size={16} aria-hidden />}
-        value={search}
-        onChange={(e) => setSearch(e.currentTarget.value)}
-        maw={360}
-      />
-      <ErrorAlert error={users.error} />
-      {users.loading && !users.data ? <Loader aria-label="Loading users" /> : null}
-      {users.data && users.data.items.length === 0 ? (
-        <EmptyState
-          icon={<IconUsers aria-hidden />}
-          title={debounced ? 'No user matches your search' : 'No users yet'}
-          description={debounced ? 'Try another name or email.' : 'Add a user to give someone access.'}
+        ) : null
+      }
+      toolbar={<SearchBox label="Search users" placeholder="Name or email" search={search} />}
+      notices={<ErrorAlert error={actionError} onClose={() => setActionError(null)} />}
+      list={users}
+      loadingLabel="Loading users"
+      empty={{
+        icon: <IconUsers aria-hidden />,
+        title: search.debounced ? 'No user matches your search' : 'No users yet',
+        description: search.debounced ? 'Try another name or email.' : 'Add a user to give someone access.',
+      }}
+      extra={
+        <>
+          <UserActionModals action={acting} onClose={() => setActing(null)} onDone={users.reload} />
+          <Modal opened={adding} onClose={() => setAdding(false)} title="Add user">
+            <AddUserForm
+              onDone={(u) => {
+                setAdding(false);
+                navigate(`/users/${u.id}`);
+              }}
+            />
+          </Modal>
+        </>
+      }
+    >
+      {(items) => (
+        <ListTable
+          label="Users"
+          minWidth={640}
+          highlightOnHover
+          columns={['Name', 'Email', 'Status', 'Sign-in', 'Created', manage && hiddenColumn('Actions')]}
+        >
+          {items.map((u) => (
+            <Table.Tr key={u.id}>
+              <Table.Td>
+                <ConsoleLink to={`/users/${u.id}`}>{u.name}</ConsoleLink>
+                {u.isAdministrator ? (
+                  <Badge ml="xs" size="xs" variant="light">
+                    Administrator
+                  </Badge>
+                ) : null}
+              </Table.Td>
+              <Table.Td>{u.email}</Table.Td>
+              <Table.Td>
+                <StatusBadge status={u.status} />
+              </Table.Td>
+              <Table.Td>
+                {u.apiUser ? (
+                  <Badge color="grape" variant="light">
+                    API user
+                  </Badge>
+                ) : (
+                  <Text size="sm">Interactive</Text>
+                )}
+              </Table.Td>
+              <Table.Td>{formatDateTime(u.createdAt)}</Table.Td>
+              {manage ? (
+                <Table.Td>
+                  <Menu position="bottom-end" withinPortal>
+                    <Menu.Target>
+                      <ActionIcon variant="subtle" aria-label={`Actions for ${u.name}`}>
+                        <IconDots size={16} aria-hidden />
+                      </ActionIcon>
+                    </Menu.Target>
+                    <Menu.Dropdown>
+                      <Menu.Item onClick={() => navigate(`/users/${u.id}`)}>
+                        Open (rename, password)
+                      </Menu.Item>
+                      <Menu.Item
+                        leftSection={
+                          u.status === 'active' ? (
+                            <IconUserOff size={16} aria-hidden />
+                          ) : (
+                            <IconUserCheck size={16} aria-hidden />
+                          )
+                        }
+                        onClick={async () => {
+                          setActionError(null);
+                          if (u.status === 'active') return setActing({ kind: 'disable', user: u });
+                          try {
+                            await enableUser(u);
+                            users.reload();
+                          } catch (e) {
+                            setActionError(e);
+                          }
+                        }}
+                      >
+                        {u.status === 'active' ? 'Disable user' : 'Enable user'}
+                      </Menu.Item>
+                      <Menu.Divider />
+                      <Menu.Item
+                        color="red"
+                        leftSection={<IconTrash size={16} aria-hidden />}
+                        onClick={() => setActing({ kind: 'delete', user: u })}
+                      >
+                        Delete user
+                      </Menu.Item>
+                    </Menu.Dropdown>
+                  </Menu>
+                </Table.Td>
+              ) : null}
+            </Table.Tr>
+          ))}
+        </ListTable>
+      )}
+    </ListScaffold>
+  );
+}
+
+type UserAction = { kind: 'disable' | 'delete'; user: UserView };
+
+const updateUser = (u: UserView, body: OperationInput<'updateUser'>['body']) =>
+  client.updateUser({ params: { userId: u.id }, body });
+const enableUser = (u: UserView) => updateUser(u, { status: 'active' });
+
+/**
+ * Disabling and deleting, each confirmed first. The server's refusals (the last administrator,
+ * permissions the signed-in person lacks) show in the dialog with their code.
+ */
+function UserActionModals({
+  action,
+  onClose,
+  onDone,
+}: {
+  action: UserAction | null;
+  onClose: () => void;
+  /** Called after the change succeeded (deleted: the user is gone). */
+  onDone: (kind: UserAction['kind']) => void;
+}) {
+  const u = action?.user;
+  return (
+    <>
+      <ConfirmModal
+        opened={action?.kind === 'disable'}
+        title="Disable user"
+        confirmLabel="Disable user"
+        color="orange"
+        onClose={onClose}
+        onConfirm={async () => {
+          if (!u) return;
+          await updateUser(u, { status: 'disabled' });
+          onDone('disable');
+        }}
+      >
+        <Text size="sm">
+          Disable {u?.name} ({u?.email})? Their sessions end at once, they cannot sign in, and requests signed
+          with their access keys are refused until the user is enabled again. Nothing is deleted.
+        </Text>
+      </ConfirmModal>
+      <ConfirmModal
+        opened={action?.kind === 'delete'}
+        title="Delete user"
+        confirmLabel="Delete user"
+        onClose={onClose}
+        onConfirm={async () => {
+          if (!u) return;
+          await client.deleteUser({ params: { userId: u.id } });
+          onDone('delete');
+        }}
+      >
+        <Text size="sm">
+          Delete {u?.name} ({u?.email})? Their access keys, group memberships and roles are deleted with them,
+          and requests signed with those keys are refused. This cannot be undone: to stop access for a while,
+          disable the user instead.
+        </Text>
+      </ConfirmModal>
+    </>
+  );
+}
+
+/** Why the password of a user cannot be set from here (null: it can). */
+function passwordBlockedReason(u: UserView, meId: string): string | null {
+  if (u.id === meId) return 'This is you: change your own password from Your account, Change password.';
+  if (!u.withinYourPermissions)
+    return `${u.name} holds permissions you do not hold, so you cannot set their password. ${GRANT_REASON}`;
+  return null;
+}
+
+function SetPasswordForm({ user, onDone }: { user: UserView; onDone: () => void }) {
+  const [next, setNext] = useState('');
+  const [repeat, setRepeat] = useState('');
+  const [problem, setProblem] = useState<{ field: 'next' | 'repeat'; message: string } | null>(null);
+  const submit = useAction();
+  return (
+    <form
+      noValidate
+      onSubmit={(e) => {
+        e.preventDefault();
+        submit.setError(null);
+        setProblem(null);
+        if (next.length < MIN_PASSWORD_LENGTH)
+          return setProblem({
+            field: 'next',
+            message: `The password needs at least ${MIN_PASSWORD_LENGTH} characters.`,
+          });
+        if (repeat !== next)
+          return setProblem({ field: 'repeat', message: 'The two passwords are not the same.' });
+        submit.run(async () => {
+          await updateUser(user, { password: next });
+          onDone();
+        });
+      }}
+    >
+      <Stack>
+        <Text size="sm">
+          {user.name}'s sessions end and they sign in with the new password from now on. Tell them the
+          password through a channel you trust.
+        </Text>
+        <PasswordInput
+          label="New password"
+          description={`At least ${MIN_PASSWORD_LENGTH} characters.`}
+          autoComplete="new-password"
+          required
+          value={next}
+          error={problem?.field === 'next' ? problem.message : undefined}
+          onChange={(e) => setNext(e.currentTarget.value)}
+          data-autofocus
         />
-      ) : null}
-      {users.data && users.data.items.length > 0 ? (
-        <Table.ScrollContainer minWidth={640}>
-          <Table highlightOnHover aria-label="Users">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Name</Table.Th>
-                <Table.Th>Email</Table.Th>
-                <Table.Th>Status</Table.Th>
-                <Table.Th>Sign-in</Table.Th>
-                <Table.Th>Created</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {users.data.items.map((u) => (
-                <Table.Tr key={u.id}>
-                  <Table.Td>
-                    <Anchor
-                      href={`/console/users/${u.id}`}
-                      onClick={(e) => {
-                        e.preventDefault();
-                        navigate(`/users/${u.id}`);
-                      }}
-                    >
-                      {u.name}
-                    </Anchor>
-                    {u.isAdministrator ? (
-                      <Badge ml="xs" size="xs" variant="light">
-                        Administrator
-                      </Badge>
-                    ) : null}
-                  </Table.Td>
-                  <Table.Td>{u.email}</Table.Td>
-                  <Table.Td>
-                    <Badge color={u.status === 'active' ? 'green' : 'gray'} variant="light">
-                      {u.status}
-                    </Badge>
-                  </Table.Td>
-                  <Table.Td>
-                    {u.apiUser ? (
-                      <Badge color="grape" variant="light">
-                        API user
-                      </Badge>
-                    ) : (
-                      <Text size="sm">Interactive</Text>
-                    )}
-                  </Table.Td>
-                  <Table.Td>{formatDate(u.createdAt)}</Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
-      ) : null}
-      <Modal opened={adding} onClose={() => setAdding(false)} title="Add user">
-        <AddUserForm
-          onDone={(u) => {
-            setAdding(false);
-            navigate(`/users/${u.id}`);
+        <PasswordInput
+          label="Repeat the new password"
+          autoComplete="new-password"
+          required
+          value={repeat}
+          error={problem?.field === 'repeat' ? problem.message : undefined}
+          onChange={(e) => setRepeat(e.currentTarget.value)}
+        />
+        <ErrorAlert error={submit.error} />
+        <Button type="submit" loading={submit.busy}>
+          Set password
+        </Button>
+      </Stack>
+    </form>
+  );
+}
+
+/** Name, status, password and deletion of one user, for those who may manage users. */
+function UserAccountCard({ user, onChanged }: { user: UserView; onChanged: () => void }) {
+  const { me, navigate } = useConsole();
+  const [name, setName] = useState(user.name);
+  const rename = useAction();
+  const [renamed, setRenamed] = useState(false);
+  const [statusError, setStatusError] = useState<unknown>(null);
+  const [acting, setActing] = useState<UserAction | null>(null);
+  const [settingPassword, setSettingPassword] = useState(false);
+  const [passwordSet, setPasswordSet] = useState(false);
+  const blocked = passwordBlockedReason(user, me.id);
+  const unchanged = name.trim() === user.name || name.trim() === '';
+  return (
+    <Card withBorder padding="lg" radius="md" component="section" aria-labelledby="account-title">
+      <Title order={3} id="account-title" mb="xs">
+        Account
+      </Title>
+      <Stack>
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            setRenamed(false);
+            rename.run(async () => {
+              await updateUser(user, { name: name.trim() });
+              setRenamed(true);
+              onChanged();
+            });
           }}
-        />
+        >
+          <Group align="flex-end">
+            <TextInput
+              label="Name"
+              required
+              maxLength={NAME_LENGTH_MAX}
+              value={name}
+              onChange={(e) => {
+                setRenamed(false);
+                setName(e.currentTarget.value);
+              }}
+              style={{ flex: '1 1 200px' }}
+            />
+            <Button type="submit" variant="default" loading={rename.busy} disabled={unchanged}>
+              Rename
+            </Button>
+          </Group>
+          {renamed ? (
+            <Text size="sm" c="teal" role="status" mt={4}>
+              Renamed.
+            </Text>
+          ) : null}
+          <ErrorAlert error={rename.error} />
+        </form>
+        <Group gap="sm">
+          {user.status === 'active' ? (
+            <Button
+              variant="default"
+              color="orange"
+              leftSection={<IconUserOff size={16} aria-hidden />}
+              onClick={() => setActing({ kind: 'disable', user })}
+            >
+              Disable user
+            </Button>
+          ) : (
+            <Button
+              variant="default"
+              leftSection={<IconUserCheck size={16} aria-hidden />}
+              onClick={async () => {
+                setStatusError(null);
+                try {
+                  await enableUser(user);
+                  onChanged();
+                } catch (err) {
+                  setStatusError(err);
+                }
+              }}
+            >
+              Enable user
+            </Button>
+          )}
+          <Button
+            variant="default"
+            disabled={blocked !== null}
+            aria-describedby={blocked ? 'set-password-reason' : undefined}
+            onClick={() => {
+              setPasswordSet(false);
+              setSettingPassword(true);
+            }}
+          >
+            Set password
+          </Button>
+          <Button
+            variant="light"
+            color="red"
+            leftSection={<IconTrash size={16} aria-hidden />}
+            onClick={() => setActing({ kind: 'delete', user })}
+          >
+            Delete user
+          </Button>
+        </Group>
+        {blocked ? (
+          <Text size="sm" id="set-password-reason" className="grant-reason">
+            {blocked}
+          </Text>
+        ) : null}
+        {passwordSet ? (
+          <Text size="sm" c="teal" role="status">
+            Password set. {user.name}'s earlier sessions have ended.
+          </Text>
+        ) : null}
+        <ErrorAlert error={statusError} onClose={() => setStatusError(null)} />
+      </Stack>
+      <UserActionModals
+        action={acting}
+        onClose={() => setActing(null)}
+        onDone={(kind) => (kind === 'delete' ? navigate('/users') : onChanged())}
+      />
+      <Modal
+        opened={settingPassword}
+        onClose={() => setSettingPassword(false)}
+        title={`Set password of ${user.name}`}
+      >
+        {settingPassword ? (
+          <SetPasswordForm
+            user={user}
+            onDone={() => {
+              setSettingPassword(false);
+              setPasswordSet(true);
+              onChanged();
+            }}
+          />
+        ) : null}
       </Modal>
-    </Stack>
+    </Card>
   );
 }
 
@@ -142,21 +440,14 @@ function AddUserForm({ onDone }: { onDone: (u: UserView) => void }) {
   const [email, setEmail] = useState('');
   const [name, setName] = useState('');
   const [password, setPassword] = useState('');
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const submit = useAction();
   return (
     <form
-      onSubmit={async (e) => {
+      onSubmit={(e) => {
         e.preventDefault();
-        setBusy(true);
-        setError(null);
-        try {
-          onDone(await api.post<UserView>('/iam/users', { email, name, ...(password ? { password } : {}) }));
-        } catch (err) {
-          setError(err);
-        } finally {
-          setBusy(false);
-        }
+        submit.run(async () =>
+          onDone(await client.createUser({ body: { email, name, ...(password ? { password } : {}) } })),
+        );
       }}
     >
       <Stack>
@@ -170,12 +461,12 @@ function AddUserForm({ onDone }: { onDone: (u: UserView) => void }) {
         <TextInput label="Name" required value={name} onChange={(e) => setName(e.currentTarget.value)} />
         <PasswordInput
           label="Password"
-          description="Optional: at least 12 characters. Without one the user cannot sign in until given one."
+          description={`Optional: at least ${MIN_PASSWORD_LENGTH} characters. Without one the user cannot sign in until given one.`}
           value={password}
           onChange={(e) => setPassword(e.currentTarget.value)}
         />
-        <ErrorAlert error={error} />
-        <Button type="submit" loading={busy}>
+        <ErrorAlert error={submit.error} />
+        <Button type="submit" loading={submit.busy}>
           Add user
         </Button>
       </Stack>
@@ -183,122 +474,9 @@ function AddUserForm({ onDone }: { onDone: (u: UserView) => void }) {
   );
 }
 
-/**
- * The groups and roles of a user or service account. Only what the signed-in person may grant can
- * be given; what they cannot stays listed with the reason.
- */
-function SubjectAssignments({
-  path,
-  managePermission,
-  onSaved,
-}: {
-  path: string;
-  managePermission: string;
-  /** What the subject holds changed (and with it what the signed-in person may do with it). */
-  onSaved?: () => void;
-}) {
-  const { can } = useConsole();
-  const current = useLoad(
-    (signal) => api.get<{ groups: NamedRef[]; roles: NamedRef[] }>(`${path}/assignments`, { signal }),
-    [path],
-  );
-  const options = useLoad(
-    async (signal) => ({
-      groups: can('iam:groups:read')
-        ? (await api.get<{ items: GroupView[] }>('/iam/groups', { signal })).items
-        : [],
-      roles: can('iam:roles:read')
-        ? (await api.get<{ items: RoleView[] }>('/iam/roles', { signal })).items
-        : [],
-    }),
-    [],
-  );
-  const [groups, setGroups] = useState<string[] | null>(null);
-  const [roles, setRoles] = useState<string[] | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [saved, setSaved] = useState(false);
-  const [busy, setBusy] = useState(false);
-  if (!current.data || !options.data) {
-    const loadError = current.error ?? options.error;
-    return loadError ? (
-      <ErrorAlert error={loadError} />
-    ) : (
-      <Loader size="sm" aria-label="Loading assignments" />
-    );
-  }
-  const manage = can(managePermission);
-  const g = groups ?? current.data.groups.map((x) => x.id);
-  const r = roles ?? current.data.roles.map((x) => x.id);
-  return (
-    <Stack gap="sm">
-      {manage ? null : (
-        <Text size="sm" c="dimmed">
-          Changing these needs {managePermission}.
-        </Text>
-      )}
-      <GrantChecklist
-        label="Groups"
-        options={grantOptions(options.data.groups.map(grantableGroup), current.data.groups)}
-        value={g}
-        onChange={(v) => {
-          setSaved(false);
-          setGroups(v);
-        }}
-        readOnly={!manage}
-        emptyText="No groups."
-      />
-      <GrantChecklist
-        label="Roles"
-        options={grantOptions(options.data.roles.map(grantableRole), current.data.roles)}
-        value={r}
-        onChange={(v) => {
-          setSaved(false);
-          setRoles(v);
-        }}
-        readOnly={!manage}
-        emptyText="No roles."
-      />
-      <ErrorAlert error={error} />
-      <Group>
-        <Button
-          size="xs"
-          loading={busy}
-          disabled={!manage}
-          onClick={async () => {
-            setError(null);
-            setSaved(false);
-            setBusy(true);
-            try {
-              await api.put(`${path}/assignments`, { groupIds: g, roleIds: r });
-              setSaved(true);
-              setGroups(null);
-              setRoles(null);
-              current.reload();
-              onSaved?.();
-            } catch (e) {
-              setError(e);
-            } finally {
-              setBusy(false);
-            }
-          }}
-        >
-          Save groups and roles
-        </Button>
-        {saved ? (
-          <Text size="sm" c="teal" role="status">
-            Saved.
-          </Text>
-        ) : null}
-      </Group>
-    </Stack>
-  );
-}
-
-export { SubjectAssignments };
-
 export function UserDetailPage({ userId }: { userId: string }) {
-  const { navigate, can } = useConsole();
-  const user = useLoad((signal) => api.get<UserView>(`/iam/users/${userId}`, { signal }), [userId]);
+  const { can } = useConsole();
+  const user = useLoad((signal) => client.getUser({ params: { userId } }, { signal }), [userId]);
   const [confirmApiKey, setConfirmApiKey] = useState(false);
   const [created, setCreated] = useState<CreatedKey | null>(null);
   const [panelVersion, setPanelVersion] = useState(0);
@@ -308,23 +486,13 @@ export function UserDetailPage({ userId }: { userId: string }) {
   const u = user.data;
   return (
     <Stack>
-      <Anchor
-        href="/console/users"
-        onClick={(e) => {
-          e.preventDefault();
-          navigate('/users');
-        }}
-      >
-        ← All users
-      </Anchor>
+      <ConsoleLink to="/users">← All users</ConsoleLink>
       <Group justify="space-between" align="flex-start">
-        <Stack gap={2}>
+        <Stack gap={2} className="detail-heading">
           <Title order={2}>{u.name}</Title>
           <Text c="dimmed">{u.email}</Text>
           <Group gap={6}>
-            <Badge color={u.status === 'active' ? 'green' : 'gray'} variant="light">
-              {u.status}
-            </Badge>
+            <StatusBadge status={u.status} />
             {u.isAdministrator ? <Badge variant="light">Administrator</Badge> : null}
             {u.apiUser ? (
               <Badge color="grape" variant="light">
@@ -357,6 +525,7 @@ export function UserDetailPage({ userId }: { userId: string }) {
           </Menu>
         ) : null}
       </Group>
+      {can('iam:users:manage') ? <UserAccountCard key={u.id} user={u} onChanged={user.reload} /> : null}
       <Card withBorder padding="lg" radius="md" component="section" aria-labelledby="signin-title">
         <Title order={3} id="signin-title" mb="xs">
           Sign-in
@@ -370,7 +539,7 @@ export function UserDetailPage({ userId }: { userId: string }) {
             const apiUser = e.currentTarget.checked;
             setStatusError(null);
             try {
-              await api.patch<UserView>(`/iam/users/${u.id}`, { apiUser });
+              await updateUser(u, { apiUser });
               // The list and detail answers say what the signed-in person may do with the user: read it again.
               user.reload();
             } catch (err) {
@@ -380,16 +549,11 @@ export function UserDetailPage({ userId }: { userId: string }) {
         />
         <ErrorAlert error={statusError} />
       </Card>
-      <Card withBorder padding="lg" radius="md" component="section" aria-labelledby="assign-title">
-        <Title order={3} id="assign-title" mb="xs">
-          Groups and roles
-        </Title>
-        <SubjectAssignments
-          path={`/iam/users/${u.id}`}
-          managePermission="iam:users:manage"
-          onSaved={user.reload}
-        />
-      </Card>
+      <PrincipalAssignmentsCard
+        principal={{ type: 'user', id: u.id }}
+        managePermission="iam:users:manage"
+        onSaved={user.reload}
+      />
       <ApiAccessPanel
         key={panelVersion}
         owner={{ type: 'user', id: u.id, label: u.email }}
@@ -403,9 +567,9 @@ export function UserDetailPage({ userId }: { userId: string }) {
         color="orange"
         onClose={() => setConfirmApiKey(false)}
         onConfirm={async () => {
-          const result = await api.post<CreatedKey>(`/iam/users/${u.id}/keys`, {
-            name: 'API Secret Key',
-            apiUser: true,
+          const result = await client.createUserKey({
+            params: { userId: u.id },
+            body: { name: 'API Secret Key', apiUser: true },
           });
           setCreated(result);
           setPanelVersion((v) => v + 1);
@@ -417,6 +581,7 @@ export function UserDetailPage({ userId }: { userId: string }) {
           with a password. The user can only call the API with the access key and secret key.
         </Alert>
         <Text size="sm">The access key and secret key are shown once, right after generation.</Text>
+        <NoDataAccessWarning owner={{ type: 'user', id: u.id }} label={u.name} />
       </ConfirmModal>
       <SecretModal created={created} title="API Secret Key" onClose={() => setCreated(null)} />
     </Stack>

@@ -1,0 +1,164 @@
+import {
+  EmptyState,
+  Group,
+  Loader,
+  Stack,
+  Table,
+  type TableProps,
+  Text,
+  TextInput,
+  Title,
+} from '@mantine/core';
+import { useDebouncedValue } from '@mantine/hooks';
+import { IconSearch } from '@tabler/icons-react';
+import { type ReactNode, useState } from 'react';
+import { ErrorAlert } from '../shared';
+
+/** A search box's text, and the same text once typing pauses (what the list is read with). */
+export function useSearch() {
+  const [value, setValue] = useState('');
+  const [debounced] = useDebouncedValue(value, 250);
+  return { value, setValue, debounced };
+}
+
+export function SearchBox({
+  label,
+  placeholder,
+  search,
+  maw = 360,
+}: {
+  label: string;
+  placeholder?: string;
+  search: ReturnType<typeof useSearch>;
+  maw?: number;
+}) {
+  return (
+    <TextInput
+      label={label}
+      placeholder={placeholder}
+      leftSection={<IconSearch size={16} aria-hidden />}
+      value={search.value}
+      onChange={(e) => search.setValue(e.currentTarget.value)}
+      maw={maw}
+    />
+  );
+}
+
+/** A list answer (`{items,…}`) as useLoad gives it. */
+export interface LoadedList<D extends { items: readonly unknown[] }> {
+  data?: D;
+  error: unknown;
+  loading: boolean;
+}
+
+export interface ListStatesProps<D extends { items: readonly unknown[] }> {
+  list: LoadedList<D>;
+  /** The loader's accessible name ("Loading users"). */
+  loadingLabel: string;
+  loaderSize?: string;
+  empty: { icon: ReactNode; title: string; description: string };
+  /** What shows when the list has items (a table). */
+  children: (items: D['items'], data: D) => ReactNode;
+}
+
+/** A list's error, its loader while nothing is there yet, its empty state, or its items. */
+export function ListStates<D extends { items: readonly unknown[] }>({
+  list,
+  loadingLabel,
+  loaderSize,
+  empty,
+  children,
+}: ListStatesProps<D>) {
+  const { data } = list;
+  return (
+    <>
+      <ErrorAlert error={list.error} />
+      {list.loading && !data ? <Loader size={loaderSize} aria-label={loadingLabel} /> : null}
+      {data && data.items.length === 0 ? (
+        <EmptyState icon={empty.icon} title={empty.title} description={empty.description} />
+      ) : null}
+      {data && data.items.length > 0 ? children(data.items, data) : null}
+    </>
+  );
+}
+
+/**
+ * A list page (or tab): its heading with an action (Add …), a line about it, a toolbar (search,
+ * filters), then the list's states and items; `extra` (dialogs) comes last.
+ */
+export function ListScaffold<D extends { items: readonly unknown[] }>({
+  title,
+  description,
+  action,
+  toolbar,
+  notices,
+  extra,
+  ...states
+}: ListStatesProps<D> & {
+  /** The page's heading; without one, `description` stands beside the action (a tab). */
+  title?: string;
+  description?: ReactNode;
+  action?: ReactNode;
+  toolbar?: ReactNode;
+  /** Alerts of actions on the items, above the list. */
+  notices?: ReactNode;
+  extra?: ReactNode;
+}) {
+  const about = description ? (
+    <Text size="sm" c="dimmed">
+      {description}
+    </Text>
+  ) : null;
+  return (
+    <Stack>
+      <Group justify="space-between">
+        {title ? <Title order={2}>{title}</Title> : about}
+        {action}
+      </Group>
+      {title ? about : null}
+      {toolbar}
+      {notices}
+      <ListStates {...states} />
+      {extra}
+    </Stack>
+  );
+}
+
+/** A column heading read by screen readers only (a column of row actions). */
+export const hiddenColumn = (label: string) => ({ hidden: label });
+
+/** A table in a container that scrolls sideways on a narrow screen, so the page itself does not. */
+export function ListTable({
+  label,
+  minWidth,
+  columns,
+  children,
+  ...table
+}: {
+  label: string;
+  minWidth: number;
+  /** Headings; null, false or undefined leaves a column out. */
+  columns: ReadonlyArray<string | { hidden: string } | null | false | undefined>;
+  children: ReactNode;
+} & Omit<TableProps, 'children'>) {
+  return (
+    <Table.ScrollContainer minWidth={minWidth}>
+      <Table aria-label={label} {...table}>
+        <Table.Thead>
+          <Table.Tr>
+            {columns.map((c) =>
+              !c ? null : typeof c === 'string' ? (
+                <Table.Th key={c}>{c}</Table.Th>
+              ) : (
+                <Table.Th key={c.hidden}>
+                  <span className="visually-hidden">{c.hidden}</span>
+                </Table.Th>
+              ),
+            )}
+          </Table.Tr>
+        </Table.Thead>
+        <Table.Tbody>{children}</Table.Tbody>
+      </Table>
+    </Table.ScrollContainer>
+  );
+}
