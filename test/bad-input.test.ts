@@ -4,14 +4,14 @@
  */
 import type { LightMyRequestResponse } from 'fastify';
 import { decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { operatorActor } from '../src/context.js';
 import { addMember, createGroup } from '../src/identity/groups.js';
 import { createRole } from '../src/identity/roles.js';
 import { createServiceAccount } from '../src/identity/service-accounts.js';
 import { administratorsGroupId, createTenant } from '../src/identity/tenants.js';
 import { createUser } from '../src/identity/users.js';
-import { createKey } from '../src/keys/keys.js';
+import { createKey } from '../src/keys/lifecycle.js';
 import type { Database } from '../src/storage/tables.js';
 import {
   ADMIN_EMAIL,
@@ -20,10 +20,9 @@ import {
   login,
   refreshAdminToken,
   routesOf,
-  startTestApp,
   type TestApp,
 } from './helpers/app.js';
-import { ENGINES, engineAvailable } from './helpers/engines.js';
+import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 import { mulberry32 } from './helpers/prng.js';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -111,16 +110,13 @@ interface Objects {
   roleId: string;
 }
 
-describe.each(ENGINES)('bad input on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
-
-  run('is refused with a clear 4xx and changes nothing', () => {
-    let t: TestApp;
+describeEachEngine('bad input', (engine) => {
+  describe('is refused with a clear 4xx and changes nothing', () => {
+    const t = useTestApp(engine);
     let user: { id: string; token: string };
     let mine: Objects;
 
     beforeAll(async () => {
-      t = await startTestApp(engine);
       user = await createUserWithLogin(t, 'victim@example.com');
       const key = (await call(t, 'POST', `/iam/users/${user.id}/keys`, { body: { name: 'one' } })).json();
       const sa = (await call(t, 'POST', '/iam/service-accounts', { body: { name: 'bad-input-sa' } })).json();
@@ -136,7 +132,6 @@ describe.each(ENGINES)('bad input on %s', (engine) => {
         roleId: role.id,
       };
     });
-    afterAll(async () => t?.close());
 
     const postRoutes = (): Array<[Method, string]> => [
       ['POST', '/iam/users'],
@@ -686,15 +681,9 @@ describe.each(ENGINES)('bad input on %s', (engine) => {
   });
 });
 
-describe.each(ENGINES)('fuzzed input on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
-
-  run('fuzz: random requests never get a 5xx or an unstable error body', () => {
-    let t: TestApp;
-    beforeAll(async () => {
-      t = await startTestApp(engine);
-    });
-    afterAll(async () => t?.close());
+describeEachEngine('fuzzed input', (engine) => {
+  describe('fuzz: random requests never get a 5xx or an unstable error body', () => {
+    const t = useTestApp(engine);
 
     it('400 seeded random requests over every route', async () => {
       const routes = routesOf(t.app);

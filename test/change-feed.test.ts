@@ -9,11 +9,12 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Config, loadConfig } from '../src/config.js';
-import { type Runtime, startRuntime } from '../src/runtime.js';
+import { type Runtime, startBackgroundWork, startRuntime } from '../src/runtime.js';
 import { type ChangeEvents, createServices } from '../src/services.js';
 import { SqliteChangeFeed } from '../src/storage/change-feed-sqlite.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD } from './helpers/app.js';
-import { ENGINES, engineAvailable, type ScratchDatabase, scratchDatabase } from './helpers/engines.js';
+import { describeEachEngine } from './helpers/each-engine.js';
+import { type ScratchDatabase, scratchDatabase } from './helpers/engines.js';
 import {
   freePort,
   type ProcessResult,
@@ -79,15 +80,13 @@ function configFor(db: ScratchDatabase): Config {
 let markers = 0;
 const marker = (label: string) => `${label}-${process.pid}-${++markers}`;
 
-describe.each(ENGINES)('change feed between runtimes on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
-
-  run('runtimes sharing one database', { timeout: 60_000 }, () => {
+describeEachEngine('change feed between runtimes', (engine) => {
+  describe('runtimes sharing one database', { timeout: 60_000 }, () => {
     let db: ScratchDatabase;
     let config: Config;
-    /** Publishes only, as the CLI's runtime does (no startBackground). */
+    /** Publishes only, as the CLI's runtime does (no startBackgroundWork). */
     let cli: Runtime;
-    /** Two serving instances (startBackground: they listen). */
+    /** Two serving instances (startBackgroundWork: they listen). */
     let one: Runtime;
     let two: Runtime;
     let seenOne: Seen[];
@@ -98,9 +97,9 @@ describe.each(ENGINES)('change feed between runtimes on %s', (engine) => {
       config = configFor(db);
       cli = await startRuntime(config, { logger: quiet() });
       one = await startRuntime(config, { logger: quiet() });
-      await one.startBackground();
+      await startBackgroundWork(one, { notifications: false });
       two = await startRuntime(config, { logger: quiet() });
-      await two.startBackground();
+      await startBackgroundWork(two, { notifications: false });
       seenOne = record(one.svc.events);
       seenTwo = record(two.svc.events);
     });
@@ -283,10 +282,8 @@ function expectOk(res: ProcessResult): void {
   expect(res.code, `exit ${res.code}\nstdout:\n${res.stdout}\nstderr:\n${res.stderr}`).toBe(0);
 }
 
-describe.each(ENGINES)('the real CLI against a running server process on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
-
-  run('revocation', { timeout: 180_000, sequential: true }, () => {
+describeEachEngine('the real CLI against a running server process', (engine) => {
+  describe('revocation', { timeout: 180_000, sequential: true }, () => {
     let db: ScratchDatabase;
     let env: Record<string, string | undefined>;
     let server: ServerProcess;

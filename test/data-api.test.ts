@@ -2,21 +2,16 @@
  * The SQL Account FAQ, walked on both engines: the three GET forms, the 50-row cap,
  * lastmodified, updatecount conflicts, the three dtlkey cases, racing updates, delete.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { refreshAdminToken, type TestApp } from './helpers/app.js';
-import { data, startDataApp } from './helpers/data.js';
-import { ENGINES, engineAvailable } from './helpers/engines.js';
+import { describe, expect, it } from 'vitest';
+import { refreshAdminToken } from './helpers/app.js';
+import { data } from './helpers/data.js';
+import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 
 const CHANGED = 'Record has been changed by other users.';
 
-describe.each(ENGINES)('data API FAQ on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
-  run('walk', () => {
-    let t: TestApp;
-    beforeAll(async () => {
-      t = await startDataApp(engine);
-    });
-    afterAll(async () => t?.close());
+describeEachEngine('data API FAQ', (engine) => {
+  describe('walk', () => {
+    const t = useTestApp(engine, { env: { LATCHKEY_DEMO_DATA: '1' } });
 
     const invoiceBody = (docno?: string) => ({
       ...(docno ? { docno } : {}),

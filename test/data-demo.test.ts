@@ -1,21 +1,15 @@
 /** Demo data: `latchkey demo seed` (a real CLI process) and LATCHKEY_DEMO_DATA on first start, on both engines. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEMO_DATA } from '../src/accounting/demo.js';
-import type { TestApp } from './helpers/app.js';
-import { data, startDataApp } from './helpers/data.js';
-import { ENGINES, engineAvailable } from './helpers/engines.js';
+import { data } from './helpers/data.js';
+import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 import { runCli } from './helpers/process.js';
 
 const DEMO_RECORDS = DEMO_DATA.reduce((n, [, records]) => n + records.length, 0);
 
-describe.each(ENGINES)('demo data on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
-  run('seeding', () => {
-    let t: TestApp;
-    beforeAll(async () => {
-      t = await startDataApp(engine, false);
-    });
-    afterAll(async () => t?.close());
+describeEachEngine('demo data', (engine) => {
+  describe('seeding', () => {
+    const t = useTestApp(engine);
 
     it('starts empty without LATCHKEY_DEMO_DATA; `latchkey demo seed` fills the tenant once', async () => {
       expect((await data(t, 'GET', '/agent/')).body.data).toEqual([]);

@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from './helpers/app.js';
-import { ENGINES, engineAvailable, type ScratchDatabase, scratchDatabase } from './helpers/engines.js';
+import { describeEachEngine } from './helpers/each-engine.js';
+import { type ScratchDatabase, scratchDatabase } from './helpers/engines.js';
 
 const modeOf = (file: string) => fs.statSync(file).mode & 0o777;
 
@@ -28,9 +29,8 @@ function warnings(t: TestApp): Array<{ path: string; msg: string }> {
     .map((entry) => ({ path: entry.path as string, msg: entry.msg }));
 }
 
-describe.each(ENGINES)('file permissions on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
-  run('data directory', { timeout: 60_000 }, () => {
+describeEachEngine('file permissions', (engine) => {
+  describe('data directory', { timeout: 60_000 }, () => {
     let db: ScratchDatabase;
     let dataDir: string;
     const sqliteFiles = () =>

@@ -2,12 +2,12 @@
  * Data API rules on both engines: decimals and computed totals, numbering series (also under
  * concurrent POSTs), referenced codes, duplicates, bad bodies, tenant separation, permissions.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RESOURCES } from '../src/accounting/registry.js';
 import { DATA_RESOURCES } from '../src/identity/permissions.js';
-import { call, loginWithKey, type TestApp } from './helpers/app.js';
-import { data, secondTenantAdmin, startDataApp, userWithRole } from './helpers/data.js';
-import { ENGINES, engineAvailable } from './helpers/engines.js';
+import { call, loginWithKey } from './helpers/app.js';
+import { data, secondTenantAdmin, userWithRole } from './helpers/data.js';
+import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 
 it('the registry defines exactly the permission catalogue’s data resources', () => {
   expect(RESOURCES.map((r) => r.name).sort()).toEqual([...DATA_RESOURCES].sort());
@@ -17,14 +17,9 @@ it('the registry defines exactly the permission catalogue’s data resources', (
   }
 });
 
-describe.each(ENGINES)('data API rules on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
-  run('rules', () => {
-    let t: TestApp;
-    beforeAll(async () => {
-      t = await startDataApp(engine);
-    });
-    afterAll(async () => t?.close());
+describeEachEngine('data API rules', (engine) => {
+  describe('rules', () => {
+    const t = useTestApp(engine, { env: { LATCHKEY_DEMO_DATA: '1' } });
 
     const countOf = async (path: string) => (await data(t, 'GET', path)).body.data.length as number;
 

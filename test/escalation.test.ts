@@ -9,10 +9,10 @@
  * be refused with 403.
  */
 import type { LightMyRequestResponse } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { IAM_PERMISSIONS } from '../src/identity/permissions.js';
-import { call, createUserWithLogin, login, loginWithKey, startTestApp, type TestApp } from './helpers/app.js';
-import { ENGINES, engineAvailable } from './helpers/engines.js';
+import { call, createUserWithLogin, login, loginWithKey } from './helpers/app.js';
+import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 import { type Credentials, signHeaders } from './helpers/sign.js';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -204,10 +204,9 @@ function attempts(w: World, c: Caller['self']): Attempt[] {
 /** Is every permission of `after` in `before`? */
 const within = (after: string[], before: string[]) => after.filter((p) => !before.includes(p));
 
-describe.each(ENGINES)('privilege escalation on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
-  run('no delegated permission leads further than itself', () => {
-    let t: TestApp;
+describeEachEngine('privilege escalation', (engine) => {
+  describe('no delegated permission leads further than itself', () => {
+    const t = useTestApp(engine);
     let w: World;
     let adminCreds: Credentials;
     let address = 0;
@@ -219,7 +218,6 @@ describe.each(ENGINES)('privilege escalation on %s', (engine) => {
       )?.id as string;
 
     beforeAll(async () => {
-      t = await startTestApp(engine);
       const groups = (await call(t, 'GET', '/iam/groups')).json().items as Array<{
         id: string;
         name: string;
@@ -261,7 +259,6 @@ describe.each(ENGINES)('privilege escalation on %s', (engine) => {
         adminKey: adminKey.accessKeyId,
       };
     });
-    afterAll(async () => t?.close());
 
     /** A role holding only `permission`, and a group holding nothing (so group edits are a path too). */
     const roleAndGroup = async (label: string, permission: string) => {

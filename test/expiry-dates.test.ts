@@ -2,12 +2,12 @@
  * Impossible calendar dates (issue 12, finding 10): `Date` rolls 2030-02-30 over to 2 March, so a
  * key's expiry was stored on a day nobody asked for. Every date the API and CLI read must exist.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../src/errors.js';
 import type { IamSettings } from '../src/identity/settings.js';
 import { resolveExpiry } from '../src/keys/expiry.js';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, call, startTestApp, type TestApp } from './helpers/app.js';
-import { ENGINES, engineAvailable } from './helpers/engines.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, call, startTestApp } from './helpers/app.js';
+import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 import { runCli } from './helpers/process.js';
 
 const NOW = new Date('2026-12-04T00:00:00Z');
@@ -69,20 +69,17 @@ describe('resolveExpiry refuses dates that do not exist', () => {
   });
 });
 
-describe.each(ENGINES)('impossible dates through the HTTP API on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
-  run('keys', () => {
-    let t: TestApp;
+describeEachEngine('impossible dates through the HTTP API', (engine) => {
+  describe('keys', () => {
+    const t = useTestApp(engine);
     let accessKeyId: string;
     beforeAll(async () => {
-      t = await startTestApp(engine);
       const created = await call(t, 'POST', `/iam/users/${t.adminId}/keys`, {
         body: { name: 'dated', expiresAt: '2032-02-29' },
       });
       expect(created.statusCode).toBe(201);
       accessKeyId = created.json().accessKeyId;
     });
-    afterAll(async () => t?.close());
 
     const keyCount = async () => (await call(t, 'GET', `/iam/keys?limit=200`)).json().items.length as number;
 

@@ -1,15 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, createUserWithLogin, startTestApp, type TestApp } from './helpers/app.js';
-import { ENGINES, engineAvailable } from './helpers/engines.js';
+import { describe, expect, it } from 'vitest';
+import { call, createUserWithLogin } from './helpers/app.js';
+import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 
-describe.each(ENGINES)('groups, roles, settings and audit on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
-  run('authorization model', () => {
-    let t: TestApp;
-    beforeAll(async () => {
-      t = await startTestApp(engine);
-    });
-    afterAll(async () => t?.close());
+describeEachEngine('groups, roles, settings and audit', (engine) => {
+  describe('authorization model', () => {
+    const t = useTestApp(engine);
 
     it('ships built-in roles and the Administrators group, which cannot be changed or deleted', async () => {
       const roles = (await call(t, 'GET', '/iam/roles')).json().items;

@@ -12,8 +12,8 @@ import { loadConfig } from '../src/config.js';
 import { acceptQuality } from '../src/http/routes/key-reveal.js';
 import { Notifier } from '../src/notify/notifier.js';
 import { createLogger } from '../src/services.js';
-import { call, refreshAdminToken, startTestApp, type TestApp } from './helpers/app.js';
-import { ENGINES, engineAvailable } from './helpers/engines.js';
+import { call, refreshAdminToken } from './helpers/app.js';
+import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 import { TestSmtp } from './helpers/smtp.js';
 
 const LINK = /https:\/\/keys\.example\.test\/iam\/key-reveal\/([0-9A-Za-z]{43})/;
@@ -54,31 +54,28 @@ describe('request logs', () => {
   });
 });
 
-describe.each(ENGINES)('one-time reveal links on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
+describeEachEngine('one-time reveal links', (engine) => {
+  let smtp: TestSmtp;
+  beforeAll(async () => {
+    smtp = await TestSmtp.start();
+  });
+  afterAll(async () => smtp?.stop());
 
-  run('page, button, secret once', () => {
-    let t: TestApp;
-    let smtp: TestSmtp;
+  describe('page, button, secret once', () => {
+    const t = useTestApp(engine, () => ({
+      env: {
+        SMTP_URL: smtp.url,
+        LATCHKEY_PUBLIC_URL: 'https://keys.example.test/',
+        LATCHKEY_TENANT_NAME: TENANT_NAME,
+      },
+    }));
     let notifier: Notifier;
     let people = 0;
 
     beforeAll(async () => {
-      smtp = await TestSmtp.start();
-      t = await startTestApp(engine, {
-        env: {
-          SMTP_URL: smtp.url,
-          LATCHKEY_PUBLIC_URL: 'https://keys.example.test/',
-          LATCHKEY_TENANT_NAME: TENANT_NAME,
-        },
-      });
       notifier = new Notifier(t.runtime.svc);
     });
-    afterAll(async () => {
-      await notifier?.stop();
-      await t?.close();
-      await smtp?.stop();
-    });
+    afterAll(async () => notifier?.stop());
 
     /** A new key, sent by email to its owner (a new user each time: users hold at most 2 keys). */
     async function emailedKey(name = 'gail-ci') {

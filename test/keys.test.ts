@@ -1,24 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { operatorActor } from '../src/context.js';
 import { isWellFormedAccessKeyId } from '../src/crypto/access-key-id.js';
+import { createKey } from '../src/keys/lifecycle.js';
 import { DAY_MS } from '../src/time.js';
-import {
-  call,
-  createUserWithLogin,
-  loginWithKey,
-  refreshAdminToken,
-  startTestApp,
-  type TestApp,
-} from './helpers/app.js';
-import { ENGINES, engineAvailable } from './helpers/engines.js';
+import { call, createUserWithLogin, loginWithKey, refreshAdminToken } from './helpers/app.js';
+import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 
-describe.each(ENGINES)('access keys on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
-  run('lifecycle', () => {
-    let t: TestApp;
-    beforeAll(async () => {
-      t = await startTestApp(engine);
-    });
-    afterAll(async () => t?.close());
+describeEachEngine('access keys', (engine) => {
+  describe('lifecycle', () => {
+    const t = useTestApp(engine);
 
     it('creates a key for a user: 201 with the ID, the secret once and the tenant ID', async () => {
       const user = await createUserWithLogin(t, 'k1@example.com');
@@ -47,6 +37,18 @@ describe.each(ENGINES)('access keys on %s', (engine) => {
         body.accessKeyId,
       ]);
       expect(list.body).not.toContain(body.secretAccessKey);
+    });
+
+    it('a key created without a name is named after the day (UTC) it was created, through the API and the domain function', async () => {
+      const today = `Access key ${t.clock.now().toISOString().slice(0, 10)}`;
+      expect(today).toMatch(/^Access key \d{4}-\d{2}-\d{2}$/);
+      const user = await createUserWithLogin(t, 'k-default-name@example.com');
+      const viaApi = await call(t, 'POST', `/iam/users/${user.id}/keys`, { body: {} });
+      expect(viaApi.statusCode).toBe(201);
+      expect(viaApi.json().name).toBe(today);
+      const owner = { type: 'user' as const, id: user.id };
+      const direct = await createKey(t.runtime.svc, operatorActor(t.tenantId), owner, {});
+      expect(direct.key.name).toBe(today);
     });
 
     it('the secret authenticates (token exchange); a wrong secret does not', async () => {

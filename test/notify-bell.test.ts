@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, createUserWithLogin, loginWithKey, startTestApp, type TestApp } from './helpers/app.js';
-import { ENGINES, engineAvailable } from './helpers/engines.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { call, createUserWithLogin, loginWithKey } from './helpers/app.js';
+import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 
 interface Note {
   id: string;
@@ -13,11 +13,9 @@ interface Note {
   actor: { type: string; id: string } | null;
 }
 
-describe.each(ENGINES)('bell notifications on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
-
-  run('assignment changes', () => {
-    let t: TestApp;
+describeEachEngine('bell notifications', (engine) => {
+  describe('assignment changes', () => {
+    const t = useTestApp(engine);
     let gina: { id: string; token: string };
     let hank: { id: string; token: string };
     let roles: Record<string, string>;
@@ -25,7 +23,6 @@ describe.each(ENGINES)('bell notifications on %s', (engine) => {
     let ginaKey: { accessKeyId: string; secretAccessKey: string };
 
     beforeAll(async () => {
-      t = await startTestApp(engine);
       gina = await createUserWithLogin(t, 'gina@example.com');
       hank = await createUserWithLogin(t, 'hank@example.com');
       roles = Object.fromEntries(
@@ -35,7 +32,6 @@ describe.each(ENGINES)('bell notifications on %s', (engine) => {
       );
       groupId = (await call(t, 'POST', '/iam/groups', { body: { name: 'Reporting' } })).json().id;
     });
-    afterAll(async () => t?.close());
 
     const bell = async (token: string, query = '') => {
       const res = await call(t, 'GET', `/iam/notifications${query}`, { token });
@@ -76,7 +72,7 @@ describe.each(ENGINES)('bell notifications on %s', (engine) => {
       ginaKey = created.json();
       let note = await latest(gina.token);
       expect(note.kind).toBe('assignments_changed');
-      expect(note.body).toContain(`your key "gina-reports" (${ginaKey.accessKeyId})`);
+      expect(note.body).toContain(`your access key "gina-reports" (${ginaKey.accessKeyId})`);
       expect(note.body).toContain('added the role DataReadOnly');
 
       await call(t, 'PUT', `/iam/keys/${ginaKey.accessKeyId}/assignments`, { body: { groupIds: [groupId] } });
@@ -116,7 +112,7 @@ describe.each(ENGINES)('bell notifications on %s', (engine) => {
       });
       await call(t, 'DELETE', `/iam/groups/${groupId}/members/key/${ginaKey.accessKeyId}`);
       expect((await latest(gina.token)).body).toBe(
-        `admin@example.com removed your key "gina-reports" (${ginaKey.accessKeyId}) from the group Reporting.`,
+        `admin@example.com removed your access key "gina-reports" (${ginaKey.accessKeyId}) from the group Reporting.`,
       );
     });
 

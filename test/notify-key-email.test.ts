@@ -1,41 +1,38 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Notifier } from '../src/notify/notifier.js';
-import { call, refreshAdminToken, startTestApp, type TestApp } from './helpers/app.js';
-import { ENGINES, engineAvailable } from './helpers/engines.js';
+import { call, refreshAdminToken } from './helpers/app.js';
+import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 import { TestSmtp } from './helpers/smtp.js';
 
 const LINK = /https:\/\/keys\.example\.test\/iam\/key-reveal\/([0-9A-Za-z]{43})/;
 
-describe.each(ENGINES)('key emails on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
+describeEachEngine('key emails', (engine) => {
+  let smtp: TestSmtp;
+  beforeAll(async () => {
+    smtp = await TestSmtp.start();
+  });
+  afterAll(async () => smtp?.stop());
 
-  run('send by email', () => {
-    let t: TestApp;
-    let smtp: TestSmtp;
+  describe('send by email', () => {
+    const t = useTestApp(engine, () => ({
+      env: {
+        SMTP_URL: smtp.url,
+        LATCHKEY_PUBLIC_URL: 'https://keys.example.test/',
+        LATCHKEY_TENANT_NAME: 'Acme',
+      },
+    }));
     let notifier: Notifier;
     let userId: string;
     /** Every secret created in this file, and the one message allowed to carry it. */
     const secrets: Array<{ secret: string; inlineTo?: string }> = [];
 
     beforeAll(async () => {
-      smtp = await TestSmtp.start();
-      t = await startTestApp(engine, {
-        env: {
-          SMTP_URL: smtp.url,
-          LATCHKEY_PUBLIC_URL: 'https://keys.example.test/',
-          LATCHKEY_TENANT_NAME: 'Acme',
-        },
-      });
       notifier = new Notifier(t.runtime.svc);
       userId = (
         await call(t, 'POST', '/iam/users', { body: { email: 'erin@example.com', name: 'Erin' } })
       ).json().id;
     });
-    afterAll(async () => {
-      await notifier?.stop();
-      await t?.close();
-      await smtp?.stop();
-    });
+    afterAll(async () => notifier?.stop());
 
     async function create(path: string, body: object) {
       const res = await call(t, 'POST', path, { body });

@@ -1,28 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Notifier } from '../src/notify/notifier.js';
 import { enqueueMail } from '../src/notify/outbox.js';
-import { call, createUserWithLogin, refreshAdminToken, startTestApp, type TestApp } from './helpers/app.js';
-import { ENGINES, engineAvailable } from './helpers/engines.js';
+import { call, createUserWithLogin, refreshAdminToken } from './helpers/app.js';
+import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 import { TestSmtp } from './helpers/smtp.js';
 
 const SECOND = 1000;
 
-describe.each(ENGINES)('mail outbox on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
+describeEachEngine('mail outbox', (engine) => {
+  let smtp: TestSmtp;
+  beforeAll(async () => {
+    smtp = await TestSmtp.start();
+  });
+  afterAll(async () => smtp?.stop());
 
-  run('with SMTP_URL', () => {
-    let t: TestApp;
-    let smtp: TestSmtp;
+  describe('with SMTP_URL', () => {
+    const t = useTestApp(engine, () => ({ env: { SMTP_URL: smtp.url } }));
     let n = 0;
-
-    beforeAll(async () => {
-      smtp = await TestSmtp.start();
-      t = await startTestApp(engine, { env: { SMTP_URL: smtp.url } });
-    });
-    afterAll(async () => {
-      await t?.close();
-      await smtp?.stop();
-    });
 
     async function queue(to = `user${++n}@example.com`): Promise<{ id: string; to: string }> {
       const svc = t.runtime.svc;
@@ -203,14 +197,9 @@ describe.each(ENGINES)('mail outbox on %s', (engine) => {
   });
 });
 
-describe.each(ENGINES)('mail outbox on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
-  run('without SMTP_URL', () => {
-    let t: TestApp;
-    beforeAll(async () => {
-      t = await startTestApp(engine);
-    });
-    afterAll(async () => t?.close());
+describeEachEngine('mail outbox', (engine) => {
+  describe('without SMTP_URL', () => {
+    const t = useTestApp(engine);
 
     it('keeps mail in the outbox, readable at GET /iam/outbox with iam:outbox:read', async () => {
       // A key created inside its lead window queues its reminder at once.

@@ -7,37 +7,34 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Notifier } from '../src/notify/notifier.js';
 import { DAY_MS, iso } from '../src/time.js';
-import { ADMIN_EMAIL, call, refreshAdminToken, startTestApp, type TestApp } from './helpers/app.js';
-import { ENGINES, engineAvailable } from './helpers/engines.js';
+import { ADMIN_EMAIL, call, refreshAdminToken } from './helpers/app.js';
+import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 import { TestSmtp } from './helpers/smtp.js';
 
 const HOUR = 3_600_000;
 const LINK = /\/iam\/key-reveal\/([0-9A-Za-z]{43})/;
 
-describe.each(ENGINES)('mail checked when it is sent, on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
+describeEachEngine('mail checked when it is sent,', (engine) => {
+  let smtp: TestSmtp;
+  beforeAll(async () => {
+    smtp = await TestSmtp.start();
+  });
+  afterAll(async () => smtp?.stop());
 
-  run('queued while SMTP was down', () => {
-    let t: TestApp;
-    let smtp: TestSmtp;
+  describe('queued while SMTP was down', () => {
+    const t = useTestApp(engine, () => ({
+      env: { SMTP_URL: smtp.url, LATCHKEY_PUBLIC_URL: 'https://keys.example.test' },
+    }));
     let notifier: Notifier;
     /** A service account without an address: its keys' reminders go to the administrator only. */
     let saId: string;
     let n = 0;
 
     beforeAll(async () => {
-      smtp = await TestSmtp.start();
-      t = await startTestApp(engine, {
-        env: { SMTP_URL: smtp.url, LATCHKEY_PUBLIC_URL: 'https://keys.example.test' },
-      });
       notifier = new Notifier(t.runtime.svc);
       saId = (await call(t, 'POST', '/iam/service-accounts', { body: { name: 'batch' } })).json().id;
     });
-    afterAll(async () => {
-      await notifier?.stop();
-      await t?.close();
-      await smtp?.stop();
-    });
+    afterAll(async () => notifier?.stop());
 
     const db = () => t.runtime.svc.db;
     const mailAbout = (accessKeyId: string) =>

@@ -1,40 +1,33 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Notifier } from '../src/notify/notifier.js';
 import { DAY_MS } from '../src/time.js';
-import {
-  ADMIN_EMAIL,
-  call,
-  createUserWithLogin,
-  login,
-  refreshAdminToken,
-  startTestApp,
-  type TestApp,
-} from './helpers/app.js';
-import { ENGINES, engineAvailable } from './helpers/engines.js';
+import { ADMIN_EMAIL, call, createUserWithLogin, login, refreshAdminToken } from './helpers/app.js';
+import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 import { TestSmtp } from './helpers/smtp.js';
 
 const HOUR = 3_600_000;
 
-describe.each(ENGINES)('expiry reminders on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
+describeEachEngine('expiry reminders', (engine) => {
+  let smtp: TestSmtp;
+  beforeAll(async () => {
+    smtp = await TestSmtp.start();
+  });
+  afterAll(async () => smtp?.stop());
 
-  run('one instance', () => {
-    let t: TestApp;
-    let smtp: TestSmtp;
+  describe('one instance', () => {
+    const t = useTestApp(engine, () => ({
+      env: {
+        SMTP_URL: smtp.url,
+        LATCHKEY_PUBLIC_URL: 'https://keys.example.test',
+        LATCHKEY_TENANT_NAME: 'Acme <Ops>',
+      },
+    }));
     let notifier: Notifier;
     const secrets: string[] = [];
     let alice: { id: string; token: string };
     let bob: { id: string };
 
     beforeAll(async () => {
-      smtp = await TestSmtp.start();
-      t = await startTestApp(engine, {
-        env: {
-          SMTP_URL: smtp.url,
-          LATCHKEY_PUBLIC_URL: 'https://keys.example.test',
-          LATCHKEY_TENANT_NAME: 'Acme <Ops>',
-        },
-      });
       notifier = new Notifier(t.runtime.svc);
       alice = await createUserWithLogin(t, 'alice@example.com');
       bob = (await call(t, 'POST', '/iam/users', { body: { email: 'bob@example.com', name: 'Bob' } })).json();
@@ -46,11 +39,7 @@ describe.each(ENGINES)('expiry reminders on %s', (engine) => {
       const admins = groups.find((g) => g.name === 'Administrators')?.id;
       await call(t, 'POST', `/iam/groups/${admins}/members`, { body: { type: 'user', id: bob.id } });
     });
-    afterAll(async () => {
-      await notifier?.stop();
-      await t?.close();
-      await smtp?.stop();
-    });
+    afterAll(async () => notifier?.stop());
 
     async function createKey(ownerId: string, body: object, token = t.adminToken) {
       const res = await call(t, 'POST', `/iam/users/${ownerId}/keys`, { token, body });

@@ -3,10 +3,10 @@
  * configuration (LATCHKEY_PUBLIC_URL, else the listen address), never from the Host header a
  * request chooses, so nobody can make the document (or a client generated from it) point elsewhere.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { publicBaseUrl } from '../src/config.js';
-import { startTestApp, type TestApp } from './helpers/app.js';
-import { ENGINES, engineAvailable } from './helpers/engines.js';
+import type { TestApp } from './helpers/app.js';
+import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 
 describe('publicBaseUrl', () => {
   it('is LATCHKEY_PUBLIC_URL without trailing slashes, else the listen address', () => {
@@ -31,18 +31,12 @@ const serversFor = async (t: TestApp, headers: Record<string, string>) => {
   return res.json().servers;
 };
 
-describe.each(ENGINES)('OpenAPI server URL on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
-
-  run('with LATCHKEY_PUBLIC_URL', () => {
-    let t: TestApp;
-    beforeAll(async () => {
-      // A trusted proxy too: even its X-Forwarded-Host does not change the configured URL.
-      t = await startTestApp(engine, {
-        env: { LATCHKEY_PUBLIC_URL: 'https://keys.example.com/', LATCHKEY_TRUST_PROXY: '10.0.0.0/8' },
-      });
+describeEachEngine('OpenAPI server URL', (engine) => {
+  describe('with LATCHKEY_PUBLIC_URL', () => {
+    // A trusted proxy too: even its X-Forwarded-Host does not change the configured URL.
+    const t = useTestApp(engine, {
+      env: { LATCHKEY_PUBLIC_URL: 'https://keys.example.com/', LATCHKEY_TRUST_PROXY: '10.0.0.0/8' },
     });
-    afterAll(async () => t?.close());
 
     it('a request with Host: evil.example gets the configured URL', async () => {
       expect(await serversFor(t, { host: 'evil.example' })).toEqual([{ url: 'https://keys.example.com' }]);
@@ -57,14 +51,9 @@ describe.each(ENGINES)('OpenAPI server URL on %s', (engine) => {
   });
 });
 
-describe.each(ENGINES)('OpenAPI server URL without LATCHKEY_PUBLIC_URL on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
-  run('the listen address', () => {
-    let t: TestApp;
-    beforeAll(async () => {
-      t = await startTestApp(engine, { env: { HOST: '127.0.0.1', PORT: '8123' } });
-    });
-    afterAll(async () => t?.close());
+describeEachEngine('OpenAPI server URL without LATCHKEY_PUBLIC_URL', (engine) => {
+  describe('the listen address', () => {
+    const t = useTestApp(engine, { env: { HOST: '127.0.0.1', PORT: '8123' } });
 
     it('a request with Host: evil.example gets the listen address', async () => {
       expect(await serversFor(t, { host: 'evil.example' })).toEqual([{ url: 'http://127.0.0.1:8123' }]);

@@ -5,11 +5,11 @@
  * denied callers must get 401 (no credentials) or 403 naming the missing permission; a caller
  * from another tenant must never see this tenant's objects.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { RESOURCES } from '../src/accounting/registry.js';
-import { call, login, startTestApp, type TestApp } from './helpers/app.js';
+import { call, login } from './helpers/app.js';
 import { secondTenantAdmin } from './helpers/data.js';
-import { ENGINES, engineAvailable } from './helpers/engines.js';
+import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 import { type Credentials, signHeaders } from './helpers/sign.js';
 
 type Who = 'anonymous' | 'wrongTenant' | 'readOnlyKey' | 'readWriteKey' | 'apiKey' | 'userToken' | 'admin';
@@ -33,17 +33,15 @@ interface Route {
   tenantObject?: boolean;
 }
 
-describe.each(ENGINES)('permission matrix on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
-  run('every route × every kind of caller', () => {
-    let t: TestApp;
+describeEachEngine('permission matrix', (engine) => {
+  describe('every route × every kind of caller', () => {
+    const t = useTestApp(engine);
     const creds: Partial<Record<Who, Credentials>> = {};
     const tokens: Partial<Record<Who, string>> = {};
     const ids: Record<string, string> = {};
     let address = 0;
 
     beforeAll(async () => {
-      t = await startTestApp(engine);
       const roles = (await call(t, 'GET', '/iam/roles')).json().items as Array<{ id: string; name: string }>;
       const role = (name: string) => roles.find((r) => r.name === name)?.id as string;
       for (const [who, roleName] of [
@@ -80,7 +78,6 @@ describe.each(ENGINES)('permission matrix on %s', (engine) => {
       // A second tenant with its own administrator.
       tokens.wrongTenant = (await secondTenantAdmin(t, 'admin@other.example')).token;
     });
-    afterAll(async () => t?.close());
 
     const send = async (who: Who, route: Route) => {
       const payload = route.body === undefined ? undefined : JSON.stringify(route.body);

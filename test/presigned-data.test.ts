@@ -6,11 +6,10 @@
  */
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { isSigV4QueryAuthParam, withoutSigV4QueryAuth } from '../src/auth/sigv4/query-auth-params.js';
-import { call, type TestApp } from './helpers/app.js';
-import { startDataApp } from './helpers/data.js';
-import { ENGINES, engineAvailable } from './helpers/engines.js';
+import { call } from './helpers/app.js';
+import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 import { type Credentials, presign } from './helpers/sign.js';
 
 const HOST = 'latchkey.test';
@@ -66,10 +65,9 @@ async function presignWithBody(
   return `${signed.path}?${qs}`;
 }
 
-describe.each(ENGINES)('presigned URLs on the data API on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
-  run('data routes', () => {
-    let t: TestApp;
+describeEachEngine('presigned URLs on the data API', (engine) => {
+  describe('data routes', () => {
+    const t = useTestApp(engine, { env: { LATCHKEY_DEMO_DATA: '1' } });
     let creds: Credentials;
     let docno: string;
     let dockey: number;
@@ -86,7 +84,6 @@ describe.each(ENGINES)('presigned URLs on the data API on %s', (engine) => {
     };
 
     beforeAll(async () => {
-      t = await startDataApp(engine);
       const key = (
         await call(t, 'POST', `/iam/users/${t.adminId}/keys`, { body: { name: 'presigner' } })
       ).json();
@@ -95,7 +92,6 @@ describe.each(ENGINES)('presigned URLs on the data API on %s', (engine) => {
       docno = invoice.docno;
       dockey = invoice.dockey;
     });
-    afterAll(async () => t?.close());
 
     it('GET /agent/ and /agent list the records', async () => {
       for (const path of ['/agent/', '/agent']) {

@@ -3,9 +3,9 @@
  * api-type key signs data requests only, and reaches no /iam route however the path is spelled
  * (`/%69am/me` is routed to /iam/me).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, routesOf, startTestApp, type TestApp } from './helpers/app.js';
-import { ENGINES, engineAvailable } from './helpers/engines.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { call, routesOf } from './helpers/app.js';
+import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 import { type Credentials, signHeaders } from './helpers/sign.js';
 
 /** Spellings of one path that a router may send to the same route. */
@@ -35,18 +35,15 @@ function variants(path: string): string[] {
   return [...out];
 }
 
-describe.each(ENGINES)('route-based authorization on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
-  run('an api-type key and the /iam routes', () => {
-    let t: TestApp;
+describeEachEngine('route-based authorization', (engine) => {
+  describe('an api-type key and the /iam routes', () => {
+    const t = useTestApp(engine);
     let api: Credentials;
 
     beforeAll(async () => {
-      t = await startTestApp(engine);
       const key = (await call(t, 'POST', `/iam/users/${t.adminId}/keys`, { body: { type: 'api' } })).json();
       api = { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey };
     });
-    afterAll(async () => t?.close());
 
     it('is refused on every spelling of every /iam route, and still reads data', async () => {
       const open = new Set(['/iam/login', '/iam/key-reveal/:token']);

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   ADMIN_PASSWORD,
   call,
@@ -14,10 +14,8 @@ import {
   login,
   loginWithKey,
   refreshAdminToken,
-  startTestApp,
-  type TestApp,
 } from './helpers/app.js';
-import { ENGINES, engineAvailable } from './helpers/engines.js';
+import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 
 /** Every encoding of `secret` we look for in stored bytes. */
 function encodings(secret: string): Buffer[] {
@@ -62,18 +60,15 @@ function expectNoSecretIn(res: LightMyRequestResponse, secrets: string[]): void 
   expect(leaked(JSON.stringify(res.headers), secrets)).toEqual([]);
 }
 
-describe.each(ENGINES)('secrets at rest on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
-  run('never stored, logged or echoed', () => {
-    let t: TestApp;
+describeEachEngine('secrets at rest', (engine) => {
+  describe('never stored, logged or echoed', () => {
+    const t = useTestApp(engine);
     /** Every secret access key and password the test handled. */
     const secrets: string[] = [ADMIN_PASSWORD];
     const accessKeyIds: string[] = [];
     const errorResponses: LightMyRequestResponse[] = [];
 
     beforeAll(async () => {
-      t = await startTestApp(engine);
-
       // Users with passwords; one changes their own password, one gets a new password from an admin.
       const p1 = 'first-user-password-0001';
       const p1b = 'first-user-password-0002';
@@ -247,7 +242,6 @@ describe.each(ENGINES)('secrets at rest on %s', (engine) => {
         errorResponses.push(res);
       }
     });
-    afterAll(async () => t?.close());
 
     it('error responses never echo a secret', () => {
       expect(errorResponses.length).toBeGreaterThan(10);

@@ -3,7 +3,7 @@
  * key's secret learns nothing about the key (its tenant's accepted scopes, its expiry, its payload
  * policy, its state) from the answer. Unknown key IDs keep InvalidAccessKeyId, as on AWS.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   parseSigV4,
   type SecretCandidate,
@@ -13,8 +13,8 @@ import {
   verifySigV4,
 } from '../src/auth/sigv4/index.js';
 import { generateAccessKeyId } from '../src/crypto/access-key-id.js';
-import { call, startTestApp, type TestApp } from './helpers/app.js';
-import { ENGINES, engineAvailable } from './helpers/engines.js';
+import { call } from './helpers/app.js';
+import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 import { type Credentials, presign, signHeaders } from './helpers/sign.js';
 import { REF_DEFAULTS, refSign } from './sigv4/helpers/reference-signer.js';
 
@@ -56,10 +56,9 @@ describe('verifySigV4 checks the key facts after the signature', () => {
   });
 });
 
-describe.each(ENGINES)('signed requests tell key facts only to the key holder on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
-  run('key facts', () => {
-    let t: TestApp;
+describeEachEngine('signed requests tell key facts only to the key holder', (engine) => {
+  describe('key facts', () => {
+    const t = useTestApp(engine);
     let saId: string;
     let address = 0;
     // Each request from its own address; each test its own key (the key's failures are throttled too).
@@ -91,10 +90,8 @@ describe.each(ENGINES)('signed requests tell key facts only to the key holder on
     });
 
     beforeAll(async () => {
-      t = await startTestApp(engine);
       saId = (await call(t, 'POST', '/iam/service-accounts', { body: { name: 'facts' } })).json().id;
     });
-    afterAll(async () => t?.close());
 
     it('with a wrong secret, a request in a wrong scope is answered exactly as one in the right scope', async () => {
       const c = await newKey();

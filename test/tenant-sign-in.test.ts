@@ -3,18 +3,17 @@
  * tenant-specific is said; one email with one password in several tenants answers the list of
  * those tenants; `tenantId` chooses. And the operator's `latchkey tenants create|list`.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { operatorActor } from '../src/context.js';
 import { createTenantAsOperator } from '../src/identity/tenants.js';
 import { updateUser } from '../src/identity/users.js';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, call, startTestApp, type TestApp } from './helpers/app.js';
-import { ENGINES, engineAvailable } from './helpers/engines.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, call } from './helpers/app.js';
+import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 import { runCli } from './helpers/process.js';
 
-describe.each(ENGINES)('tenant-aware sign-in on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
-  run('one email in several tenants', () => {
-    let t: TestApp;
+describeEachEngine('tenant-aware sign-in', (engine) => {
+  describe('one email in several tenants', () => {
+    const t = useTestApp(engine);
     let address = 0;
     const signIn = (body: Record<string, unknown>) =>
       t.app.inject({
@@ -26,11 +25,6 @@ describe.each(ENGINES)('tenant-aware sign-in on %s', (engine) => {
       });
     const tenantOf = async (token: string) =>
       (await call(t, 'GET', '/iam/me', { token })).json().tenantId as string;
-
-    beforeAll(async () => {
-      t = await startTestApp(engine);
-    });
-    afterAll(async () => t?.close());
 
     it("another tenant's user with the same email does not lock the first tenant's administrator out", async () => {
       const other = await createTenantAsOperator(t.runtime.svc, {

@@ -4,27 +4,24 @@
  * now; a password session ends when the password changes, the user is disabled or becomes an API
  * user, whoever made the change (the user, an administrator, the operator CLI).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, createUserWithLogin, login, loginWithKey, startTestApp, type TestApp } from './helpers/app.js';
-import { ENGINES, engineAvailable } from './helpers/engines.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { call, createUserWithLogin, login, loginWithKey, startTestApp } from './helpers/app.js';
+import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 import { runCli } from './helpers/process.js';
 
-describe.each(ENGINES)('tokens follow their source on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
-  run('key tokens and password sessions', () => {
-    let t: TestApp;
+describeEachEngine('tokens follow their source', (engine) => {
+  describe('key tokens and password sessions', () => {
+    const t = useTestApp(engine, { env: { LATCHKEY_DEMO_DATA: '1' } });
     let roles: Record<string, string>;
     let serial = 0;
 
     beforeAll(async () => {
-      t = await startTestApp(engine, { env: { LATCHKEY_DEMO_DATA: '1' } });
       roles = Object.fromEntries(
         ((await call(t, 'GET', '/iam/roles')).json().items as Array<{ id: string; name: string }>).map(
           (r) => [r.name, r.id],
         ),
       );
     });
-    afterAll(async () => t?.close());
 
     /** A user holding `roleNames`, a key of theirs and a token exchanged for it. */
     const keyToken = async (roleNames: string[], keyRoles?: string[]) => {

@@ -1,27 +1,17 @@
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { SigningKeys } from '../src/auth/tokens/signing-keys.js';
-import {
-  ADMIN_EMAIL,
-  ADMIN_PASSWORD,
-  call,
-  loginWithKey,
-  startTestApp,
-  type TestApp,
-} from './helpers/app.js';
-import { ENGINES, engineAvailable } from './helpers/engines.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, call, loginWithKey } from './helpers/app.js';
+import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 
-describe.each(ENGINES)('POST /iam/login and tokens on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
-  run('tokens', () => {
-    let t: TestApp;
+describeEachEngine('POST /iam/login and tokens', (engine) => {
+  describe('tokens', () => {
+    const t = useTestApp(engine);
     let key: { accessKeyId: string; secretAccessKey: string };
     beforeAll(async () => {
-      t = await startTestApp(engine);
       const sa = (await call(t, 'POST', '/iam/service-accounts', { body: { name: 'tok' } })).json();
       key = (await call(t, 'POST', `/iam/service-accounts/${sa.id}/keys`, { body: {} })).json();
     });
-    afterAll(async () => t?.close());
 
     it('password mode answers {token, token_type, expires_in} with the tenant token lifetime', async () => {
       const res = await call(t, 'POST', '/iam/login', {

@@ -4,10 +4,10 @@
  * requests are throttled and audited under. `app.inject`'s `remoteAddress` plays the peer.
  */
 import Fastify from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, fastifyTrustProxy, loadConfig, parseTrustProxy } from '../src/config.js';
-import { call, startTestApp, type TestApp } from './helpers/app.js';
-import { ENGINES, engineAvailable } from './helpers/engines.js';
+import { call } from './helpers/app.js';
+import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 import { signHeaders } from './helpers/sign.js';
 
 const HOST = 'latchkey.test';
@@ -93,10 +93,9 @@ describe('LATCHKEY_TRUST_PROXY parsing', () => {
   });
 });
 
-describe.each(ENGINES)('source addresses behind a proxy on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
-  run('LATCHKEY_TRUST_PROXY=10.0.0.0/8', () => {
-    let t: TestApp;
+describeEachEngine('source addresses behind a proxy', (engine) => {
+  describe('LATCHKEY_TRUST_PROXY=10.0.0.0/8', () => {
+    const t = useTestApp(engine, { env: { LATCHKEY_TRUST_PROXY: '10.0.0.0/8' } });
     let creds: { accessKeyId: string; secretAccessKey: string };
     const from = (remoteAddress: string, xff?: string) => ({
       remoteAddress,
@@ -104,12 +103,10 @@ describe.each(ENGINES)('source addresses behind a proxy on %s', (engine) => {
     });
 
     beforeAll(async () => {
-      t = await startTestApp(engine, { env: { LATCHKEY_TRUST_PROXY: '10.0.0.0/8' } });
       const sa = (await call(t, 'POST', '/iam/service-accounts', { body: { name: 'proxy-test' } })).json();
       const key = (await call(t, 'POST', `/iam/service-accounts/${sa.id}/keys`, { body: {} })).json();
       creds = { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey };
     });
-    afterAll(async () => t?.close());
 
     const createAudited = async (name: string, peer: { remoteAddress: string; headers: object }) => {
       const res = await t.app.inject({
@@ -180,14 +177,9 @@ describe.each(ENGINES)('source addresses behind a proxy on %s', (engine) => {
   });
 });
 
-describe.each(ENGINES)('a hop count on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
-  run('LATCHKEY_TRUST_PROXY=1', () => {
-    let t: TestApp;
-    beforeAll(async () => {
-      t = await startTestApp(engine, { env: { LATCHKEY_TRUST_PROXY: '1' } });
-    });
-    afterAll(async () => t?.close());
+describeEachEngine('a hop count', (engine) => {
+  describe('LATCHKEY_TRUST_PROXY=1', () => {
+    const t = useTestApp(engine, { env: { LATCHKEY_TRUST_PROXY: '1' } });
 
     it('believes only the last X-Forwarded-For entry (the one the proxy in front added)', async () => {
       const res = await t.app.inject({

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   ADMIN_EMAIL,
   ADMIN_PASSWORD,
@@ -6,23 +6,18 @@ import {
   createUserWithLogin,
   login,
   loginWithKey,
-  startTestApp,
-  type TestApp,
 } from './helpers/app.js';
-import { ENGINES, engineAvailable } from './helpers/engines.js';
+import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 
-describe.each(ENGINES)('users, service accounts and API users on %s', (engine) => {
-  const run = engineAvailable(engine) ? describe : describe.skip;
-  run('identity', () => {
-    let t: TestApp;
+describeEachEngine('users, service accounts and API users', (engine) => {
+  describe('identity', () => {
+    const t = useTestApp(engine);
     let adminGroupId: string;
     beforeAll(async () => {
-      t = await startTestApp(engine);
       adminGroupId = (await call(t, 'GET', '/iam/groups'))
         .json()
         .items.find((g: { name: string }) => g.name === 'Administrators').id;
     });
-    afterAll(async () => t?.close());
 
     it('creates, finds, searches, updates and deletes users; emails are unique per tenant', async () => {
       const created = await call(t, 'POST', '/iam/users', {

@@ -37,7 +37,10 @@ if (!reachable) {
 
 export const POSTGRES_AVAILABLE = reachable;
 
-/** `[name, available]` pairs for describe.each; unavailable engines are skipped by the caller. */
+/**
+ * The names of the engines, every one whether reachable or not: the caller skips an engine that is
+ * not available (engineAvailable), as describeEachEngine (./each-engine.ts) does.
+ */
 export const ENGINES: ReadonlyArray<EngineName> = ['sqlite', 'postgres'];
 
 export function engineAvailable(engine: EngineName): boolean {
