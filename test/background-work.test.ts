@@ -5,21 +5,17 @@
  */
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { enqueueMail, mailQueued } from '../src/notify/outbox.js';
 import { type Runtime, startBackgroundWork, startRuntime } from '../src/runtime.js';
 import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
-import { TestSmtp } from './helpers/smtp.js';
+import { useTestSmtp } from './helpers/smtp.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describeEachEngine('background work', (engine) => {
-  let smtp: TestSmtp;
-  beforeAll(async () => {
-    smtp = await TestSmtp.start();
-  });
-  afterAll(async () => smtp?.stop());
+  const smtp = useTestSmtp();
 
   describe('startBackgroundWork', () => {
     const t = useTestApp(engine, () => ({ env: { SMTP_URL: smtp.url } }));

@@ -14,7 +14,7 @@ import { Notifier } from '../src/notify/notifier.js';
 import { createLogger } from '../src/services.js';
 import { call, refreshAdminToken } from './helpers/app.js';
 import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
-import { TestSmtp } from './helpers/smtp.js';
+import { useTestSmtp } from './helpers/smtp.js';
 
 const LINK = /https:\/\/keys\.example\.test\/iam\/key-reveal\/([0-9A-Za-z]{43})/;
 const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
@@ -55,11 +55,7 @@ describe('request logs', () => {
 });
 
 describeEachEngine('one-time reveal links', (engine) => {
-  let smtp: TestSmtp;
-  beforeAll(async () => {
-    smtp = await TestSmtp.start();
-  });
-  afterAll(async () => smtp?.stop());
+  const smtp = useTestSmtp();
 
   describe('page, button, secret once', () => {
     const t = useTestApp(engine, () => ({

@@ -11,7 +11,7 @@ import { Notifier } from '../src/notify/notifier.js';
 import { call, loginWithKey, startTestApp, type TestApp } from './helpers/app.js';
 import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 import { runCli } from './helpers/process.js';
-import { TestSmtp } from './helpers/smtp.js';
+import { useTestSmtp } from './helpers/smtp.js';
 
 const LINK = /https:\/\/keys\.example\.test\/iam\/key-reveal\/([0-9A-Za-z]{43})/;
 const INLINE_TO = 'inline-owner@example.com';
@@ -23,11 +23,7 @@ interface CreatedKey {
 }
 
 describeEachEngine('master-key rotation of key emails', (engine) => {
-  let smtp: TestSmtp;
-  beforeAll(async () => {
-    smtp = await TestSmtp.start();
-  });
-  afterAll(async () => smtp?.stop());
+  const smtp = useTestSmtp();
 
   describe('pending key emails and reveal links, rotated and pruned', { timeout: 90_000 }, () => {
     const env = () => ({ SMTP_URL: smtp.url, LATCHKEY_PUBLIC_URL: 'https://keys.example.test/' });

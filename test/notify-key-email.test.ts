@@ -2,16 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Notifier } from '../src/notify/notifier.js';
 import { call, refreshAdminToken } from './helpers/app.js';
 import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
-import { TestSmtp } from './helpers/smtp.js';
+import { useTestSmtp } from './helpers/smtp.js';
 
 const LINK = /https:\/\/keys\.example\.test\/iam\/key-reveal\/([0-9A-Za-z]{43})/;
 
 describeEachEngine('key emails', (engine) => {
-  let smtp: TestSmtp;
-  beforeAll(async () => {
-    smtp = await TestSmtp.start();
-  });
-  afterAll(async () => smtp?.stop());
+  const smtp = useTestSmtp();
 
   describe('send by email', () => {
     const t = useTestApp(engine, () => ({

@@ -1,18 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Notifier } from '../src/notify/notifier.js';
 import { enqueueMail } from '../src/notify/outbox.js';
 import { call, createUserWithLogin, refreshAdminToken } from './helpers/app.js';
 import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
-import { TestSmtp } from './helpers/smtp.js';
+import { useTestSmtp } from './helpers/smtp.js';
 
 const SECOND = 1000;
 
 describeEachEngine('mail outbox', (engine) => {
-  let smtp: TestSmtp;
-  beforeAll(async () => {
-    smtp = await TestSmtp.start();
-  });
-  afterAll(async () => smtp?.stop());
+  const smtp = useTestSmtp();
 
   describe('with SMTP_URL', () => {
     const t = useTestApp(engine, () => ({ env: { SMTP_URL: smtp.url } }));

@@ -9,17 +9,13 @@ import { Notifier } from '../src/notify/notifier.js';
 import { DAY_MS, iso } from '../src/time.js';
 import { ADMIN_EMAIL, call, refreshAdminToken } from './helpers/app.js';
 import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
-import { TestSmtp } from './helpers/smtp.js';
+import { useTestSmtp } from './helpers/smtp.js';
 
 const HOUR = 3_600_000;
 const LINK = /\/iam\/key-reveal\/([0-9A-Za-z]{43})/;
 
 describeEachEngine('mail checked when it is sent,', (engine) => {
-  let smtp: TestSmtp;
-  beforeAll(async () => {
-    smtp = await TestSmtp.start();
-  });
-  afterAll(async () => smtp?.stop());
+  const smtp = useTestSmtp();
 
   describe('queued while SMTP was down', () => {
     const t = useTestApp(engine, () => ({

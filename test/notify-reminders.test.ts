@@ -3,16 +3,12 @@ import { Notifier } from '../src/notify/notifier.js';
 import { DAY_MS } from '../src/time.js';
 import { ADMIN_EMAIL, call, createUserWithLogin, login, refreshAdminToken } from './helpers/app.js';
 import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
-import { TestSmtp } from './helpers/smtp.js';
+import { useTestSmtp } from './helpers/smtp.js';
 
 const HOUR = 3_600_000;
 
 describeEachEngine('expiry reminders', (engine) => {
-  let smtp: TestSmtp;
-  beforeAll(async () => {
-    smtp = await TestSmtp.start();
-  });
-  afterAll(async () => smtp?.stop());
+  const smtp = useTestSmtp();
 
   describe('one instance', () => {
     const t = useTestApp(engine, () => ({

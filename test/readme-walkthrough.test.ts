@@ -22,7 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { startRuntime } from '../src/runtime.js';
 import { ensureServerBuilt } from './helpers/build.js';
-import { childEnv, freePort, ROOT, sleep } from './helpers/process.js';
+import { childEnv, freePort, ROOT, runToEnd, sleep } from './helpers/process.js';
 
 const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
 
@@ -67,27 +67,9 @@ function expectedOutput(code: string): RegExp | undefined {
   return new RegExp(lines.map((line) => line.split('…').map(literal).join('[\\s\\S]*?')).join('[\\s\\S]*?'));
 }
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-async function bash(script: string, env: NodeJS.ProcessEnv, timeoutMs = 90_000): Promise<Run> {
-  const child = spawn('bash', ['-c', script], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const [code] = (await once(child, 'close')) as [number | null];
-  clearTimeout(timer);
-  return { code, stdout, stderr };
-}
+/** A bash script run to completion from the project root. */
+const bash = (script: string, env: NodeJS.ProcessEnv, timeoutMs = 90_000) =>
+  runToEnd('bash', ['-c', script], env, timeoutMs);
 
 const BLOCK_MARK = (i: number) => `@@walkthrough block ${i}@@`;
 const blocks = walkthroughBlocks(README);

@@ -4,15 +4,10 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisThrottle } from '../src/auth/redis-throttle.js';
 import { DEFAULT_THROTTLE } from '../src/auth/throttle.js';
+import { REDIS_AVAILABLE, REDIS_URL } from './helpers/redis.js';
 
-const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-const reachable = await probe.connect().then(
-  () => true,
-  () => false,
-);
-probe.disconnect();
-if (!reachable) process.stderr.write(`Redis at ${url} is unreachable: Redis throttle tests are SKIPPED.\n`);
+const url = REDIS_URL;
+const reachable = REDIS_AVAILABLE;
 
 (reachable ? describe : describe.skip)('RedisThrottle', () => {
   let a: Redis;

@@ -14,17 +14,10 @@ import { ADMIN_EMAIL, ADMIN_PASSWORD, startTestApp, type TestApp } from './helpe
 import { describeEachEngine } from './helpers/each-engine.js';
 import { type ScratchDatabase, scratchDatabase } from './helpers/engines.js';
 import { type ProcessResult, runCli } from './helpers/process.js';
+import { REDIS_AVAILABLE, REDIS_URL } from './helpers/redis.js';
 import { signHeaders } from './helpers/sign.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const probe = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-const redisReachable = await probe.connect().then(
-  () => true,
-  () => false,
-);
-probe.disconnect();
-if (!redisReachable)
-  process.stderr.write(`Redis at ${REDIS_URL} is unreachable: Redis throttle-clear runs are SKIPPED.\n`);
+const redisReachable = REDIS_AVAILABLE;
 
 /** The change feed's promise: a change is in force everywhere within 1 s (the CLI has exited by then). */
 const IN_FORCE_MS = 1000;

@@ -13,17 +13,10 @@ import { keySignInKeys, passwordSignInKeys, signedRequestKeys } from '../src/aut
 import { generateAccessKeyId } from '../src/crypto/access-key-id.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, call, refreshAdminToken } from './helpers/app.js';
 import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
+import { REDIS_AVAILABLE, REDIS_URL } from './helpers/redis.js';
 import { type Credentials, signHeaders } from './helpers/sign.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const probe = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-const redisReachable = await probe.connect().then(
-  () => true,
-  () => false,
-);
-probe.disconnect();
-if (!redisReachable)
-  process.stderr.write(`Redis at ${REDIS_URL} is unreachable: Redis throttle runs are SKIPPED.\n`);
+const redisReachable = REDIS_AVAILABLE;
 
 const HOST = 'latchkey.test';
 const THROTTLES: ReadonlyArray<'memory' | 'redis'> = ['memory', 'redis'];

@@ -13,15 +13,10 @@ import {
   type ThrottlePolicy,
 } from '../src/auth/throttle.js';
 import { ACCOUNT_POLICY } from '../src/auth/throttle-keys.js';
+import { REDIS_AVAILABLE, REDIS_URL } from './helpers/redis.js';
 
-const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-const redisReachable = await probe.connect().then(
-  () => true,
-  () => false,
-);
-probe.disconnect();
-if (!redisReachable) process.stderr.write(`Redis at ${url} is unreachable: its throttle runs are SKIPPED.\n`);
+const url = REDIS_URL;
+const redisReachable = REDIS_AVAILABLE;
 
 const prefix = `latchkey:test:${randomBytes(4).toString('hex')}:`;
 let redis: Redis | undefined;

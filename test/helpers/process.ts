@@ -47,23 +47,20 @@ function tsxArgs(entry: string, args: string[]): string[] {
   return ['--import', 'tsx', entry, ...args];
 }
 
-/** Run `latchkey <args>` (src/cli/index.ts) to completion. */
-export async function runCli(
+/** Run a process to completion, collecting its output; killed after `timeoutMs`. */
+export async function runToEnd(
+  command: string,
   args: string[],
-  env: Record<string, string | undefined>,
-  timeoutMs = 30_000,
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
 ): Promise<ProcessResult> {
-  const child = spawn(process.execPath, tsxArgs('src/cli/index.ts', args), {
-    cwd: ROOT,
-    env: childEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
     stdout += chunk;
   });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
@@ -73,6 +70,15 @@ export async function runCli(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Run `latchkey <args>` (src/cli/index.ts) to completion. */
+export function runCli(
+  args: string[],
+  env: Record<string, string | undefined>,
+  timeoutMs = 30_000,
+): Promise<ProcessResult> {
+  return runToEnd(process.execPath, tsxArgs('src/cli/index.ts', args), childEnv(env), timeoutMs);
 }
 
 function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {

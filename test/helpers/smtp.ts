@@ -1,6 +1,7 @@
 /** A real SMTP peer for tests (the smtp-server package) that records every message it accepts. */
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
+import { afterAll, beforeAll } from 'vitest';
 
 export interface CapturedMail {
   from: string;
@@ -118,4 +119,32 @@ export class TestSmtp {
   to(address: string): CapturedMail[] {
     return this.messages.filter((m) => m.to.includes(address));
   }
+}
+
+/**
+ * A TestSmtp for the enclosing describe: beforeAll starts it, afterAll stops it. The object
+ * returned stands for it once started (use it in hooks and tests, not while collecting).
+ */
+export function useTestSmtp(): TestSmtp {
+  let started: TestSmtp | undefined;
+  beforeAll(async () => {
+    started = await TestSmtp.start();
+  });
+  afterAll(async () => started?.stop());
+  const current = (): TestSmtp => {
+    if (!started)
+      throw new Error('useTestSmtp: the SMTP server is not started yet (use it in a hook or test)');
+    return started;
+  };
+  return new Proxy({} as TestSmtp, {
+    get(_target, property) {
+      const smtp = current();
+      const value = Reflect.get(smtp, property, smtp);
+      return typeof value === 'function' ? value.bind(smtp) : value;
+    },
+    set(_target, property, value) {
+      const smtp = current();
+      return Reflect.set(smtp, property, value, smtp);
+    },
+  });
 }
