@@ -157,6 +157,8 @@ async function httpRatio(): Promise<void> {
   };
   delete env.DATABASE_URL;
   const cli = fileURLToPath(new URL('../dist/cli/index.js', import.meta.url));
+  // A new deployment on purpose: the CLI never creates one implicitly.
+  await execFileAsync(process.execPath, [cli, 'init'], { env });
   const created = await execFileAsync(
     process.execPath,
     [cli, 'keys', 'create', '--user', 'bench@example.com', '--name', 'bench', '--json'],
