@@ -134,6 +134,7 @@ describeEachEngine('permission matrix', (engine) => {
         allowed: ADMIN_ONLY,
         tenantObject: true,
       },
+      { method: 'GET', url: `/iam/users/${ids.user}/permissions`, allowed: ADMIN_ONLY, tenantObject: true },
       {
         method: 'GET',
         url: `/iam/users/${ids.user}/keys`,
@@ -142,6 +143,12 @@ describeEachEngine('permission matrix', (engine) => {
       },
       { method: 'GET', url: '/iam/service-accounts', allowed: ADMIN_ONLY },
       { method: 'GET', url: `/iam/service-accounts/${ids.sa}`, allowed: ADMIN_ONLY, tenantObject: true },
+      {
+        method: 'GET',
+        url: `/iam/service-accounts/${ids.sa}/permissions`,
+        allowed: ADMIN_ONLY,
+        tenantObject: true,
+      },
       { method: 'GET', url: `/iam/service-accounts/${ids.sa}/keys`, allowed: ADMIN_ONLY, tenantObject: true },
       {
         method: 'POST',
