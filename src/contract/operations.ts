@@ -59,6 +59,10 @@ export interface Operation {
   access?: string;
   /** Also answers `text/html` (for browsers), as the schema `html` says. */
   html?: string;
+  /** The body is all optional and may be left out entirely (`curl -X POST …` means `{}`). */
+  bodyOptional?: true;
+  /** The body may also be sent as form fields (`application/x-www-form-urlencoded`). */
+  formBody?: true;
   schema: OperationSchema;
   /** The codes this operation answers beyond those of authentication and input validation. */
   errors: readonly ErrorCode[];
@@ -227,6 +231,7 @@ export const operations = {
     method: 'POST',
     url: '/iam/login',
     auth: 'none',
+    formBody: true,
     schema: {
       operationId: 'login',
       summary: 'Sign in with a password or exchange an access key for a token',
@@ -656,6 +661,7 @@ export const operations = {
     method: 'POST',
     url: '/iam/keys/:accessKeyId/secret',
     access: 'the key’s owner, or iam:keys:manage',
+    bodyOptional: true,
     schema: {
       operationId: 'rotateKeySecret',
       summary: 'Generate a new secret key (shown in this answer only)',
@@ -1033,6 +1039,7 @@ export const operations = {
     method: 'POST',
     url: '/iam/key-reveal/:token',
     auth: 'none',
+    bodyOptional: true,
     html: 'the secret as a page, for a browser (`Accept: text/html`)',
     schema: {
       operationId: 'revealKeySecret',

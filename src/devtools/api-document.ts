@@ -85,22 +85,21 @@ function operationObject(op: Operation): Json {
   const body = schema.body
     ? {
         requestBody: {
-          required: !op.url.includes('/secret') && op.schema.operationId !== 'revealKeySecret',
+          required: !op.bodyOptional,
           content: {
             'application/json': { schema: plain(schema.body) },
-            ...(op.schema.operationId === 'login'
-              ? { 'application/x-www-form-urlencoded': { schema: plain(schema.body) } }
-              : {}),
+            ...(op.formBody ? { 'application/x-www-form-urlencoded': { schema: plain(schema.body) } } : {}),
           },
         },
       }
     : {};
+  const params = parameters(op);
   return {
     operationId: schema.operationId,
     summary: schema.summary,
     ...(description ? { description } : {}),
     tags: [...schema.tags],
-    ...(parameters(op).length > 0 ? { parameters: parameters(op) } : {}),
+    ...(params.length > 0 ? { parameters: params } : {}),
     ...body,
     responses,
     ...(op.auth === 'none' ? { security: [] } : {}),

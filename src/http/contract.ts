@@ -9,7 +9,6 @@ import type {
   FastifyBaseLogger,
   FastifyContextConfig,
   onRequestHookHandler,
-  preValidationHookHandler,
   RawReplyDefaultExpression,
   RawRequestDefaultExpression,
   RawServerDefault,
@@ -18,6 +17,7 @@ import type {
 } from 'fastify';
 import type { Operation, OperationSchema } from '../contract/operations.js';
 import type { App } from './app-types.js';
+import { absentBodyIsEmpty } from './validation.js';
 
 type JsonResponses<R> = { [K in keyof R as R[K] extends null ? never : K]: R[K] };
 /** What Fastify is given: the operation's schema without the body-less (204) answers. */
@@ -40,7 +40,6 @@ export interface OperationOptions {
   /** Finer access rules that depend on the target (see FastifyContextConfig.authorize). */
   authorize?: FastifyContextConfig['authorize'];
   onRequest?: onRequestHookHandler;
-  preValidation?: preValidationHookHandler;
 }
 
 declare module 'fastify' {
@@ -75,7 +74,8 @@ export function route<O extends Operation>(
       ...(options.authorize ? { authorize: options.authorize } : {}),
     },
     ...(options.onRequest ? { onRequest: options.onRequest } : {}),
-    ...(options.preValidation ? { preValidation: options.preValidation } : {}),
+    // A body that may be left out entirely means `{}` (Fastify would validate an absent body as null).
+    ...(op.bodyOptional ? { preValidation: absentBodyIsEmpty } : {}),
     handler: handler as never,
   });
 }

@@ -65,23 +65,24 @@ export async function devtoolsRoutes(app: App, deps: RouteDeps): Promise<void> {
 
   // Anyone may fetch this document (and a cache may keep it): its server URL comes from
   // configuration, so a request's Host header cannot point readers and generated clients elsewhere.
-  const serverUrl = publicBaseUrl(config);
-  route(app, op.openapi, async () =>
-    buildOpenApi({
-      version: deps.version,
-      serverUrl,
-      region: config.sigv4.region,
-      service: config.sigv4.service,
-    }),
-  );
+  // Both documents depend on configuration alone: each is built once, on its first request, and
+  // sent as the same bytes after that.
+  const documentOptions = {
+    version: deps.version,
+    serverUrl: publicBaseUrl(config),
+    region: config.sigv4.region,
+    service: config.sigv4.service,
+  };
+  let openApiJson: string | undefined;
+  route(app, op.openapi, async (_request, reply) => {
+    openApiJson ??= JSON.stringify(buildOpenApi(documentOptions));
+    // Already JSON: sent as is, so the schema serialiser is skipped (the type provider cannot know).
+    return reply.type('application/json; charset=utf-8').send(openApiJson as never);
+  });
 
-  route(app, op.docs, async (_request, reply) =>
-    reply.type('text/html; charset=utf-8').send(
-      renderReferencePage({
-        version: deps.version,
-        region: config.sigv4.region,
-        service: config.sigv4.service,
-      }),
-    ),
-  );
+  let referencePage: string | undefined;
+  route(app, op.docs, async (_request, reply) => {
+    referencePage ??= renderReferencePage(documentOptions);
+    return reply.type('text/html; charset=utf-8').send(referencePage);
+  });
 }

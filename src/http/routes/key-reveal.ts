@@ -19,7 +19,6 @@ import {
 } from '../../notify/reveal-page.js';
 import type { App, RouteDeps } from '../app-types.js';
 import { route } from '../contract.js';
-import { absentBodyIsEmpty } from '../validation.js';
 
 /**
  * The quality the Accept header gives a media type: that of the most specific range that
@@ -140,7 +139,7 @@ export async function keyRevealRoutes(app: App, { svc }: RouteDeps): Promise<voi
     { onRequest: revealHeaders },
   );
 
-  // The button's form has no fields; an API client may send {} or nothing.
+  // The button's form has no fields; an API client may send {} or nothing (bodyOptional).
   route(
     app,
     op.revealKeySecret,
@@ -156,6 +155,6 @@ export async function keyRevealRoutes(app: App, { svc }: RouteDeps): Promise<voi
         return problem(request, reply, error);
       }
     },
-    { preValidation: absentBodyIsEmpty, onRequest: revealHeaders },
+    { onRequest: revealHeaders },
   );
 }

@@ -16,7 +16,6 @@ import { PAGE_SIZE } from '../../limits.js';
 import type { App, RouteDeps } from '../app-types.js';
 import { actorOf } from '../auth.js';
 import { type OperationOptions, route } from '../contract.js';
-import { absentBodyIsEmpty } from '../validation.js';
 
 export async function keyRoutes(app: App, { svc }: RouteDeps): Promise<void> {
   // Access to one key depends on its owner: checked before the body is looked at. The key found
@@ -85,7 +84,7 @@ export async function keyRoutes(app: App, { svc }: RouteDeps): Promise<void> {
       );
       return { ...key, secretAccessKey };
     },
-    { ...manageable, preValidation: absentBodyIsEmpty },
+    manageable,
   );
 
   route(
