@@ -1,10 +1,12 @@
 /**
- * A readable API reference: the data API's schemas (src/accounting/schemas.ts, the ones OpenAPI
- * and the routes use) rendered as plain HTML on the server (no CDN, no scripts).
+ * /docs, a readable API reference rendered as plain HTML on the server (no CDN, no scripts) from
+ * the objects /openapi.json is made of: the contract's admin operations and the data API's
+ * schemas (src/accounting/schemas.ts, the ones the routes use), so the two never disagree.
  */
 import type { TObject, TSchema } from '@sinclair/typebox';
 import { DATA_SCHEMAS, exampleOf, type ResourceSchemas } from '../accounting/schemas.js';
-import { renderAdminReference, renderErrorCatalogue } from './reference-admin.js';
+import { errorsOf, type Operation, operations } from '../contract/operations.js';
+import { ERROR_CODES, ERRORS } from '../errors.js';
 
 type Json = Record<string, unknown>;
 
@@ -13,15 +15,25 @@ const esc = (s: unknown): string => String(s).replace(/[&<>"']/g, (c) => `&#${c.
 const propertiesOf = (schema: TSchema | undefined): Record<string, Json> =>
   ((schema as Json | undefined)?.properties ?? {}) as Record<string, Json>;
 
-/** The type as the answer carries it, from the output schema. */
-function typeOf(schema: Json): string {
+/** A field's type in words, from its schema: `date YYYY-MM-DD or null`, `"active" | "disabled"`, `string[]`… */
+function typeOf(schema: Json, ranges = false): string {
+  const of = (s: Json) => typeOf(s, ranges);
+  if (Array.isArray(schema.anyOf)) return (schema.anyOf as Json[]).map(of).join(' | ');
+  if (schema.const !== undefined) return JSON.stringify(schema.const);
+  if (schema.type === 'array') return `${of((schema.items ?? {}) as Json)}[]`;
+  if (schema.type === 'null') return 'null';
   const types = (Array.isArray(schema.type) ? schema.type : [schema.type]) as string[];
   const main = types.find((t) => t !== 'null') ?? 'any';
   const example = (schema.examples as unknown[] | undefined)?.[0];
   let text: string = main;
   if (schema.format === 'date') text = 'date YYYY-MM-DD';
-  else if (main === 'string' && schema.pattern) text = `decimal string, e.g. "${String(example)}"`;
+  // A decimal is a string with a pattern and an example (other patterns, such as a name's, have none).
+  else if (main === 'string' && schema.pattern && example !== undefined)
+    text = `decimal string, e.g. "${String(example)}"`;
   else if (main === 'string' && typeof schema.maxLength === 'number') text = `string ≤ ${schema.maxLength}`;
+  // An input's integer bounds (`0..1000000`); the data API's tables leave them out.
+  else if (ranges && main === 'integer' && (schema.minimum !== undefined || schema.maximum !== undefined))
+    text = `integer ${schema.minimum ?? ''}..${schema.maximum ?? ''}`;
   return types.includes('null') ? `${text} or null` : text;
 }
 
@@ -68,6 +80,70 @@ ${r.detail && detail ? `<h3><code>${r.detail.name}</code> rows</h3>${fieldTable(
 <p>PUT</p><pre>${esc(JSON.stringify(exampleOf(s.updateBody), null, 2))}</pre></details>
 </section>`;
 }
+
+// ---- the admin API, from the contract's operations
+
+/** An admin operation's params, query or body: a row per field, with its type and whether it is required. */
+function fields(title: string, schema: TSchema | undefined): string {
+  const entries = Object.entries(propertiesOf(schema));
+  if (entries.length === 0) return '';
+  const required = new Set(((schema as Json | undefined)?.required ?? []) as string[]);
+  const rows = entries
+    .map(
+      ([name, s]) =>
+        `<tr><td><code>${esc(name)}</code></td><td>${esc(typeOf(s, true))}</td><td>${
+          required.has(name) ? 'required' : ''
+        }</td><td>${esc(s.description ?? '')}</td></tr>`,
+    )
+    .join('');
+  return `<p>${esc(title)}</p><table><tbody>${rows}</tbody></table>`;
+}
+
+function operationHtml(op: Operation): string {
+  const path = op.url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+  const who =
+    op.auth === 'none'
+      ? 'open'
+      : op.permission
+        ? `needs <code>${esc(op.permission)}</code>`
+        : 'valid credentials';
+  const answers = Object.keys(op.schema.response).join(', ');
+  return `<section id="${esc(op.schema.operationId)}">
+<h3><code>${esc(op.method)} ${esc(path)}</code> <small>${esc(op.schema.summary)}</small></h3>
+<p>${who}${op.access ? `; ${esc(op.access)}` : ''}.${op.schema.description ? ` ${esc(op.schema.description)}` : ''}${
+    answers ? ` Answers ${esc(answers)}.` : ''
+  }${op.html ? ` HTML: ${esc(op.html)}.` : ''}</p>
+${fields('Path', op.schema.params)}${fields('Query', op.schema.querystring)}${fields('Body (JSON)', op.schema.body)}
+<p>Errors: ${op.errors.length > 0 ? op.errors.map((c) => `<code>${esc(c)}</code>`).join(', ') : 'none of its own'}; and those of every request (<a href="#errors">below</a>). All ${errorsOf(op).length} codes are in <a href="/openapi.json">/openapi.json</a>.</p>
+</section>`;
+}
+
+function renderAdminReference(): string {
+  const ops = Object.values(operations) as Operation[];
+  const tags = [...new Set(ops.flatMap((o) => o.schema.tags))];
+  return tags
+    .map(
+      (tag) =>
+        `<h2>${esc(tag)}</h2>\n${ops
+          .filter((o) => o.schema.tags.includes(tag))
+          .map(operationHtml)
+          .join('\n')}`,
+    )
+    .join('\n');
+}
+
+/** The error catalogue as a table (the same list as the README's, from src/errors.ts). */
+function renderErrorCatalogue(): string {
+  const rows = ERROR_CODES.map(
+    (code) =>
+      `<tr><td><code>${esc(code)}</code></td><td>${ERRORS[code].status}</td><td>${esc(ERRORS[code].meaning)}</td></tr>`,
+  ).join('');
+  return `<h2 id="errors">Errors</h2>
+<p>Every error is <code>{"error":{"code","message","requestId"}}</code>; the status follows from the code. Any request can be refused for its URL or body (<code>BAD_REQUEST</code>, <code>INVALID_URL</code>, <code>VALIDATION_FAILED</code>, <code>MALFORMED_JSON</code>, <code>PAYLOAD_TOO_LARGE</code>, <code>UNSUPPORTED_MEDIA_TYPE</code>) and, unless open, for its credentials (<code>UNAUTHENTICATED</code>, <code>INVALID_TOKEN</code>, <code>EXPIRED_TOKEN</code>, <code>AccessDenied</code> and the AWS codes of signed requests).</p>
+<table><thead><tr><th>code</th><th>status</th><th>meaning</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+// ---- the page
 
 export function renderReferencePage(options: { version: string; region: string; service: string }): string {
   const toc = DATA_SCHEMAS.map((s) => `<a href="#${s.def.name}">${esc(s.def.name)}</a>`).join(' · ');
