@@ -38,6 +38,7 @@ describeEachEngine('data API FAQ', (engine) => {
       expect(Object.keys(agents.body.data[0])).toEqual([
         'code',
         'description',
+        'description2',
         'isactive',
         'updatecount',
         'lastmodified',
@@ -97,7 +98,11 @@ describeEachEngine('data API FAQ', (engine) => {
       const byKey = await data(t, 'GET', `/salesinvoice/${dockey}`);
       expect(byKey.status).toBe(200);
       expect(byKey.body.data[0]).toEqual(found.body.data[0]);
-      const item = await data(t, 'GET', '/stockitem/OFD-16');
+      // Stock items are addressed by dockey, as in SQL Account; the code finds it through the * form.
+      const itemKey = (await data(t, 'GET', '/stockitem/*?code=OFD-16')).body.data[0].dockey;
+      expect(Number.isInteger(itemKey)).toBe(true);
+      expect((await data(t, 'GET', '/stockitem/OFD-16')).status).toBe(404);
+      const item = await data(t, 'GET', `/stockitem/${itemKey}`);
       expect(item.body.data[0].sdsuom.map((u: { uom: string; rate: string }) => [u.uom, u.rate])).toEqual([
         ['UNIT', '1.0000'],
         ['SET4', '4.0000'],

@@ -60,28 +60,39 @@ describeEachEngine('data API rules', (engine) => {
       expect(typeof doc.docamt).toBe('string');
     });
 
-    it('stock, payment and journal documents compute their totals; an unbalanced journal is refused', async () => {
+    it('stock, voucher and journal documents compute their totals; an unbalanced journal is refused', async () => {
       const sr = await data(t, 'POST', '/stockreceived', {
         docdate: '2026-11-21',
-        sdsdocdetail: [{ itemcode: 'RM-04', qty: '24', unitcost: '12.5' }, { itemcode: 'ISCT' }],
+        sdsdocdetail: [{ itemcode: 'RM-04', qty: '24', unitprice: '12.5' }, { itemcode: 'ISCT' }],
       });
       expect(sr.body.data[0].sdsdocdetail.map((r: { amount: string }) => r.amount)).toEqual([
         '300.00',
         '180.00',
       ]);
       expect(sr.body.data[0].docamt).toBe('480.00');
-      const pay = await data(t, 'POST', '/customerpayment', {
+      // The older name unitcost still reads as unitprice.
+      const old = await data(t, 'POST', '/stockissue', {
         docdate: '2026-11-21',
-        code: '300-B0001',
-        paymentmethod: '310-000',
-        sdsdocdetail: [{ account: '300-000', amount: '1000.5' }],
+        sdsdocdetail: [{ itemcode: 'RM-04', qty: '2', unitcost: '12.5' }],
       });
-      expect(pay.body.data[0].docamt).toBe('1000.50');
+      expect(old.body.data[0].sdsdocdetail[0]).toMatchObject({ unitprice: '12.5000', amount: '25.00' });
+      expect(old.body.data[0].sdsdocdetail[0].unitcost).toBeUndefined();
+      const pv = await data(t, 'POST', '/paymentvoucher', {
+        docdate: '2026-11-21',
+        paymentmethod: '310-000',
+        sdsdocdetail: [
+          { code: '900-000', amount: '1000.5', tax: 'SV-8' },
+          { code: '905-000', amount: '20' },
+        ],
+      });
+      expect(pv.status).toBe(201);
+      expect(pv.body.data[0].docamt).toBe('1100.54');
+      expect(pv.body.data[0].sdsdocdetail[0]).toMatchObject({ code: '900-000', taxamt: '80.04' });
       const jv = await data(t, 'POST', '/journalentry', {
         docdate: '2026-11-21',
         sdsdocdetail: [
-          { account: '900-000', dr: '10.00' },
-          { account: '310-000', cr: '9.99' },
+          { code: '900-000', dr: '10.00' },
+          { code: '310-000', cr: '9.99' },
         ],
       });
       expect(jv.status).toBe(400);
@@ -191,7 +202,15 @@ describeEachEngine('data API rules', (engine) => {
       expect(agent.body.error.problems).toEqual(['code is required', 'description is required']);
       const put = await data(t, 'PUT', '/agent/ALI', {});
       expect(put.status).toBe(400);
-      expect(put.body.error.message).toContain('updatecount');
+      expect(put.body.error.message).toContain('changes nothing');
+      const putDoc = await data(
+        t,
+        'PUT',
+        `/salesinvoice/${(await data(t, 'GET', '/salesinvoice/*?docno=IV-00001')).body.data[0].dockey}`,
+        {},
+      );
+      expect(putDoc.status).toBe(400);
+      expect(putDoc.body.error.message).toContain('updatecount');
       expect((await call(t, 'POST', '/agent', {})).statusCode).toBe(400);
       expect((await call(t, 'POST', '/agent', { body: [] })).statusCode).toBe(400);
       const notJson = await call(t, 'POST', '/agent', {

@@ -10,7 +10,13 @@ import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import Fastify, { type RouteOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { detailFields, RESOURCES, type ResourceDef, resourceByName } from '../src/accounting/registry.js';
+import {
+  detailFields,
+  RESOURCES,
+  type ResourceDef,
+  ROUTED,
+  resourceByName,
+} from '../src/accounting/registry.js';
 import { DATA_SCHEMAS, dataOperations, exampleOf, schemasOf } from '../src/accounting/schemas.js';
 import { type DataContext, type DataDb, findOne, getRecord, listRecords } from '../src/accounting/store.js';
 import { buildOpenApi } from '../src/devtools/api-document.js';
@@ -54,7 +60,7 @@ describe('the schemas of the registry', () => {
     expect(doc.paths).toMatchObject(parts.paths);
     expect(doc.components.schemas).toEqual(parts.schemas);
     expect(doc.components.responses).toEqual(parts.responses);
-    expect(parts.tags.map((t) => t.name)).toEqual(RESOURCES.map((r) => r.title));
+    expect(parts.tags.map((t) => t.name)).toEqual(ROUTED.map((r) => r.title));
     for (const s of DATA_SCHEMAS) {
       expect(parts.schemas[s.name]).toEqual(plainJson(s.record));
       expect(parts.schemas[`${s.name}Summary`]).toEqual(plainJson(s.summary));
@@ -90,7 +96,7 @@ describe('the schemas of the registry', () => {
       );
       await app.ready();
       await app.close();
-      for (const r of RESOURCES) {
+      for (const r of ROUTED) {
         const ops = Object.fromEntries(dataOperations(r).map((o) => [o.name, o]));
         const routeOf = (method: string, url: string) =>
           seen.find((x) => x.method === method && x.url === url)?.schema as
@@ -119,11 +125,13 @@ describe('the schemas of the registry', () => {
 function withNulls(r: ResourceDef): Record<string, unknown> {
   const body: Record<string, unknown> = { ...r.sample };
   for (const f of r.fields) if (!f.required && !f.readOnly && !(f.name in body)) body[f.name] = null;
-  if (r.detail) {
-    const rows = (body[r.detail.name] as Record<string, unknown>[] | undefined) ?? [{}];
-    body[r.detail.name] = rows.map((row) => {
+  for (const detail of r.details) {
+    const rows = body[detail.name] as Record<string, unknown>[] | undefined;
+    if (!rows) continue;
+    body[detail.name] = rows.map((row) => {
       const out = { ...row };
-      for (const f of detailFields(r)) if (!f.required && !f.readOnly && !(f.name in out)) out[f.name] = null;
+      for (const f of detailFields(r, detail))
+        if (!f.required && !f.readOnly && !(f.name in out)) out[f.name] = null;
       return out;
     });
   }
@@ -142,7 +150,7 @@ describeEachEngine('answers and schemas', (engine) => {
     afterAll(async () => t?.close());
 
     it('every answer is what the store produced, and matches its schema exactly (demo data)', async () => {
-      for (const r of RESOURCES) {
+      for (const r of ROUTED) {
         const s = schemasOf(r);
         const list = await listRecords(ctx, r, {});
         expect(errorsOf(strict, s.listResponse, list), r.name).toEqual([]);
@@ -258,6 +266,36 @@ describeEachEngine('answers and schemas', (engine) => {
         ['salesinvoice', 'find', { agent: 'ALI' }],
         ['terms', 'list', { termdays: '30' }],
         ['terms', 'list', { termdays: 'thirty' }],
+        // `*` wildcards and `a~b` ranges (src/accounting/filters.ts).
+        ['customer', 'list', { code: '300*' }],
+        ['customer', 'list', { companyname: '*trading*', code: '*0001' }],
+        ['customer', 'list', { code: 'A\\*B', companyname: 'A\\~B\\\\' }],
+        ['customer', 'list', { code: '300-A~300-C' }],
+        ['customer', 'list', { code: '~300-B' }],
+        ['customer', 'list', { code: 'a~b~c' }],
+        ['customer', 'list', { code: '~' }],
+        ['customer', 'list', { code: 'a*~b' }],
+        ['customer', 'list', { code: '*0*0*0*0*0*0*0*0*0*1' }],
+        ['customer', 'list', { code: '*0*0*0*0*0*0*0*0*0*0*1' }],
+        ['customer', 'list', { creditlimit: '100~500' }],
+        ['customer', 'list', { creditlimit: '~0' }],
+        ['customer', 'list', { creditlimit: '-5.5~' }],
+        ['customer', 'list', { creditlimit: '5*' }],
+        ['customer', 'list', { creditlimit: '1~lots' }],
+        ['salesinvoice', 'list', { docdate: '2026-01-01~2026-01-31' }],
+        ['salesinvoice', 'list', { docdate: '2026-01-01~' }],
+        ['salesinvoice', 'list', { docdate: '~2026-01-31' }],
+        ['salesinvoice', 'list', { docdate: '2026-13-01~' }],
+        ['salesinvoice', 'list', { docdate: '2026*' }],
+        ['salesinvoice', 'list', { dockey: '1~3' }],
+        ['salesinvoice', 'list', { dockey: '~3' }],
+        ['salesinvoice', 'list', { dockey: '1~2~3' }],
+        ['salesinvoice', 'list', { dockey: '1*' }],
+        ['salesinvoice', 'list', { cancelled: 't*' }],
+        ['salesinvoice', 'list', { docamt: '100~500', docno: 'IV*' }],
+        ['salesinvoice', 'find', { docno: 'IV-0000*', docdate: '2026-10-11~' }],
+        ['salesinvoice', 'find', { docno: 'a~b~c' }],
+        ['agent', 'list', { lastmodified: '1~5' }],
       ];
       for (const [name, form, query] of cases) {
         const s = schemasOf(def(name));

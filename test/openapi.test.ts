@@ -5,7 +5,7 @@
  */
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RESOURCES } from '../src/accounting/registry.js';
+import { ROUTED } from '../src/accounting/registry.js';
 import { errorsOf, type Operation, operations } from '../src/contract/operations.js';
 import { ERRORS } from '../src/errors.js';
 import { routesOf, startTestApp, type TestApp } from './helpers/app.js';
@@ -26,7 +26,7 @@ afterAll(() => t?.close());
 
 /** A registered route as the document names it (data routes have a few spellings of one path). */
 function documentedAs(method: string, path: string): string {
-  const data = RESOURCES.find((r) => path === `/${r.name}` || path.startsWith(`/${r.name}/`));
+  const data = ROUTED.find((r) => path === `/${r.name}` || path.startsWith(`/${r.name}/`));
   if (data) {
     if (path === `/${data.name}`) return `/${data.name}/`;
     if (path === `/${data.name}/:key`)
@@ -53,7 +53,7 @@ describe('the OpenAPI document', () => {
       ),
     );
     // `GET /{resource}/:key` serves both `/{resource}/*` and `/{resource}/{key}`.
-    for (const r of RESOURCES) registered.add(`GET /${r.name}/{${r.keyField}}`);
+    for (const r of ROUTED) registered.add(`GET /${r.name}/{${r.keyField}}`);
     expect([...registered].filter((r) => !documented.has(r)).sort()).toEqual([]);
     expect([...documented].filter((d) => !registered.has(d)).sort()).toEqual([]);
   });
@@ -95,6 +95,6 @@ describe('the OpenAPI document', () => {
       expect(res.body, op.schema.operationId).toContain(`id="${op.schema.operationId}"`);
     }
     for (const code of Object.keys(ERRORS)) expect(res.body, code).toContain(`<code>${code}</code>`);
-    for (const r of RESOURCES) expect(res.body).toContain(`id="${r.name}"`);
+    for (const r of ROUTED) expect(res.body).toContain(`id="${r.name}"`);
   });
 });

@@ -3,10 +3,11 @@
  * - trade (sales/purchase): gross = qty × unitprice; discount from `disc` ("5", "10%", "10%+5");
  *   tax from the tax code's rate, on top of the net or (taxinclusive) contained in it;
  *   amount = net excluding tax;
- * - stock: amount = qty × unitcost;
- * - payment: amount as sent, taxamt = amount × taxrate / 100;
- * - journal: docamt = Σ dr, and Σ dr must equal Σ cr.
- * docamt = Σ (amount + taxamt); localdocamt = docamt × currencyrate.
+ * - stock: amount = qty × unitprice (the unit cost);
+ * - lines (account lines of vouchers, receipts, AR/AP notes): amount as sent, tax as for trade;
+ * - journal: docamt = Σ dr, and Σ dr must equal Σ cr;
+ * - entered (payments, deposits, refunds, contras): docamt as sent (knock-offs in knockoff.ts).
+ * docamt = Σ (amount + taxamt); local amounts = amount × currencyrate.
  */
 import type { ResourceDef } from './registry.js';
 import { Decimal, Problems, type Row, toFixedScale } from './values.js';
@@ -26,8 +27,8 @@ export function discountOf(gross: Decimal, disc: string | null): Decimal {
 }
 
 /**
- * Fill the computed fields of a document's rows and header in place.
- * `taxRates` maps tax codes to their percent rate.
+ * Fill the computed fields of a document's rows (its first detail array, the lines) and header in
+ * place. `taxRates` maps tax codes to their percent rate.
  */
 export function computeDocument(
   def: ResourceDef,
@@ -35,64 +36,69 @@ export function computeDocument(
   rows: Row[],
   taxRates: ReadonlyMap<string, string>,
 ): void {
+  if (def.kind !== 'document') return;
   let docamt = new Decimal(0);
-  const rateOf = (code: unknown) => (typeof code === 'string' ? D(taxRates.get(code)) : new Decimal(0));
+  const rate = D(header.currencyrate, '1');
+  const local = (v: Decimal) => toFixedScale(v.mul(rate), 2);
+  const rateOf = (code: unknown) =>
+    typeof code === 'string' && code !== '' ? D(taxRates.get(code)) : new Decimal(0);
+  /** Tax on top of `net`, or (taxinclusive) contained in it. */
+  const taxed = (row: Row, net: Decimal) => {
+    const percent = rateOf(row.tax);
+    const taxamt =
+      row.taxinclusive === 1
+        ? new Decimal(toFixedScale(net.mul(percent).div(percent.add(100)), 2))
+        : new Decimal(toFixedScale(net.mul(percent).div(100), 2));
+    const amount = row.taxinclusive === 1 ? net.sub(taxamt) : net;
+    row.taxrate = toFixedScale(percent, 2);
+    row.taxamt = toFixedScale(taxamt, 2);
+    row.amount = toFixedScale(amount, 2);
+    row.localamount = local(amount);
+    row.localtaxamt = local(taxamt);
+    if ('amountwithtax' in row) row.amountwithtax = toFixedScale(amount.add(taxamt), 2);
+    docamt = docamt.add(amount).add(taxamt);
+  };
   switch (def.compute) {
     case 'trade':
       for (const row of rows) {
         const gross = D(row.qty, '1').mul(D(row.unitprice));
-        const net = new Decimal(toFixedScale(gross.sub(discountOf(gross, row.disc as string | null)), 2));
-        const rate = row.tax ? rateOf(row.tax) : new Decimal(0);
-        let taxamt: Decimal;
-        let amount: Decimal;
-        if (row.taxinclusive === 1) {
-          taxamt = new Decimal(toFixedScale(net.mul(rate).div(rate.add(100)), 2));
-          amount = net.sub(taxamt);
-        } else {
-          taxamt = new Decimal(toFixedScale(net.mul(rate).div(100), 2));
-          amount = net;
-        }
-        row.taxrate = toFixedScale(rate, 2);
-        row.taxamt = toFixedScale(taxamt, 2);
-        row.amount = toFixedScale(amount, 2);
-        docamt = docamt.add(amount).add(taxamt);
+        taxed(row, new Decimal(toFixedScale(gross.sub(discountOf(gross, row.disc as string | null)), 2)));
       }
       break;
     case 'stock':
       for (const row of rows) {
-        const amount = toFixedScale(D(row.qty, '1').mul(D(row.unitcost)), 2);
+        const amount = toFixedScale(D(row.qty, '1').mul(D(row.unitprice)), 2);
         row.amount = amount;
         docamt = docamt.add(amount);
       }
       break;
-    case 'payment':
-      for (const row of rows) {
-        const rate = row.tax ? rateOf(row.tax) : new Decimal(0);
-        const taxamt = toFixedScale(D(row.amount).mul(rate).div(100), 2);
-        row.taxrate = toFixedScale(rate, 2);
-        row.taxamt = taxamt;
-        docamt = docamt.add(D(row.amount)).add(taxamt);
-      }
+    case 'lines':
+      for (const row of rows) taxed(row, D(row.amount));
       break;
     case 'journal': {
       let cr = new Decimal(0);
       for (const row of rows) {
         docamt = docamt.add(D(row.dr));
         cr = cr.add(D(row.cr));
+        row.localdr = local(D(row.dr));
+        row.localcr = local(D(row.cr));
       }
       if (!docamt.eq(cr)) {
         const problems = new Problems();
         problems.add(
-          def.detail?.name ?? 'sdsdocdetail',
+          def.details[0]?.name ?? 'sdsdocdetail',
           `does not balance: debits ${toFixedScale(docamt, 2)} ≠ credits ${toFixedScale(cr, 2)}`,
         );
         problems.throwIfAny(def.name);
       }
       break;
     }
+    case 'entered':
+      docamt = D(header.docamt);
+      break;
     case 'none':
       return;
   }
   header.docamt = toFixedScale(docamt, 2);
-  header.localdocamt = toFixedScale(docamt.mul(D(header.currencyrate, '1')), 2);
+  header.localdocamt = local(docamt);
 }

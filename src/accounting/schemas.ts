@@ -18,14 +18,17 @@
  */
 import { type TObject, type TSchema, Type } from '@sinclair/typebox';
 import type { ErrorCode } from '../errors.js';
+import { MAX_WILDCARDS } from './filters.js';
+import { pdfTemplatesFor } from './pdf/templates.js';
 import {
   detailFields,
   detailLinkField,
   type FieldDef,
   MAX_PAGE,
   NEW_DOCNO,
-  RESOURCES,
   type ResourceDef,
+  ROUTED,
+  UDF_PATTERN,
 } from './registry.js';
 import { DISC, INT_MAX } from './values.js';
 
@@ -156,22 +159,57 @@ export function inputFieldSchema(field: FieldDef): TSchema {
   return Type.Unsafe(withNotes(field, schema));
 }
 
-/** A field as a query-string filter (`?field=value`, compared for equality). */
+// Query-string filters (the grammar is filters.ts's): each pattern accepts what the store accepts.
+const RANGE_OF = (side: string) => `^(?:${side}~(?:${side})?|~${side})$`;
+const INTEGER_SIDE = '-?\\d{1,10}';
+const DATE_SIDE = '\\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\\d|3[01])';
+const DECIMAL_SIDE = '-?\\d{1,15}(?:\\.\\d+)?';
+/** A text character: not `*`, `~`, `\` or NUL; or `\*`, `\~`, `\\`; or a `\` before anything else. */
+const TEXT_CHAR = '(?:[^*~\\\\\\x00]|\\\\[*~\\\\]|\\\\(?![*~\\\\]))';
+const TEXT_FILTER = `^(?:${TEXT_CHAR}*(?:\\*${TEXT_CHAR}*){0,${MAX_WILDCARDS}}|${TEXT_CHAR}+~${TEXT_CHAR}*|~${TEXT_CHAR}+)$`;
+const RANGE_NOTE = 'a~b is an inclusive range, a~ and ~b open ones (the lower side not above the upper)';
+
+/**
+ * A field as a query-string filter (`?field=value`): an exact value, a `*` pattern (text) or an
+ * `a~b` range (text, dates, integers, decimals), as filters.ts reads them.
+ */
 export function filterSchema(field: FieldDef): TSchema {
   switch (field.type) {
     case 'boolean':
-      return Type.Boolean({ description: 'true or false (also 1/0, t/f)' });
+      return Type.Boolean({ description: 'true or false (also 1/0, t/f); no * or ~' });
     case 'integer':
-      return Type.Integer({ minimum: -INT_MAX, maximum: INT_MAX });
+      return Type.Union(
+        [
+          Type.Integer({ minimum: -INT_MAX, maximum: INT_MAX }),
+          Type.String({ pattern: RANGE_OF(INTEGER_SIDE), examples: ['1~10', '5~', '~100'] }),
+        ],
+        { description: `an integer, or a range of them: ${RANGE_NOTE}; each side within ±${INT_MAX}` },
+      );
     case 'date':
-      return Type.String({ format: 'date' });
+      return Type.Union(
+        [
+          Type.String({ format: 'date' }),
+          Type.String({
+            pattern: RANGE_OF(DATE_SIDE),
+            examples: ['2026-01-01~2026-01-31', '2026-01-01~', '~2026-01-31'],
+          }),
+        ],
+        { description: `a date YYYY-MM-DD, or a range of them: ${RANGE_NOTE}; each side a real date` },
+      );
     case 'decimal':
       return Type.String({
-        pattern: '^-?\\d{1,15}(\\.\\d+)?$',
-        description: 'compared by value: "50000" finds "50000.00"',
+        pattern: `^${DECIMAL_SIDE}$|${RANGE_OF(DECIMAL_SIDE)}`,
+        examples: ['50000', '100~500', '1000.50~', '~0'],
+        description: `compared by value: "50000" finds "50000.00"; ${RANGE_NOTE}`,
       });
     default:
-      return Type.String();
+      return Type.String({
+        pattern: TEXT_FILTER,
+        examples: ['300-A0001', '300*', '*trading*', '*001', 'A~C'],
+        description:
+          `exact text (case-sensitive); or a pattern where * is any run of characters (300*, *trading*, *001; at most ${MAX_WILDCARDS}), ` +
+          `or a range: ${RANGE_NOTE}. Patterns and ranges ignore the case of A–Z. \\*, \\~ and \\\\ are a literal *, ~ and \\.`,
+      });
   }
 }
 
@@ -229,17 +267,55 @@ export interface ResourceSchemas {
 const DETAIL_RULES =
   'PUT: a row with an existing dtlkey updates that row; without dtlkey, with -1 or an unknown dtlkey it is inserted; rows left out are deleted; no array leaves the detail alone';
 
+/** User-defined fields: any `udf_*` name, one JSON scalar each, answered as sent. */
+const UDF_PROPERTIES = {
+  patternProperties: {
+    [UDF_PATTERN.source.replace('/i', '')]: {
+      type: ['string', 'number', 'boolean', 'null'],
+      description: 'a user-defined field (udf_<name>): stored and answered as sent',
+    },
+  },
+  additionalProperties: false,
+};
+
 function outputObject(def: ResourceDef, withDetail: boolean): TObject {
   const properties: Record<string, TSchema> = {};
   for (const f of def.fields) properties[f.name] = outputFieldSchema(def, f, 'master');
-  if (withDetail && def.detail) {
-    const row: Record<string, TSchema> = {};
-    for (const f of detailFields(def)) row[f.name] = outputFieldSchema(def, f, 'detail');
-    properties[def.detail.name] = Type.Array(Type.Object(row, { additionalProperties: false }), {
-      description: 'detail rows, by seq',
-    });
+  if (withDetail) {
+    for (const detail of def.details) {
+      const row: Record<string, TSchema> = {};
+      for (const f of detailFields(def, detail)) row[f.name] = outputFieldSchema(def, f, 'detail');
+      properties[detail.name] = Type.Array(Type.Object(row, UDF_PROPERTIES), {
+        description: 'detail rows, by seq',
+      });
+    }
   }
-  return Type.Object(properties, { additionalProperties: false });
+  return Type.Object(properties, UDF_PROPERTIES);
+}
+
+/** Older names of fields and names latchkey accepts without keeping them, as body properties. */
+function acceptedNames(
+  fields: readonly FieldDef[],
+  ignored: readonly string[] = [],
+): Record<string, TSchema> {
+  const out: Record<string, TSchema> = {};
+  for (const f of fields) {
+    for (const alias of f.aliases ?? []) {
+      out[alias] = Type.Optional(
+        Type.Unsafe({
+          ...(inputFieldSchema(f) as Json),
+          deprecated: true,
+          description: `older name of ${f.name}`,
+        }),
+      );
+    }
+  }
+  for (const name of ignored) {
+    out[name] = Type.Optional(
+      Type.Unsafe({ description: 'sent by SQL Account clients; accepted and not kept' }),
+    );
+  }
+  return out;
 }
 
 function bodyObject(def: ResourceDef, mode: 'create' | 'update'): TObject {
@@ -250,7 +326,10 @@ function bodyObject(def: ResourceDef, mode: 'create' | 'update'): TObject {
     let schema: TSchema;
     if (f.name === 'updatecount' && mode === 'update') {
       schema = Type.Integer({
-        description: 'the stored updatecount + 1; otherwise 409 RECORD_CHANGED and nothing changes',
+        description:
+          def.kind === 'document'
+            ? 'the stored updatecount + 1; otherwise 409 RECORD_CHANGED and nothing changes'
+            : 'optional for masters; when sent, the stored updatecount + 1 (otherwise 409 RECORD_CHANGED)',
       });
     } else if (f.name === 'docno' && def.kind === 'document' && mode === 'update') {
       schema = Type.Unsafe({
@@ -260,12 +339,14 @@ function bodyObject(def: ResourceDef, mode: 'create' | 'update'): TObject {
     } else {
       schema = inputFieldSchema(f);
     }
-    const required = mode === 'create' ? f.required === true : f.name === 'updatecount';
+    const required =
+      mode === 'create' ? f.required === true : f.name === 'updatecount' && def.kind === 'document';
     properties[f.name] = optionalUnless(required, schema);
   }
-  if (def.detail) {
+  Object.assign(properties, acceptedNames(def.fields, def.ignored));
+  for (const detail of def.details) {
     const row: Record<string, TSchema> = {};
-    for (const f of detailFields(def)) {
+    for (const f of detailFields(def, detail)) {
       const schema =
         f.name === 'dtlkey'
           ? Type.Unsafe({
@@ -276,19 +357,20 @@ function bodyObject(def: ResourceDef, mode: 'create' | 'update'): TObject {
       // On update a row with a dtlkey keeps its stored values, so only new rows need the required ones.
       row[f.name] = optionalUnless(mode === 'create' && f.required === true, schema);
     }
-    properties[def.detail.name] = Type.Optional(
-      Type.Array(Type.Object(row, { additionalProperties: false }), {
+    Object.assign(row, acceptedNames(detail.fields, detail.ignored));
+    properties[detail.name] = Type.Optional(
+      Type.Array(Type.Object(row, UDF_PROPERTIES), {
         maxItems: 500,
         description: DETAIL_RULES,
       }),
     );
   }
   return Type.Object(properties, {
-    additionalProperties: false,
+    ...UDF_PROPERTIES,
     description:
       mode === 'create'
-        ? 'Unknown fields are refused; read-only fields are ignored, so a record read from the API can be sent back.'
-        : 'Only the fields sent change. Unknown fields are refused; read-only fields are ignored.',
+        ? 'Unknown fields are refused (the message names the closest known ones); udf_* fields are user-defined. Read-only fields are ignored, so a record read from the API can be sent back.'
+        : 'Only the fields sent change. Unknown fields are refused; udf_* fields are user-defined. Read-only fields sent back must be unchanged (or equal what the server computes now), otherwise 400 naming them.',
   });
 }
 
@@ -369,13 +451,13 @@ function build(def: ResourceDef): ResourceSchemas {
       lastmodified: paging.lastmodified,
     }),
     key:
-      def.keyField === 'dockey'
-        ? Type.Integer({ minimum: 0, maximum: INT_MAX, description: 'the dockey (an integer)' })
-        : Type.String({ minLength: 1, description: 'the code' }),
+      def.keyField === 'code'
+        ? Type.String({ minLength: 1, description: 'the code' })
+        : Type.Integer({ minimum: 0, maximum: INT_MAX, description: `the ${def.keyField} (an integer)` }),
   };
 }
 
-const BY_NAME = new Map(RESOURCES.map((def) => [def.name, build(def)]));
+const BY_NAME = new Map(ROUTED.map((def) => [def.name, build(def)]));
 
 /** The schemas of a registry resource (built once per process). */
 export function schemasOf(def: ResourceDef): ResourceSchemas {
@@ -406,8 +488,19 @@ export interface DataOperation {
   readonly body?: TObject;
   /** JSON answers by status; `null` for an answer without a body. */
   readonly response: Readonly<Record<number, TObject | null>>;
+  /**
+   * The success answer is also available as `application/pdf` (a document asked for with
+   * `Content-Type` or `Accept: application/pdf;template=<name>`; see accounting/pdf/).
+   */
+  readonly pdf?: true;
   /** What this operation answers beyond authentication and reading the request. */
   readonly errors: readonly ErrorCode[];
+}
+
+/** How a document is fetched as a PDF, with the names of its templates. */
+function pdfNote(def: ResourceDef): string {
+  const names = pdfTemplatesFor(def).map((t) => `\`${t.name}\``);
+  return `Send \`Content-Type: application/pdf;template=<name>\` (or the same media type in \`Accept\`) for the document as a PDF; templates: ${names.join(', ')} (no template: \`Default\`). An unknown template is 400 VALIDATION_FAILED.`;
 }
 
 /** The six operations of a resource, in the order the API reference lists them. */
@@ -452,11 +545,12 @@ export function dataOperations(def: ResourceDef): readonly DataOperation[] {
       path: keyPath,
       operationId: `get_${r}`,
       summary: `One ${def.title} with its detail, by ${def.keyField}`,
-      description: `Needs \`${read}\`.`,
+      description: `Needs \`${read}\`.${pdfTemplatesFor(def).length > 0 ? ` ${pdfNote(def)}` : ''}`,
       tags,
       permission: read,
       key: s.key,
       response: { 200: s.oneResponse },
+      ...(pdfTemplatesFor(def).length > 0 ? { pdf: true as const } : {}),
       errors: ['NOT_FOUND'],
     },
     {

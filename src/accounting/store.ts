@@ -7,25 +7,39 @@ import { AppError } from '../errors.js';
 import type { Clock } from '../services.js';
 import { type Engine, isUniqueViolation } from '../storage/dialect.js';
 import { computeDocument } from './compute.js';
+import { engineOf, type Filter, filterCondition, parseFilter } from './filters.js';
 import {
+  type DocRef,
+  KNOCKOFF_DETAIL,
+  lockDocuments,
+  openFieldOf,
+  recountOpen,
+  resolveKnockOffs,
+  settledBy,
+} from './knockoff.js';
+import {
+  type DetailDef,
   detailFields,
   detailLinkField,
   type FieldDef,
+  hasIntegerKey,
   MAX_PAGE,
   type ResourceDef,
   resourceByName,
+  storageName,
 } from './registry.js';
-import { COUNTERS_TABLE, detailTable, masterTable } from './schema.js';
+import { COUNTERS_TABLE, detailTable, masterTable, UDF_COLUMN } from './schema.js';
 import {
+  Decimal,
   type DetailInput,
   INT_MAX,
-  isValidDate,
   outputRow,
   type ParsedInput,
   Problems,
   parseBody,
   type Row,
   toFixedScale,
+  type UdfValues,
   withDefaults,
 } from './values.js';
 
@@ -71,47 +85,26 @@ function intParam(
   return value;
 }
 
-/** A query-string filter value in its stored form. */
-function filterValue(def: ResourceDef, field: FieldDef, raw: string): string | number {
-  switch (field.type) {
-    case 'boolean': {
-      const v = raw.toLowerCase();
-      if (['true', '1', 't'].includes(v)) return 1;
-      if (['false', '0', 'f'].includes(v)) return 0;
-      throw bad(def, `filter ${field.name} must be true or false`);
-    }
-    case 'integer':
-      if (!/^-?\d{1,10}$/.test(raw) || Math.abs(Number(raw)) > INT_MAX) {
-        throw bad(def, `filter ${field.name} must be an integer between -${INT_MAX} and ${INT_MAX}`);
-      }
-      return Number(raw);
-    case 'date':
-      if (!isValidDate(raw)) throw bad(def, `filter ${field.name} must be a date YYYY-MM-DD`);
-      return raw;
-    case 'decimal':
-      if (!/^-?\d{1,15}(\.\d+)?$/.test(raw)) throw bad(def, `filter ${field.name} must be a decimal`);
-      return toFixedScale(raw, field.scale ?? 2);
-    default:
-      if (raw.includes('\u0000')) throw bad(def, `filter ${field.name} must not contain a NUL character`);
-      return raw;
-  }
-}
-
 interface Criteria {
-  equals: Array<[string, string | number]>;
+  /** `field=value` filters (exact, `*` wildcards, `a~b` ranges: see filters.ts), ANDed. */
+  filters: Filter[];
   lastmodified: number | undefined;
   offset: number;
   limit: number;
 }
 
 function criteria(def: ResourceDef, query: Query, allowed: ReadonlySet<string>, what: string): Criteria {
-  const equals: Array<[string, string | number]> = [];
+  const filters: Filter[] = [];
   let lastmodified: number | undefined;
   let offset = 0;
   let limit = MAX_PAGE;
   const byName = new Map(def.fields.map((f) => [f.name, f]));
-  for (const [key, raw] of Object.entries(query)) {
-    if (Array.isArray(raw)) throw bad(def, `${key} is given more than once`);
+  const seen = new Set<string>();
+  for (const [sent, raw] of Object.entries(query)) {
+    // Field names are lowercase; clients written for SQL Account also send `docNo=`.
+    const key = sent.toLowerCase();
+    if (Array.isArray(raw) || seen.has(key)) throw bad(def, `${key} is given more than once`);
+    seen.add(key);
     if (key === 'offset') offset = intParam(def, 'offset', raw, 0, 1_000_000_000) ?? 0;
     else if (key === 'limit') {
       const asked = intParam(def, 'limit', raw, 1, 1_000_000) ?? MAX_PAGE;
@@ -124,20 +117,43 @@ function criteria(def: ResourceDef, query: Query, allowed: ReadonlySet<string>, 
       if (!field || !allowed.has(key)) {
         throw bad(def, `${key} is not a filter of ${what}; use ${[...allowed].join(', ')}`);
       }
-      equals.push([key, filterValue(def, field, String(raw))]);
+      filters.push(parseFilter(def, field, String(raw)));
     }
   }
-  return { equals, lastmodified, offset, limit };
+  return { filters, lastmodified, offset, limit };
 }
 
 function selectMaster(ctx: DataContext | { db: DataTx; tenantId: string }, def: ResourceDef, c: Criteria) {
   let q = ctx.db
     .selectFrom(masterTable(def))
-    .select(def.fields.map((f) => f.name))
+    .select([...def.fields.map((f) => f.name), UDF_COLUMN])
     .where('tenant_id', '=', ctx.tenantId);
-  for (const [col, value] of c.equals) q = q.where(col, '=', value);
+  const engine = engineOf(ctx.db);
+  for (const filter of c.filters) q = q.where(filterCondition(engine, filter));
   if (c.lastmodified !== undefined) q = q.where('lastmodified', '>=', c.lastmodified);
   return q.orderBy(def.keyField).limit(c.limit).offset(c.offset);
+}
+
+/** A stored row's user-defined fields (the `udf` JSON column). */
+function udfOf(row: Record<string, unknown>): UdfValues {
+  const raw = row[UDF_COLUMN];
+  if (typeof raw !== 'string' || raw === '') return {};
+  try {
+    const parsed = JSON.parse(raw) as unknown;
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as UdfValues)
+      : {};
+  } catch {
+    return {};
+  }
+}
+
+const udfColumn = (udf: UdfValues): string | null =>
+  Object.keys(udf).length > 0 ? JSON.stringify(udf) : null;
+
+/** A stored row as JSON: its fields in order, then its `udf_*` fields. */
+function outputRecord(fields: readonly FieldDef[], row: Record<string, unknown>): Record<string, unknown> {
+  return { ...outputRow(fields, row), ...udfOf(row) };
 }
 
 /** `GET /{resource}/?field=value`: master fields only, filterable by any master field. */
@@ -146,34 +162,56 @@ export async function listRecords(ctx: DataContext, def: ResourceDef, query: Que
   const rows = await selectMaster(ctx, def, c).execute();
   return {
     pagination: { count: rows.length, offset: c.offset, limit: c.limit },
-    data: rows.map((r: Record<string, unknown>) => outputRow(def.fields, r)),
+    data: rows.map((r: Record<string, unknown>) => outputRecord(def.fields, r)),
   };
 }
 
-async function loadDetail(db: DataDb | DataTx, tenantId: string, def: ResourceDef, keys: unknown[]) {
-  if (!def.detail || keys.length === 0) return new Map<unknown, Record<string, unknown>[]>();
+/** Detail rows by detail array name, for one record. */
+type DetailRows = Map<string, Record<string, unknown>[]>;
+
+/** The parent link of a record's detail rows: its dockey (documents) or code (masters). */
+function linkOf(def: ResourceDef, record: Record<string, unknown>): string | number {
   const link = detailLinkField(def);
-  const rows: Record<string, unknown>[] = await db
-    .selectFrom(detailTable(def))
-    .select(detailFields(def).map((f) => f.name))
-    .where('tenant_id', '=', tenantId)
-    .where(link, 'in', keys)
-    .orderBy('seq')
-    .orderBy('dtlkey')
-    .execute();
-  const byParent = new Map<unknown, Record<string, unknown>[]>();
-  for (const row of rows) {
-    const parent = link === 'dockey' ? Number(row[link]) : row[link];
-    const list = byParent.get(parent) ?? [];
-    list.push(row);
-    byParent.set(parent, list);
-  }
-  return byParent;
+  return link === 'dockey' ? Number(record[link]) : String(record[link]);
 }
 
-function withDetail(def: ResourceDef, master: Record<string, unknown>, detail: Record<string, unknown>[]) {
-  const out = outputRow(def.fields, master);
-  if (def.detail) out[def.detail.name] = detail.map((r) => outputRow(detailFields(def), r));
+async function loadDetails(
+  db: DataDb | DataTx,
+  tenantId: string,
+  def: ResourceDef,
+  parents: Array<string | number>,
+): Promise<Map<string | number, DetailRows>> {
+  const out = new Map<string | number, DetailRows>();
+  if (parents.length === 0) return out;
+  const link = detailLinkField(def);
+  for (const detail of def.details) {
+    const rows: Record<string, unknown>[] = await db
+      .selectFrom(detailTable(def, detail))
+      .select([...detailFields(def, detail).map((f) => f.name), UDF_COLUMN])
+      .where('tenant_id', '=', tenantId)
+      .where(link, 'in', parents)
+      .orderBy('seq')
+      .orderBy('dtlkey')
+      .execute();
+    for (const row of rows) {
+      const parent = link === 'dockey' ? Number(row[link]) : String(row[link]);
+      const byName = out.get(parent) ?? new Map<string, Record<string, unknown>[]>();
+      const list = byName.get(detail.name) ?? [];
+      list.push(row);
+      byName.set(detail.name, list);
+      out.set(parent, byName);
+    }
+  }
+  return out;
+}
+
+function withDetails(def: ResourceDef, master: Record<string, unknown>, details: DetailRows | undefined) {
+  const out = outputRecord(def.fields, master);
+  for (const detail of def.details) {
+    out[detail.name] = (details?.get(detail.name) ?? []).map((r) =>
+      outputRecord(detailFields(def, detail), r),
+    );
+  }
   return out;
 }
 
@@ -184,28 +222,34 @@ export async function findOne(ctx: DataContext, def: ResourceDef, query: Query):
   const rows: Record<string, unknown>[] = await selectMaster(ctx, def, c).execute();
   const first = rows[0];
   if (!first) return { pagination: { count: 0, offset: c.offset, limit: 1 }, data: [] };
-  const key = def.keyField === 'dockey' ? Number(first.dockey) : first.code;
-  const detail = await loadDetail(ctx.db, ctx.tenantId, def, [key]);
+  const parent = linkOf(def, first);
+  const details = await loadDetails(ctx.db, ctx.tenantId, def, [parent]);
   return {
     pagination: { count: 1, offset: c.offset, limit: 1 },
-    data: [withDetail(def, first, detail.get(key) ?? [])],
+    data: [withDetails(def, first, details.get(parent))],
   };
 }
 
-/** The stored key of a path parameter: dockey (integer) for documents, code for masters. */
+/** The stored key of a path parameter: an integer dockey, or a code. */
 function keyOf(def: ResourceDef, raw: string): string | number {
-  if (def.keyField === 'code') return raw;
+  if (!hasIntegerKey(def)) return raw;
   if (!/^\d{1,10}$/.test(raw) || Number(raw) > INT_MAX)
-    throw new AppError('NOT_FOUND', `${def.name} ${raw} not found (dockey is an integer)`);
+    throw new AppError('NOT_FOUND', `${def.name} ${raw} not found (${def.keyField} is an integer)`);
   return Number(raw);
 }
 
-async function loadRecord(db: DataDb | DataTx, tenantId: string, def: ResourceDef, key: string | number) {
+async function loadRecord(
+  db: DataDb | DataTx,
+  tenantId: string,
+  def: ResourceDef,
+  key: string | number,
+  by: string = def.keyField,
+) {
   const row: Record<string, unknown> | undefined = await db
     .selectFrom(masterTable(def))
-    .select(def.fields.map((f) => f.name))
+    .select([...def.fields.map((f) => f.name), UDF_COLUMN])
     .where('tenant_id', '=', tenantId)
-    .where(def.keyField, '=', key)
+    .where(by, '=', key)
     .executeTakeFirst();
   return row;
 }
@@ -222,8 +266,9 @@ export async function getRecord(
   const key = keyOf(def, rawKey);
   const row = await loadRecord(ctx.db, ctx.tenantId, def, key);
   if (!row) throw notFound(def, key);
-  const detail = await loadDetail(ctx.db, ctx.tenantId, def, [key]);
-  return withDetail(def, row, detail.get(key) ?? []);
+  const parent = linkOf(def, row);
+  const details = await loadDetails(ctx.db, ctx.tenantId, def, [parent]);
+  return withDetails(def, row, details.get(parent));
 }
 
 /** Reserve `count` values of a per-tenant sequence; returns the last one. Atomic on both engines. */
@@ -245,12 +290,15 @@ async function nextDocno(trx: DataTx, tenantId: string, def: ResourceDef): Promi
   const series = def.numbering ?? { prefix: '', digits: 5 };
   // A number taken by an explicitly sent docno is skipped.
   for (let attempt = 0; attempt < 10_000; attempt++) {
-    const n = await nextCounter(trx, tenantId, `docno:${def.name}`, 1);
+    const n = await nextCounter(trx, tenantId, `docno:${storageName(def)}`, 1);
     const docno = `${series.prefix}${String(n).padStart(series.digits, '0')}`;
     if (!(await docnoTaken(trx, tenantId, def, docno))) return docno;
   }
   throw new AppError('CONFLICT', `${def.name}: the numbering series ${series.prefix} is exhausted`);
 }
+
+/** SQL Account's "none" code: `----` in a reference field means no record, like an empty one. */
+export const NONE_CODE = '----';
 
 interface RefUse {
   path: string;
@@ -261,20 +309,22 @@ interface RefUse {
 function collectRefs(fields: readonly FieldDef[], values: Row, path: string, into: RefUse[]): void {
   for (const field of fields) {
     const v = values[field.name];
-    if (field.ref && typeof v === 'string' && v !== '')
+    if (field.ref && typeof v === 'string' && v !== '' && v !== NONE_CODE)
       into.push({ path: `${path}${field.name}`, resource: field.ref, code: v });
   }
 }
 
+type Refs = Map<string, Map<string, Record<string, unknown>>>;
+
 /** Load every referenced record; a missing one is a 422 naming the field, the resource and the code. */
-async function resolveRefs(trx: DataTx, tenantId: string, uses: RefUse[]) {
+async function resolveRefs(trx: DataTx, tenantId: string, uses: RefUse[]): Promise<Refs> {
   const byResource = new Map<string, Set<string>>();
   for (const u of uses) {
     const set = byResource.get(u.resource) ?? new Set<string>();
     set.add(u.code);
     byResource.set(u.resource, set);
   }
-  const found = new Map<string, Map<string, Record<string, unknown>>>();
+  const found: Refs = new Map();
   for (const [resource, codes] of byResource) {
     const def = resourceByName(resource);
     if (!def) continue;
@@ -304,13 +354,15 @@ async function taxRatesOf(
   trx: DataTx,
   tenantId: string,
   rows: Row[],
-  refs: Map<string, Map<string, Record<string, unknown>>>,
+  refs: Refs,
 ): Promise<Map<string, string>> {
   const rates = new Map<string, string>();
   for (const [code, rec] of refs.get('taxcode') ?? []) rates.set(code, String(rec.taxrate ?? '0'));
   const codes = [
     ...new Set(
-      rows.map((r) => r.tax).filter((t): t is string => typeof t === 'string' && t !== '' && !rates.has(t)),
+      rows
+        .map((r) => r.tax)
+        .filter((t): t is string => typeof t === 'string' && t !== '' && t !== NONE_CODE && !rates.has(t)),
     ),
   ];
   if (codes.length === 0) return rates;
@@ -324,44 +376,58 @@ async function taxRatesOf(
   return rates;
 }
 
-/** The record as GET shows it, from rows this transaction wrote (saves reading them back). */
-function recordOf(def: ResourceDef, header: Row, rows: Row[]): Record<string, unknown> {
-  const sorted = [...rows].sort(
-    (a, b) => Number(a.seq) - Number(b.seq) || Number(a.dtlkey) - Number(b.dtlkey),
-  );
-  return withDetail(def, header, sorted);
+/** A record being written: its header and its detail rows by detail array. */
+interface Draft {
+  header: Row;
+  rows: Map<DetailDef, Row[]>;
 }
 
-function checkDetailRequired(def: ResourceDef, rows: Row[], problems: Problems): void {
-  if (!def.detail) return;
+/** The record as GET shows it, from rows this transaction wrote (saves reading them back). */
+function recordOf(def: ResourceDef, draft: Draft): Record<string, unknown> {
+  const details: DetailRows = new Map();
+  for (const [detail, rows] of draft.rows) {
+    const sorted = [...rows].sort(
+      (a, b) => Number(a.seq) - Number(b.seq) || Number(a.dtlkey) - Number(b.dtlkey),
+    );
+    details.set(detail.name, sorted);
+  }
+  return withDetails(def, draft.header, details);
+}
+
+function checkDetailRequired(detail: DetailDef, rows: Row[], problems: Problems): void {
   rows.forEach((row, i) => {
-    for (const field of def.detail?.fields ?? []) {
+    for (const field of detail.fields) {
       if (
         field.required &&
         (row[field.name] === null || row[field.name] === undefined || row[field.name] === '')
       ) {
-        problems.add(`${def.detail?.name}[${i}].${field.name}`, 'is required');
+        problems.add(`${detail.name}[${i}].${field.name}`, 'is required');
       }
     }
   });
 }
 
 /** Server defaults: the party's name/agent/area/terms/currency, dates from docdate, item description and price. */
-function applyDefaults(
-  def: ResourceDef,
-  header: Row,
-  provided: Row,
-  inserted: Row[],
-  refs: Map<string, Map<string, Record<string, unknown>>>,
-): void {
+function applyDefaults(def: ResourceDef, header: Row, provided: Row, inserted: Row[], refs: Refs): void {
   if (def.kind !== 'document') return;
   const partyRef = def.fields.find((f) => f.name === 'code')?.ref;
   const party =
     partyRef && typeof header.code === 'string' ? refs.get(partyRef)?.get(header.code) : undefined;
   if (party) {
-    for (const f of ['companyname', 'agent', 'area', 'terms', 'currencycode']) {
-      if (f in header && !(f in provided) && party[f] !== undefined && party[f] !== null)
-        header[f] = party[f] as string;
+    // The document's field, and the party's field it defaults from.
+    const from: Array<[string, string]> = [
+      ['companyname', 'companyname'],
+      ['agent', 'agent'],
+      ['area', 'area'],
+      ['terms', 'creditterm'],
+      ['currencycode', 'currencycode'],
+      ['tin', 'tin'],
+      ['idtype', 'idtype'],
+      ['idno', 'idno'],
+    ];
+    for (const [f, p] of from) {
+      if (f in header && !(f in provided) && party[p] !== undefined && party[p] !== null)
+        header[f] = party[p] as string;
     }
   }
   if (!('postdate' in provided) && header.postdate === null) header.postdate = header.docdate ?? null;
@@ -371,14 +437,11 @@ function applyDefaults(
     const item = typeof row.itemcode === 'string' ? items?.get(row.itemcode) : undefined;
     if (!item) continue;
     if (row.description === null) row.description = (item.description as string) ?? null;
+    // Sales take the item's reference price; purchases and stock documents its reference cost.
     if ('unitprice' in row && row.__unitpriceGiven !== 1) {
-      row.unitprice = toFixedScale(
-        String((partyRef === 'supplier' ? item.refcost : item.refprice) ?? '0'),
-        4,
-      );
+      const cost = partyRef === 'supplier' || def.compute === 'stock';
+      row.unitprice = toFixedScale(String((cost ? item.refcost : item.refprice) ?? '0'), 4);
     }
-    if ('unitcost' in row && row.__unitcostGiven !== 1)
-      row.unitcost = toFixedScale(String(item.refcost ?? '0'), 4);
   }
 }
 
@@ -395,16 +458,16 @@ function numberSeq(rows: Row[]): void {
   }
 }
 
-function newDetailRow(def: ResourceDef, input: DetailInput): Row {
-  const row = withDefaults(detailFields(def), input.values);
+function newDetailRow(def: ResourceDef, detail: DetailDef, input: DetailInput): Row {
+  const row = withDefaults(detailFields(def, detail), input.values);
+  row[UDF_COLUMN] = udfColumn(input.udf);
   // Remember whether a price was sent, so an item's reference price fills only the missing ones.
   if ('unitprice' in input.values) row.__unitpriceGiven = 1;
-  if ('unitcost' in input.values) row.__unitcostGiven = 1;
   return row;
 }
 
 const stripMarks = (row: Row): Row => {
-  const { __unitpriceGiven: _a, __unitcostGiven: _b, ...rest } = row;
+  const { __unitpriceGiven: _a, ...rest } = row;
   return rest;
 };
 
@@ -412,7 +475,9 @@ function duplicate(def: ResourceDef, field: string, value: unknown): AppError {
   return new AppError(
     'ALREADY_EXISTS',
     `${def.name}: ${field} "${String(value)}" already exists; ${field} must be unique`,
-    { field },
+    {
+      field,
+    },
   );
 }
 
@@ -459,6 +524,78 @@ async function inTransaction<T>(
   }
 }
 
+/** The lines: the detail array amounts are computed from (documents' first). */
+const linesOf = (def: ResourceDef, draft: Draft): Row[] =>
+  def.kind === 'document' && def.details[0] && def.details[0].name !== KNOCKOFF_DETAIL
+    ? (draft.rows.get(def.details[0]) ?? [])
+    : [];
+
+const knockOffRows = (def: ResourceDef, draft: Draft): Row[] => {
+  const ko = def.details.find((d) => d.name === KNOCKOFF_DETAIL);
+  return ko ? (draft.rows.get(ko) ?? []) : [];
+};
+
+/** Refs of the header and every detail row. */
+function refsOf(def: ResourceDef, header: Row, details: Map<DetailDef, Row[]>): RefUse[] {
+  const uses: RefUse[] = [];
+  collectRefs(def.fields, header, '', uses);
+  for (const [detail, rows] of details) {
+    rows.forEach((r, i) => {
+      collectRefs(detail.fields, r, `${detail.name}[${i}].`, uses);
+    });
+  }
+  return uses;
+}
+
+/**
+ * Amounts, knock-offs and what is open, for a record about to be stored. Returns the documents
+ * whose open amounts must be recounted after the write (besides this one).
+ */
+async function computeDraft(
+  ctx: DataContext,
+  trx: DataTx,
+  def: ResourceDef,
+  draft: Draft,
+  refs: Refs,
+): Promise<DocRef[]> {
+  for (const rows of draft.rows.values()) numberSeq(rows);
+  const lines = linesOf(def, draft);
+  computeDocument(def, draft.header, lines, await taxRatesOf(trx, ctx.tenantId, lines, refs));
+  const open = openFieldOf(def);
+  if (open && draft.header[open] === null) draft.header[open] = draft.header.docamt ?? '0.00';
+  const targets = await resolveKnockOffs(trx, ctx.tenantId, def, draft.header, knockOffRows(def, draft));
+  return targets;
+}
+
+/** After the write: lock and recount what is open on this document and those it settles. */
+async function settle(ctx: DataContext, trx: DataTx, def: ResourceDef, draft: Draft, affected: DocRef[]) {
+  if (!openFieldOf(def) && affected.length === 0) return;
+  // An alias (`/purchasereturned/`) settles and is settled as its resource.
+  const resource = storageName(def);
+  const self = def.kind === 'document' ? [{ resource, dockey: Number(draft.header.dockey) }] : [];
+  await lockDocuments(trx, ctx.engine, ctx.tenantId, affected);
+  const open = await recountOpen(trx, ctx.tenantId, [...self, ...affected]);
+  const field = openFieldOf(def);
+  const mine = open.get(`${resource}:${draft.header.dockey}`);
+  if (field && mine !== undefined) draft.header[field] = mine;
+  for (const row of knockOffRows(def, draft)) {
+    const after = open.get(`${row.refresource}:${row.refdockey}`);
+    if (after !== undefined) row.outstanding = after;
+  }
+  // The rows' outstanding values are a snapshot of the settled documents after this write.
+  const ko = def.details.find((d) => d.name === KNOCKOFF_DETAIL);
+  if (ko) {
+    for (const row of knockOffRows(def, draft)) {
+      await trx
+        .updateTable(detailTable(def, ko))
+        .set({ outstanding: row.outstanding })
+        .where('tenant_id', '=', ctx.tenantId)
+        .where('dtlkey', '=', row.dtlkey as number)
+        .execute();
+    }
+  }
+}
+
 /** `POST /{resource}`: create a record (and its detail); returns it as `GET /{resource}/{key}` would. */
 export async function createRecord(
   ctx: DataContext,
@@ -469,40 +606,46 @@ export async function createRecord(
   const now = unixNow(ctx.clock);
   return inTransaction(ctx, def, async (trx) => {
     const header = withDefaults(def.fields, input.master);
-    const rows = (input.detail ?? []).map((d) => newDetailRow(def, { dtlkey: null, values: d.values }));
+    header[UDF_COLUMN] = udfColumn(input.udf);
+    const rows = new Map<DetailDef, Row[]>();
     const problems = new Problems();
-    checkDetailRequired(def, rows, problems);
+    for (const detail of def.details) {
+      const list = (input.details.get(detail.name) ?? []).map((d) => newDetailRow(def, detail, d));
+      checkDetailRequired(detail, list, problems);
+      rows.set(detail, list);
+    }
     problems.throwIfAny(def.name);
-
-    const uses: RefUse[] = [];
-    collectRefs(def.fields, header, '', uses);
-    rows.forEach((r, i) => {
-      collectRefs(def.detail?.fields ?? [], r, `${def.detail?.name}[${i}].`, uses);
-    });
-    const refs = await resolveRefs(trx, ctx.tenantId, uses);
-    applyDefaults(def, header, input.master, rows, refs);
+    const draft: Draft = { header, rows };
+    const refs = await resolveRefs(trx, ctx.tenantId, refsOf(def, header, rows));
+    applyDefaults(def, header, input.master, linesOf(def, draft), refs);
 
     if (def.kind === 'master') {
-      const exists = await loadRecord(trx, ctx.tenantId, def, header.code as string);
-      if (exists) throw duplicate(def, 'code', header.code);
+      if (await loadRecord(trx, ctx.tenantId, def, header.code as string, 'code'))
+        throw duplicate(def, 'code', header.code);
+      // Integer keys of masters: a stock item's dockey, a tax code's autokey.
+      for (const f of def.fields.filter(
+        (x) => x.readOnly && x.type === 'integer' && /^(dockey|autokey)$/.test(x.name),
+      ))
+        header[f.name] = await nextCounter(trx, ctx.tenantId, `${f.name}:${storageName(def)}`, 1);
     } else {
       if (typeof header.docno === 'string' && header.docno !== '') {
         await assertDocnoFree(trx, ctx.tenantId, def, header.docno);
       } else {
         header.docno = await nextDocno(trx, ctx.tenantId, def);
       }
-      header.dockey = await nextCounter(trx, ctx.tenantId, `dockey:${def.name}`, 1);
+      header.dockey = await nextCounter(trx, ctx.tenantId, `dockey:${storageName(def)}`, 1);
     }
-    numberSeq(rows);
-    computeDocument(def, header, rows, await taxRatesOf(trx, ctx.tenantId, rows, refs));
+    const affected = await computeDraft(ctx, trx, def, draft, refs);
     header.updatecount = 1;
     header.lastmodified = now;
     await trx
       .insertInto(masterTable(def))
       .values({ tenant_id: ctx.tenantId, ...header })
       .execute();
-    await insertDetail(trx, ctx.tenantId, def, header[def.keyField] as string | number, rows);
-    return recordOf(def, header, rows);
+    for (const [detail, list] of rows)
+      await insertDetail(trx, ctx.tenantId, def, detail, linkOf(def, header), list);
+    await settle(ctx, trx, def, draft, affected);
+    return recordOf(def, draft);
   });
 }
 
@@ -510,24 +653,60 @@ async function insertDetail(
   trx: DataTx,
   tenantId: string,
   def: ResourceDef,
+  detail: DetailDef,
   parent: string | number,
   rows: Row[],
 ) {
-  if (!def.detail || rows.length === 0) return;
-  const last = await nextCounter(trx, tenantId, `dtlkey:${def.name}`, rows.length);
+  if (rows.length === 0) return;
+  const base = storageName(def);
+  const counter = detail.table === 'dtl' ? `dtlkey:${base}` : `dtlkey:${base}:${detail.table}`;
+  const last = await nextCounter(trx, tenantId, counter, rows.length);
   const link = detailLinkField(def);
   rows.forEach((row, i) => {
     row.dtlkey = last - rows.length + 1 + i;
     row[link] = parent;
   });
   const values = rows.map((row) => ({ tenant_id: tenantId, ...stripMarks(row) }));
-  await trx.insertInto(detailTable(def)).values(values).execute();
+  await trx.insertInto(detailTable(def, detail)).values(values).execute();
+}
+
+/** Are two stored values the same (decimals by value)? */
+function sameValue(field: FieldDef, a: unknown, b: unknown): boolean {
+  if (a === null || a === undefined || b === null || b === undefined) return (a ?? null) === (b ?? null);
+  if (field.type === 'decimal') return new Decimal(String(a)).eq(new Decimal(String(b)));
+  if (field.type === 'integer' || field.type === 'boolean') return Number(a) === Number(b);
+  return String(a) === String(b);
 }
 
 /**
- * `PUT /{resource}/{key}`: `updatecount` must be the stored value + 1, else RECORD_CHANGED and
- * nothing changes. The conditional UPDATE (… WHERE updatecount = n - 1) makes two racing
- * updates safe on both engines: exactly one matches the row.
+ * Read-only fields an update sent: each must equal the stored value or the value just computed
+ * (a record read from the API and sent back, changed or not); anything else is a 400 naming it.
+ */
+function checkEchoed(
+  fields: readonly FieldDef[],
+  echoed: Row,
+  stored: Record<string, unknown> | undefined,
+  computed: Row,
+  path: string,
+  problems: Problems,
+): void {
+  for (const field of fields) {
+    if (!(field.name in echoed) || field.name === 'lastmodified' || field.name === 'updatecount') continue;
+    const sent = echoed[field.name];
+    if (sameValue(field, sent, computed[field.name])) continue;
+    if (stored && sameValue(field, sent, stored[field.name])) continue;
+    problems.add(
+      `${path}${field.name}`,
+      `is computed by the server and cannot be changed (sent ${JSON.stringify(sent)}, it is ${JSON.stringify(computed[field.name] ?? null)})`,
+    );
+  }
+}
+
+/**
+ * `PUT /{resource}/{key}`. Documents: `updatecount` must be the stored value + 1, else
+ * RECORD_CHANGED and nothing changes. Masters: the same when sent; without it the update applies.
+ * The conditional UPDATE (… WHERE updatecount = n - 1) makes two racing updates safe on both
+ * engines: exactly one matches the row.
  */
 export async function updateRecord(
   ctx: DataContext,
@@ -537,64 +716,121 @@ export async function updateRecord(
 ): Promise<Record<string, unknown>> {
   const key = keyOf(def, rawKey);
   const input = parseBody(def, body, 'update');
-  if (def.kind === 'master' && 'code' in input.master && input.master.code !== key) {
-    throw bad(def, 'code cannot be changed (it is the key); create a new record instead');
-  }
-  const wanted = input.updatecount as number;
   const now = unixNow(ctx.clock);
   return inTransaction(ctx, def, async (trx) => {
     const stored = await loadRecord(trx, ctx.tenantId, def, key);
     if (!stored) throw notFound(def, key);
+    if (def.kind === 'master' && 'code' in input.master && input.master.code !== stored.code) {
+      throw bad(
+        def,
+        'code cannot be changed (it is what other records refer to); create a new record instead',
+      );
+    }
+    const storedCount = Number(stored.updatecount);
+    const wanted = input.updatecount ?? storedCount + 1;
     const changed = () =>
       new AppError('RECORD_CHANGED', RECORD_CHANGED_MESSAGE, {
-        storedUpdatecount: Number(stored.updatecount),
+        storedUpdatecount: storedCount,
         hint: 'send the stored updatecount + 1',
       });
-    if (Number(stored.updatecount) + 1 !== wanted) throw changed();
+    if (storedCount + 1 !== wanted) throw changed();
 
     const header: Row = {};
     for (const f of def.fields) header[f.name] = (stored[f.name] ?? null) as Row[string];
     Object.assign(header, input.master);
+    header[UDF_COLUMN] = udfColumn({ ...udfOf(stored), ...input.udf });
     const problems = new Problems();
     for (const f of def.fields) {
       if (f.required && (header[f.name] === null || header[f.name] === ''))
         problems.add(f.name, 'is required');
     }
 
-    const existing = (await loadDetail(trx, ctx.tenantId, def, [key])).get(key) ?? [];
-    const existingByKey = new Map(existing.map((r) => [Number(r.dtlkey), r]));
-    let rows: Row[];
-    const kept = new Set<number>();
-    const inserted: Row[] = [];
+    const parent = linkOf(def, stored);
+    const existingAll = (await loadDetails(trx, ctx.tenantId, def, [parent])).get(parent);
+    const rows = new Map<DetailDef, Row[]>();
+    const inserted = new Set<Row>();
+    const kept = new Map<DetailDef, Set<number>>();
+    const sentRows = new Map<Row, DetailInput>();
     const uses: RefUse[] = [];
     collectRefs(def.fields, input.master, '', uses);
-    if (input.detail === undefined) {
-      rows = existing.map((r) => ({ ...(r as Row) }));
-    } else {
-      rows = input.detail.map((d, i) => {
-        collectRefs(def.detail?.fields ?? [], d.values, `${def.detail?.name}[${i}].`, uses);
-        const old = d.dtlkey !== null && !kept.has(d.dtlkey) ? existingByKey.get(d.dtlkey) : undefined;
+    for (const detail of def.details) {
+      const existing = existingAll?.get(detail.name) ?? [];
+      const existingByKey = new Map(existing.map((r) => [Number(r.dtlkey), r]));
+      const keep = new Set<number>();
+      kept.set(detail, keep);
+      const sent = input.details.get(detail.name);
+      if (sent === undefined) {
+        rows.set(
+          detail,
+          existing.map((r) => ({ ...(r as Row) })),
+        );
+        continue;
+      }
+      const list = sent.map((d, i) => {
+        collectRefs(detail.fields, d.values, `${detail.name}[${i}].`, uses);
+        const old = d.dtlkey !== null && !keep.has(d.dtlkey) ? existingByKey.get(d.dtlkey) : undefined;
+        let row: Row;
         if (old) {
-          kept.add(d.dtlkey as number);
-          return { ...(old as Row), ...d.values };
+          keep.add(d.dtlkey as number);
+          const merged: Row = { ...(old as Row), ...d.values };
+          if (Object.keys(d.udf).length > 0) merged[UDF_COLUMN] = udfColumn({ ...udfOf(old), ...d.udf });
+          row = merged;
+        } else {
+          // No dtlkey, -1, or a dtlkey this record does not have: a new row.
+          row = newDetailRow(def, detail, d);
+          inserted.add(row);
         }
-        // No dtlkey, -1, or a dtlkey this record does not have: a new row.
-        const row = newDetailRow(def, { dtlkey: null, values: d.values });
-        inserted.push(row);
+        sentRows.set(row, d);
         return row;
       });
+      checkDetailRequired(detail, list, problems);
+      rows.set(detail, list);
     }
-    checkDetailRequired(def, rows, problems);
     problems.throwIfAny(def.name);
+    const draft: Draft = { header, rows };
     const refs = await resolveRefs(trx, ctx.tenantId, uses);
-    applyDefaults(def, header, { ...stored, ...input.master } as Row, inserted, refs);
+    applyDefaults(
+      def,
+      header,
+      { ...stored, ...input.master } as Row,
+      linesOf(def, draft).filter((r) => inserted.has(r)),
+      refs,
+    );
     if (def.kind === 'document' && header.docno !== stored.docno) {
       if (typeof header.docno !== 'string' || header.docno === '') throw bad(def, 'docno must not be empty');
       await assertDocnoFree(trx, ctx.tenantId, def, header.docno);
     }
-    numberSeq(rows);
-    const before = new Map(rows.map((r) => [r, JSON.stringify(r)]));
-    computeDocument(def, header, rows, await taxRatesOf(trx, ctx.tenantId, rows, refs));
+    // What was settled before this update: its open amounts are recounted too.
+    const before: DocRef[] = knockOffRows(def, {
+      header,
+      rows: new Map(def.details.map((d) => [d, (existingAll?.get(d.name) ?? []) as Row[]])),
+    })
+      .filter((r) => typeof r.refresource === 'string')
+      .map((r) => ({ resource: String(r.refresource), dockey: Number(r.refdockey) }));
+    const snapshot = new Map<Row, string>();
+    for (const list of rows.values()) for (const r of list) snapshot.set(r, JSON.stringify(r));
+    const affected = await computeDraft(ctx, trx, def, draft, refs);
+
+    // Computed fields sent back must be unchanged (or what the server computes now).
+    const echoProblems = new Problems();
+    checkEchoed(def.fields, input.echoed, { ...stored, [def.keyField]: key }, header, '', echoProblems);
+    for (const [detail, list] of rows) {
+      const existingByKey = new Map((existingAll?.get(detail.name) ?? []).map((r) => [Number(r.dtlkey), r]));
+      list.forEach((row, i) => {
+        const d = sentRows.get(row);
+        if (!d || inserted.has(row)) return; // a new row's computed fields are ignored, as on create
+        checkEchoed(
+          detailFields(def, detail),
+          d.echoed,
+          existingByKey.get(Number(row.dtlkey)),
+          row,
+          `${detail.name}[${i}].`,
+          echoProblems,
+        );
+      });
+    }
+    echoProblems.throwIfAny(def.name);
+
     header.updatecount = wanted;
     header.lastmodified = now;
     const { [def.keyField]: _key, ...changes } = header;
@@ -607,57 +843,98 @@ export async function updateRecord(
       .executeTakeFirst();
     if (Number(result.numUpdatedRows) !== 1) throw changed();
 
-    if (def.detail) {
-      const link = detailLinkField(def);
-      const removed = existing.map((r) => Number(r.dtlkey)).filter((k) => !kept.has(k));
-      if (input.detail !== undefined && removed.length > 0) {
+    const link = detailLinkField(def);
+    for (const detail of def.details) {
+      const list = rows.get(detail) ?? [];
+      const existing = existingAll?.get(detail.name) ?? [];
+      const keep = kept.get(detail) as Set<number>;
+      const removed = existing.map((r) => Number(r.dtlkey)).filter((k) => !keep.has(k));
+      if (input.details.has(detail.name) && removed.length > 0) {
         await trx
-          .deleteFrom(detailTable(def))
+          .deleteFrom(detailTable(def, detail))
           .where('tenant_id', '=', ctx.tenantId)
           .where('dtlkey', 'in', removed)
           .execute();
       }
-      for (const row of rows) {
-        if (inserted.includes(row)) continue;
+      const existingByKey = new Map(existing.map((r) => [Number(r.dtlkey), r]));
+      for (const row of list) {
+        if (inserted.has(row)) continue;
         const original = existingByKey.get(Number(row.dtlkey));
         // Untouched rows whose computed values did not change need no write.
         if (
           original &&
-          before.get(row) === JSON.stringify(original) &&
-          JSON.stringify(row) === before.get(row)
+          snapshot.get(row) === JSON.stringify(original) &&
+          JSON.stringify(row) === snapshot.get(row)
         ) {
           continue;
         }
         const { dtlkey, [link]: _parent, ...rest } = row;
         await trx
-          .updateTable(detailTable(def))
+          .updateTable(detailTable(def, detail))
           .set(stripMarks(rest))
           .where('tenant_id', '=', ctx.tenantId)
           .where('dtlkey', '=', dtlkey as number)
           .execute();
       }
-      await insertDetail(trx, ctx.tenantId, def, key, inserted);
+      await insertDetail(
+        trx,
+        ctx.tenantId,
+        def,
+        detail,
+        parent,
+        list.filter((r) => inserted.has(r)),
+      );
     }
-    return recordOf(def, header, rows);
+    const all = [...before];
+    for (const a of affected)
+      if (!all.some((b) => b.resource === a.resource && b.dockey === a.dockey)) all.push(a);
+    await settle(ctx, trx, def, draft, all);
+    return recordOf(def, draft);
   });
 }
 
-/** `DELETE /{resource}/{key}`: the record and its detail. */
+/** `DELETE /{resource}/{key}`: the record and its detail. A document others settle is refused. */
 export async function deleteRecord(ctx: DataContext, def: ResourceDef, rawKey: string): Promise<void> {
   const key = keyOf(def, rawKey);
   await ctx.db.transaction().execute(async (trx) => {
-    const result = await trx
+    const stored = await loadRecord(trx, ctx.tenantId, def, key);
+    if (!stored) throw notFound(def, key);
+    if (def.knockOffTarget) {
+      const by = await settledBy(trx, ctx.tenantId, resourceByName(storageName(def)) ?? def, Number(key));
+      if (by.length > 0) {
+        throw new AppError(
+          'CONFLICT',
+          `${def.name} ${stored.docno} is knocked off by ${by.map((b) => `${b.resource} ${b.docno}`).join(', ')}; delete or change those first`,
+        );
+      }
+    }
+    let affected: DocRef[] = [];
+    const ko = def.details.find((d) => d.name === KNOCKOFF_DETAIL);
+    if (ko) {
+      const rows: Array<{ refresource: string | null; refdockey: number | null }> = await trx
+        .selectFrom(detailTable(def, ko))
+        .select(['refresource', 'refdockey'])
+        .where('tenant_id', '=', ctx.tenantId)
+        .where('dockey', '=', Number(key))
+        .execute();
+      affected = rows
+        .filter((r) => r.refresource !== null && r.refdockey !== null)
+        .map((r) => ({ resource: String(r.refresource), dockey: Number(r.refdockey) }));
+      await lockDocuments(trx, ctx.engine, ctx.tenantId, affected);
+    }
+    await trx
       .deleteFrom(masterTable(def))
       .where('tenant_id', '=', ctx.tenantId)
       .where(def.keyField, '=', key)
-      .executeTakeFirst();
-    if (Number(result.numDeletedRows) !== 1) throw notFound(def, key);
-    if (def.detail) {
+      .execute();
+    const parent = linkOf(def, stored);
+    for (const detail of def.details) {
       await trx
-        .deleteFrom(detailTable(def))
+        .deleteFrom(detailTable(def, detail))
         .where('tenant_id', '=', ctx.tenantId)
-        .where(detailLinkField(def), '=', key)
+        .where(detailLinkField(def), '=', parent)
         .execute();
     }
+    if (affected.length > 0) await recountOpen(trx, ctx.tenantId, affected);
   });
 }

@@ -3,8 +3,16 @@
  * Every problem is collected (with the field's path) so one 400 names all of them.
  */
 import { Decimal as BaseDecimal } from 'decimal.js';
+import { distance } from 'fastest-levenshtein';
 import { AppError } from '../errors.js';
-import { detailFields, type FieldDef, NEW_DOCNO, type ResourceDef } from './registry.js';
+import {
+  type DetailDef,
+  detailFields,
+  type FieldDef,
+  NEW_DOCNO,
+  type ResourceDef,
+  UDF_PATTERN,
+} from './registry.js';
 
 /**
  * decimal.js with room for every value the API accepts (15 integer digits × 15 integer digits plus
@@ -72,7 +80,12 @@ export function parseValue(field: FieldDef, value: unknown): { value: StoredValu
       if (typeof text !== 'string' || !DECIMAL.test(text.trim())) {
         return { error: `must be a decimal string such as "${toFixedScale(0, scale)}"` };
       }
-      const places = text.trim().split('.')[1]?.length ?? 0;
+      // Extra decimal places are fine when they are zeros ("12.50000000" from an 8-place client).
+      const places =
+        text
+          .trim()
+          .replace(/(\.\d*?)0+$/, '$1')
+          .split('.')[1]?.length ?? 0;
       if (places > scale) return { error: `must have at most ${scale} decimal places` };
       return { value: toFixedScale(text.trim(), scale) };
     }
@@ -112,13 +125,22 @@ export interface DetailInput {
   /** A dtlkey the client sent (positive), or null for "insert". */
   dtlkey: number | null;
   values: Row;
+  /** `udf_*` values sent for this row. */
+  udf: UdfValues;
+  /** Read-only fields the client sent, parsed: an update checks them against the row. */
+  echoed: Row;
 }
+
+/** User-defined fields of a record or row: `udf_*` names to JSON scalars. */
+export type UdfValues = Record<string, string | number | boolean | null>;
 
 export interface ParsedInput {
   master: Row;
-  /** undefined: the client sent no detail array (PUT leaves the detail alone). */
-  detail: DetailInput[] | undefined;
+  /** Detail arrays the client sent, by name; a missing one is left alone by PUT. */
+  details: Map<string, DetailInput[]>;
   updatecount: number | undefined;
+  udf: UdfValues;
+  echoed: Row;
 }
 
 export class Problems {
@@ -138,10 +160,85 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+const UDF_VALUE_MAX = 4000;
+const UDF_MAX_PER_ROW = 100;
+
+function parseUdf(key: string, value: unknown, into: UdfValues, path: string, problems: Problems): void {
+  if (Object.keys(into).length >= UDF_MAX_PER_ROW) {
+    problems.add(path, `has more than ${UDF_MAX_PER_ROW} udf_ fields`);
+    return;
+  }
+  if (typeof value === 'string') {
+    if (value.length > UDF_VALUE_MAX) problems.add(path, `must be at most ${UDF_VALUE_MAX} characters`);
+    else if (value.includes('\u0000')) problems.add(path, 'must not contain a NUL character');
+    else into[key.toLowerCase()] = value;
+  } else if (
+    value === null ||
+    typeof value === 'boolean' ||
+    (typeof value === 'number' && Number.isFinite(value))
+  ) {
+    into[key.toLowerCase()] = value;
+  } else {
+    problems.add(path, 'must be a string, number, true/false or null (user-defined fields hold one value)');
+  }
+}
+
+/** "is not a field …", with the names closest to a misspelling. */
+function unknownField(key: string, known: readonly string[], what: string): string {
+  const lower = key.toLowerCase();
+  const near = known
+    .map((name) => ({ name, d: distance(lower, name) }))
+    .filter((c) => c.d <= Math.max(2, Math.floor(lower.length / 4)))
+    .sort((a, b) => a.d - b.d || a.name.localeCompare(b.name))
+    .slice(0, 3)
+    .map((c) => c.name);
+  const hint = near.length > 0 ? `; did you mean ${near.join(', ')}?` : '';
+  return `is not a field of this ${what}${hint} (user-defined fields start with udf_)`;
+}
+
+interface FieldLookup {
+  byName: Map<string, FieldDef>;
+  known: string[];
+}
+
+function lookupOf(fields: readonly FieldDef[], ignored: readonly string[] = []): FieldLookup {
+  const byName = new Map<string, FieldDef>();
+  for (const f of fields) {
+    byName.set(f.name, f);
+    for (const a of f.aliases ?? []) byName.set(a, f);
+  }
+  return { byName, known: [...fields.map((f) => f.name), ...ignored] };
+}
+
+const LOOKUPS = new WeakMap<object, FieldLookup>();
+function cachedLookup(owner: object, fields: readonly FieldDef[], ignored?: readonly string[]): FieldLookup {
+  let found = LOOKUPS.get(owner);
+  if (!found) {
+    found = lookupOf(fields, ignored);
+    LOOKUPS.set(owner, found);
+  }
+  return found;
+}
+
 /**
- * Parse a POST/PUT body. Read-only fields (dockey, docamt, amounts, lastmodified…) are ignored so
- * a record read from the API can be sent back; unknown fields are errors (a typo must not be a
- * silent no-op).
+ * A read-only field sent in an update, kept for the check against the stored and computed
+ * values. Clients echo what they read, in their own spelling: `""` (nothing), a percent with its
+ * sign (`"6%"`), a number for a decimal. Those are read as the value they mean.
+ */
+function echo(field: FieldDef, value: unknown, into: Row, path: string, problems: Problems): void {
+  if (value === '' || value === undefined) return;
+  const plain =
+    field.type === 'decimal' && typeof value === 'string' ? value.trim().replace(/%$/, '') : value;
+  const parsed = parseValue({ ...field, required: false }, plain);
+  if ('error' in parsed) problems.add(path, parsed.error);
+  else into[field.name] = parsed.value;
+}
+
+/**
+ * Parse a POST/PUT body. Unknown fields are errors naming the closest known ones (a typo must
+ * not be a silent no-op); `udf_*` fields are user-defined and kept as sent. Read-only fields
+ * (dockey, docamt, amounts…) are parsed and returned in `echoed`: a create ignores them, an
+ * update checks them, so a record read from the API can be sent back.
  */
 export function parseBody(def: ResourceDef, body: unknown, mode: 'create' | 'update'): ParsedInput {
   const problems = new Problems();
@@ -149,39 +246,63 @@ export function parseBody(def: ResourceDef, body: unknown, mode: 'create' | 'upd
     throw new AppError('VALIDATION_FAILED', `${def.name}: the body must be a JSON object`);
   }
   const master: Row = {};
-  let detail: DetailInput[] | undefined;
+  const echoed: Row = {};
+  const udf: UdfValues = {};
+  const details = new Map<string, DetailInput[]>();
   let updatecount: number | undefined;
-  const byName = new Map(def.fields.map((f) => [f.name, f]));
+  const ignored = new Set(def.ignored ?? []);
+  const { byName, known } = cachedLookup(def, def.fields, [
+    ...(def.ignored ?? []),
+    ...def.details.map((d) => d.name),
+  ]);
   for (const [key, value] of Object.entries(body)) {
-    if (def.detail && key === def.detail.name) {
-      detail = parseDetail(def, value, problems);
+    const detail = def.details.find((d) => d.name === key);
+    if (detail) {
+      const rows = parseDetail(def, detail, value, problems, mode);
+      if (rows) details.set(key, rows);
       continue;
     }
+    if (UDF_PATTERN.test(key)) {
+      parseUdf(key, value, udf, key, problems);
+      continue;
+    }
+    if (ignored.has(key)) continue;
     const field = byName.get(key);
     if (!field) {
-      problems.add(key, 'is not a field of this resource');
+      problems.add(key, unknownField(key, known, 'resource'));
       continue;
     }
+    if (field.name in master && field.name !== key) continue; // the current name wins over an older one
     if (key === 'updatecount') {
-      if (mode === 'update') {
+      if (mode === 'update' && value !== null) {
         if (typeof value !== 'number' || !Number.isSafeInteger(value))
           problems.add(key, 'must be an integer');
         else updatecount = value;
       }
       continue;
     }
-    if (field.readOnly) continue;
-    if (key === 'docno' && value === NEW_DOCNO) {
+    if (key === 'docno' && (value === NEW_DOCNO || value === '')) {
       if (mode === 'create') continue;
-      problems.add(key, `cannot be "${NEW_DOCNO}" on update`);
+      problems.add(key, `cannot be ${value === '' ? 'empty' : `"${NEW_DOCNO}"`} on update`);
+      continue;
+    }
+    if (field.readOnly) {
+      if (mode === 'update') echo(field, value, echoed, key, problems);
       continue;
     }
     const parsed = parseValue(field, value);
     if ('error' in parsed) problems.add(key, parsed.error);
-    else master[key] = parsed.value;
+    else master[field.name] = parsed.value;
   }
+  if (mode === 'update' && def.kind === 'master' && Object.keys(body).length === 0) {
+    problems.add('body', 'is empty: it changes nothing; send the fields to change');
+    problems.throwIfAny(def.name);
+  }
+  // Documents keep SQL Account's data-entry rule: an update sends the stored updatecount + 1.
+  // Masters may leave it out, as the official samples for agents, customers and items do.
   if (
     mode === 'update' &&
+    def.kind === 'document' &&
     updatecount === undefined &&
     !problems.list.some((p) => p.startsWith('updatecount'))
   ) {
@@ -195,11 +316,17 @@ export function parseBody(def: ResourceDef, body: unknown, mode: 'create' | 'upd
     }
   }
   problems.throwIfAny(def.name);
-  return { master, detail, updatecount };
+  return { master, details, updatecount, udf, echoed };
 }
 
-function parseDetail(def: ResourceDef, value: unknown, problems: Problems): DetailInput[] | undefined {
-  const name = def.detail?.name ?? 'detail';
+function parseDetail(
+  def: ResourceDef,
+  detail: DetailDef,
+  value: unknown,
+  problems: Problems,
+  mode: 'create' | 'update',
+): DetailInput[] | undefined {
+  const name = detail.name;
   if (!Array.isArray(value)) {
     problems.add(name, 'must be an array');
     return undefined;
@@ -208,22 +335,30 @@ function parseDetail(def: ResourceDef, value: unknown, problems: Problems): Deta
     problems.add(name, 'must have at most 500 rows');
     return undefined;
   }
-  const fields = detailFields(def);
-  const byName = new Map(fields.map((f) => [f.name, f]));
+  const { byName, known } = cachedLookup(detail, detailFields(def, detail), detail.ignored);
+  const ignored = new Set(detail.ignored ?? []);
   return value.map((item, i) => {
     const path = `${name}[${i}]`;
     const values: Row = {};
+    const echoed: Row = {};
+    const udf: UdfValues = {};
     let dtlkey: number | null = null;
     if (!isPlainObject(item)) {
       problems.add(path, 'must be an object');
-      return { dtlkey, values };
+      return { dtlkey, values, udf, echoed };
     }
     for (const [key, v] of Object.entries(item)) {
-      const field = byName.get(key);
-      if (!field) {
-        problems.add(`${path}.${key}`, 'is not a field of this detail row');
+      if (UDF_PATTERN.test(key)) {
+        parseUdf(key, v, udf, `${path}.${key}`, problems);
         continue;
       }
+      if (ignored.has(key)) continue;
+      const field = byName.get(key);
+      if (!field) {
+        problems.add(`${path}.${key}`, unknownField(key, known, 'detail row'));
+        continue;
+      }
+      if (field.name in values && field.name !== key) continue;
       if (key === 'dtlkey') {
         if (v === null || v === undefined) continue;
         if (typeof v !== 'number' || !Number.isSafeInteger(v))
@@ -231,12 +366,15 @@ function parseDetail(def: ResourceDef, value: unknown, problems: Problems): Deta
         else if (v > 0) dtlkey = v;
         continue;
       }
-      if (field.readOnly) continue;
+      if (field.readOnly) {
+        if (mode === 'update') echo(field, v, echoed, `${path}.${key}`, problems);
+        continue;
+      }
       const parsed = parseValue(field, v);
       if ('error' in parsed) problems.add(`${path}.${key}`, parsed.error);
-      else values[key] = parsed.value;
+      else values[field.name] = parsed.value;
     }
-    return { dtlkey, values };
+    return { dtlkey, values, udf, echoed };
   });
 }
 

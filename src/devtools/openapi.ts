@@ -8,8 +8,8 @@
  * component schemas, responses and security schemes they refer to); `buildOpenApi` wraps them
  * into a document of the data API alone.
  */
-import type { TSchema } from '@sinclair/typebox';
-import { RESOURCES } from '../accounting/registry.js';
+import { type TSchema, Type } from '@sinclair/typebox';
+import { ROUTED } from '../accounting/registry.js';
 import {
   DATA_SCHEMAS,
   type DataOperation,
@@ -46,6 +46,18 @@ export interface DataApiOpenApi {
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
 /**
+ * A data API error (src/http/errors.ts): the envelope every route answers, plus a top-level
+ * `message` equal to `error.message`, where SQL Account clients read it.
+ */
+export const DataErrorBody = Type.Object({
+  message: Type.String({ description: 'the same text as error.message (SQL Account clients read it here)' }),
+  error: ErrorBody.properties.error,
+});
+
+/** The bytes of a PDF answer. */
+const PDF_SCHEMA = { type: 'string', format: 'binary' };
+
+/**
  * Plain JSON of a TypeBox schema (its symbols dropped), where every nested schema object that is
  * a component is replaced by a `$ref` to it: the components are found by identity, so this
  * cannot confuse two schemas that merely look alike.
@@ -63,7 +75,7 @@ function plain(schema: unknown, components: ReadonlyMap<object, string>, top = t
 /** The components of each resource, by the schema objects they are made of. */
 function componentsOf(all: readonly ResourceSchemas[]): Map<object, string> {
   const components = new Map<object, string>([
-    [ErrorBody, 'Error'],
+    [DataErrorBody, 'DataError'],
     [Pagination, 'Pagination'],
   ]);
   for (const s of all) {
@@ -79,7 +91,7 @@ function componentsOf(all: readonly ResourceSchemas[]): Map<object, string> {
 const errorResponse = (codes: readonly ErrorCode[]): Json => ({
   description: codes.map((c) => `\`${c}\``).join(', '),
   'x-error-codes': [...codes],
-  content: { 'application/json': { schema: ref('Error') } },
+  content: { 'application/json': { schema: ref('DataError') } },
 });
 
 function byStatus(codes: Iterable<ErrorCode>): Map<number, ErrorCode[]> {
@@ -132,10 +144,12 @@ function parameters(op: DataOperation, keyField: string, components: Map<object,
 function operationObject(op: DataOperation, keyField: string, components: Map<object, string>): Json {
   const responses: Record<string, Json> = {};
   for (const [status, body] of Object.entries(op.response)) {
+    // A success that can also be a PDF (documents' get) lists it as a second content type.
+    const pdf = op.pdf && Number(status) < 300 ? { 'application/pdf': { schema: PDF_SCHEMA } } : {};
     responses[status] = body
       ? {
           description: String((body.properties.data as Json | undefined)?.description ?? 'success'),
-          content: { 'application/json': { schema: plain(body, components) } },
+          content: { 'application/json': { schema: plain(body, components) }, ...pdf },
         }
       : { description: 'no content' };
   }
@@ -201,7 +215,10 @@ export function dataApiOpenApi(options: Pick<OpenApiOptions, 'region' | 'service
   return {
     paths,
     schemas,
-    tags: RESOURCES.map((r) => ({ name: r.title, description: `${r.kind} \`/${r.name}/\`` })),
+    tags: ROUTED.map((r) => ({
+      name: r.title,
+      description: `${r.kind} \`/${r.name}/\`${r.table ? ` (the same records as \`/${r.table}/\`)` : ''}`,
+    })),
     responses: commonResponses(),
     securitySchemes: securitySchemes(options),
   };

@@ -16,6 +16,9 @@ import type { TSchema } from '@sinclair/typebox';
 import type { ResourceDef } from '../accounting/registry.js';
 import { DATA_SCHEMAS, editableField, exampleOf, type ResourceSchemas } from '../accounting/schemas.js';
 
+/** One folder per resource: the aliases (`/tax/`…) reach the same records, so they get none. */
+const RESOURCE_SCHEMAS = DATA_SCHEMAS.filter((s) => s.def.table === undefined);
+
 export interface PostmanOptions {
   baseUrl: string;
   region: string;
@@ -101,11 +104,12 @@ function shapeTests(
   return lines;
 }
 
-/** The detail row schema of a record schema, if the resource has detail rows. */
+/** The first detail array's row schema of a record schema, if the resource has detail rows. */
 function detailOf(s: ResourceSchemas): { name: string; row: TSchema } | undefined {
-  if (!s.def.detail) return undefined;
-  const array = (s.record.properties as Record<string, TSchema>)[s.def.detail.name] as TSchema;
-  return { name: s.def.detail.name, row: array.items as TSchema };
+  const first = s.def.details[0];
+  if (!first) return undefined;
+  const array = (s.record.properties as Record<string, TSchema>)[first.name] as TSchema;
+  return { name: first.name, row: array.items as TSchema };
 }
 
 /** The indexed field the Find request filters by: the document number, else the code. */
@@ -300,14 +304,14 @@ export function buildPostmanCollection(options: PostmanOptions): Record<string, 
         name: 'Read',
         description:
           'GET requests only, a folder per resource: needs `<resource>:read` (`*:read` for all of it). Nothing is changed.',
-        item: DATA_SCHEMAS.map(readFolder),
+        item: RESOURCE_SCHEMAS.map(readFolder),
       },
       {
         id: 'write',
         name: 'Write',
         description:
           'Per resource: create a sample record, update it, delete it. Needs `<resource>:write`; the samples refer to the demo data (LATCHKEY_DEMO_DATA=1).',
-        item: DATA_SCHEMAS.map(writeFolder),
+        item: RESOURCE_SCHEMAS.map(writeFolder),
       },
     ],
   };

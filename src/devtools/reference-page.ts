@@ -62,20 +62,25 @@ const filterNames = (query: TObject, skip: readonly string[]) =>
 function section(s: ResourceSchemas): string {
   const r = s.def;
   const key = r.keyField;
-  const detail = r.detail ? (propertiesOf(s.record)[r.detail.name]?.items as TSchema) : undefined;
-  const detailInput = r.detail ? (propertiesOf(s.createBody)[r.detail.name]?.items as TSchema) : undefined;
+  const details = r.details
+    .map((d) => {
+      const rows = propertiesOf(s.record)[d.name]?.items as TSchema | undefined;
+      const input = propertiesOf(s.createBody)[d.name]?.items as TSchema | undefined;
+      return rows ? `<h3><code>${d.name}</code> rows</h3>${fieldTable(rows, input)}` : '';
+    })
+    .join('\n');
   const listFilters = filterNames(s.listQuery, ['offset', 'limit', 'lastmodified']);
   const findFilters = filterNames(s.findQuery, ['offset', 'limit', 'lastmodified']);
   return `<section id="${r.name}">
-<h2>${esc(r.title)} <small><code>/${r.name}/</code> · ${r.kind}</small></h2>
+<h2>${esc(r.title)} <small><code>/${r.name}/</code> · ${r.kind}${r.table ? ` · another path for <code>/${r.table}/</code>` : ''}</small></h2>
 <ul>
 <li><code>GET /${r.name}/?field=value&amp;offset=0&amp;limit=50&amp;lastmodified=&lt;unix&gt;</code> — list, master fields only (<code>${esc(r.permissions.read)}</code>); filters: ${listFilters.map((f) => `<code>${esc(f)}</code>`).join(', ')}</li>
 <li><code>GET /${r.name}/*?${findFilters.map((f) => `${f}=…`).join('&amp;')}</code> — one record with its detail, by indexed fields</li>
 <li><code>GET /${r.name}/{${key}}</code> — one record with its detail</li>
-<li><code>POST /${r.name}</code>, <code>PUT /${r.name}/{${key}}</code> (with <code>updatecount</code> + 1), <code>DELETE /${r.name}/{${key}}</code> (<code>${esc(r.permissions.write)}</code>)</li>
+<li><code>POST /${r.name}</code>, <code>PUT /${r.name}/{${key}}</code> (${r.kind === 'document' ? 'with <code>updatecount</code> + 1' : '<code>updatecount</code> + 1 optional'}), <code>DELETE /${r.name}/{${key}}</code> (<code>${esc(r.permissions.write)}</code>)</li>
 </ul>
 ${fieldTable(s.record, s.createBody)}
-${r.detail && detail ? `<h3><code>${r.detail.name}</code> rows</h3>${fieldTable(detail, detailInput)}` : ''}
+${details}
 <details><summary>sample bodies</summary><p>POST</p><pre>${esc(JSON.stringify(exampleOf(s.createBody), null, 2))}</pre>
 <p>PUT</p><pre>${esc(JSON.stringify(exampleOf(s.updateBody), null, 2))}</pre></details>
 </section>`;

@@ -4,42 +4,13 @@
  * (e.g. `iam:keys:manage`). Patterns may use `*` for one segment (`*:read` = read any data
  * resource, `iam:*:read`), and a final `*` matches the rest (`*` = everything, `iam:*`).
  */
+import { RESOURCES } from '../accounting/registry.js';
 
-/** The data resources of the accounting API (SQL Account's names). */
-export const DATA_RESOURCES = [
-  'agent',
-  'area',
-  'currency',
-  'customer',
-  'supplier',
-  'stockgroup',
-  'stockitem',
-  'project',
-  'location',
-  'taxcode',
-  'account',
-  'terms',
-  'salesquotation',
-  'salesorder',
-  'deliveryorder',
-  'salesinvoice',
-  'cashsales',
-  'salescreditnote',
-  'salesdebitnote',
-  'purchaseorder',
-  'goodsreceived',
-  'purchaseinvoice',
-  'purchasereturn',
-  'customerpayment',
-  'supplierpayment',
-  'journalentry',
-  'paymentvoucher',
-  'officialreceipt',
-  'stockreceived',
-  'stockissue',
-  'stockadjustment',
-  'stocktransfer',
-] as const;
+/**
+ * The data resources of the accounting API (SQL Account's names), from the registry. An alias
+ * path (`/tax/` for `/taxcode/`) needs its resource's permissions, so it adds none.
+ */
+export const DATA_RESOURCES: readonly string[] = RESOURCES.map((r) => r.name);
 
 export const IAM_PERMISSIONS = [
   'iam:users:read',

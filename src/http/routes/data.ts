@@ -11,7 +11,10 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { seedDemoOnFirstStart } from '../../accounting/demo.js';
-import { RESOURCES, type ResourceDef } from '../../accounting/registry.js';
+import { PDF_MEDIA_TYPE, pdfRequested } from '../../accounting/pdf/media.js';
+import { renderDocumentPdf } from '../../accounting/pdf/render.js';
+import { pdfTemplate } from '../../accounting/pdf/templates.js';
+import { type ResourceDef, ROUTED } from '../../accounting/registry.js';
 import { type DataOperation, type DataOperationName, dataOperations } from '../../accounting/schemas.js';
 import {
   createRecord,
@@ -20,10 +23,12 @@ import {
   deleteRecord,
   findOne,
   getRecord,
+  type ListResult,
   listRecords,
   updateRecord,
 } from '../../accounting/store.js';
 import { withoutSigV4QueryAuth } from '../../auth/sigv4/query-auth-params.js';
+import { getTenant } from '../../identity/tenants.js';
 import type { App, RouteDeps } from '../app-types.js';
 import { actorOf } from '../auth.js';
 
@@ -37,6 +42,12 @@ type QueryRequest = FastifyRequest<{ Querystring: Record<string, unknown> }>;
  */
 function filtersOf(request: QueryRequest): Record<string, unknown> {
   return withoutSigV4QueryAuth(request.query ?? {});
+}
+
+/** `IV-00001.pdf`: the docno, reduced to characters every client takes in a file name. */
+function pdfFileName(def: ResourceDef, record: Record<string, unknown>): string {
+  const docno = typeof record.docno === 'string' ? record.docno.replace(/[^A-Za-z0-9._-]+/g, '_') : '';
+  return `${docno || `${def.name}-${String(record[def.keyField])}`}.pdf`;
 }
 
 export async function dataRoutes(app: App, { svc }: RouteDeps): Promise<void> {
@@ -56,13 +67,14 @@ export async function dataRoutes(app: App, { svc }: RouteDeps): Promise<void> {
       for (const [status, body] of Object.entries(op.response)) if (body) response[Number(status)] = body;
       return { operationId: op.operationId, summary: op.summary, tags: [...op.tags], response };
     };
+    // `dataApi`: error bodies carry a top-level `message` too (src/http/errors.ts).
     const read = (name: DataOperationName) => ({
       schema: schemaOf(name),
-      config: { permission: def.permissions.read },
+      config: { permission: def.permissions.read, dataApi: true },
     });
     const write = (name: DataOperationName) => ({
       schema: schemaOf(name),
-      config: { permission: def.permissions.write },
+      config: { permission: def.permissions.write, dataApi: true },
     });
     const base = `/${def.name}`;
 
@@ -70,12 +82,29 @@ export async function dataRoutes(app: App, { svc }: RouteDeps): Promise<void> {
     app.get(base, read('list'), list);
     app.get(`${base}/`, read('list'), list);
 
-    // One route serves `/{r}/*` (find) and `/{r}/{key}` (get): both answer `{pagination, data}`.
-    app.get(`${base}/:key`, read('get'), async (request: KeyRequest) => {
+    // One route serves `/{r}/*` (find) and `/{r}/{key}` (get): both answer `{pagination, data}`,
+    // or, asked for `application/pdf` (accounting/pdf/media.ts), the document found as a PDF. The
+    // template is checked before the record is read; a `*` that finds nothing answers its empty list.
+    app.get(`${base}/:key`, read('get'), async (request: KeyRequest, reply) => {
       const ctx = contextOf(request);
-      if (request.params.key === '*') return findOne(ctx, def, filtersOf(request));
-      const record = await getRecord(ctx, def, request.params.key);
-      return { pagination: { count: 1, offset: 0, limit: 1 }, data: [record] };
+      const pdf = pdfRequested(request.headers);
+      const template = pdf ? pdfTemplate(def, pdf.template) : undefined;
+      if (def.kind === 'document') reply.header('vary', 'Accept, Content-Type');
+      const answer: ListResult =
+        request.params.key === '*'
+          ? await findOne(ctx, def, filtersOf(request))
+          : {
+              pagination: { count: 1, offset: 0, limit: 1 },
+              data: [await getRecord(ctx, def, request.params.key)],
+            };
+      const record = answer.data[0];
+      if (!template || !record) return answer;
+      const tenant = await getTenant(svc.db, ctx.tenantId);
+      const bytes = await renderDocumentPdf({ def, record, template, companyName: tenant?.name ?? '' });
+      return reply
+        .type(PDF_MEDIA_TYPE)
+        .header('content-disposition', `inline; filename="${pdfFileName(def, record)}"`)
+        .send(bytes);
     });
 
     const create = async (request: FastifyRequest, reply: { status(code: number): unknown }) => {
@@ -96,6 +125,6 @@ export async function dataRoutes(app: App, { svc }: RouteDeps): Promise<void> {
     });
   };
 
-  for (const def of RESOURCES) register(def);
+  for (const def of ROUTED) register(def);
   await seedDemoOnFirstStart(svc);
 }

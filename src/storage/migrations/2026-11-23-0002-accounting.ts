@@ -3,21 +3,18 @@ import { RESOURCES } from '../../accounting/registry.js';
 import {
   COUNTERS_TABLE,
   createCountersTable,
-  createResourceTables,
   dropResourceTables,
+  syncResourceTables,
 } from '../../accounting/schema.js';
 
 /**
  * The accounting data API's tables, generated from the resource registry as it stands at this
- * version (see src/accounting/schema.ts). Resources added later get their own migration.
+ * version (see src/accounting/schema.ts): on a new deployment, as the registry stands now; a
+ * deployment created earlier gets what was added since from the later migrations (0005).
  */
-const NAMES_AT_THIS_VERSION = RESOURCES.map((r) => r.name);
-
 export async function up(db: Kysely<unknown>): Promise<void> {
   await createCountersTable(db);
-  for (const def of RESOURCES) {
-    if (NAMES_AT_THIS_VERSION.includes(def.name)) await createResourceTables(db, def);
-  }
+  await syncResourceTables(db, RESOURCES);
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
