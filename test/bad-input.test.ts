@@ -782,10 +782,13 @@ function checkResponse(res: LightMyRequestResponse): { kind: string } | undefine
   }
   const error = (body as { error?: Record<string, unknown> } | null)?.error;
   const fastifyCode = (body as { code?: unknown } | null)?.code;
+  // The data API's errors also carry a top-level `message` (SQL Account clients read it).
+  const keys = typeof body === 'object' && body !== null ? Object.keys(body).sort().join() : '';
+  const dataShape = keys === 'error,message' && (body as { message?: unknown }).message === error?.message;
   if (
     typeof body !== 'object' ||
     body === null ||
-    Object.keys(body).length !== 1 ||
+    (keys !== 'error' && !dataShape) ||
     typeof error !== 'object' ||
     error === null ||
     typeof error.code !== 'string' ||

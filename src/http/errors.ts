@@ -1,9 +1,33 @@
-/** Every error leaves as `{"error":{"code","message","requestId"}}`; 5xx details stay in the log. */
+/**
+ * Every error leaves as `{"error":{"code","message","requestId"}}`; 5xx details stay in the log.
+ * On the data API's routes (config `dataApi: true`, set by src/http/routes/data.ts) the body also
+ * carries a top-level `message`, the same text as `error.message`, which SQL Account clients read;
+ * this includes the refusals of the auth hook on those routes. Other routes (the admin API
+ * `/iam/...`, unknown URLs) keep the plain envelope.
+ */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, type ErrorCode, statusOf } from '../errors.js';
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** A data API route: its error bodies carry a top-level `message` too (see sendError). */
+    dataApi?: boolean;
+  }
+}
+
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; requestId: string; [extra: string]: unknown };
+  /** Data API routes only: `error.message` again, where SQL Account clients look for it. */
+  message?: string;
+}
+
+/** Is the matched route a data API route? False before routing (a malformed URL) and for unknown URLs. */
+export function isDataApiRoute(request: FastifyRequest): boolean {
+  try {
+    return request.routeOptions?.config?.dataApi === true;
+  } catch {
+    return false;
+  }
 }
 
 /** The one way an error leaves the server: its status comes from the code (src/errors.ts). */
@@ -14,9 +38,9 @@ export function sendError(
   message: string,
   extra: Record<string, unknown> = {},
 ): FastifyReply {
-  return reply
-    .status(statusOf(code))
-    .send({ error: { code, message, requestId: request.id, ...extra } } satisfies ErrorBody);
+  const error = { code, message, requestId: request.id, ...extra };
+  const body: ErrorBody = isDataApiRoute(request) ? { error, message } : { error };
+  return reply.status(statusOf(code)).send(body);
 }
 
 /** Fastify's own error codes mapped to ours. */
