@@ -30,7 +30,9 @@
  *
  * The SQL
  * - The folded value F is `lower(col)` on SQLite and `lower(col COLLATE "C")` on PostgreSQL. For
- *   every indexed text field schema.ts creates a btree index on `(tenant_id, F)`.
+ *   every indexed text field schema.ts creates a btree index on `(tenant_id, F)`, its only index
+ *   (a document's docno and a master's code keep their unique one too): an exact match on such a
+ *   field is `F = lower(value) AND col = value`, so that index serves it as well.
  * - A pattern's literal head (`term` of `term*`, `IV` of `IV*3`) becomes the range
  *   `F >= 'term' AND F < next('term')`, next() raising the last code point by one: exactly the
  *   values that start with `term`, and a range both engines answer from that index. The rest of a
@@ -59,7 +61,13 @@ export const MAX_WILDCARDS = 10;
 
 /** A parsed filter: what `filterCondition` turns into SQL. */
 export type Filter =
-  | { readonly kind: 'equals'; readonly field: FieldDef; readonly value: string | number }
+  | {
+      readonly kind: 'equals';
+      readonly field: FieldDef;
+      readonly value: string | number;
+      /** Text whose only index is the folded one (schema.ts): matched through it. */
+      readonly folded: boolean;
+    }
   | {
       readonly kind: 'pattern';
       readonly field: FieldDef;
@@ -259,7 +267,11 @@ export function parseFilter(def: ResourceDef, field: FieldDef, raw: string): Fil
   const tokens = tokenize(raw);
   if (tokens.includes('~')) return parseRange(def, field, tokens);
   if (tokens.includes('*')) return parsePattern(def, field, tokens);
-  return { kind: 'equals', field, value: exactValue(def, field, textOf(tokens), '') };
+  // A document's docno and a master's code have their own unique index; other indexed text
+  // fields only the folded one.
+  const ownIndex = field.name === (def.kind === 'document' ? 'docno' : 'code') || field.name === def.keyField;
+  const folded = field.type === 'string' && def.indexed.includes(field.name) && !ownIndex;
+  return { kind: 'equals', field, value: exactValue(def, field, textOf(tokens), ''), folded };
 }
 
 // ---- SQL ---------------------------------------------------------------------------------------
@@ -318,6 +330,11 @@ export function filterCondition(engine: Engine, filter: Filter): Expression<SqlB
   const c = sql.ref(column);
   switch (filter.kind) {
     case 'equals':
+      // Text: the exact value, found through the folded index (schema.ts keeps one index per
+      // indexed text field, the folded one, which serves exact matches, patterns and ranges alike).
+      if (filter.folded && typeof filter.value === 'string') {
+        return sql<SqlBool>`(${foldedColumn(engine, column)} = ${foldAscii(filter.value)} and ${c} = ${filter.value})`;
+      }
       return sql<SqlBool>`${c} = ${filter.value}`;
     case 'pattern': {
       const folded = foldedColumn(engine, column);

@@ -818,16 +818,9 @@ function document(name: string, title: string, prefix: string, o: DocumentOption
       ...bookkeeping(),
     ],
     details: [...o.details, ...(o.knocksOff ? [knockOffDetail] : [])],
-    indexed: [
-      'code',
-      'docdate',
-      'docno',
-      'postdate',
-      'eiv_utc',
-      'docref1',
-      'companyname',
-      'description',
-    ].filter((f) => o.party !== null || (f !== 'code' && f !== 'companyname')),
+    indexed: ['code', 'docdate', 'docno', 'postdate', 'eiv_utc', 'docref1'].filter(
+      (f) => f !== 'code' || o.party !== null,
+    ),
     numbering: { prefix, digits: 5 },
     compute: o.compute,
     ...(o.knocksOff && o.party ? { knocksOff: { side: o.party, doctypes: o.knocksOff } } : {}),
@@ -1085,9 +1078,24 @@ export function detailLinkField(def: ResourceDef): 'dockey' | 'code' {
   return def.kind === 'document' ? 'dockey' : 'code';
 }
 
-/** The fields of a detail row in output order. */
-export function detailFields(def: ResourceDef, detail: DetailDef): FieldDef[] {
+const DETAIL_FIELDS = new WeakMap<DetailDef, Map<string, readonly FieldDef[]>>();
+
+/** The fields of a detail row in output order (one array per detail and link, built once). */
+export function detailFields(def: ResourceDef, detail: DetailDef): readonly FieldDef[] {
   const link = detailLinkField(def);
+  let byLink = DETAIL_FIELDS.get(detail);
+  if (!byLink) {
+    byLink = new Map();
+    DETAIL_FIELDS.set(detail, byLink);
+  }
+  const found = byLink.get(link);
+  if (found) return found;
+  const fields = buildDetailFields(link, detail);
+  byLink.set(link, fields);
+  return fields;
+}
+
+function buildDetailFields(link: 'dockey' | 'code', detail: DetailDef): FieldDef[] {
   return [
     computed(int('dtlkey', null, { description: 'detail key: send it back to update this row' })),
     computed(

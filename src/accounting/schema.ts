@@ -98,6 +98,8 @@ export async function createResourceTables(
   for (const field of def.indexed) {
     if (field === 'docno' || (def.kind === 'master' && field === 'code')) continue;
     if (field === def.keyField) continue; // the primary key, or (upgraded) the unique index of 0005
+    // Text fields get the folded index below, which serves exact matches too (filters.ts).
+    if (def.fields.find((f) => f.name === field)?.type === 'string') continue;
     await db.schema
       .createIndex(`${table}_${field}`)
       .ifNotExists()
