@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { call } from './helpers/app.js';
-import { data } from './helpers/data.js';
+import { data, secondTenantAdmin, userWithRole } from './helpers/data.js';
 import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'sql-account');
@@ -472,6 +472,45 @@ describeEachEngine('SQL Account client payloads', (engine) => {
       ]) {
         expect((await data(t, 'GET', `/${name}/`)).status, name).toBe(200);
       }
+    });
+
+    it('the new paths keep the security model: tenants, permissions, aliases', async () => {
+      const other = await secondTenantAdmin(t, `compat-other-${engine}@example.com`);
+      const item = (await data(t, 'GET', '/stockitem/*?code=ISCT')).body.data[0];
+      expect((await data(t, 'GET', `/stockitem/${item.dockey}`, undefined, other.token)).status).toBe(404);
+      const st10 = (await data(t, 'GET', '/tax/*?code=ST-10')).body.data[0];
+      expect((await data(t, 'GET', `/tax/${st10.autokey}`, undefined, other.token)).status).toBe(404);
+      // Another tenant cannot knock off this tenant's invoice, even naming its number and dockey.
+      await data(t, 'POST', '/customer', { code: '300-A0001', companyname: 'Namesake' }, other.token);
+      const invoice = (await data(t, 'GET', '/salesinvoice/*?docno=IV-00001')).body.data[0];
+      const foreign = await data(
+        t,
+        'POST',
+        '/customerpayment',
+        {
+          code: '300-A0001',
+          docdate: '2026-11-30',
+          docamt: '1.00',
+          sdsknockoff: [{ doctype: 'IV', docno: invoice.docno, refdockey: invoice.dockey, koamt: '1.00' }],
+        },
+        other.token,
+      );
+      expect(foreign.status).toBe(422);
+      expect((await one(`/salesinvoice/${invoice.dockey}`)).outstanding).toBe(invoice.outstanding);
+      // An alias needs its resource's permissions: DataReadOnly reads /tax/ and writes nothing.
+      const reader = await userWithRole(t, `compat-reader-${engine}@example.com`, 'DataReadOnly');
+      expect((await data(t, 'GET', '/tax/', undefined, reader.token)).status).toBe(200);
+      const write = await data(t, 'POST', '/tax', { code: 'NO', description: 'no' }, reader.token);
+      expect(write.status).toBe(403);
+      expect(write.body.error.message).toContain('taxcode:write');
+      const pay = await data(
+        t,
+        'POST',
+        '/customerpayment',
+        { code: '300-A0001', docdate: '2026-11-30', docamt: '1.00' },
+        reader.token,
+      );
+      expect(pay.status).toBe(403);
     });
 
     it('udf_* fields are stored per record and row; a misspelled field is a 400 naming close matches', async () => {
