@@ -317,7 +317,9 @@ export async function getRecord(
     if (!row) throw notFound(def, key);
     return withDetails(def, row, await detailsOf(ctx, def, row));
   }
-  const [row] = (await recordRead(ctx.db, ctx.engine, def).execute(ctx.database, { tenant: ctx.tenantId, key })).rows;
+  const [row] = (
+    await recordRead(ctx.db, ctx.engine, def).execute(ctx.database, { tenant: ctx.tenantId, key })
+  ).rows;
   if (!row) throw notFound(def, key);
   return withDetails(def, row, await detailsOf(ctx, def, row));
 }
