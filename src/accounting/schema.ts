@@ -59,6 +59,7 @@ export async function createCountersTable(db: Kysely<unknown>): Promise<void> {
 
 interface Existing {
   readonly tables: Map<string, Set<string>>;
+  readonly indexes: Set<string>;
 }
 
 async function existingTables(db: Kysely<unknown>): Promise<Existing> {
@@ -66,7 +67,33 @@ async function existingTables(db: Kysely<unknown>): Promise<Existing> {
   for (const t of await db.introspection.getTables()) {
     tables.set(t.name, new Set(t.columns.map((c) => c.name)));
   }
-  return { tables };
+  // Kysely's introspection has no indexes: read them, so a sync issues no DDL for those there are
+  // (a migration that finds everything in place costs two queries, not hundreds of statements).
+  const names =
+    engineOf(db) === 'postgres'
+      ? await sql<{
+          name: string;
+        }>`select indexname as name from pg_indexes where schemaname = current_schema()`.execute(db)
+      : await sql<{ name: string }>`select name from sqlite_master where type = 'index'`.execute(db);
+  return { tables, indexes: new Set(names.rows.map((r) => r.name)) };
+}
+
+/** Create an index unless it exists (by name). */
+async function ensureIndex(
+  db: Kysely<unknown>,
+  existing: Existing,
+  name: string,
+  table: string,
+  columns: readonly string[],
+): Promise<void> {
+  if (existing.indexes.has(name)) return;
+  await db.schema
+    .createIndex(name)
+    .ifNotExists()
+    .on(table)
+    .columns([...columns])
+    .execute();
+  existing.indexes.add(name);
 }
 
 /**
@@ -100,20 +127,10 @@ export async function createResourceTables(
     if (field === def.keyField) continue; // the primary key, or (upgraded) the unique index of 0005
     // Text fields get the folded index below, which serves exact matches too (filters.ts).
     if (def.fields.find((f) => f.name === field)?.type === 'string') continue;
-    await db.schema
-      .createIndex(`${table}_${field}`)
-      .ifNotExists()
-      .on(table)
-      .columns(['tenant_id', field])
-      .execute();
+    await ensureIndex(db, existing, `${table}_${field}`, table, ['tenant_id', field]);
   }
-  await db.schema
-    .createIndex(`${table}_lastmodified`)
-    .ifNotExists()
-    .on(table)
-    .columns(['tenant_id', 'lastmodified'])
-    .execute();
-  await createFoldedIndexes(db, def);
+  await ensureIndex(db, existing, `${table}_lastmodified`, table, ['tenant_id', 'lastmodified']);
+  await createFoldedIndexes(db, def, existing);
 
   const link = detailLinkField(def);
   for (const detail of def.details) {
@@ -126,41 +143,33 @@ export async function createResourceTables(
       (create) => create.addPrimaryKeyConstraint(`${dtable}_pk`, ['tenant_id', 'dtlkey']),
       (field) => field.name === 'dtlkey' || field.name === link,
     );
-    await db.schema
-      .createIndex(`${dtable}_parent`)
-      .ifNotExists()
-      .on(dtable)
-      .columns(['tenant_id', link])
-      .execute();
+    await ensureIndex(db, existing, `${dtable}_parent`, dtable, ['tenant_id', link]);
     if (detail.fields.some((f) => f.name === 'refdockey')) {
-      await db.schema
-        .createIndex(`${dtable}_ref`)
-        .ifNotExists()
-        .on(dtable)
-        .columns(['tenant_id', 'refresource', 'refdockey'])
-        .execute();
+      await ensureIndex(db, existing, `${dtable}_ref`, dtable, ['tenant_id', 'refresource', 'refdockey']);
     }
   }
 }
 
-/** Bring every resource's tables up to the registry (see createResourceTables). */
 /**
  * For every indexed text field, a btree index on `(tenant_id, folded value)`: the expression
  * filters.ts compares for `*` patterns and text ranges (`lower(col)` on SQLite, `lower(col COLLATE
  * "C")` on PostgreSQL), so `?code=300*` is an index range scan on both engines. Named
  * `<table>_<field>_folded`; IF NOT EXISTS, so every later sync adds those a registry change asks for.
  */
-export async function createFoldedIndexes(db: Kysely<unknown>, def: ResourceDef): Promise<void> {
+async function createFoldedIndexes(db: Kysely<unknown>, def: ResourceDef, existing: Existing): Promise<void> {
   const table = masterTable(def);
   const engine = engineOf(db);
   for (const name of def.indexed) {
     if (def.fields.find((f) => f.name === name)?.type !== 'string') continue;
+    if (existing.indexes.has(`${table}_${name}_folded`)) continue;
+    existing.indexes.add(`${table}_${name}_folded`);
     await sql`create index if not exists ${sql.id(`${table}_${name}_folded`)} on ${sql.table(table)} (tenant_id, ${foldedColumn(engine, name)})`.execute(
       db,
     );
   }
 }
 
+/** Bring every resource's tables up to the registry (see createResourceTables). */
 export async function syncResourceTables(db: Kysely<unknown>, defs: readonly ResourceDef[]): Promise<void> {
   const existing = await existingTables(db);
   for (const def of defs) await createResourceTables(db, def, existing);
