@@ -2,7 +2,8 @@
  * Repository of the data API: list, find, get, create, update (optimistic locking on
  * `updatecount`), delete. Plain functions over a Kysely handle; no Fastify here.
  */
-import { type Kysely, sql, type Transaction } from 'kysely';
+import { createHash } from 'node:crypto';
+import { CompiledQuery, type Kysely, sql, type Transaction } from 'kysely';
 import { AppError } from '../errors.js';
 import type { Clock } from '../services.js';
 import { CompiledOnce } from '../storage/compiled-once.js';
@@ -34,6 +35,7 @@ import {
   Decimal,
   type DetailInput,
   INT_MAX,
+  outputArrayRow,
   outputRow,
   type ParsedInput,
   Problems,
@@ -126,10 +128,15 @@ function criteria(def: ResourceDef, query: Query, allowed: ReadonlySet<string>, 
   return { filters, lastmodified, offset, limit };
 }
 
-function selectMaster(ctx: DataContext | { db: DataTx; tenantId: string }, def: ResourceDef, c: Criteria) {
+function selectMaster(
+  ctx: { db: DataDb | DataTx; tenantId: string },
+  def: ResourceDef,
+  c: Criteria,
+  columns: readonly string[] = [...def.fields.map((f) => f.name), UDF_COLUMN],
+) {
   let q = ctx.db
     .selectFrom(masterTable(def))
-    .select([...def.fields.map((f) => f.name), UDF_COLUMN])
+    .select([...columns])
     .where('tenant_id', '=', ctx.tenantId);
   const engine = engineOf(ctx.db);
   for (const filter of c.filters) q = q.where(filterCondition(engine, filter));
@@ -139,7 +146,10 @@ function selectMaster(ctx: DataContext | { db: DataTx; tenantId: string }, def: 
 
 /** A stored row's user-defined fields (the `udf` JSON column). */
 function udfOf(row: Record<string, unknown>): UdfValues {
-  const raw = row[UDF_COLUMN];
+  return parseUdfColumn(row[UDF_COLUMN]);
+}
+
+function parseUdfColumn(raw: unknown): UdfValues {
   if (typeof raw !== 'string' || raw === '') return {};
   try {
     const parsed = JSON.parse(raw) as unknown;
@@ -160,14 +170,51 @@ function outputRecord(fields: readonly FieldDef[], row: Record<string, unknown>)
   return row[UDF_COLUMN] ? Object.assign(out, udfOf(row)) : out;
 }
 
+/** outputRecord for a row read as an array: its fields in order, then the udf column. */
+function outputArrayRecord(fields: readonly FieldDef[], row: readonly unknown[]): Record<string, unknown> {
+  const out = outputArrayRow(fields, row);
+  const udf = row[fields.length];
+  return udf ? Object.assign(out, parseUdfColumn(udf)) : out;
+}
+
+/** The SQL of a master read (all columns), by resource, engine and the SQL of its shape. */
+const READS = new Map<string, { sql: string; name: string }>();
+const READS_MAX = 1000;
+
+/**
+ * The master records the criteria select, as JSON; read as arrays when the context allows.
+ * Compiling a select of 80 columns costs more than running it, so it is compiled once per shape:
+ * the same read selecting only the key has the same WHERE, the same parameters in the same order
+ * (a select list has none), and SQL that names the shape. On PostgreSQL each shape is a named
+ * prepared statement, planned once per connection; there are finitely many (fields × filter forms).
+ */
+async function readMasters(ctx: DataContext, def: ResourceDef, c: Criteria) {
+  const { database } = ctx;
+  if (!database) {
+    const rows: Record<string, unknown>[] = await selectMaster(ctx, def, c).execute();
+    return rows.map((r) => outputRecord(def.fields, r));
+  }
+  const shape = selectMaster(ctx, def, c, [def.keyField]).compile();
+  const key = `${ctx.engine}\n${def.name}\n${shape.sql}`;
+  let read = READS.get(key);
+  if (read === undefined) {
+    const text = selectMaster(ctx, def, c).compile().sql;
+    read = {
+      sql: text,
+      name: `latchkey_read_${createHash('sha256').update(text).digest('hex').slice(0, 32)}`,
+    };
+    if (READS.size >= READS_MAX) READS.delete(READS.keys().next().value as string);
+    READS.set(key, read);
+  }
+  const rows = await database.arrays(read.sql, shape.parameters, read.name);
+  return rows.map((r) => outputArrayRecord(def.fields, r));
+}
+
 /** `GET /{resource}/?field=value`: master fields only, filterable by any master field. */
 export async function listRecords(ctx: DataContext, def: ResourceDef, query: Query): Promise<ListResult> {
   const c = criteria(def, query, new Set(def.fields.map((f) => f.name)), 'the list');
-  const rows = await selectMaster(ctx, def, c).execute();
-  return {
-    pagination: { count: rows.length, offset: c.offset, limit: c.limit },
-    data: rows.map((r: Record<string, unknown>) => outputRecord(def.fields, r)),
-  };
+  const data = await readMasters(ctx, def, c);
+  return { pagination: { count: data.length, offset: c.offset, limit: c.limit }, data };
 }
 
 /** Detail rows by detail array name, for one record. */
@@ -209,13 +256,9 @@ async function loadDetails(
   return out;
 }
 
-function withDetails(def: ResourceDef, master: Record<string, unknown>, details: DetailRows | undefined) {
-  const out = outputRecord(def.fields, master);
-  for (const detail of def.details) {
-    out[detail.name] = (details?.get(detail.name) ?? []).map((r) =>
-      outputRecord(detailFields(def, detail), r),
-    );
-  }
+/** A record as JSON with its detail arrays (rows already as JSON) added in registry order. */
+function withDetails(def: ResourceDef, out: Record<string, unknown>, details: DetailRows) {
+  for (const detail of def.details) out[detail.name] = details.get(detail.name) ?? [];
   return out;
 }
 
@@ -223,8 +266,7 @@ function withDetails(def: ResourceDef, master: Record<string, unknown>, details:
 export async function findOne(ctx: DataContext, def: ResourceDef, query: Query): Promise<ListResult> {
   const c = criteria(def, query, new Set([...def.indexed]), 'the * form (indexed fields only)');
   c.limit = 1;
-  const rows: Record<string, unknown>[] = await selectMaster(ctx, def, c).execute();
-  const first = rows[0];
+  const [first] = await readMasters(ctx, def, c);
   if (!first) return { pagination: { count: 0, offset: c.offset, limit: 1 }, data: [] };
   return {
     pagination: { count: 1, offset: c.offset, limit: 1 },
@@ -315,28 +357,56 @@ export async function getRecord(
   if (!ctx.database) {
     const row = await loadRecord(ctx.db, ctx.tenantId, def, key);
     if (!row) throw notFound(def, key);
-    return withDetails(def, row, await detailsOf(ctx, def, row));
+    const out = outputRecord(def.fields, row);
+    return withDetails(def, out, await detailsOf(ctx, def, out));
   }
-  const [row] = (
-    await recordRead(ctx.db, ctx.engine, def).execute(ctx.database, { tenant: ctx.tenantId, key })
-  ).rows;
+  const read = recordRead(ctx.db, ctx.engine, def).arrays(ctx.database, { tenant: ctx.tenantId, key });
+  // PostgreSQL: when the key is also what links the detail rows (a document's dockey), the record
+  // and its rows are read at once, on two connections: one round trip instead of two.
+  if (ctx.engine === 'postgres' && def.details.length > 0 && detailLinkField(def) === def.keyField) {
+    const [[row], details] = await Promise.all([read, detailsOf(ctx, def, { [def.keyField]: key })]);
+    if (!row) throw notFound(def, key);
+    return withDetails(def, outputArrayRecord(def.fields, row), details);
+  }
+  const [row] = await read;
   if (!row) throw notFound(def, key);
-  return withDetails(def, row, await detailsOf(ctx, def, row));
+  const out = outputArrayRecord(def.fields, row);
+  return withDetails(def, out, await detailsOf(ctx, def, out));
 }
 
-/** A record's detail rows by array, read with the compiled queries when the context allows. */
+/**
+ * A record's detail rows by array as JSON, read with the compiled queries when the context
+ * allows. `record` is the record as JSON (its dockey or code links the rows).
+ */
 async function detailsOf(
   ctx: DataContext,
   def: ResourceDef,
   record: Record<string, unknown>,
 ): Promise<DetailRows> {
   const parent = linkOf(def, record);
-  const { database } = ctx;
-  if (!database) return (await loadDetails(ctx.db, ctx.tenantId, def, [parent])).get(parent) ?? new Map();
   const details: DetailRows = new Map();
+  const { database } = ctx;
+  if (!database) {
+    const stored = (await loadDetails(ctx.db, ctx.tenantId, def, [parent])).get(parent);
+    for (const detail of def.details) {
+      const fields = detailFields(def, detail);
+      details.set(
+        detail.name,
+        (stored?.get(detail.name) ?? []).map((r) => outputRecord(fields, r)),
+      );
+    }
+    return details;
+  }
   for (const detail of def.details) {
-    const read = detailRead(ctx.db, ctx.engine, def, detail);
-    details.set(detail.name, (await read.execute(database, { tenant: ctx.tenantId, key: parent })).rows);
+    const fields = detailFields(def, detail);
+    const rows = await detailRead(ctx.db, ctx.engine, def, detail).arrays(database, {
+      tenant: ctx.tenantId,
+      key: parent,
+    });
+    details.set(
+      detail.name,
+      rows.map((r) => outputArrayRecord(fields, r)),
+    );
   }
   return details;
 }
@@ -356,11 +426,47 @@ async function nextCounter(trx: DataTx, tenantId: string, name: string, count: n
   return Number(row.value);
 }
 
-async function nextDocno(trx: DataTx, tenantId: string, def: ResourceDef): Promise<string> {
+/**
+ * Reserve values of several sequences in one statement (a new document's number, key and detail
+ * keys: one round trip instead of three). Returns the last value of each. Rows are upserted in
+ * name order, so concurrent transactions lock them in the same order.
+ */
+async function reserveCounters(
+  trx: DataTx,
+  tenantId: string,
+  counts: ReadonlyMap<string, number>,
+): Promise<Map<string, number>> {
+  const names = [...counts.keys()].sort();
+  const rows = await trx
+    .insertInto(COUNTERS_TABLE)
+    .values(names.map((name) => ({ tenant_id: tenantId, name, value: counts.get(name) as number })))
+    .onConflict((oc) =>
+      oc
+        .columns(['tenant_id', 'name'])
+        .doUpdateSet({ value: sql`${sql.ref(`${COUNTERS_TABLE}.value`)} + ${sql.ref('excluded.value')}` }),
+    )
+    .returning(['name', 'value'])
+    .execute();
+  return new Map(rows.map((r) => [String(r.name), Number(r.value)]));
+}
+
+const dtlCounter = (def: ResourceDef, detail: DetailDef) =>
+  detail.table === 'dtl' ? `dtlkey:${storageName(def)}` : `dtlkey:${storageName(def)}:${detail.table}`;
+
+/** The next free document number; `reserved` is a number already taken from the series. */
+async function nextDocno(
+  trx: DataTx,
+  tenantId: string,
+  def: ResourceDef,
+  reserved?: number,
+): Promise<string> {
   const series = def.numbering ?? { prefix: '', digits: 5 };
   // A number taken by an explicitly sent docno is skipped.
   for (let attempt = 0; attempt < 10_000; attempt++) {
-    const n = await nextCounter(trx, tenantId, `docno:${storageName(def)}`, 1);
+    const n =
+      attempt === 0 && reserved !== undefined
+        ? reserved
+        : await nextCounter(trx, tenantId, `docno:${storageName(def)}`, 1);
     const docno = `${series.prefix}${String(n).padStart(series.digits, '0')}`;
     if (!(await docnoTaken(trx, tenantId, def, docno))) return docno;
   }
@@ -476,9 +582,13 @@ function recordOf(def: ResourceDef, draft: Draft): Record<string, unknown> {
     const sorted = [...rows].sort(
       (a, b) => Number(a.seq) - Number(b.seq) || Number(a.dtlkey) - Number(b.dtlkey),
     );
-    details.set(detail.name, sorted);
+    const fields = detailFields(def, detail);
+    details.set(
+      detail.name,
+      sorted.map((r) => outputRecord(fields, r)),
+    );
   }
-  return withDetails(def, draft.header, details);
+  return withDetails(def, outputRecord(def.fields, draft.header), details);
 }
 
 function checkDetailRequired(detail: DetailDef, rows: Row[], problems: Problems): void {
@@ -727,6 +837,8 @@ export async function createRecord(
     const refs = await resolveRefs(trx, ctx.tenantId, refsOf(def, header, rows));
     applyDefaults(def, header, input.master, linesOf(def, draft), refs);
 
+    /** Documents: the first reserved detail key per counter (reserveCounters). */
+    const dtlNext = new Map<string, number>();
     if (def.kind === 'master') {
       if (await loadRecord(trx, ctx.tenantId, def, header.code as string, 'code'))
         throw duplicate(def, 'code', header.code);
@@ -736,62 +848,84 @@ export async function createRecord(
       ))
         header[f.name] = await nextCounter(trx, ctx.tenantId, `${f.name}:${storageName(def)}`, 1);
     } else {
-      if (typeof header.docno === 'string' && header.docno !== '') {
-        await assertDocnoFree(trx, ctx.tenantId, def, header.docno);
-      } else {
-        header.docno = await nextDocno(trx, ctx.tenantId, def);
+      const explicit = typeof header.docno === 'string' && header.docno !== '';
+      const wanted = new Map<string, number>([[`dockey:${storageName(def)}`, 1]]);
+      if (!explicit) wanted.set(`docno:${storageName(def)}`, 1);
+      for (const [detail, list] of rows) {
+        if (list.length > 0)
+          wanted.set(dtlCounter(def, detail), (wanted.get(dtlCounter(def, detail)) ?? 0) + list.length);
       }
-      header.dockey = await nextCounter(trx, ctx.tenantId, `dockey:${storageName(def)}`, 1);
+      const got = await reserveCounters(trx, ctx.tenantId, wanted);
+      // Each detail array takes its keys from the start of what was reserved for its table.
+      for (const [name, count] of wanted) dtlNext.set(name, (got.get(name) as number) - count + 1);
+      if (explicit) await assertDocnoFree(trx, ctx.tenantId, def, header.docno as string);
+      else header.docno = await nextDocno(trx, ctx.tenantId, def, got.get(`docno:${storageName(def)}`));
+      header.dockey = got.get(`dockey:${storageName(def)}`) as number;
     }
     const affected = await computeDraft(ctx, trx, def, draft, refs, true);
     header.updatecount = 1;
     header.lastmodified = now;
-    await trx
-      .insertInto(masterTable(def))
-      .values(withoutNullColumns([{ tenant_id: ctx.tenantId, ...header }])[0] as Row)
-      .execute();
-    for (const [detail, list] of rows)
-      await insertDetail(trx, ctx.tenantId, def, detail, linkOf(def, header), list);
+    await insertRows(trx, ctx.engine, masterTable(def), [{ tenant_id: ctx.tenantId, ...header }]);
+    for (const [detail, list] of rows) {
+      const first = dtlNext.get(dtlCounter(def, detail));
+      if (first !== undefined) dtlNext.set(dtlCounter(def, detail), first + list.length);
+      await insertDetail(trx, ctx.engine, ctx.tenantId, def, detail, linkOf(def, header), list, first);
+    }
     await settle(ctx, trx, def, draft, affected);
     return recordOf(def, draft);
   });
 }
 
+const INSERTS = new Map<string, string>();
+const INSERTS_MAX = 1000;
+
 /**
- * Rows to insert, without the columns that are null in every row (a column left out is null).
- * A document has some 80 columns, most of them empty: sending only the others makes the INSERT
- * a third of the size to send, parse and bind.
+ * Insert rows, leaving out the columns that are null in every row (a column left out is null).
+ * A document has some 80 columns, most of them empty: sending only the others makes the INSERT a
+ * third of the size to send, parse and bind. The SQL is written here and kept per table, columns
+ * and row count: building and compiling an 80-column insert through the query builder cost more
+ * than running it. Table and column names come from the registry (plain identifiers).
  */
-function withoutNullColumns(rows: Row[]): Row[] {
+async function insertRows(trx: DataTx, engine: Engine, table: string, rows: Row[]): Promise<void> {
   const used = new Set<string>();
   for (const row of rows)
     for (const [k, v] of Object.entries(row)) if (v !== null && v !== undefined) used.add(k);
-  return rows.map((row) => {
-    const out: Row = {};
-    for (const k of used) out[k] = row[k] ?? null;
-    return out;
-  });
+  const columns = [...used];
+  const key = `${engine}:${table}:${rows.length}:${columns.join(',')}`;
+  let text = INSERTS.get(key);
+  if (text === undefined) {
+    let n = 0;
+    const mark = () => (engine === 'postgres' ? `$${++n}` : '?');
+    const values = rows.map(() => `(${columns.map(mark).join(', ')})`).join(', ');
+    text = `insert into "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) values ${values}`;
+    if (INSERTS.size >= INSERTS_MAX) INSERTS.delete(INSERTS.keys().next().value as string);
+    INSERTS.set(key, text);
+  }
+  const parameters = rows.flatMap((row) => columns.map((c) => row[c] ?? null));
+  await trx.executeQuery(CompiledQuery.raw(text, parameters));
 }
 
 async function insertDetail(
   trx: DataTx,
+  engine: Engine,
   tenantId: string,
   def: ResourceDef,
   detail: DetailDef,
   parent: string | number,
   rows: Row[],
+  /** The first of the keys already reserved for these rows; without it they are reserved here. */
+  reserved?: number,
 ) {
   if (rows.length === 0) return;
-  const base = storageName(def);
-  const counter = detail.table === 'dtl' ? `dtlkey:${base}` : `dtlkey:${base}:${detail.table}`;
-  const last = await nextCounter(trx, tenantId, counter, rows.length);
+  const first =
+    reserved ?? (await nextCounter(trx, tenantId, dtlCounter(def, detail), rows.length)) - rows.length + 1;
   const link = detailLinkField(def);
   rows.forEach((row, i) => {
-    row.dtlkey = last - rows.length + 1 + i;
+    row.dtlkey = first + i;
     row[link] = parent;
   });
-  const values = withoutNullColumns(rows.map((row) => ({ tenant_id: tenantId, ...stripMarks(row) })));
-  await trx.insertInto(detailTable(def, detail)).values(values).execute();
+  const values = rows.map((row) => ({ tenant_id: tenantId, ...stripMarks(row) }));
+  await insertRows(trx, engine, detailTable(def, detail), values);
 }
 
 /** Are two stored values the same (decimals by value)? */
@@ -1002,6 +1136,7 @@ export async function updateRecord(
       }
       await insertDetail(
         trx,
+        ctx.engine,
         ctx.tenantId,
         def,
         detail,

@@ -101,22 +101,23 @@ export function storedDefault(field: FieldDef): StoredValue {
 }
 
 type RowConverter = (row: Record<string, unknown>) => Record<string, unknown>;
+type ArrayConverter = (row: readonly unknown[]) => Record<string, unknown>;
 const CONVERTERS = new WeakMap<readonly FieldDef[], RowConverter>();
+const ARRAY_CONVERTERS = new WeakMap<readonly FieldDef[], ArrayConverter>();
 
 /**
- * A converter for one field list, generated once: an object literal with every field in order,
- * so each answer gets one fixed V8 shape instead of growing an object key by key. A record of a
- * document has 80 fields and a list 50 records; this is most of the cost of reading them.
- * Written by hand because no library turns a field list into such a function; the field names
- * come from the registry and are checked to be plain lowercase identifiers.
+ * The body of a converter for one field list, generated once: an object literal with every field
+ * in order, so each answer gets one fixed V8 shape instead of growing an object key by key. A
+ * record of a document has 80 fields and a list 50 records; this is most of the cost of reading
+ * them. Written by hand because no library turns a field list into such a function; the field
+ * names come from the registry and are checked to be plain lowercase identifiers. `at(i, name)`
+ * is how the generated code reads field i of a row.
  */
-function converterOf(fields: readonly FieldDef[]): RowConverter {
-  let found = CONVERTERS.get(fields);
-  if (found) return found;
+function converterSource(fields: readonly FieldDef[], at: (i: number, name: string) => string): string {
   const parts = fields.map((field, i) => {
     if (!/^[a-z][a-z0-9_]*$/.test(field.name))
       throw new Error(`field name ${field.name} is not an identifier`);
-    const v = `r[${JSON.stringify(field.name)}]`;
+    const v = at(i, field.name);
     const value =
       field.type === 'boolean'
         ? `(${v} === null || ${v} === undefined ? false : Number(${v}) === 1)`
@@ -125,9 +126,7 @@ function converterOf(fields: readonly FieldDef[]): RowConverter {
           : `(${v} === null || ${v} === undefined ? null : String(${v}))`;
     return `${JSON.stringify(field.name)}: ${value}${i < fields.length - 1 ? ',' : ''}`;
   });
-  found = new Function('r', `return {${parts.join('\n')}};`) as RowConverter;
-  CONVERTERS.set(fields, found);
-  return found;
+  return `return {${parts.join('\n')}};`;
 }
 
 /** Stored row → JSON (booleans back to true/false, integers as numbers, decimals as strings). */
@@ -135,7 +134,31 @@ export function outputRow(
   fields: readonly FieldDef[],
   row: Record<string, unknown>,
 ): Record<string, unknown> {
-  return converterOf(fields)(row);
+  let found = CONVERTERS.get(fields);
+  if (!found) {
+    found = new Function(
+      'r',
+      converterSource(fields, (_, name) => `r[${JSON.stringify(name)}]`),
+    ) as RowConverter;
+    CONVERTERS.set(fields, found);
+  }
+  return found(row);
+}
+
+/** outputRow for a row read as an array (DatabaseHandle.arrays), fields in select order. */
+export function outputArrayRow(
+  fields: readonly FieldDef[],
+  row: readonly unknown[],
+): Record<string, unknown> {
+  let found = ARRAY_CONVERTERS.get(fields);
+  if (!found) {
+    found = new Function(
+      'r',
+      converterSource(fields, (i) => `r[${i}]`),
+    ) as ArrayConverter;
+    ARRAY_CONVERTERS.set(fields, found);
+  }
+  return found(row);
 }
 
 export interface DetailInput {

@@ -24,7 +24,7 @@ export class CompiledOnce<P extends string, R> {
     private readonly build: (arg: (name: P) => string) => Compilable<R>,
   ) {}
 
-  async execute(database: DatabaseHandle, args: Readonly<Record<P, unknown>>): Promise<{ rows: R[] }> {
+  private compile(): { sql: string; slots: Array<Slot<P>> } {
     if (this.compiled === undefined) {
       const marks = new Map<unknown, P>();
       const query = this.build((name) => {
@@ -39,15 +39,25 @@ export class CompiledOnce<P extends string, R> {
       if (query.sql.includes('\u0000')) throw new Error('a placeholder was used outside a value');
       this.compiled = { sql: query.sql, slots };
     }
-    const parameters = this.compiled.slots.map((s) => ('arg' in s ? args[s.arg] : s.constant));
+    return this.compiled;
+  }
+
+  private parameters(args: Readonly<Record<P, unknown>>): unknown[] {
+    return this.compile().slots.map((s) => ('arg' in s ? args[s.arg] : s.constant));
+  }
+
+  async execute(database: DatabaseHandle, args: Readonly<Record<P, unknown>>): Promise<{ rows: R[] }> {
+    const parameters = this.parameters(args);
+    const { sql } = this.compile();
     if (database.pool !== undefined) {
-      const result = await database.pool.query({
-        name: this.name,
-        text: this.compiled.sql,
-        values: parameters,
-      });
+      const result = await database.pool.query({ name: this.name, text: sql, values: parameters });
       return { rows: result.rows as R[] };
     }
-    return database.db.executeQuery(CompiledQuery.raw(this.compiled.sql, parameters) as CompiledQuery<R>);
+    return database.db.executeQuery(CompiledQuery.raw(sql, parameters) as CompiledQuery<R>);
+  }
+
+  /** The rows as arrays, columns in select order (DatabaseHandle.arrays). */
+  arrays(database: DatabaseHandle, args: Readonly<Record<P, unknown>>): Promise<unknown[][]> {
+    return database.arrays(this.compile().sql, this.parameters(args), this.name);
   }
 }

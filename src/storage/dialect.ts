@@ -10,7 +10,6 @@ import {
   type RawBuilder,
   type SelectQueryBuilder,
   SqliteDialect,
-  type SqliteDialectConfig,
   sql,
   type Transaction,
 } from 'kysely';
@@ -40,6 +39,13 @@ export interface DatabaseHandle {
   readonly engine: Engine;
   /** For PostgreSQL, the pool (LISTEN/NOTIFY and advisory locks need raw connections). */
   readonly pool?: pg.Pool;
+  /**
+   * Run a compiled SELECT outside any transaction and return its rows as arrays, columns in
+   * select order. For wide reads (a document has some 80 columns): building one object per row,
+   * key by key, cost twice as much as reading the row. `name` makes it a named prepared statement
+   * on PostgreSQL: give one only to SQL that never changes under that name.
+   */
+  arrays(text: string, parameters: readonly unknown[], name?: string): Promise<unknown[][]>;
   close(): Promise<void>;
 }
 
@@ -55,7 +61,9 @@ export function openDatabase(database: Config['database'], files: DatabaseFileOp
     // An idle client losing its connection must not crash the process; the pool replaces it.
     pool.on('error', () => {});
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { db, engine: 'postgres', pool, close: () => db.destroy() };
+    const arrays = async (text: string, parameters: readonly unknown[], name?: string) =>
+      (await pool.query<unknown[]>({ text, values: [...parameters], rowMode: 'array', name })).rows;
+    return { db, engine: 'postgres', pool, arrays, close: () => db.destroy() };
   }
   const dir = path.dirname(database.file);
   const ownDir = files.dataDir !== undefined && path.resolve(files.dataDir) === dir;
@@ -69,7 +77,11 @@ export function openDatabase(database: Config['database'], files: DatabaseFileOp
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachedStatements(sqlite) }) });
-  return { db, engine: 'sqlite', close: () => db.destroy() };
+  // Statements of their own: raw mode is a property of the statement, and Kysely's want objects.
+  const raw = cachedStatements(sqlite, (statement) => statement.raw(true));
+  const arrays = async (text: string, parameters: readonly unknown[]) =>
+    raw.prepare(text).all(...parameters) as unknown[][];
+  return { db, engine: 'sqlite', arrays, close: () => db.destroy() };
 }
 
 /** Prepared statements kept per SQL text (the queries latchkey builds are a few hundred shapes). */
@@ -82,7 +94,10 @@ const STATEMENT_CACHE_SIZE = 1000;
  * pauses in the cold-key latency tail. Reuse is safe: Kysely runs one query at a time per
  * connection, and `all`/`run` finish before they return.
  */
-function cachedStatements(sqlite: SqliteDatabase.Database): SqliteDialectConfig['database'] {
+function cachedStatements(
+  sqlite: SqliteDatabase.Database,
+  setUp: (statement: SqliteDatabase.Statement) => void = () => {},
+): { close(): void; prepare(text: string): SqliteDatabase.Statement } {
   const statements = new Map<string, SqliteDatabase.Statement>();
   return {
     close: () => sqlite.close(),
@@ -92,6 +107,7 @@ function cachedStatements(sqlite: SqliteDatabase.Database): SqliteDialectConfig[
         statements.delete(text);
       } else {
         statement = sqlite.prepare(text);
+        setUp(statement);
         if (statements.size >= STATEMENT_CACHE_SIZE) {
           const oldest = statements.keys().next();
           if (!oldest.done) statements.delete(oldest.value);
