@@ -24,9 +24,10 @@ import {
   IconUserCircle,
   IconUsers,
 } from '@tabler/icons-react';
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { client, type Me, session } from './api';
 import { ChangePasswordForm } from './components/ChangePassword';
+import { ColorSchemeMenu } from './components/ColorSchemeMenu';
 import { NotificationBell } from './components/NotificationBell';
 import { DEFAULT_SCOPE, type SigningScope, scopeFromVersion } from './format';
 import { AccessKeysPage } from './pages/AccessKeys';
@@ -65,6 +66,39 @@ const SESSION_NOTICES: Record<string, string> = {
   UNAUTHENTICATED: 'Your session ended. Sign in again to continue.',
 };
 
+/**
+ * After a page change (or signing in): name the document after the page's heading and, when the
+ * person moved there, put focus on that heading, so a screen reader announces the new page and the
+ * next Tab starts from it instead of from the top of the document. The heading may come after the
+ * page's data, so it is looked for a few times.
+ */
+function usePageHeading(path: string, signedIn: boolean, moved: React.MutableRefObject<boolean>) {
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let tries = 0;
+    const settle = () => {
+      const heading = document.querySelector<HTMLElement>('#main h2');
+      if (!heading) {
+        if (tries++ < 60) timer = setTimeout(settle, 50);
+        return;
+      }
+      const section = NAV.find((n) => path === n.path || path.startsWith(`${n.path}/`))?.label;
+      const name = heading.textContent ?? '';
+      document.title = [name, section && section !== name ? section : null, 'latchkey']
+        .filter(Boolean)
+        .join(' · ');
+      if (moved.current) {
+        moved.current = false;
+        heading.tabIndex = -1;
+        heading.focus();
+      }
+    };
+    if (signedIn) settle();
+    else document.title = 'Sign in · latchkey';
+    return () => clearTimeout(timer);
+  }, [path, signedIn, moved]);
+}
+
 /** Unknown or bare paths go to the first screen the user may see. */
 function Redirect({ to, navigate }: { to: string; navigate: (path: string, replace?: boolean) => void }) {
   useEffect(() => navigate(to, true), [to, navigate]);
@@ -80,6 +114,9 @@ export function App() {
   const [scope, setScope] = useState<SigningScope>(DEFAULT_SCOPE);
   const [navOpened, { toggle: toggleNav, close: closeNav }] = useDisclosure(false);
   const [changingPassword, setChangingPassword] = useState(false);
+  /** The person moved to another page: its heading takes focus once it is there. */
+  const moved = useRef(false);
+  usePageHeading(path, me !== null, moved);
 
   const signOut = useCallback((message: string | null = null) => {
     session.clear();
@@ -104,7 +141,10 @@ export function App() {
     const off = session.onAuthLost((code) =>
       signOut(SESSION_NOTICES[code] ?? SESSION_NOTICES.UNAUTHENTICATED ?? null),
     );
-    const onPop = () => setPath(currentPath());
+    const onPop = () => {
+      moved.current = true;
+      setPath(currentPath());
+    };
     window.addEventListener('popstate', onPop);
     client
       .version({}, { anonymous: true })
@@ -122,6 +162,7 @@ export function App() {
     (to: string, replace = false) => {
       if (replace) window.history.replaceState(null, '', `${BASE}${to}`);
       else window.history.pushState(null, '', `${BASE}${to}`);
+      if (!replace) moved.current = true;
       setPath(to);
       closeNav();
       window.scrollTo(0, 0);
@@ -150,6 +191,7 @@ export function App() {
           notice={notice}
           onSignedIn={(token) => {
             session.set(token);
+            moved.current = true;
             setNotice(null);
             setBooting(true);
             loadMe();
@@ -193,6 +235,9 @@ export function App() {
 
   return (
     <Ctx.Provider value={ctx}>
+      <a className="skip-link" href="#main">
+        Skip to main content
+      </a>
       <AppShell
         header={{ height: 56 }}
         navbar={{ width: 220, breakpoint: 'sm', collapsed: { mobile: !navOpened } }}
@@ -218,6 +263,7 @@ export function App() {
             </Group>
             <Group gap="xs" wrap="nowrap">
               <NotificationBell />
+              <ColorSchemeMenu />
               <Text size="sm" visibleFrom="sm" data-testid="signed-in-as">
                 {me.email ?? me.name}
               </Text>
@@ -231,6 +277,7 @@ export function App() {
                   <Menu.Dropdown>
                     <Menu.Label>{me.email ?? me.name}</Menu.Label>
                     <Menu.Item
+                      data-autofocus
                       leftSection={<IconKey size={16} aria-hidden />}
                       onClick={() => setChangingPassword(true)}
                     >
@@ -242,11 +289,22 @@ export function App() {
               <Button
                 variant="subtle"
                 size="xs"
+                visibleFrom="sm"
                 leftSection={<IconLogout size={16} aria-hidden />}
                 onClick={() => signOut(null)}
               >
                 Sign out
               </Button>
+              {/* On a phone the header has no room for the words. */}
+              <ActionIcon
+                variant="subtle"
+                size="lg"
+                hiddenFrom="sm"
+                aria-label="Sign out"
+                onClick={() => signOut(null)}
+              >
+                <IconLogout size={20} aria-hidden />
+              </ActionIcon>
             </Group>
           </Group>
         </AppShell.Header>
@@ -266,7 +324,9 @@ export function App() {
             />
           ))}
         </AppShell.Navbar>
-        <AppShell.Main id="main">{page}</AppShell.Main>
+        <AppShell.Main id="main" tabIndex={-1}>
+          {page}
+        </AppShell.Main>
       </AppShell>
       <Modal opened={changingPassword} onClose={() => setChangingPassword(false)} title="Change password">
         {changingPassword ? <ChangePasswordForm onClose={() => setChangingPassword(false)} /> : null}

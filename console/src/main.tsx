@@ -1,22 +1,17 @@
 import '@mantine/core/styles.css';
 import './console.css';
-import { createTheme, MantineProvider } from '@mantine/core';
+import { MantineProvider } from '@mantine/core';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
-
-const theme = createTheme({
-  primaryColor: 'indigo',
-  defaultRadius: 'md',
-  fontFamily: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
-  focusRing: 'auto',
-});
+import { cssVariablesResolver, theme } from './theme';
 
 const root = document.getElementById('root');
 if (root) {
   createRoot(root).render(
     <StrictMode>
-      <MantineProvider theme={theme} defaultColorScheme="light">
+      {/* The system's colour scheme unless the person chose one (ColorSchemeMenu, kept in localStorage). */}
+      <MantineProvider theme={theme} cssVariablesResolver={cssVariablesResolver} defaultColorScheme="auto">
         <App />
       </MantineProvider>
     </StrictMode>,

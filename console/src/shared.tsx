@@ -119,13 +119,25 @@ export function KeyStateBadge({ state, daysLeft }: { state: string; daysLeft: nu
   );
 }
 
+/**
+ * When a key was last used: relative ("3 days ago"), with the exact moment and address in a
+ * tooltip for the mouse and in the text itself for screen readers. Not a Tab stop: there is
+ * nothing to do with it.
+ */
 export function LastUsed({ at, ip }: { at: string | null; ip?: string | null }) {
-  return (
-    <Tooltip
-      label={at ? `${formatDateTime(at)}${ip ? ` from ${ip}` : ''}` : 'This key has not been used yet'}
-    >
-      <Text size="sm" c="dimmed" tabIndex={0}>
+  if (!at) {
+    return (
+      <Text size="sm" c="dimmed">
         {relativeTime(at)}
+      </Text>
+    );
+  }
+  const exact = `${formatDateTime(at)}${ip ? ` from ${ip}` : ''}`;
+  return (
+    <Tooltip label={exact}>
+      <Text size="sm" c="dimmed">
+        {relativeTime(at)}
+        <span className="visually-hidden"> ({exact})</span>
       </Text>
     </Tooltip>
   );

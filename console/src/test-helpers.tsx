@@ -14,6 +14,12 @@ import { DEFAULT_SCOPE } from './format';
 import type { Principal } from './principals';
 import { type ConsoleContext, Ctx, permissionAllows } from './shared';
 
+// happy-dom has no document.fonts (a FontFaceSet, in every browser); Mantine's autosizing
+// Textarea listens on it for fonts that finish loading.
+if (typeof document !== 'undefined' && !('fonts' in document)) {
+  Object.defineProperty(document, 'fonts', { value: new EventTarget(), configurable: true });
+}
+
 export const json = (status: number, body: unknown) =>
   new Response(body === undefined ? null : JSON.stringify(body), {
     status,

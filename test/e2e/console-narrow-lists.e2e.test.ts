@@ -174,13 +174,20 @@ describe.skipIf(SKIP_BROWSER)(`console lists at ${WIDTH} px in Chromium`, () => 
     await page.keyboard.press('Escape');
   });
 
-  it('audit log: no sideways scroll; filters fit and each entry’s details open', async () => {
+  it('audit log: no sideways scroll; filters open on demand and fit; each entry’s details open', async () => {
     await open('/audit', 'Audit log');
     await page.getByRole('table', { name: 'Audit log' }).waitFor();
     await noSidewaysScroll('audit log');
     // Entries name their targets (and actors), not only their ids.
     await page.getByRole('table', { name: 'Audit log' }).getByText(LONG.name).first().waitFor();
+    // On a phone the entries come first; the filters open from their button and fit.
+    expect(await page.getByRole('button', { name: 'Apply filters' }).count()).toBe(0);
+    const toggle = page.getByRole('button', { name: 'Filters' });
+    expect(await toggle.getAttribute('aria-expanded')).toBe('false');
+    await toggle.click();
     await reachable(page.getByRole('button', { name: 'Apply filters' }), 'audit: apply filters');
+    await noSidewaysScroll('audit log with its filters open');
+    await page.getByRole('button', { name: 'Hide filters' }).click();
     const details = page.getByRole('button', { name: /^Details of / }).first();
     await reachable(details, 'audit: details');
     await details.click();

@@ -167,7 +167,7 @@ describe.skipIf(SKIP_BROWSER)('console security in Chromium', () => {
     await dialog.getByLabel('Repeat the new password').fill('pat-second-password');
     await dialog.getByRole('button', { name: 'Change password' }).click();
     await dialog.getByText('Password changed').waitFor();
-    await dialog.getByRole('button', { name: 'Close' }).click();
+    await dialog.getByRole('button', { name: 'Close', exact: true }).click();
 
     const after = await sessionToken();
     expect(after).not.toBe(before);

@@ -295,7 +295,7 @@ describe.skipIf(SKIP)('web console in Chromium', () => {
     expect(stored.owner.id).toBe(bobId);
     expect(stored.expiresAt.slice(0, 10)).toBe(date);
 
-    await drawer.getByRole('button', { name: 'Copy access key, secret key and tenant ID' }).click();
+    await drawer.getByRole('button', { name: 'Copy all: access key, secret key and tenant ID' }).click();
     await expect.poll(clipboard).toBe(`key:${apiKey.accessKeyId}::${apiKey.secret},tenant id: ${t.tenantId}`);
   });
 

@@ -1,6 +1,6 @@
 import { Button, Card, Group, Modal, Stack, Text, Title } from '@mantine/core';
 import { IconKey, IconPlus } from '@tabler/icons-react';
-import { useId, useState } from 'react';
+import { useId, useRef, useState } from 'react';
 import type { CreatedKey } from '../api';
 import { beyondYouReason } from '../grants';
 import { principalClient } from '../principals';
@@ -28,6 +28,7 @@ export function ApiAccessPanel({
   const keys = useLoad((signal) => principalClient(owner).listKeys({ signal }), [owner.id]);
   // "Last used" and states move while the page is open: read the list again.
   useRefreshWhileVisible(keys.reload);
+  const addRef = useRef<HTMLButtonElement>(null);
   return (
     <Card withBorder padding="lg" radius="md" component="section" aria-labelledby="api-access-title">
       <Group justify="space-between" mb="sm">
@@ -35,6 +36,7 @@ export function ApiAccessPanel({
           API Access
         </Title>
         <Button
+          ref={addRef}
           leftSection={<IconPlus size={16} aria-hidden />}
           onClick={() => setAdding(true)}
           disabled={!ownerWithinYourPermissions}
@@ -89,7 +91,12 @@ export function ApiAccessPanel({
           />
         </Stack>
       </Modal>
-      <SecretModal created={created} title="API and secret keys" onClose={() => setCreated(null)} />
+      <SecretModal
+        created={created}
+        title="API and secret keys"
+        onClose={() => setCreated(null)}
+        fallbackFocus={addRef}
+      />
       <KeyDetailsDrawer accessKeyId={details} onClose={() => setDetails(null)} onChanged={keys.reload} />
     </Card>
   );

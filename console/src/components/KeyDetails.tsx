@@ -17,8 +17,9 @@ import {
   Text,
   Tooltip,
 } from '@mantine/core';
+import { useMediaQuery } from '@mantine/hooks';
 import { IconDots, IconKey, IconRefresh, IconTrash } from '@tabler/icons-react';
-import { type ReactNode, useEffect, useState } from 'react';
+import { type ReactNode, type RefObject, useEffect, useState } from 'react';
 import { type CreatedKey, client, type EffectivePermissions, type KeyView } from '../api';
 import { expiryFields, formatDate, formatDateTime, type ValidityChoice } from '../format';
 import { GRANT_REASON, keyBeyondYou } from '../grants';
@@ -27,7 +28,7 @@ import { ConfirmModal, ErrorAlert, KeyStateBadge, LastUsed, useAction, useConsol
 import { AssignmentsEditor } from './AssignmentsEditor';
 import { ValidityPicker } from './KeyForm';
 import { hiddenColumn, ListTable } from './ListScaffold';
-import { SecretReveal } from './SecretReveal';
+import { SecretEscapeNotice, SecretReveal } from './SecretReveal';
 
 /** The key's effective permissions, read again when `version` changes. */
 function useKeyPermissions(accessKeyId: string | null, version: number) {
@@ -216,11 +217,14 @@ export function KeyDetailsDrawer({
   revealed,
   onClose,
   onChanged,
+  fallbackFocus,
 }: {
   accessKeyId: string | null;
   revealed?: CreatedKey | null;
   onClose: () => void;
   onChanged: () => void;
+  /** Where focus goes on closing when what opened the pane is gone (the Add key dialog). */
+  fallbackFocus?: RefObject<HTMLElement | null>;
 }) {
   const { scope, me, can } = useConsole();
   const [secret, setSecret] = useState<CreatedKey | null>(revealed ?? null);
@@ -250,6 +254,7 @@ export function KeyDetailsDrawer({
     setSecret(null);
     onClose();
   };
+  const showingSecret = Boolean(secret && key && secret.accessKeyId === key.accessKeyId);
   return (
     <Drawer
       opened={accessKeyId !== null}
@@ -257,14 +262,17 @@ export function KeyDetailsDrawer({
       position="right"
       size="lg"
       title="Key details"
+      // A new secret on screen: Escape and a click outside do not throw it away (see SecretEscapeNotice).
+      closeOnEscape={!showingSecret}
+      closeOnClickOutside={!showingSecret}
+      onExitTransitionEnd={() => refocus(fallbackFocus)}
       closeButtonProps={{ 'aria-label': 'Close key details' }}
     >
       {error ? <ErrorAlert error={error} /> : null}
       {key && key.accessKeyId === accessKeyId ? (
         <Stack>
-          {secret && secret.accessKeyId === key.accessKeyId ? (
-            <SecretReveal created={secret} scope={scope} />
-          ) : null}
+          <SecretEscapeNotice active={showingSecret} closeLabel="Close key details" />
+          {showingSecret && secret ? <SecretReveal created={secret} scope={scope} /> : null}
           <Table variant="vertical" withTableBorder>
             <Table.Tbody>
               <Table.Tr>
@@ -414,30 +422,52 @@ export function KeyDetailsDrawer({
   );
 }
 
+const SAVED_CLOSE = 'I have saved the secret key — close';
+
+/**
+ * After a window closed: if focus fell to the page (its opener is gone), put it on `fallback`.
+ * The window's elements go right after its exit transition, so this looks once they are gone.
+ */
+function refocus(fallback: RefObject<HTMLElement | null> | undefined) {
+  setTimeout(() => {
+    const active = document.activeElement;
+    if (!active || active === document.body) fallback?.current?.focus();
+  }, 50);
+}
+
 /** Shows a freshly generated secret in a window of its own (the user / service-account flows). */
 export function SecretModal({
   created,
   title,
   onClose,
+  fallbackFocus,
 }: {
   created: CreatedKey | null;
   title: string;
   onClose: () => void;
+  /** Where focus goes on closing when what opened the window is gone (a menu item, a dialog's button). */
+  fallbackFocus?: RefObject<HTMLElement | null>;
 }) {
   const { scope } = useConsole();
+  const phone = useMediaQuery('(max-width: 36em)');
   return (
     <Modal
       opened={created !== null}
       onClose={onClose}
       title={title}
       size="xl"
-      closeButtonProps={{ 'aria-label': 'Close' }}
+      fullScreen={phone}
+      closeOnEscape={false}
+      closeOnClickOutside={false}
+      onExitTransitionEnd={() => refocus(fallbackFocus)}
+      closeButtonProps={{ 'aria-label': 'Close (the secret key is not shown again)' }}
     >
       {created ? (
         <Stack>
+          <SecretEscapeNotice active={created !== null} closeLabel={SAVED_CLOSE} />
           <SecretReveal created={created} scope={scope} />
           <Group justify="flex-end">
-            <Button onClick={onClose}>I have saved the secret key — close</Button>
+            <Button onClick={onClose}>{SAVED_CLOSE}</Button>
           </Group>
         </Stack>
       ) : null}
@@ -553,9 +583,16 @@ export function KeyTable({
                   </Menu.Target>
                   <Menu.Dropdown>
                     {onOpenDetails ? (
-                      <Menu.Item onClick={() => onOpenDetails(k)}>Key details</Menu.Item>
+                      <Menu.Item data-autofocus onClick={() => onOpenDetails(k)}>
+                        Key details
+                      </Menu.Item>
                     ) : null}
-                    <Menu.Item onClick={() => setAction({ kind: 'expiry', key: k })}>Modify expiry</Menu.Item>
+                    <Menu.Item
+                      data-autofocus={onOpenDetails ? undefined : true}
+                      onClick={() => setAction({ kind: 'expiry', key: k })}
+                    >
+                      Modify expiry
+                    </Menu.Item>
                     <Menu.Item onClick={() => setAction({ kind: 'rotate', key: k })}>
                       Generate new secret key
                     </Menu.Item>
@@ -574,7 +611,7 @@ export function KeyTable({
                       </Text>
                     ) : null}
                     <Menu.Divider />
-                    <Menu.Item color="red" onClick={() => setAction({ kind: 'delete', key: k })}>
+                    <Menu.Item color="red" data-danger onClick={() => setAction({ kind: 'delete', key: k })}>
                       Delete
                     </Menu.Item>
                   </Menu.Dropdown>

@@ -11,7 +11,7 @@ import {
 } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { IconSearch } from '@tabler/icons-react';
-import { type ReactNode, useState } from 'react';
+import { type ReactNode, useLayoutEffect, useRef, useState } from 'react';
 import { ErrorAlert } from '../shared';
 
 /** A search box's text, and the same text once typing pauses (what the list is read with). */
@@ -127,7 +127,46 @@ export function ListScaffold<D extends { items: readonly unknown[] }>({
 /** A column heading read by screen readers only (a column of row actions). */
 export const hiddenColumn = (label: string) => ({ hidden: label });
 
-/** A table in a container that scrolls sideways on a narrow screen, so the page itself does not. */
+/**
+ * Label each cell with its column heading (`data-label`) and give the table its roles explicitly:
+ * on a phone the rows are stacked (console.css), and a table laid out with CSS display values
+ * other than table's loses its table semantics in some browsers unless the roles are set.
+ * Watches the body, so rows that re-render on their own are labelled too.
+ */
+function useStackedLabels(table: React.RefObject<HTMLTableElement | null>) {
+  useLayoutEffect(() => {
+    const el = table.current;
+    if (!el) return;
+    const label = () => {
+      // A column whose heading is for screen readers only (row actions) shows no label either.
+      const headings = [...el.querySelectorAll('thead th')].map((th) =>
+        th.querySelector('.visually-hidden') ? '' : (th.textContent?.trim() ?? ''),
+      );
+      el.setAttribute('role', 'table');
+      for (const group of el.querySelectorAll('thead, tbody')) group.setAttribute('role', 'rowgroup');
+      for (const tr of el.querySelectorAll('tr')) tr.setAttribute('role', 'row');
+      for (const th of el.querySelectorAll('thead th')) th.setAttribute('role', 'columnheader');
+      for (const tr of el.querySelectorAll('tbody tr')) {
+        [...tr.children].forEach((cell, i) => {
+          if (cell.getAttribute('role') !== 'cell') cell.setAttribute('role', 'cell');
+          const heading = headings[i] ?? '';
+          if (cell.getAttribute('data-label') !== heading) cell.setAttribute('data-label', heading);
+        });
+      }
+    };
+    label();
+    const observer = new MutationObserver(label);
+    const body = el.querySelector('tbody');
+    if (body) observer.observe(body, { childList: true, subtree: false });
+    return () => observer.disconnect();
+  });
+}
+
+/**
+ * A list's table. Wide screens: a container that scrolls sideways when the table is wider than
+ * the screen, so the page itself does not. Phones: each row is stacked, its cells one under the
+ * other with their column's name, so status, expiry and every action are on screen (console.css).
+ */
 export function ListTable({
   label,
   minWidth,
@@ -141,9 +180,11 @@ export function ListTable({
   columns: ReadonlyArray<string | { hidden: string } | null | false | undefined>;
   children: ReactNode;
 } & Omit<TableProps, 'children'>) {
+  const ref = useRef<HTMLTableElement>(null);
+  useStackedLabels(ref);
   return (
-    <Table.ScrollContainer minWidth={minWidth}>
-      <Table aria-label={label} {...table}>
+    <Table.ScrollContainer minWidth={minWidth} className="stacked-table">
+      <Table aria-label={label} ref={ref} {...table}>
         <Table.Thead>
           <Table.Tr>
             {columns.map((c) =>

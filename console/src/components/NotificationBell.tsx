@@ -44,23 +44,24 @@ export function NotificationBell() {
       trapFocus
       returnFocus
     >
+      {/* The button is the target: it carries aria-expanded and aria-controls, not a wrapper. */}
       <Popover.Target>
-        <Indicator label={unread.length} size={16} disabled={unread.length === 0} offset={4} color="red">
-          <ActionIcon
-            variant="subtle"
-            size="lg"
-            aria-label={`Notifications, ${unread.length} unread`}
-            data-testid="notification-bell"
-            onClick={() => {
-              setOpened((o) => !o);
-              load();
-            }}
-          >
+        <ActionIcon
+          variant="subtle"
+          size="lg"
+          aria-label={`Notifications, ${unread.length} unread`}
+          data-testid="notification-bell"
+          onClick={() => {
+            setOpened((o) => !o);
+            load();
+          }}
+        >
+          <Indicator label={unread.length} size={16} disabled={unread.length === 0} offset={-2} color="red">
             <IconBell size={20} aria-hidden />
-          </ActionIcon>
-        </Indicator>
+          </Indicator>
+        </ActionIcon>
       </Popover.Target>
-      <Popover.Dropdown>
+      <Popover.Dropdown aria-label="Notifications">
         <Stack gap="xs">
           <Group justify="space-between">
             <Text fw={600}>Notifications</Text>
@@ -110,7 +111,7 @@ export function NotificationBell() {
                         <Button
                           size="compact-xs"
                           variant="subtle"
-                          aria-label={`Mark "${localizeDates(n.title || 'notification')}" as read`}
+                          aria-label={`Mark as read: ${localizeDates(n.title || 'notification')}`}
                           onClick={async () => {
                             try {
                               await client.markNotificationRead({ params: { notificationId: n.id } });

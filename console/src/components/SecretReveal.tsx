@@ -8,7 +8,7 @@ import {
   Paper,
   Stack,
   Text,
-  TextInput,
+  Textarea,
   Title,
 } from '@mantine/core';
 import {
@@ -80,17 +80,24 @@ export function CopyTextButton({
   );
 }
 
-/** A read-only value in monospace with its Copy button ("Copy access key"). */
+/**
+ * A read-only value in monospace with its Copy button ("Copy access key"). The value wraps
+ * instead of scrolling inside its field, so a phone shows the whole key.
+ */
 function CopyableField({ label, value, testId }: { label: string; value: string; testId: string }) {
   return (
-    <Group align="flex-end" wrap="nowrap">
-      <TextInput
+    <Group align="flex-end">
+      <Textarea
         label={label}
         value={value}
         readOnly
-        style={{ flex: 1 }}
+        autosize
+        minRows={1}
+        style={{ flex: '1 1 16rem' }}
         data-testid={testId}
-        styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
+        styles={{
+          input: { fontFamily: 'var(--mantine-font-family-monospace)', wordBreak: 'break-all' },
+        }}
       />
       <CopyTextButton text={value} label="Copy" accessibleName={`Copy ${label.toLowerCase()}`} />
     </Group>
@@ -200,6 +207,30 @@ async function downloadPostmanCollection(): Promise<void> {
 }
 
 /**
+ * While a new secret is on screen, Escape does not close its window (the secret would be gone for
+ * good): it says so instead, in an alert a screen reader reads out.
+ */
+export function SecretEscapeNotice({ active, closeLabel }: { active: boolean; closeLabel: string }) {
+  const [pressed, setPressed] = useState(false);
+  useEffect(() => {
+    setPressed(false);
+    if (!active) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') setPressed(true);
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [active]);
+  if (!active || !pressed) return null;
+  return (
+    <Alert color="orange" role="alert" icon={<IconAlertTriangle aria-hidden />} title="Not closed yet">
+      Escape does not close this window while the secret key is shown: it cannot be shown again. Copy it, then
+      choose “{closeLabel}”.
+    </Alert>
+  );
+}
+
+/**
  * The one moment a secret is visible: access key, secret key, the copy formats, Test Connection,
  * sample cURL and Postman. The secret lives only in the caller's React state; closing drops it.
  */
@@ -233,11 +264,11 @@ export function SecretReveal({
             variant="filled"
             text={copyAllFormat(created.accessKeyId, created.secretAccessKey, created.tenantId)}
             label="Copy all"
-            accessibleName="Copy access key, secret key and tenant ID"
+            accessibleName="Copy all: access key, secret key and tenant ID"
           />
         </Group>
 
-        <Title order={4} mt="sm">
+        <Title order={3} size="h4" mt="sm">
           Test with AWS Signature Version 4
         </Title>
         <Text size="sm" c="dimmed">
@@ -353,7 +384,7 @@ export function SecretReveal({
                   variant="default"
                   text={sample.data.precomputed}
                   label="Copy for older curl"
-                  accessibleName="Copy the command for curl older than 7.75"
+                  accessibleName="Copy for older curl: the command for curl older than 7.75"
                 />
               </Group>
             ) : null}

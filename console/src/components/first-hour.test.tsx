@@ -251,7 +251,9 @@ describe('the secret reveal', () => {
     expect(clipboard[0]).toBe(shown.textContent);
     expect(clipboard[0]).toMatch(/^curl -sS /);
     expect(clipboard[0]).toContain(`${ACCESS_KEY}:${SECRET}`);
-    fireEvent.click(screen.getByRole('button', { name: 'Copy the command for curl older than 7.75' }));
+    fireEvent.click(
+      screen.getByRole('button', { name: 'Copy for older curl: the command for curl older than 7.75' }),
+    );
     await waitFor(() => expect(clipboard).toHaveLength(2));
     expect(clipboard[1]).toContain('X-Amz-Date');
   });

@@ -55,7 +55,7 @@ cleanUpAfterEach();
 describe('SecretReveal', () => {
   it('copies all key details as key:<access key>::<secret key>,tenant id: <tenant ID>', async () => {
     render(wrap(<SecretReveal created={created} origin="http://127.0.0.1:8080" />));
-    fireEvent.click(screen.getByRole('button', { name: 'Copy access key, secret key and tenant ID' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Copy all: access key, secret key and tenant ID' }));
     await waitFor(() => expect(clipboard).toHaveLength(1));
     expect(clipboard[0]).toBe(`key:${ACCESS_KEY}::${SECRET},tenant id: ${TENANT}`);
   });

@@ -1,6 +1,6 @@
 import { Button, Group, Modal, Select } from '@mantine/core';
 import { IconKey, IconPlus } from '@tabler/icons-react';
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import { PAGE_SIZE } from '../../../src/limits';
 import { type CreatedKey, client, type KeyState, type KeyType } from '../api';
 import { KeyDetailsDrawer, KeyTable } from '../components/KeyDetails';
@@ -75,11 +75,12 @@ export function AccessKeysPage() {
   // "Last used" and states move while the page is open: read the list again.
   useRefreshWhileVisible(keys.reload);
   const filtered = Boolean(search.debounced || status || type);
+  const addRef = useRef<HTMLButtonElement>(null);
   return (
     <ListScaffold
       title="Access keys"
       action={
-        <Button leftSection={<IconPlus size={16} aria-hidden />} onClick={() => setAdding(true)}>
+        <Button ref={addRef} leftSection={<IconPlus size={16} aria-hidden />} onClick={() => setAdding(true)}>
           Add key
         </Button>
       }
@@ -139,6 +140,7 @@ export function AccessKeysPage() {
               setRevealed(null);
             }}
             onChanged={keys.reload}
+            fallbackFocus={addRef}
           />
         </>
       }

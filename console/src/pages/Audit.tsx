@@ -1,5 +1,6 @@
 import { Button, Code, Group, Modal, Pagination, Stack, Table, Text, TextInput } from '@mantine/core';
-import { IconHistory } from '@tabler/icons-react';
+import { useMediaQuery } from '@mantine/hooks';
+import { IconFilter, IconHistory } from '@tabler/icons-react';
 import { useState } from 'react';
 import { type AuditEntry, client } from '../api';
 import { hiddenColumn, ListScaffold, ListTable } from '../components/ListScaffold';
@@ -58,6 +59,8 @@ export function AuditPage() {
   const [filters, setFilters] = useState<Filters>(EMPTY);
   const [page, setPage] = useState(1);
   const [open, setOpen] = useState<AuditEntry | null>(null);
+  const phone = useMediaQuery('(max-width: 48em)');
+  const [filtersShown, setFiltersShown] = useState(false);
   const entries = useLoad(
     (signal) =>
       client.listAudit(
@@ -85,37 +88,56 @@ export function AuditPage() {
       {...extra}
     />
   );
+  const activeFilters = Object.values(filters).filter(Boolean).length;
   return (
     <ListScaffold
       title="Audit log"
       toolbar={
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            setPage(1);
-            setFilters(draft);
-          }}
-        >
-          <Group align="flex-end">
-            {field('action', 'Action', { placeholder: 'access_key. (prefix)' })}
-            {field('actorId', 'Actor ID')}
-            {field('targetType', 'Target type', { placeholder: 'access_key, user…' })}
-            {field('targetId', 'Target ID')}
-            {field('since', 'Since', { type: 'datetime-local' })}
-            {field('until', 'Until', { type: 'datetime-local' })}
-            <Button type="submit">Apply filters</Button>
+        <>
+          {/* A phone shows the entries first; its filters open on demand. */}
+          {phone ? (
             <Button
               variant="default"
-              onClick={() => {
-                setDraft(EMPTY);
-                setFilters(EMPTY);
+              leftSection={<IconFilter size={16} aria-hidden />}
+              aria-expanded={filtersShown}
+              aria-controls="audit-filters"
+              onClick={() => setFiltersShown((v) => !v)}
+            >
+              {filtersShown ? 'Hide filters' : 'Filters'}
+              {activeFilters > 0 ? ` (${activeFilters} applied)` : ''}
+            </Button>
+          ) : null}
+          {phone && !filtersShown ? null : (
+            <form
+              id="audit-filters"
+              onSubmit={(e) => {
+                e.preventDefault();
                 setPage(1);
+                setFilters(draft);
               }}
             >
-              Clear
-            </Button>
-          </Group>
-        </form>
+              <Group align="flex-end">
+                {field('action', 'Action', { placeholder: 'access_key. (prefix)' })}
+                {field('actorId', 'Actor ID')}
+                {field('targetType', 'Target type', { placeholder: 'access_key, user…' })}
+                {field('targetId', 'Target ID')}
+                {field('since', 'Since', { type: 'datetime-local' })}
+                {field('until', 'Until', { type: 'datetime-local' })}
+                <Button type="submit">Apply filters</Button>
+                <Button
+                  variant="default"
+                  onClick={() => {
+                    setDraft(EMPTY);
+                    setFilters(EMPTY);
+                    setPage(1);
+                  }}
+                >
+                  Clear
+                </Button>
+              </Group>
+            </form>
+          )}
+        </>
       }
       list={entries}
       loadingLabel="Loading audit log"

@@ -13,6 +13,7 @@ import {
 import { IconLock } from '@tabler/icons-react';
 import { useEffect, useRef, useState } from 'react';
 import { ApiError, client, type TenantChoice, tenantChoices } from '../api';
+import { ColorSchemeMenu } from '../components/ColorSchemeMenu';
 import { ErrorAlert } from '../shared';
 
 export function SignIn({
@@ -46,7 +47,7 @@ export function SignIn({
   };
 
   return (
-    <Center mih="100vh" p="md" bg="var(--mantine-color-gray-0)">
+    <Center mih="100vh" p="md" className="signin-page">
       <Paper withBorder shadow="sm" p="xl" radius="md" w={420} maw="100%" component="main">
         <form
           onSubmit={async (event) => {
@@ -156,6 +157,10 @@ export function SignIn({
           </Stack>
         </form>
       </Paper>
+      {/* After the form in the Tab order: signing in comes first. */}
+      <div className="signin-scheme">
+        <ColorSchemeMenu />
+      </div>
     </Center>
   );
 }

@@ -25,7 +25,7 @@ import {
   IconUserPlus,
   IconUsers,
 } from '@tabler/icons-react';
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import { NAME_LENGTH_MAX, PAGE_SIZE } from '../../../src/limits';
 import { type CreatedKey, client, type OperationInput, type UserView } from '../api';
 import { ApiAccessPanel } from '../components/ApiAccessPanel';
@@ -130,7 +130,7 @@ export function UsersPage() {
                       </ActionIcon>
                     </Menu.Target>
                     <Menu.Dropdown>
-                      <Menu.Item onClick={() => navigate(`/users/${u.id}`)}>
+                      <Menu.Item data-autofocus onClick={() => navigate(`/users/${u.id}`)}>
                         Open (rename, password)
                       </Menu.Item>
                       <Menu.Item
@@ -157,6 +157,7 @@ export function UsersPage() {
                       <Menu.Divider />
                       <Menu.Item
                         color="red"
+                        data-danger
                         leftSection={<IconTrash size={16} aria-hidden />}
                         onClick={() => setActing({ kind: 'delete', user: u })}
                       >
@@ -479,6 +480,7 @@ export function UserDetailPage({ userId }: { userId: string }) {
   const user = useLoad((signal) => client.getUser({ params: { userId } }, { signal }), [userId]);
   const [confirmApiKey, setConfirmApiKey] = useState(false);
   const [created, setCreated] = useState<CreatedKey | null>(null);
+  const moreRef = useRef<HTMLButtonElement>(null);
   const [panelVersion, setPanelVersion] = useState(0);
   const [statusError, setStatusError] = useState<unknown>(null);
   if (user.error) return <ErrorAlert error={user.error} />;
@@ -504,12 +506,17 @@ export function UserDetailPage({ userId }: { userId: string }) {
         {can('iam:keys:manage') ? (
           <Menu position="bottom-end">
             <Menu.Target>
-              <Button variant="default" rightSection={<IconChevronDown size={16} aria-hidden />}>
+              <Button
+                ref={moreRef}
+                variant="default"
+                rightSection={<IconChevronDown size={16} aria-hidden />}
+              >
                 More
               </Button>
             </Menu.Target>
             <Menu.Dropdown>
               <Menu.Item
+                data-autofocus
                 disabled={!u.withinYourPermissions}
                 onClick={() => setConfirmApiKey(true)}
                 aria-describedby={u.withinYourPermissions ? undefined : 'api-secret-key-reason'}
@@ -583,7 +590,12 @@ export function UserDetailPage({ userId }: { userId: string }) {
         <Text size="sm">The access key and secret key are shown once, right after generation.</Text>
         <NoDataAccessWarning owner={{ type: 'user', id: u.id }} label={u.name} />
       </ConfirmModal>
-      <SecretModal created={created} title="API Secret Key" onClose={() => setCreated(null)} />
+      <SecretModal
+        created={created}
+        title="API Secret Key"
+        onClose={() => setCreated(null)}
+        fallbackFocus={moreRef}
+      />
     </Stack>
   );
 }
