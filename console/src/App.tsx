@@ -244,7 +244,7 @@ export function App() {
         padding="lg"
       >
         <AppShell.Header>
-          <Group h="100%" px="md" justify="space-between" wrap="nowrap">
+          <Group h="100%" px={{ base: 'xs', sm: 'md' }} justify="space-between" wrap="nowrap">
             <Group gap="xs" wrap="nowrap">
               <Burger
                 opened={navOpened}
@@ -253,7 +253,7 @@ export function App() {
                 size="sm"
                 aria-label="Toggle navigation"
               />
-              <IconLock size={22} aria-hidden />
+              <IconLock size={22} aria-hidden className="header-logo" />
               <Title order={1} size="h4">
                 latchkey
               </Title>
@@ -261,7 +261,7 @@ export function App() {
                 User access · tenant {me.tenantId}
               </Text>
             </Group>
-            <Group gap="xs" wrap="nowrap">
+            <Group gap={4} wrap="nowrap">
               <NotificationBell />
               <ColorSchemeMenu />
               <Text size="sm" visibleFrom="sm" data-testid="signed-in-as">

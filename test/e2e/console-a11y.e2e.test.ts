@@ -103,6 +103,12 @@ async function phoneLayout(page: Page, where: string): Promise<string[]> {
       .map((el) => (el.getAttribute('aria-label') || el.textContent || el.tagName).trim().slice(0, 40) +
         ' ' + Math.round(el.getBoundingClientRect().width) + '×' + Math.round(el.getBoundingClientRect().height))`);
   if (small.length > 0) problems.push(`${where}: tap targets under ${TAP} px: ${small.join(', ')}`);
+  // The header does not scroll: each of its controls must be inside the screen.
+  const cut = await page.evaluate<string[]>(`
+    [...document.querySelectorAll('header button, header a')]
+      .filter((el) => { const r = el.getBoundingClientRect(); return r.width > 0 && (r.left < 0 || r.right > ${PHONE.width}); })
+      .map((el) => (el.getAttribute('aria-label') || el.textContent || el.tagName).trim())`);
+  if (cut.length > 0) problems.push(`${where}: header controls off screen: ${cut.join(', ')}`);
   return problems;
 }
 
@@ -157,7 +163,7 @@ describe.skipIf(SKIP_BROWSER)('console accessibility in Chromium (axe-core, WCAG
         if (SHOTS) {
           mkdirSync(`${SHOTS}${combo.dir}`, { recursive: true });
           const file = where.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
-          await page.screenshot({ path: `${SHOTS}${combo.dir}/${file}.png` });
+          await page.screenshot({ path: `${SHOTS}${combo.dir}/${file}.jpg`, type: 'jpeg', quality: 70 });
         }
       };
       const open = async (path: string, heading: string | RegExp) => {
