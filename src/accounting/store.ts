@@ -177,9 +177,20 @@ function outputArrayRecord(fields: readonly FieldDef[], row: readonly unknown[])
   return udf ? Object.assign(out, parseUdfColumn(udf)) : out;
 }
 
+/** SQL written or compiled once and kept by what determines it (bounded: the oldest goes first). */
+const SQL_CACHE_MAX = 1000;
+function cachedSql<V>(cache: Map<string, V>, key: string, make: () => V): V {
+  let found = cache.get(key);
+  if (found === undefined) {
+    found = make();
+    if (cache.size >= SQL_CACHE_MAX) cache.delete(cache.keys().next().value as string);
+    cache.set(key, found);
+  }
+  return found;
+}
+
 /** The SQL of a master read (all columns), by resource, engine and the SQL of its shape. */
 const READS = new Map<string, { sql: string; name: string }>();
-const READS_MAX = 1000;
 
 /**
  * The master records the criteria select, as JSON; read as arrays when the context allows.
@@ -195,17 +206,13 @@ async function readMasters(ctx: DataContext, def: ResourceDef, c: Criteria) {
     return rows.map((r) => outputRecord(def.fields, r));
   }
   const shape = selectMaster(ctx, def, c, [def.keyField]).compile();
-  const key = `${ctx.engine}\n${def.name}\n${shape.sql}`;
-  let read = READS.get(key);
-  if (read === undefined) {
+  const read = cachedSql(READS, `${ctx.engine}\n${def.name}\n${shape.sql}`, () => {
     const text = selectMaster(ctx, def, c).compile().sql;
-    read = {
+    return {
       sql: text,
       name: `latchkey_read_${createHash('sha256').update(text).digest('hex').slice(0, 32)}`,
     };
-    if (READS.size >= READS_MAX) READS.delete(READS.keys().next().value as string);
-    READS.set(key, read);
-  }
+  });
   const rows = await database.arrays(read.sql, shape.parameters, read.name);
   return rows.map((r) => outputArrayRecord(def.fields, r));
 }
@@ -270,7 +277,7 @@ export async function findOne(ctx: DataContext, def: ResourceDef, query: Query):
   if (!first) return { pagination: { count: 0, offset: c.offset, limit: 1 }, data: [] };
   return {
     pagination: { count: 1, offset: c.offset, limit: 1 },
-    data: [withDetails(def, first, await detailsOf(ctx, def, first))],
+    data: [withDetails(def, first, await detailsOf(ctx, def, linkOf(def, first)))],
   };
 }
 
@@ -358,32 +365,27 @@ export async function getRecord(
     const row = await loadRecord(ctx.db, ctx.tenantId, def, key);
     if (!row) throw notFound(def, key);
     const out = outputRecord(def.fields, row);
-    return withDetails(def, out, await detailsOf(ctx, def, out));
+    return withDetails(def, out, await detailsOf(ctx, def, linkOf(def, out)));
   }
   const read = recordRead(ctx.db, ctx.engine, def).arrays(ctx.database, { tenant: ctx.tenantId, key });
   // PostgreSQL: when the key is also what links the detail rows (a document's dockey), the record
   // and its rows are read at once, on two connections: one round trip instead of two.
   if (ctx.engine === 'postgres' && def.details.length > 0 && detailLinkField(def) === def.keyField) {
-    const [[row], details] = await Promise.all([read, detailsOf(ctx, def, { [def.keyField]: key })]);
+    const [[row], details] = await Promise.all([read, detailsOf(ctx, def, key)]);
     if (!row) throw notFound(def, key);
     return withDetails(def, outputArrayRecord(def.fields, row), details);
   }
   const [row] = await read;
   if (!row) throw notFound(def, key);
   const out = outputArrayRecord(def.fields, row);
-  return withDetails(def, out, await detailsOf(ctx, def, out));
+  return withDetails(def, out, await detailsOf(ctx, def, linkOf(def, out)));
 }
 
 /**
  * A record's detail rows by array as JSON, read with the compiled queries when the context
- * allows. `record` is the record as JSON (its dockey or code links the rows).
+ * allows. `parent` is what links them: the record's dockey (documents) or code (masters).
  */
-async function detailsOf(
-  ctx: DataContext,
-  def: ResourceDef,
-  record: Record<string, unknown>,
-): Promise<DetailRows> {
-  const parent = linkOf(def, record);
+async function detailsOf(ctx: DataContext, def: ResourceDef, parent: string | number): Promise<DetailRows> {
   const details: DetailRows = new Map();
   const { database } = ctx;
   if (!database) {
@@ -837,8 +839,8 @@ export async function createRecord(
     const refs = await resolveRefs(trx, ctx.tenantId, refsOf(def, header, rows));
     applyDefaults(def, header, input.master, linesOf(def, draft), refs);
 
-    /** Documents: the first reserved detail key per counter (reserveCounters). */
-    const dtlNext = new Map<string, number>();
+    /** Documents: the first of the detail keys reserved for each detail array. */
+    const firstKeys = new Map<DetailDef, number>();
     if (def.kind === 'master') {
       if (await loadRecord(trx, ctx.tenantId, def, header.code as string, 'code'))
         throw duplicate(def, 'code', header.code);
@@ -856,8 +858,14 @@ export async function createRecord(
           wanted.set(dtlCounter(def, detail), (wanted.get(dtlCounter(def, detail)) ?? 0) + list.length);
       }
       const got = await reserveCounters(trx, ctx.tenantId, wanted);
-      // Each detail array takes its keys from the start of what was reserved for its table.
-      for (const [name, count] of wanted) dtlNext.set(name, (got.get(name) as number) - count + 1);
+      // The detail arrays of one table share its counter: each takes the next part of the range.
+      const next = new Map([...wanted].map(([name, count]) => [name, (got.get(name) as number) - count + 1]));
+      for (const [detail, list] of rows) {
+        if (list.length === 0) continue;
+        const first = next.get(dtlCounter(def, detail)) as number;
+        firstKeys.set(detail, first);
+        next.set(dtlCounter(def, detail), first + list.length);
+      }
       if (explicit) await assertDocnoFree(trx, ctx.tenantId, def, header.docno as string);
       else header.docno = await nextDocno(trx, ctx.tenantId, def, got.get(`docno:${storageName(def)}`));
       header.dockey = got.get(`dockey:${storageName(def)}`) as number;
@@ -866,18 +874,23 @@ export async function createRecord(
     header.updatecount = 1;
     header.lastmodified = now;
     await insertRows(trx, ctx.engine, masterTable(def), [{ tenant_id: ctx.tenantId, ...header }]);
-    for (const [detail, list] of rows) {
-      const first = dtlNext.get(dtlCounter(def, detail));
-      if (first !== undefined) dtlNext.set(dtlCounter(def, detail), first + list.length);
-      await insertDetail(trx, ctx.engine, ctx.tenantId, def, detail, linkOf(def, header), list, first);
-    }
+    for (const [detail, list] of rows)
+      await insertDetail(
+        trx,
+        ctx.engine,
+        ctx.tenantId,
+        def,
+        detail,
+        linkOf(def, header),
+        list,
+        firstKeys.get(detail),
+      );
     await settle(ctx, trx, def, draft, affected);
     return recordOf(def, draft);
   });
 }
 
 const INSERTS = new Map<string, string>();
-const INSERTS_MAX = 1000;
 
 /**
  * Insert rows, leaving out the columns that are null in every row (a column left out is null).
@@ -891,16 +904,12 @@ async function insertRows(trx: DataTx, engine: Engine, table: string, rows: Row[
   for (const row of rows)
     for (const [k, v] of Object.entries(row)) if (v !== null && v !== undefined) used.add(k);
   const columns = [...used];
-  const key = `${engine}:${table}:${rows.length}:${columns.join(',')}`;
-  let text = INSERTS.get(key);
-  if (text === undefined) {
+  const text = cachedSql(INSERTS, `${engine}:${table}:${rows.length}:${columns.join(',')}`, () => {
     let n = 0;
     const mark = () => (engine === 'postgres' ? `$${++n}` : '?');
     const values = rows.map(() => `(${columns.map(mark).join(', ')})`).join(', ');
-    text = `insert into "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) values ${values}`;
-    if (INSERTS.size >= INSERTS_MAX) INSERTS.delete(INSERTS.keys().next().value as string);
-    INSERTS.set(key, text);
-  }
+    return `insert into "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) values ${values}`;
+  });
   const parameters = rows.flatMap((row) => columns.map((c) => row[c] ?? null));
   await trx.executeQuery(CompiledQuery.raw(text, parameters));
 }

@@ -129,20 +129,26 @@ function converterSource(fields: readonly FieldDef[], at: (i: number, name: stri
   return `return {${parts.join('\n')}};`;
 }
 
+/** The converter of `fields` kept in `cache`, generated once with `at` reading field i. */
+function converterOf<C extends RowConverter | ArrayConverter>(
+  cache: WeakMap<readonly FieldDef[], C>,
+  fields: readonly FieldDef[],
+  at: (i: number, name: string) => string,
+): C {
+  let found = cache.get(fields);
+  if (!found) {
+    found = new Function('r', converterSource(fields, at)) as C;
+    cache.set(fields, found);
+  }
+  return found;
+}
+
 /** Stored row → JSON (booleans back to true/false, integers as numbers, decimals as strings). */
 export function outputRow(
   fields: readonly FieldDef[],
   row: Record<string, unknown>,
 ): Record<string, unknown> {
-  let found = CONVERTERS.get(fields);
-  if (!found) {
-    found = new Function(
-      'r',
-      converterSource(fields, (_, name) => `r[${JSON.stringify(name)}]`),
-    ) as RowConverter;
-    CONVERTERS.set(fields, found);
-  }
-  return found(row);
+  return converterOf(CONVERTERS, fields, (_, name) => `r[${JSON.stringify(name)}]`)(row);
 }
 
 /** outputRow for a row read as an array (DatabaseHandle.arrays), fields in select order. */
@@ -150,15 +156,7 @@ export function outputArrayRow(
   fields: readonly FieldDef[],
   row: readonly unknown[],
 ): Record<string, unknown> {
-  let found = ARRAY_CONVERTERS.get(fields);
-  if (!found) {
-    found = new Function(
-      'r',
-      converterSource(fields, (i) => `r[${i}]`),
-    ) as ArrayConverter;
-    ARRAY_CONVERTERS.set(fields, found);
-  }
-  return found(row);
+  return converterOf(ARRAY_CONVERTERS, fields, (i) => `r[${i}]`)(row);
 }
 
 export interface DetailInput {
