@@ -12,7 +12,13 @@ import { createRequire } from 'node:module';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, call, type TestApp } from '../helpers/app.js';
-import { ensureConsoleBuilt, launchChromium, listeningTestApp, SKIP_BROWSER } from '../helpers/browser.js';
+import {
+  ensureConsoleBuilt,
+  launchChromium,
+  listeningTestApp,
+  newConsolePage,
+  SKIP_BROWSER,
+} from '../helpers/browser.js';
 import { ROOT } from '../helpers/process.js';
 
 // `npm run screenshots` saves every screen checked, per combination, under docs/screenshots/.
@@ -149,9 +155,7 @@ describe.skipIf(SKIP_BROWSER)('console accessibility in Chromium (axe-core, WCAG
 
   for (const combo of COMBOS) {
     it(`${combo.name}: no critical or serious violation on any screen or dialog`, async () => {
-      const context = await browser.newContext({ viewport: combo.viewport, colorScheme: combo.scheme });
-      const page = await context.newPage();
-      page.setDefaultTimeout(8_000);
+      const page = await newConsolePage(browser, { viewport: combo.viewport, colorScheme: combo.scheme });
       const phone = combo.viewport === PHONE;
       const found: string[] = [];
       const check = async (where: string) => {
@@ -271,7 +275,7 @@ describe.skipIf(SKIP_BROWSER)('console accessibility in Chromium (axe-core, WCAG
       await check('Change password dialog');
       await closeDialog();
 
-      await context.close();
+      await page.context().close();
       expect(found).toEqual([]);
     }, 240_000);
   }

@@ -10,7 +10,13 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, call, type TestApp } from '../helpers/app.js';
-import { ensureConsoleBuilt, launchChromium, listeningTestApp, SKIP_BROWSER } from '../helpers/browser.js';
+import {
+  ensureConsoleBuilt,
+  launchChromium,
+  listeningTestApp,
+  newConsolePage,
+  SKIP_BROWSER,
+} from '../helpers/browser.js';
 
 interface Focused {
   tag: string;
@@ -79,12 +85,10 @@ describe.skipIf(SKIP_BROWSER)('the seed paths with the keyboard alone (Chromium)
       body: { name: 'etl-loader', email: 'etl@example.com' },
     });
     browser = await launchChromium();
-    const context = await browser.newContext({
+    page = await newConsolePage(browser, {
       viewport: { width: 1366, height: 900 },
       permissions: ['clipboard-read', 'clipboard-write'],
     });
-    page = await context.newPage();
-    page.setDefaultTimeout(8_000);
   }, 120_000);
 
   afterAll(async () => {

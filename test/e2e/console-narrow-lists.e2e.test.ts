@@ -10,7 +10,13 @@
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, call, login, type TestApp } from '../helpers/app.js';
-import { ensureConsoleBuilt, launchChromium, listeningTestApp, SKIP_BROWSER } from '../helpers/browser.js';
+import {
+  ensureConsoleBuilt,
+  launchChromium,
+  listeningTestApp,
+  newConsolePage,
+  SKIP_BROWSER,
+} from '../helpers/browser.js';
 
 const WIDTH = 414;
 const HEIGHT = 896;
@@ -91,9 +97,7 @@ describe.skipIf(SKIP_BROWSER)(`console lists at ${WIDTH} px in Chromium`, () => 
     await call(t, 'POST', '/iam/groups', { body: { name: GROUP_NAME, roleIds: [role.id] } });
 
     browser = await launchChromium();
-    const context = await browser.newContext({ viewport: { width: WIDTH, height: HEIGHT } });
-    page = await context.newPage();
-    page.setDefaultTimeout(8_000);
+    page = await newConsolePage(browser, { viewport: { width: WIDTH, height: HEIGHT } });
     await page.goto(`${origin}/console/`);
     await page.getByLabel('Email').fill(ADMIN_EMAIL);
     await page.locator('input[type=password]').fill(ADMIN_PASSWORD);

@@ -15,6 +15,7 @@ import {
   ensureConsoleBuilt,
   launchChromium,
   listeningTestApp,
+  newConsolePage,
   SKIP_BROWSER,
 } from '../helpers/browser.js';
 
@@ -81,9 +82,7 @@ describe.skipIf(SKIP_BROWSER)('console security in Chromium', () => {
     await call(t, 'PUT', `/iam/users/${patId}/assignments`, { body: { roleIds: [roleId('DataReadOnly')] } });
 
     browser = await launchChromium();
-    const context = await browser.newContext({ viewport: { width: 1366, height: 820 } });
-    page = await context.newPage();
-    page.setDefaultTimeout(8_000);
+    page = await newConsolePage(browser, { viewport: { width: 1366, height: 820 } });
   }, 120_000);
 
   afterAll(async () => {

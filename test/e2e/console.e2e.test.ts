@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, call, type TestApp } from '../helpers/app.js';
 import {
@@ -18,6 +18,7 @@ import {
   ensureConsoleBuilt,
   launchChromium,
   listeningTestApp,
+  newConsolePage,
   SKIP_BROWSER as SKIP,
 } from '../helpers/browser.js';
 import { ROOT } from '../helpers/process.js';
@@ -42,7 +43,6 @@ describe.skipIf(SKIP)('web console in Chromium', () => {
   let t: TestApp;
   let origin: string;
   let browser: Browser;
-  let context: BrowserContext;
   let page: Page;
   let anaId: string;
   let bobId: string;
@@ -93,14 +93,11 @@ describe.skipIf(SKIP)('web console in Chromium', () => {
     });
 
     browser = await launchChromium();
-    context = await browser.newContext({
+    page = await newConsolePage(browser, {
       viewport: { width: 1366, height: 820 },
       permissions: ['clipboard-read', 'clipboard-write'],
       acceptDownloads: true,
     });
-    page = await context.newPage();
-    // Fail a step within seconds (with Playwright's call log), not at the test timeout.
-    page.setDefaultTimeout(8_000);
   }, 120_000);
 
   afterAll(async () => {

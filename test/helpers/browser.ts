@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, type BrowserContextOptions, chromium, type Page } from 'playwright-core';
 import { startTestApp, type TestApp, type TestAppOptions } from './app.js';
 import { ROOT } from './process.js';
 
@@ -46,4 +46,15 @@ export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
       ...extraArgs,
     ],
   });
+}
+
+/**
+ * A page in a fresh context of `browser` (its own storage: a fresh sign-in). A step fails within
+ * 8 s, with Playwright's call log, not at the test's timeout.
+ */
+export async function newConsolePage(browser: Browser, options: BrowserContextOptions = {}): Promise<Page> {
+  const context = await browser.newContext(options);
+  const page = await context.newPage();
+  page.setDefaultTimeout(8_000);
+  return page;
 }

@@ -131,7 +131,7 @@ export const hiddenColumn = (label: string) => ({ hidden: label });
  * Label each cell with its column heading (`data-label`) and give the table its roles explicitly:
  * on a phone the rows are stacked (console.css), and a table laid out with CSS display values
  * other than table's loses its table semantics in some browsers unless the roles are set.
- * Watches the body, so rows that re-render on their own are labelled too.
+ * Set once when the table mounts, then again whenever its rows or headings change.
  */
 function useStackedLabels(table: React.RefObject<HTMLTableElement | null>) {
   useLayoutEffect(() => {
@@ -155,11 +155,11 @@ function useStackedLabels(table: React.RefObject<HTMLTableElement | null>) {
       }
     };
     label();
+    // Attributes are not watched, so labelling does not wake the observer again.
     const observer = new MutationObserver(label);
-    const body = el.querySelector('tbody');
-    if (body) observer.observe(body, { childList: true, subtree: false });
+    observer.observe(el, { childList: true, subtree: true });
     return () => observer.disconnect();
-  });
+  }, [table]);
 }
 
 /**
