@@ -260,6 +260,8 @@ async function fillKeys(runtime: Runtime, count: number): Promise<Array<{ id: st
         updated_by_type: 'system',
         updated_by_id: 'bench',
         last_used_at: null,
+        last_used_api_id: null,
+        last_used_decision: null,
         last_used_ip: null,
         manager_disabled: 0,
       });

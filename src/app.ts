@@ -3,16 +3,18 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { AuthDeps } from './auth/login.js';
 import { fastifyTrustProxy } from './config.js';
 import { AppError } from './errors.js';
+import type { GatewayDeps } from './gateway/decide.js';
 import type { App, RouteDeps } from './http/app-types.js';
 import { registerAuth } from './http/auth.js';
 import { registerContractChecks } from './http/contract-checks.js';
 import { registerErrorHandling, sendError } from './http/errors.js';
+import { apiRoutes } from './http/routes/apis.js';
 import { consoleRoutes } from './http/routes/console.js';
 import { dataRoutes } from './http/routes/data.js';
 import { devtoolsRoutes } from './http/routes/devtools.js';
+import { gatewayRoutes } from './http/routes/gateway.js';
 import { groupRoleRoutes } from './http/routes/groups-roles.js';
 import { keyRoutes } from './http/routes/keys.js';
 import { notificationRoutes } from './http/routes/notifications.js';
@@ -21,6 +23,7 @@ import { sessionRoutes } from './http/routes/session.js';
 import { settingsAuditRoutes } from './http/routes/settings-audit.js';
 import { systemRoutes } from './http/routes/system.js';
 import { userRoutes } from './http/routes/users.js';
+import { verifyRoutes } from './http/routes/verify.js';
 import { validatorCompiler } from './http/validation.js';
 
 declare module 'fastify' {
@@ -41,7 +44,7 @@ export interface BuildOptions {
   checkContract?: boolean;
 }
 
-export async function buildApp(deps: AuthDeps, options: BuildOptions = {}): Promise<App> {
+export async function buildApp(deps: GatewayDeps, options: BuildOptions = {}): Promise<App> {
   const { svc } = deps;
   const app = Fastify({
     loggerInstance: svc.logger as FastifyBaseLogger,
@@ -129,11 +132,16 @@ export async function buildApp(deps: AuthDeps, options: BuildOptions = {}): Prom
     groupRoleRoutes,
     settingsAuditRoutes,
     notificationRoutes,
+    apiRoutes,
+    verifyRoutes,
     // The data API's paths are one static prefix per registry resource (/agent/…), so they never
     // shadow /iam, /healthcheck, /version, /profile, /openapi.json, /docs or /console.
     dataRoutes,
     devtoolsRoutes,
     consoleRoutes,
+    // Last: the catch-all under which registered APIs' base paths are served (src/gateway). Static
+    // routes always win over it in Fastify's router; base paths may not use their first segments.
+    gatewayRoutes,
   ]) {
     await app.register(async (scope) => routes(scope as App, routeDeps));
   }

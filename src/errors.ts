@@ -23,6 +23,16 @@ export const ERRORS = {
     status: 400,
     meaning: 'an /iam route was given something that is not an access key ID (format or checksum)',
   },
+  INVALID_API: {
+    status: 400,
+    meaning:
+      'a registered API is wrong: its base path, upstream URL, a route or a permission (the message names it)',
+  },
+  INVALID_PATH: {
+    status: 400,
+    meaning:
+      'gateway: the path has a dot segment, an empty segment or an encoded slash, which upstreams may read differently',
+  },
   EMAIL_REQUIRED: { status: 400, meaning: 'emailing the credentials needs an email address on the owner' },
   // ---- 401: who are you?
   UNAUTHENTICATED: { status: 401, meaning: 'no credentials: sign the request or send a Bearer token' },
@@ -41,6 +51,10 @@ export const ERRORS = {
   PRIVILEGE_ESCALATION: {
     status: 403,
     meaning: 'the change would give more than the caller holds (`missingPermissions` lists it)',
+  },
+  NO_MATCHING_ROUTE: {
+    status: 403,
+    meaning: "gateway: the path is under a registered API's base path but none of its routes matches it",
   },
   CROSS_SITE_REQUEST: { status: 403, meaning: "a one-time link's form was posted from another site" },
   API_USER_PASSWORD_LOGIN: { status: 403, meaning: 'an API user signs requests with keys, not a password' },
@@ -88,6 +102,10 @@ export const ERRORS = {
   ALREADY_EXISTS: { status: 409, meaning: 'a name, email, code or docno that must be unique is taken' },
   KEY_LIMIT_REACHED: { status: 409, meaning: "the owner already has the tenant's per-user number of keys" },
   LAST_ADMINISTRATOR: { status: 409, meaning: 'the change would leave the tenant without an administrator' },
+  BASE_PATH_TAKEN: {
+    status: 409,
+    meaning: "another of the tenant's APIs has this base path, or one containing it or inside it",
+  },
   BUILTIN_PROTECTED: { status: 409, meaning: 'built-in groups and roles cannot be renamed or deleted' },
   TENANT_REQUIRED: {
     status: 409,
@@ -113,6 +131,11 @@ export const ERRORS = {
   },
   // ---- 5xx: our side
   INTERNAL: { status: 500, meaning: 'a bug: the request id finds it in the log' },
+  UPSTREAM_UNAVAILABLE: {
+    status: 502,
+    meaning: "gateway: the API's upstream could not be reached or broke the connection",
+  },
+  UPSTREAM_TIMEOUT: { status: 504, meaning: "gateway: the API's upstream did not answer within its timeout" },
   CONSOLE_NOT_BUILT: { status: 503, meaning: 'the web console is not built: run `npm run build`' },
   SERVICE_UNAVAILABLE: { status: 503, meaning: 'shutting down, or the database is unreachable' },
 } as const satisfies Record<string, { status: number; meaning: string }>;

@@ -29,3 +29,9 @@ export const NAME_LENGTH_MAX = 200;
 
 /** Passwords (sign-in, a user's password, the first administrator's): from 12 to 256 characters. */
 export const PASSWORD_LENGTH = { min: 12, max: 256 } as const;
+
+/** Routes of one registered API (matched in order on every request under its base path). */
+export const API_ROUTES_MAX = 100;
+
+/** How long the gateway waits for a registered API's upstream, in milliseconds (default 30 s). */
+export const UPSTREAM_TIMEOUT_MS = { min: 100, max: 300_000 } as const;

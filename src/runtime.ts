@@ -7,7 +7,6 @@
 import { Redis } from 'ioredis';
 import { KeyAuthority } from './auth/key-authority.js';
 import { LastUsedRecorder } from './auth/last-used.js';
-import type { AuthDeps } from './auth/login.js';
 import { RedisThrottle } from './auth/redis-throttle.js';
 import { SigningKeyCache } from './auth/sigv4/index.js';
 import { type FailureThrottle, MemoryThrottle } from './auth/throttle.js';
@@ -16,12 +15,16 @@ import { SigningKeys } from './auth/tokens/signing-keys.js';
 import { VerifiedTokens } from './auth/tokens/tokens.js';
 import { type BootstrapResult, ensureFirstTenant } from './bootstrap.js';
 import type { Config } from './config.js';
+import { AssertionSigner } from './gateway/assertion.js';
+import type { GatewayDeps } from './gateway/decide.js';
+import { DenialAudit } from './gateway/denials.js';
+import { ApiRegistry } from './gateway/registry.js';
 import { Notifier } from './notify/notifier.js';
 import { createServices, type ServiceOverrides } from './services.js';
 import { type ChangeFeed, createChangeFeed } from './storage/change-feed.js';
 import { migrateToLatest } from './storage/migrate.js';
 
-export interface Runtime extends AuthDeps {
+export interface Runtime extends GatewayDeps {
   bootstrap: BootstrapResult;
   /** Publishing this process's changes from the start; listening to the others' is background work. */
   feed: ChangeFeed;
@@ -61,6 +64,9 @@ export async function startRuntime(config: Config, overrides: ServiceOverrides =
     }
     const keys = new KeyAuthority(svc);
     const lastUsed = new LastUsedRecorder(svc);
+    // Registered APIs, loaded before anything is served (the gateway looks them up in memory).
+    const apis = new ApiRegistry(svc);
+    await apis.refresh();
     // Uses recorded but not yet written are written before the database closes.
     closers.push(() => lastUsed.stop());
     const runtime: Runtime = {
@@ -71,6 +77,9 @@ export async function startRuntime(config: Config, overrides: ServiceOverrides =
       lastUsed,
       signingKeyCache: new SigningKeyCache(),
       verifiedTokens: new VerifiedTokens(),
+      apis,
+      denials: new DenialAudit(svc),
+      assertions: new AssertionSigner(svc, signingKeys),
       bootstrap,
       feed,
       close: async () => {
@@ -120,6 +129,9 @@ export async function startBackgroundWork(
     // 1. Last-used batching: when and from where each key was last used, written every few seconds.
     lastUsed.start();
     stops.push(() => lastUsed.stop());
+    // The registered APIs' safety-net reload (changes themselves arrive on the change feed).
+    await runtime.apis.start();
+    stops.push(() => runtime.apis.stop());
     // 2. `latchkey throttle clear` from the CLI (or another instance): the memory throttle lives
     // here, so only a serving process can lift its blocks (with Redis this repeats the CLI's).
     const onThrottleCleared = (event: { address: string | null }) => {

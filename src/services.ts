@@ -22,6 +22,8 @@ export interface ChangeEvents {
   'authz-changed': [{ tenantId: string }];
   /** Changes from other instances may have been missed (the feed reconnected): drop every cache. */
   'feed-reset': [];
+  /** A registered API was created, changed or deleted: the gateway's registry reloads. */
+  'apis-changed': [{ tenantId: string }];
   /** Mail was queued in the outbox (its transaction committed): wake the mail worker. */
   'mail-queued': [{ tenantId: string }];
   /** An operator lifted failed-authentication blocks (`latchkey throttle clear`): of one address, or all (null). */

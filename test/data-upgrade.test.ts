@@ -172,6 +172,7 @@ describeEachEngine('upgrade of a deployment made by the previous release', (engi
       expect((now.get('kysely_migration') ?? []).map((r) => r.name)).toEqual([
         ...names,
         '2026-12-04-0005-fidelity',
+        '2026-12-04-0006-gateway',
       ]);
       tokens.set(t.tenantId, t.adminToken);
       const second = await login(t, fixture.secondTenant.adminEmail, fixture.secondTenant.password);

@@ -37,6 +37,8 @@ interface World {
   sa: string;
   saAdmin: string;
   adminKey: string;
+  /** A registered API whose routes need `vault:read` (only `*` holds it). */
+  api: string;
 }
 
 interface Attempt {
@@ -161,6 +163,31 @@ function attempts(w: World, c: Caller['self']): Attempt[] {
       url: `/iam/service-accounts/${w.saAdmin}`,
       body: { email: 'attacker@evil.example' },
     },
+    // Registered APIs: whoever declares a route decides who reaches the upstream behind it.
+    {
+      name: 'register an API gated by a permission the caller lacks',
+      method: 'POST',
+      url: '/iam/apis',
+      body: {
+        name: `probe ${c.id}`,
+        basePath: `/probe/${c.id.toLowerCase()}`,
+        upstream: 'http://127.0.0.1:9',
+        routes: [{ method: '*', path: '/*', permission: 'vault:write' }],
+      },
+    },
+    {
+      name: "move an API's route to a permission the caller holds",
+      method: 'PATCH',
+      url: `/iam/apis/${w.api}`,
+      body: { routes: [{ method: 'GET', path: '/*', permission: 'vault:list' }] },
+    },
+    {
+      name: 'repoint an API to another upstream',
+      method: 'PATCH',
+      url: `/iam/apis/${w.api}`,
+      body: { upstream: 'http://127.0.0.1:10' },
+    },
+    { name: 'delete an API', method: 'DELETE', url: `/iam/apis/${w.api}` },
   ];
   if (c.kind === 'key') {
     // A key without assignments of its own has its owner's (an administrator's) permissions.
@@ -257,6 +284,16 @@ describeEachEngine('privilege escalation', (engine) => {
         sa,
         saAdmin,
         adminKey: adminKey.accessKeyId,
+        api: (
+          await call(t, 'POST', '/iam/apis', {
+            body: {
+              name: 'Vault',
+              basePath: '/vault',
+              upstream: 'http://127.0.0.1:9',
+              routes: [{ method: 'GET', path: '/*', permission: 'vault:read' }],
+            },
+          })
+        ).json().id,
       };
     });
 

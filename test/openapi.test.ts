@@ -44,8 +44,12 @@ describe('the OpenAPI document', () => {
   });
 
   it('describes every registered route, and nothing the server does not have', () => {
+    // `/*` is the gateway's catch-all: registered APIs' requests follow their own contracts (the
+    // document's description says so), so it is the one route the document does not list.
     const registered = new Set(
-      routesOf(t.app).map(({ method, path }) => `${method} ${documentedAs(method, path)}`),
+      routesOf(t.app)
+        .filter(({ path }) => path !== '/*')
+        .map(({ method, path }) => `${method} ${documentedAs(method, path)}`),
     );
     const documented = new Set(
       Object.entries(doc.paths).flatMap(([path, item]) =>

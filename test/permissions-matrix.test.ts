@@ -75,6 +75,17 @@ describeEachEngine('permission matrix', (engine) => {
         await call(t, 'POST', '/iam/roles', { body: { name: 'Target role', permissions: ['agent:read'] } })
       ).json().id;
 
+      ids.api = (
+        await call(t, 'POST', '/iam/apis', {
+          body: {
+            name: 'Target API',
+            basePath: '/api/target',
+            upstream: 'http://127.0.0.1:9',
+            routes: [{ method: 'GET', path: '/*', permission: 'target:read' }],
+          },
+        })
+      ).json().id;
+
       // A second tenant with its own administrator.
       tokens.wrongTenant = (await secondTenantAdmin(t, 'admin@other.example')).token;
     });
@@ -175,6 +186,18 @@ describeEachEngine('permission matrix', (engine) => {
       { method: 'GET', url: '/iam/settings', allowed: ADMIN_ONLY },
       { method: 'PATCH', url: '/iam/settings', body: { userKeyLimit: -1 }, allowed: ADMIN_ONLY },
       { method: 'GET', url: '/iam/audit', allowed: ADMIN_ONLY },
+      { method: 'GET', url: '/iam/apis', allowed: ADMIN_ONLY },
+      { method: 'POST', url: '/iam/apis', body: {}, allowed: ADMIN_ONLY },
+      { method: 'GET', url: `/iam/apis/${ids.api}`, allowed: ADMIN_ONLY, tenantObject: true },
+      { method: 'PATCH', url: `/iam/apis/${ids.api}`, body: {}, allowed: ADMIN_ONLY, tenantObject: true },
+      {
+        method: 'GET',
+        url: `/iam/apis/${ids.api}/postman-collection`,
+        allowed: ADMIN_ONLY,
+        tenantObject: true,
+      },
+      // iam:verify: held through `*` by administrators (api-type keys hold no iam: permission).
+      { method: 'POST', url: '/v1/verify', body: {}, allowed: ADMIN_ONLY },
       ...RESOURCES.flatMap((r): Route[] => [
         {
           method: 'GET',

@@ -175,6 +175,8 @@ export const keyWith = (overrides: Partial<KeyView> = {}): KeyView => ({
   updatedBy: { type: 'user', id: 'usr_admin' },
   lastUsedAt: null,
   lastUsedIp: null,
+  lastUsedApiId: null,
+  lastUsedDecision: null,
   secretVersion: 1,
   groups: [],
   roles: [],

@@ -100,6 +100,8 @@ const KEY_COLUMNS = [
   'access_keys.last_used_at',
   'access_keys.last_used_ip',
   'access_keys.manager_disabled',
+  'access_keys.last_used_api_id',
+  'access_keys.last_used_decision',
 ] as const satisfies ReadonlyArray<`access_keys.${keyof AccessKey}`>;
 
 /** Distinct permission sets kept for sharing between cached keys. */

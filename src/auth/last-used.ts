@@ -8,8 +8,20 @@ import type { Services } from '../services.js';
 /** Uses written per statement (SQLite: about half a millisecond of event-loop time each). */
 const FLUSH_CHUNK = 50;
 
+/** A use through the gateway: the API and what was decided. Other uses record none. */
+export interface GatewayUse {
+  apiId: string;
+  decision: 'allowed' | 'denied';
+}
+
+interface Use {
+  atMs: number;
+  ip: string;
+  gateway: GatewayUse | undefined;
+}
+
 export class LastUsedRecorder {
-  private pending = new Map<string, { atMs: number; ip: string }>();
+  private pending = new Map<string, Use>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
 
@@ -23,13 +35,22 @@ export class LastUsedRecorder {
     this.timer.unref();
   }
 
-  /** Called on every signed request: keeps the time as a number, formatted only when flushed. */
-  record(accessKeyId: string, ip: string, atMs: number = this.svc.clock.now().getTime()): void {
+  /**
+   * Called on every signed request (and again with `gateway` once the gateway has decided): keeps
+   * the time as a number, formatted only when flushed.
+   */
+  record(
+    accessKeyId: string,
+    ip: string,
+    atMs: number = this.svc.clock.now().getTime(),
+    gateway?: GatewayUse,
+  ): void {
     const use = this.pending.get(accessKeyId);
-    if (use === undefined) this.pending.set(accessKeyId, { atMs, ip });
+    if (use === undefined) this.pending.set(accessKeyId, { atMs, ip, gateway });
     else {
       use.atMs = atMs;
       use.ip = ip;
+      use.gateway = gateway;
     }
   }
 
@@ -52,14 +73,18 @@ export class LastUsedRecorder {
    * One UPDATE per chunk of uses, yielding to the event loop between chunks: with SQLite every
    * statement runs on the event loop, so one long write would hold up the requests behind it.
    */
-  private async write(batch: Array<[string, { atMs: number; ip: string }]>): Promise<void> {
+  private async write(batch: Array<[string, Use]>): Promise<void> {
     for (let i = 0; i < batch.length; i += FLUSH_CHUNK) {
       const chunk = batch.slice(i, i + FLUSH_CHUNK);
-      const rows = chunk.map(([id, { atMs, ip }]) => sql`(${id}, ${new Date(atMs).toISOString()}, ${ip})`);
+      const rows = chunk.map(
+        ([id, { atMs, ip, gateway }]) =>
+          sql`(${id}, ${new Date(atMs).toISOString()}, ${ip}, cast(${gateway?.apiId ?? null} as text), cast(${gateway?.decision ?? null} as text))`,
+      );
       try {
         // Never moves a time backwards (another instance may have written a later use).
-        await sql`with used(id, at, ip) as (values ${sql.join(rows)})
-          update access_keys set last_used_at = used.at, last_used_ip = used.ip
+        await sql`with used(id, at, ip, api, decision) as (values ${sql.join(rows)})
+          update access_keys set last_used_at = used.at, last_used_ip = used.ip,
+            last_used_api_id = used.api, last_used_decision = used.decision
           from used
           where access_keys.id = used.id
             and (access_keys.last_used_at is null or access_keys.last_used_at < used.at)`.execute(

@@ -36,8 +36,15 @@ export interface SignedRequestInput {
   url: string;
   rawHeaders: readonly string[];
   body: Uint8Array | undefined;
+  /** The body's SHA-256 (hex) instead of the body (the verify API). */
+  bodySha256?: string;
   ip: string;
   requestId: string;
+  /**
+   * Whether UNSIGNED-PAYLOAD is accepted for this key's tenant. Default: the tenant's setting; a
+   * registered API decides for itself (`allowUnsignedPayload` on the API).
+   */
+  allowUnsignedPayload?: (entry: KeyEntry) => boolean;
 }
 
 export type SignedAuthResult =
@@ -116,6 +123,7 @@ export function authenticateSigned(
       : input.url,
     headers: pairs(input.rawHeaders),
     body: input.body,
+    ...(input.bodySha256 !== undefined ? { bodySha256: input.bodySha256 } : {}),
   };
   const parsed = parseSigV4(request, { now, allowedScopes: 'any' });
   if (!parsed.ok) return refuse(deps, input, now, undefined, fromSigV4(parsed.failure));
@@ -153,7 +161,7 @@ function checkSigned(
   // must not push out the keys real requests use.
   const scopeOk = scopeAccepted(deps, entry, region, service);
   const verified = verifySigV4(request, parsed, currentSecrets(entry, nowMs), {
-    allowUnsignedPayload: settings.allowUnsignedPayload,
+    allowUnsignedPayload: input.allowUnsignedPayload?.(entry) ?? settings.allowUnsignedPayload,
     notAfter: entry.expiresAt,
     signingKeyCache: scopeOk ? deps.signingKeyCache : null,
   });

@@ -9,11 +9,13 @@ import { type TSchema, Type } from '@sinclair/typebox';
 import type { ErrorCode } from '../errors.js';
 import {
   ACCEPTED_SCOPES_MAX,
+  API_ROUTES_MAX,
   GRACE_SECONDS_MAX,
   KEY_LIFETIME_DAYS,
   PASSWORD_LENGTH,
   REMINDER_LEAD_DAYS,
   TOKEN_LIFETIME_SECONDS,
+  UPSTREAM_TIMEOUT_MS,
   USER_KEY_LIMIT,
 } from '../limits.js';
 import {
@@ -78,6 +80,7 @@ const UserParams = Strict({ userId: Id });
 const ServiceAccountParams = Strict({ serviceAccountId: Id });
 const GroupParams = Strict({ groupId: Id });
 const RoleParams = Strict({ roleId: Id });
+const ApiParams = Strict({ apiId: Id });
 const AssignmentsBody = Strict({ groupIds: Type.Optional(IdList), roleIds: Type.Optional(IdList) });
 const NullableEmail = Nullable(Email);
 const Search = Type.Optional(Type.String({ maxLength: 100 }));
@@ -160,7 +163,8 @@ export const operations = {
     auth: 'none',
     schema: {
       operationId: 'jwks',
-      summary: 'The public keys that verify tokens from POST /iam/login',
+      summary:
+        'The public keys that verify tokens from POST /iam/login and the gateway’s x-latchkey-assertion',
       tags: ['System'],
       response: { 200: V.Jwks },
     },
@@ -1051,6 +1055,191 @@ export const operations = {
       response: { 200: V.RevealedSecret },
     },
     errors: ['NOT_FOUND', 'REVEAL_LINK_USED', 'REVEAL_LINK_EXPIRED', 'CROSS_SITE_REQUEST'],
+  }),
+
+  // ---- registered APIs and the gateway
+  listApis: define({
+    method: 'GET',
+    url: '/iam/apis',
+    permission: 'iam:apis:read',
+    schema: {
+      operationId: 'listApis',
+      summary: 'The APIs registered behind the gateway',
+      tags: ['Registered APIs'],
+      response: { 200: Items(V.ApiView) },
+    },
+    errors: [],
+  }),
+  createApi: define({
+    method: 'POST',
+    url: '/iam/apis',
+    permission: 'iam:apis:manage',
+    access: 'you must hold every permission its routes declare',
+    schema: {
+      operationId: 'createApi',
+      summary: 'Register an API: requests under its base path are verified and forwarded to its upstream',
+      description:
+        'Routes are matched in order, the first match wins: literal segments, `*` for one segment, a final `/*` for the rest; method `*` is any method. A request under the base path that matches no route is refused (403 NO_MATCHING_ROUTE) and never reaches the upstream.',
+      tags: ['Registered APIs'],
+      body: Strict({
+        name: Name,
+        basePath: Type.String({ minLength: 2, maxLength: 200, description: 'like `/api/orders`' }),
+        upstream: Type.String({
+          minLength: 8,
+          maxLength: 500,
+          description: 'http(s) URL; a path is a prefix',
+        }),
+        routes: Type.Array(V.ApiRoute, { minItems: 1, maxItems: API_ROUTES_MAX }),
+        allowUnsignedPayload: Type.Optional(
+          Type.Boolean({
+            description: 'accept `x-amz-content-sha256: UNSIGNED-PAYLOAD` (the body streams through)',
+          }),
+        ),
+        timeoutMs: Type.Optional(
+          Type.Integer({ minimum: UPSTREAM_TIMEOUT_MS.min, maximum: UPSTREAM_TIMEOUT_MS.max }),
+        ),
+      }),
+      response: { 201: V.ApiView },
+    },
+    errors: ['INVALID_API', 'ALREADY_EXISTS', 'BASE_PATH_TAKEN', 'PRIVILEGE_ESCALATION'],
+  }),
+  getApi: define({
+    method: 'GET',
+    url: '/iam/apis/:apiId',
+    permission: 'iam:apis:read',
+    schema: {
+      operationId: 'getApi',
+      summary: 'One registered API, with the roles that grant each of its permissions',
+      tags: ['Registered APIs'],
+      params: ApiParams,
+      response: { 200: V.ApiView },
+    },
+    errors: ['NOT_FOUND'],
+  }),
+  updateApi: define({
+    method: 'PATCH',
+    url: '/iam/apis/:apiId',
+    permission: 'iam:apis:manage',
+    access: 'you must hold every permission its routes declare, before and after',
+    schema: {
+      operationId: 'updateApi',
+      summary: 'Change a registered API (routes are replaced as a whole)',
+      tags: ['Registered APIs'],
+      params: ApiParams,
+      body: Strict({
+        name: Type.Optional(Name),
+        basePath: Type.Optional(Type.String({ minLength: 2, maxLength: 200 })),
+        upstream: Type.Optional(Type.String({ minLength: 8, maxLength: 500 })),
+        routes: Type.Optional(Type.Array(V.ApiRoute, { minItems: 1, maxItems: API_ROUTES_MAX })),
+        allowUnsignedPayload: Type.Optional(Type.Boolean()),
+        timeoutMs: Type.Optional(
+          Type.Integer({ minimum: UPSTREAM_TIMEOUT_MS.min, maximum: UPSTREAM_TIMEOUT_MS.max }),
+        ),
+      }),
+      response: { 200: V.ApiView },
+    },
+    errors: ['NOT_FOUND', 'INVALID_API', 'ALREADY_EXISTS', 'BASE_PATH_TAKEN', 'PRIVILEGE_ESCALATION'],
+  }),
+  deleteApi: define({
+    method: 'DELETE',
+    url: '/iam/apis/:apiId',
+    permission: 'iam:apis:manage',
+    access: 'you must hold every permission its routes declare',
+    schema: {
+      operationId: 'deleteApi',
+      summary: 'Remove a registered API (its base path answers 404 again)',
+      tags: ['Registered APIs'],
+      params: ApiParams,
+      response: { 204: NoContent },
+    },
+    errors: ['NOT_FOUND', 'PRIVILEGE_ESCALATION'],
+  }),
+  apiPostmanCollection: define({
+    method: 'GET',
+    url: '/iam/apis/:apiId/postman-collection',
+    permission: 'iam:apis:read',
+    schema: {
+      operationId: 'apiPostmanCollection',
+      summary: 'A Postman v2.1 collection for a registered API: one request per route (awsv4 auth)',
+      tags: ['Registered APIs'],
+      params: ApiParams,
+      response: { 200: V.JsonDocument },
+    },
+    errors: ['NOT_FOUND'],
+  }),
+  verifyRequest: define({
+    method: 'POST',
+    url: '/v1/verify',
+    permission: 'iam:verify',
+    schema: {
+      operationId: 'verifyRequest',
+      summary: 'Verify a request a service received: its signature or key token, and optionally a permission',
+      description:
+        'For services that keep their own front door. Send the request as received: `method`, the absolute `url`, its `headers`, and its `body` (base64) or `bodySha256`. Only keys of your own tenant verify. The answer is 200 either way: `valid` says whether the credentials hold.',
+      tags: ['Gateway'],
+      body: Strict({
+        method: Type.String({ minLength: 1, maxLength: 16, pattern: '^[A-Za-z]+$' }),
+        url: Type.String({
+          minLength: 8,
+          maxLength: 8192,
+          description: 'absolute: `https://orders.example.com/v1/orders?x=1`',
+        }),
+        headers: Type.Record(Type.String({ maxLength: 256 }), Type.String({ maxLength: 16384 }), {
+          maxProperties: 100,
+        }),
+        body: Type.Optional(Type.String({ maxLength: 1_500_000, description: 'the body, base64' })),
+        bodySha256: Type.Optional(
+          Type.String({ pattern: '^[0-9a-f]{64}$', description: 'instead of `body`' }),
+        ),
+        permission: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+        sourceIp: Type.Optional(
+          Type.Union([Type.String({ format: 'ipv4' }), Type.String({ format: 'ipv6' })], {
+            description:
+              'the client’s address: failed signatures are counted per address (default: yours), and it is the key’s last-used address',
+          }),
+        ),
+      }),
+      response: { 200: V.VerifyResult },
+    },
+    errors: [],
+  }),
+  authorizeForNginx: define({
+    method: 'GET',
+    url: '/v1/authz',
+    auth: 'none',
+    access: 'the credentials checked are the original request’s (nginx forwards its headers)',
+    schema: {
+      operationId: 'authorizeForNginx',
+      summary:
+        'For nginx auth_request: verify and authorize the original request (X-Original-Method, X-Original-URI)',
+      description:
+        'Answers 200 with the `x-latchkey-*` identity headers (for `auth_request_set`), 401 or 403. nginx passes no body to auth_request, so only requests with an empty body (or `x-amz-content-sha256: UNSIGNED-PAYLOAD` on APIs that allow it) can be authorized.',
+      tags: ['Gateway'],
+      response: {
+        200: Type.Object({ allowed: Type.Literal(true), apiId: Type.String(), permission: Type.String() }),
+      },
+    },
+    // Every refusal is sent as 401 or 403, whatever the code's usual status (nginx understands no other).
+    errors: [
+      'NO_MATCHING_ROUTE',
+      'INVALID_PATH',
+      'VALIDATION_FAILED',
+      'AccessDenied',
+      'UNAUTHENTICATED',
+      'INVALID_TOKEN',
+      'EXPIRED_TOKEN',
+      'SignatureDoesNotMatch',
+      'InvalidAccessKeyId',
+      'AccessKeyInactive',
+      'ExpiredToken',
+      'RequestTimeTooSkewed',
+      'AuthorizationHeaderMalformed',
+      'AuthorizationQueryParametersError',
+      'XAmzContentSHA256Mismatch',
+      'InvalidRequest',
+      'InvalidURI',
+      'SlowDown',
+    ],
   }),
 
   // ---- developer tools

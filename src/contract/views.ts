@@ -34,6 +34,14 @@ export const KeyView = Type.Object({
   updatedBy: Ref,
   lastUsedAt: Nullable(Type.String()),
   lastUsedIp: Nullable(Type.String()),
+  lastUsedApiId: Nullable(Type.String(), {
+    description: 'the registered API of the last use through the gateway (null: latchkey’s own routes)',
+  }),
+  lastUsedDecision: Nullable(
+    Type.Union([Type.Literal('allowed'), Type.Literal('denied')], {
+      description: 'what the gateway decided on the last use (null: latchkey’s own routes)',
+    }),
+  ),
   secretVersion: Type.Integer(),
   groups: Type.Array(NamedRef),
   roles: Type.Array(NamedRef),
@@ -324,3 +332,68 @@ export const PrincipalPermissions = Type.Object({
     description: 'holds a permission outside the admin API (`iam:`): its keys can read something',
   }),
 });
+
+// ---- registered APIs and the gateway
+export const ApiRouteMethod = Type.Union(
+  [
+    Type.Literal('GET'),
+    Type.Literal('HEAD'),
+    Type.Literal('POST'),
+    Type.Literal('PUT'),
+    Type.Literal('PATCH'),
+    Type.Literal('DELETE'),
+    Type.Literal('OPTIONS'),
+    Type.Literal('*'),
+  ],
+  { description: '`*`: any method; `GET` also matches `HEAD`' },
+);
+
+export const ApiRoute = Type.Object(
+  {
+    method: ApiRouteMethod,
+    path: Type.String({
+      minLength: 1,
+      maxLength: 300,
+      description:
+        'relative to the base path: literal segments, `*` for one segment, a final `/*` for the rest',
+    }),
+    permission: Type.String({ minLength: 3, maxLength: 100, description: 'like `orders:read`' }),
+  },
+  { additionalProperties: false },
+);
+
+export const ApiView = Type.Object({
+  id: Type.String(),
+  tenantId: Type.String(),
+  name: Type.String(),
+  basePath: Type.String(),
+  upstream: Type.String(),
+  routes: Type.Array(ApiRoute),
+  allowUnsignedPayload: Type.Boolean(),
+  timeoutMs: Type.Integer(),
+  permissions: Type.Array(Type.Object({ permission: Type.String(), grantedBy: Type.Array(NamedRef) }), {
+    description: 'each permission the routes declare, with the roles that grant it',
+  }),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+});
+
+export const VerifyPrincipal = Type.Object({ type: PrincipalType, id: Type.String(), name: Type.String() });
+
+export const VerifyResult = Type.Union([
+  Type.Object({
+    valid: Type.Literal(true),
+    tenantId: Type.String(),
+    principal: VerifyPrincipal,
+    accessKeyId: Type.String(),
+    keyType: KeyType,
+    permissions: Type.Array(Type.String(), { description: 'the concrete permissions the request carries' }),
+    allowed: Type.Boolean({ description: '`permission` given: whether it is held; otherwise true' }),
+  }),
+  Type.Object({
+    valid: Type.Literal(false),
+    code: Type.String({ description: 'the code latchkey itself would answer (SignatureDoesNotMatch, …)' }),
+    message: Type.String(),
+    retryAfterSeconds: Type.Optional(Type.Integer({ description: '`SlowDown`: the wait, as `Retry-After`' })),
+  }),
+]);

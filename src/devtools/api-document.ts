@@ -125,7 +125,8 @@ export function buildOpenApi(options: OpenApiOptions): Json {
         'The admin API (`/iam`: users, service accounts, access keys, groups, roles, settings, audit) and the accounting data API (SQL Account compatible). ' +
         'Every request but the open ones is signed with AWS Signature Version 4 (an access key and its secret) or carries a Bearer token from `POST /iam/login`. ' +
         `Signing scope: region \`${options.region}\`, service \`${options.service}\`. ` +
-        'Errors are `{"error":{"code","message","requestId"}}`; each operation lists the codes it can answer.',
+        'Errors are `{"error":{"code","message","requestId"}}`; each operation lists the codes it can answer. ' +
+        'Requests under the base path of a registered API (`/iam/apis`) are not listed here: latchkey verifies them, authorizes them by the matched route and forwards them to the API, whose own contract they follow (`403 NO_MATCHING_ROUTE`, `502 UPSTREAM_UNAVAILABLE`, `504 UPSTREAM_TIMEOUT` are the gateway’s).',
     },
     ...(options.serverUrl ? { servers: [{ url: options.serverUrl }] } : {}),
     tags: [...adminTags.map((name) => ({ name })), ...data.tags],

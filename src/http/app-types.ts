@@ -6,7 +6,7 @@ import type {
   RawRequestDefaultExpression,
   RawServerDefault,
 } from 'fastify';
-import type { AuthDeps } from '../auth/login.js';
+import type { GatewayDeps } from '../gateway/decide.js';
 
 export type App = FastifyInstance<
   RawServerDefault,
@@ -16,4 +16,4 @@ export type App = FastifyInstance<
   TypeBoxTypeProvider
 >;
 
-export type RouteDeps = AuthDeps & { version: string };
+export type RouteDeps = GatewayDeps & { version: string };

@@ -2,6 +2,7 @@
 import { AppError } from '../errors.js';
 import type { DbOrTx } from '../storage/dialect.js';
 import type { AccessKey, MemberType, RoleSubjectType } from '../storage/tables.js';
+import { tenantApiPermissions } from './api-permissions.js';
 import { intersectPatterns, PermissionSet, simplifyPatterns } from './permissions.js';
 
 /** The subject's groups, as a query (run alone, or embedded as a subquery). */
@@ -106,13 +107,14 @@ export function keyPermissionSet(
   return new PermissionSet(keyPatterns(own, owner.patterns), type === 'api');
 }
 
-/** The concrete permissions of a key (see `keyPermissionSet`). */
+/** The concrete permissions of a key (see `keyPermissionSet`); `extra`: the tenant's API permissions. */
 export function keyPermissionList(
   own: { readonly patterns: readonly string[]; readonly assigned: boolean },
   owner: PermissionSet,
   type: AccessKey['type'],
+  extra: readonly string[] = [],
 ): string[] {
-  return keyPermissionSet(own, owner, type).expand();
+  return keyPermissionSet(own, owner, type).expand(extra);
 }
 
 export interface KeyPermissions {
@@ -121,14 +123,22 @@ export interface KeyPermissions {
   /** Whether the key has groups or roles of its own. */
   ownAssignments: boolean;
   owner: PermissionSet;
+  /** The permissions the tenant's registered APIs declare. */
+  apiPermissions: string[];
 }
 
 export async function keyPermissions(db: DbOrTx, key: AccessKey): Promise<KeyPermissions> {
-  const [own, owner] = await Promise.all([
+  const [own, owner, apiPermissions] = await Promise.all([
     patternsOf(db, key.tenant_id, 'key', key.id),
     principalPermissions(db, key.tenant_id, key.owner_type, key.owner_id),
+    tenantApiPermissions(db, key.tenant_id),
   ]);
-  return { permissions: keyPermissionList(own, owner, key.type), ownAssignments: own.assigned, owner };
+  return {
+    permissions: keyPermissionList(own, owner, key.type, apiPermissions),
+    ownAssignments: own.assigned,
+    owner,
+    apiPermissions,
+  };
 }
 
 /** The user members of the tenant's Administrators group, as a query (join `users` for more than their IDs). */

@@ -27,6 +27,9 @@ export const IAM_PERMISSIONS = [
   'iam:settings:manage',
   'iam:audit:read',
   'iam:outbox:read',
+  'iam:apis:read',
+  'iam:apis:manage',
+  'iam:verify',
 ] as const;
 
 /** Every concrete permission latchkey checks, in a stable order. */
@@ -154,9 +157,11 @@ export class PermissionSet {
     return this.patterns.some((q) => patternSubsumes(q, pattern));
   }
 
-  /** The concrete catalogue permissions this set grants. */
-  expand(): string[] {
-    return PERMISSION_CATALOGUE.filter((p) => this.allows(p));
+  /** The concrete permissions this set grants: of the catalogue, and of `extra` (a tenant's registered APIs). */
+  expand(extra: readonly string[] = []): string[] {
+    const granted = PERMISSION_CATALOGUE.filter((p) => this.allows(p));
+    for (const p of extra) if (this.allows(p)) granted.push(p);
+    return granted;
   }
 }
 
@@ -176,10 +181,15 @@ export class IntersectionSet extends PermissionSet {
   }
 }
 
-/** Patterns that match nothing in the catalogue are refused, so typos don't silently grant nothing. */
-export function unknownPatterns(patterns: readonly string[]): string[] {
+/**
+ * Patterns that match nothing in the catalogue (or in `extra`: the permissions of the tenant's
+ * registered APIs) are refused, so typos don't silently grant nothing.
+ */
+export function unknownPatterns(patterns: readonly string[], extra: readonly string[] = []): string[] {
   return patterns.filter(
-    (p) => !isValidPattern(p) || !PERMISSION_CATALOGUE.some((c) => patternMatches(p, c)),
+    (p) =>
+      !isValidPattern(p) ||
+      !(PERMISSION_CATALOGUE.some((c) => patternMatches(p, c)) || extra.some((c) => patternMatches(p, c))),
   );
 }
 

@@ -7,6 +7,7 @@ import type { Services } from '../services.js';
 import type { DbOrTx } from '../storage/dialect.js';
 import type { Role } from '../storage/tables.js';
 import { iso } from '../time.js';
+import { tenantApiPermissions } from './api-permissions.js';
 import { assertCovers, guardGains } from './escalation.js';
 import { unknownPatterns } from './permissions.js';
 import { writeTransaction } from './write-transaction.js';
@@ -34,8 +35,19 @@ export async function findRole(db: DbOrTx, tenantId: string, id: string): Promis
   return row;
 }
 
-function checkPermissions(permissions: string[]): string[] {
-  const unknown = unknownPatterns(permissions);
+/**
+ * The permissions as stored (sorted, distinct), refusing names that match no permission of the
+ * catalogue or of the tenant's registered APIs. `kept`: permissions the role already holds pass
+ * as they are (a deleted API's permission stays valid in the roles that had it).
+ */
+async function checkPermissions(
+  db: DbOrTx,
+  tenantId: string,
+  permissions: string[],
+  kept: readonly string[] = [],
+): Promise<string[]> {
+  const added = permissions.filter((p) => !kept.includes(p));
+  const unknown = added.length === 0 ? [] : unknownPatterns(added, await tenantApiPermissions(db, tenantId));
   if (unknown.length > 0) {
     throw new AppError('UNKNOWN_PERMISSION', `unknown permission: ${unknown.join(', ')}`, { unknown });
   }
@@ -49,7 +61,7 @@ export async function createRole(
   actor: Actor,
   input: { name: string; description?: string; permissions: string[] },
 ): Promise<RoleView> {
-  const permissions = checkPermissions(input.permissions);
+  const permissions = await checkPermissions(svc.db, actor.tenantId, input.permissions);
   // Creating a role is binding permissions to a name others can be given: only what you hold.
   assertCovers(actor, permissions, 'creating this role');
   const now = iso(svc.clock.now());
@@ -96,7 +108,14 @@ export async function updateRole(
     if (patch.name !== undefined) values.name = patch.name.trim();
     if (patch.description !== undefined) values.description = patch.description;
     if (patch.permissions !== undefined)
-      values.permissions = JSON.stringify(checkPermissions(patch.permissions));
+      values.permissions = JSON.stringify(
+        await checkPermissions(
+          trx,
+          actor.tenantId,
+          patch.permissions,
+          JSON.parse(before.permissions) as string[],
+        ),
+      );
     // Everyone holding the role gains what is added: the caller must hold it.
     await guardGains(
       trx,

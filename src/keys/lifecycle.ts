@@ -149,6 +149,8 @@ export async function createKey(
       updated_by_type: actor.type,
       updated_by_id: actor.id,
       last_used_at: null,
+      last_used_api_id: null,
+      last_used_decision: null,
       last_used_ip: null,
       manager_disabled: 0,
     };

@@ -32,6 +32,8 @@ export interface KeyView {
   updatedBy: { type: string; id: string };
   lastUsedAt: string | null;
   lastUsedIp: string | null;
+  lastUsedApiId: string | null;
+  lastUsedDecision: 'allowed' | 'denied' | null;
   secretVersion: number;
   groups: NamedRef[];
   roles: NamedRef[];
@@ -55,6 +57,8 @@ function view(row: KeyRow, assignments: Assignments, now: Date, leadDays: number
     updatedBy: { type: row.updated_by_type, id: row.updated_by_id },
     lastUsedAt: row.last_used_at,
     lastUsedIp: row.last_used_ip,
+    lastUsedApiId: row.last_used_api_id,
+    lastUsedDecision: row.last_used_decision,
     secretVersion: row.secret_version,
     groups: assignments.groups,
     roles: assignments.roles,
@@ -164,6 +168,6 @@ export async function effectivePermissions(db: DbOrTx, key: AccessKey): Promise<
     accessKeyId: key.id,
     permissions: perms.permissions,
     source: perms.ownAssignments ? 'key' : 'owner',
-    ownerPermissions: perms.owner.expand(),
+    ownerPermissions: perms.owner.expand(perms.apiPermissions),
   };
 }

@@ -12,6 +12,7 @@ type EventName = keyof ChangeEvents;
 const KNOWN_EVENTS: ReadonlySet<string> = new Set<EventName>([
   'key-changed',
   'authz-changed',
+  'apis-changed',
   'feed-reset',
   'mail-queued',
   'throttle-cleared',

@@ -3,7 +3,7 @@
  * (`2026-11-23T10:00:00.000Z`) and flags are 0/1 integers on both engines, so the
  * same queries and comparisons work on SQLite and PostgreSQL.
  */
-import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 
 export type PrincipalType = 'user' | 'service_account';
 export type Flag = 0 | 1;
@@ -114,6 +114,29 @@ export interface AccessKeyTable {
   last_used_ip: string | null;
   /** 1: deactivated by a key manager (or the operator); self-service cannot activate it again. */
   manager_disabled: Generated<number>;
+  /** The registered API of the gateway's last decision for this key (null: latchkey's own routes). */
+  last_used_api_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** `allowed` | `denied`: the gateway's last decision (null: latchkey's own routes). */
+  last_used_decision: ColumnType<
+    'allowed' | 'denied' | null,
+    'allowed' | 'denied' | null | undefined,
+    'allowed' | 'denied' | null
+  >;
+}
+
+/** A registered API (src/gateway): requests under its base path are verified and forwarded upstream. */
+export interface ApiTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  base_path: string;
+  upstream: string;
+  /** JSON array of `{method, path, permission}`, matched in order. */
+  routes: string;
+  allow_unsigned_payload: number;
+  timeout_ms: number;
+  created_at: string;
+  updated_at: string;
 }
 
 export interface KeySecretTable {
@@ -162,6 +185,7 @@ export interface Database {
   roles: RoleTable;
   role_assignments: RoleAssignmentTable;
   access_keys: AccessKeyTable;
+  apis: ApiTable;
   key_secrets: KeySecretTable;
   signing_keys: SigningKeyTable;
   audit_log: AuditLogTable;
@@ -193,6 +217,7 @@ export type Role = Selectable<RoleTable>;
 export type AccessKey = Selectable<AccessKeyTable>;
 export type KeySecret = Selectable<KeySecretTable>;
 export type AuditEntry = Selectable<AuditLogTable>;
+export type ApiRow = Selectable<ApiTable>;
 
 /**
  * `pending` → `sending` (claimed under a lease) → `sent` | `failed` | `dropped` (a key email that

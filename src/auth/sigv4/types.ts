@@ -23,6 +23,11 @@ export interface SigV4Request {
   readonly headers: ReadonlyArray<readonly [string, string]>;
   /** Raw body bytes; `undefined` or empty means an empty body. */
   readonly body?: Uint8Array;
+  /**
+   * The body's SHA-256 (lowercase hex) when the verifier is not given the body itself (the verify
+   * API lets a caller send the hash instead of the bytes). Takes the place of `body`.
+   */
+  readonly bodySha256?: string;
 }
 
 /** A region/service pair the service accepts in the credential scope. */

@@ -50,14 +50,17 @@ function verifyUnchecked(
 
   // --- payload -------------------------------------------------------------------------------
   const body = req.body;
-  const bodyEmpty = body === undefined || body.byteLength === 0;
+  const bodyEmpty =
+    req.bodySha256 !== undefined
+      ? req.bodySha256 === EMPTY_SHA256
+      : body === undefined || body.byteLength === 0;
   const claim = parsed.payloadClaim;
   const unsignedAllowed = opts.allowUnsignedPayload || (parsed.form === 'query' && bodyEmpty);
   let payloadCandidates: string[];
   if (claim === UNSIGNED_PAYLOAD) {
     payloadCandidates = [UNSIGNED_PAYLOAD];
   } else {
-    const bodyHash = bodyEmpty ? EMPTY_SHA256 : sha256Hex(body);
+    const bodyHash = req.bodySha256 ?? (bodyEmpty ? EMPTY_SHA256 : sha256Hex(body as Uint8Array));
     if (claim !== undefined) {
       if (claim !== bodyHash) {
         return sigV4Failure(

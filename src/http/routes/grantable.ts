@@ -1,4 +1,5 @@
 import type { Actor } from '../../context.js';
+import { tenantApiPermissions } from '../../identity/api-permissions.js';
 import { mayGrant, principalsPatterns } from '../../identity/escalation.js';
 import { PermissionSet } from '../../identity/permissions.js';
 import type { DbOrTx } from '../../storage/dialect.js';
@@ -58,6 +59,6 @@ export async function principalPermissions(
   id: string,
 ): Promise<{ permissions: string[]; readsData: boolean }> {
   const patterns = (await principalsPatterns(db, actor.tenantId, type, [id])).get(id) ?? [];
-  const permissions = new PermissionSet(patterns).expand();
+  const permissions = new PermissionSet(patterns).expand(await tenantApiPermissions(db, actor.tenantId));
   return { permissions, readsData: permissions.some((p) => !p.startsWith('iam:')) };
 }

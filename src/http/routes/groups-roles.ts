@@ -27,7 +27,8 @@ import type { App, RouteDeps } from '../app-types.js';
 import { actorOf } from '../auth.js';
 import { route } from '../contract.js';
 
-export async function groupRoleRoutes(app: App, { svc }: RouteDeps): Promise<void> {
+export async function groupRoleRoutes(app: App, deps: RouteDeps): Promise<void> {
+  const { svc } = deps;
   /**
    * `grantable`: whether the caller may give this group (or role) to someone: it holds all the
    * group gives (and `*` for the Administrators group). The console disables the others.
@@ -100,7 +101,10 @@ export async function groupRoleRoutes(app: App, { svc }: RouteDeps): Promise<voi
     return { items: (await listRoles(svc.db, actor.tenantId)).map((r) => roleGrantable(actor, r)) };
   });
 
-  route(app, op.listPermissions, async () => ({ items: [...PERMISSION_CATALOGUE] }));
+  // The catalogue, then the permissions the tenant's registered APIs declare.
+  route(app, op.listPermissions, async (request) => ({
+    items: [...PERMISSION_CATALOGUE, ...deps.apis.permissionsOf(actorOf(request).tenantId)],
+  }));
 
   route(app, op.createRole, async (request, reply) => {
     const actor = actorOf(request);

@@ -61,7 +61,7 @@ export async function sessionRoutes(app: App, deps: RouteDeps): Promise<void> {
       accessKeyId: actor.accessKeyId ?? null,
       groups: assignments.groups,
       roles: assignments.roles,
-      permissions: actor.permissions.expand(),
+      permissions: actor.permissions.expand(deps.apis.permissionsOf(actor.tenantId)),
     };
   }
 
@@ -92,21 +92,28 @@ export async function sessionRoutes(app: App, deps: RouteDeps): Promise<void> {
   // A signed request's profile is a function of its key's cache entry alone (entries are replaced,
   // never changed, when the key, its owner or their permissions change), so its JSON is built once
   // per entry. It is also the call clients use to check their credentials, so it stays cheap.
-  const signedProfiles = new WeakMap<KeyEntry, Buffer>();
+  const signedProfiles = new WeakMap<KeyEntry, { generation: number; body: Buffer }>();
   route(app, op.profile, async (request, reply) => {
     const actor = actorOf(request);
     const entry = request.signedKey;
     if (entry !== null) {
-      let body = signedProfiles.get(entry);
-      if (body === undefined) {
-        body = Buffer.from(JSON.stringify(profile(actor, entry.owner, entry.permissions.expand(), 'sigv4')));
-        signedProfiles.set(entry, body);
+      // Also rebuilt when the registered APIs (whose permissions it lists) have changed.
+      const { generation } = deps.apis;
+      let cached = signedProfiles.get(entry);
+      if (cached === undefined || cached.generation !== generation) {
+        const permissions = entry.permissions.expand(deps.apis.permissionsOf(actor.tenantId));
+        cached = {
+          generation,
+          body: Buffer.from(JSON.stringify(profile(actor, entry.owner, permissions, 'sigv4'))),
+        };
+        signedProfiles.set(entry, cached);
       }
+      const body = cached.body;
       // Already JSON: sent as bytes, so the schema serialiser is skipped (the type provider cannot know).
       return reply.type('application/json; charset=utf-8').send(body as unknown as Static<typeof Profile>);
     }
     const me = actor.principal
-      ? { ...actor.principal, permissions: actor.permissions.expand() }
+      ? { ...actor.principal, permissions: actor.permissions.expand(deps.apis.permissionsOf(actor.tenantId)) }
       : await whoAmI(request);
     return profile(actor, { name: me.name, email: me.email ?? null }, me.permissions, 'token');
   });

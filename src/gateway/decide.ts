@@ -1,0 +1,261 @@
+/**
+ * The one decision behind the gateway, nginx's `/v1/authz` and the verify API: who signed the
+ * request (or whose key token it carries), which registered API and route it is for, and whether
+ * the caller holds the route's permission. Authentication is the data API's own
+ * (`authenticateSigned`, `actorFromToken`: the same cache, scopes, key states and failure
+ * throttle), so a rule added there applies to all of them.
+ *
+ * Expected failures are values: `refused` carries the code and message latchkey answers with.
+ */
+
+import type { KeyEntry } from '../auth/key-authority.js';
+import { type AuthDeps, actorFromToken } from '../auth/login.js';
+import { authenticateSigned, isSignedRequest } from '../auth/signed-request.js';
+import type { Actor } from '../context.js';
+import { AppError, type ErrorCode } from '../errors.js';
+import type { AssertionSigner } from './assertion.js';
+import type { DenialAudit } from './denials.js';
+import { type CompiledRoute, matchRoute, splitRequestPath } from './paths.js';
+import type { ApiEntry, ApiRegistry } from './registry.js';
+
+export interface GatewayDeps extends AuthDeps {
+  apis: ApiRegistry;
+  denials: DenialAudit;
+  assertions: AssertionSigner;
+}
+
+/** A request to decide on, as it arrived (or, for the verify API, as described). */
+export interface GatewayInput {
+  method: string;
+  /** The request target (`/path?query`) as Node gives it (latin1-decoded). */
+  url: string;
+  rawHeaders: readonly string[];
+  /** The body, when it is signed and was read; undefined when it is not read (UNSIGNED-PAYLOAD). */
+  body: Uint8Array | undefined;
+  bodySha256?: string;
+  /** Reads the body once the request is known to be for a registered API (the gateway's signed payloads). */
+  loadBody?: () => Promise<Uint8Array>;
+  ip: string;
+  requestId: string;
+}
+
+/** Who a request is from, as the gateway tells upstreams and the verify API tells callers. */
+export interface Caller {
+  actor: Actor;
+  accessKeyId: string;
+  keyType: 'access' | 'api';
+  principal: { type: 'user' | 'service_account'; id: string; name: string };
+  entry: KeyEntry;
+}
+
+export type Refusal = {
+  ok: false;
+  code: ErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
+  retryAfterSeconds?: number;
+  /** Set once the caller is known (the refusal came after authentication). */
+  caller?: Caller;
+};
+
+export type Authenticated = { ok: true; caller: Caller };
+
+const refusal = (code: ErrorCode, message: string, extra: Partial<Refusal> = {}): Refusal => ({
+  ok: false,
+  code,
+  message,
+  ...extra,
+});
+
+function headerValue(rawHeaders: readonly string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2)
+    if ((rawHeaders[i] as string).toLowerCase() === name) return rawHeaders[i + 1];
+  return undefined;
+}
+
+function callerOf(actor: Actor, entry: KeyEntry): Caller {
+  return {
+    actor,
+    accessKeyId: entry.key.id,
+    keyType: entry.key.type,
+    principal: { type: entry.key.owner_type, id: entry.key.owner_id, name: entry.owner.name },
+    entry,
+  };
+}
+
+/**
+ * Authenticate a request: SigV4 (header or presigned URL) or a key token. Console sessions
+ * (password tokens) are refused: what the gateway forwards always names an access key.
+ */
+export async function authenticate(
+  deps: AuthDeps,
+  input: GatewayInput,
+  allowUnsignedPayload?: (entry: KeyEntry) => boolean,
+): Promise<Authenticated | Refusal> {
+  const authorization = headerValue(input.rawHeaders, 'authorization');
+  if (isSignedRequest(authorization, input.url)) {
+    const result = await authenticateSigned(deps, {
+      method: input.method,
+      url: input.url,
+      rawHeaders: input.rawHeaders,
+      body: input.body,
+      ...(input.bodySha256 !== undefined ? { bodySha256: input.bodySha256 } : {}),
+      ip: input.ip,
+      requestId: input.requestId,
+      ...(allowUnsignedPayload ? { allowUnsignedPayload } : {}),
+    });
+    if (!result.ok) {
+      return refusal(result.code, result.message, {
+        ...(result.details ? { details: result.details } : {}),
+        ...(result.retryAfterSeconds !== undefined ? { retryAfterSeconds: result.retryAfterSeconds } : {}),
+      });
+    }
+    return { ok: true, caller: callerOf(result.actor, result.entry) };
+  }
+  const match = authorization === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+  if (!match) {
+    return refusal(
+      'UNAUTHENTICATED',
+      'credentials required: sign the request with AWS Signature Version 4, or send "Authorization: Bearer <token>" from POST /iam/login with an access key',
+    );
+  }
+  try {
+    const { actor } = await actorFromToken(deps, match[1] as string, {
+      sourceIp: input.ip,
+      requestId: input.requestId,
+    });
+    const entry = actor.accessKeyId === undefined ? undefined : await deps.keys.get(actor.accessKeyId);
+    if (actor.via !== 'key' || entry === undefined) {
+      return refusal(
+        'INVALID_TOKEN',
+        'this needs an access key: sign the request, or exchange the key for a token (POST /iam/login with auth_mode apikey); console sessions are not accepted',
+      );
+    }
+    return { ok: true, caller: callerOf(actor, entry) };
+  } catch (error) {
+    if (error instanceof AppError)
+      return refusal(error.code, error.message, error.details ? { details: error.details } : {});
+    throw error;
+  }
+}
+
+export type GatewayDecision =
+  /** No registered API's base path contains the path: not a gateway request at all. */
+  | { kind: 'not-ours' }
+  | ({ kind: 'refused'; api?: ApiEntry } & Refusal)
+  | {
+      kind: 'allowed';
+      api: ApiEntry;
+      route: CompiledRoute;
+      caller: Caller;
+      /** The path after the base path, as sent (`/items/1`, or `/` at the base path itself). */
+      restPath: string;
+    };
+
+/** Segments of a path that cannot be split cleanly, as far as they can be read (to name its API). */
+function looseSegments(path: string): string[] {
+  return path
+    .slice(1)
+    .split('/')
+    .map((part) => {
+      try {
+        return decodeURIComponent(part);
+      } catch {
+        return part;
+      }
+    });
+}
+
+/**
+ * Decide on a request under a registered API: not ours, refused (with the code latchkey answers),
+ * or allowed with the API, route and caller. Every decision after authentication is recorded as
+ * the key's last use; denials after authentication also go to the audit log (rate-limited).
+ */
+export async function decide(deps: GatewayDeps, input: GatewayInput): Promise<GatewayDecision> {
+  const q = input.url.indexOf('?');
+  const path = q === -1 ? input.url : input.url.slice(0, q);
+  const split = splitRequestPath(path);
+  const found = deps.apis.find(split.ok ? split.segments : looseSegments(path));
+  if (found === undefined) return { kind: 'not-ours' };
+  if (!split.ok)
+    return {
+      kind: 'refused',
+      ...refusal('INVALID_PATH', `${split.message}; send the path as the upstream should see it`),
+    };
+
+  const { tenants, depth } = found;
+  const body = input.loadBody ? await input.loadBody() : input.body;
+  const auth = await authenticate(
+    deps,
+    { ...input, body },
+    (entry) => tenants.get(entry.key.tenant_id)?.allowUnsignedPayload ?? false,
+  );
+  if (!auth.ok) return { kind: 'refused', ...auth };
+  const { caller } = auth;
+  const api = tenants.get(caller.actor.tenantId);
+  // Another tenant's API at this base path is none of the caller's business: as if there were none.
+  if (api === undefined)
+    return { kind: 'refused', ...refusal('NOT_FOUND', `no route ${input.method} ${path}`, { caller }) };
+
+  const nowMs = deps.svc.clock.now().getTime();
+  const deny = (
+    code: ErrorCode,
+    message: string,
+    details: Record<string, unknown> = {},
+    permission?: string,
+  ) => {
+    deps.lastUsed.record(caller.accessKeyId, input.ip, nowMs, { apiId: api.id, decision: 'denied' });
+    deps.denials.record({
+      actor: caller.actor,
+      apiId: api.id,
+      code,
+      method: input.method,
+      path,
+      ...(permission ? { permission } : {}),
+    });
+    return { kind: 'refused' as const, api, ...refusal(code, message, { details, caller }) };
+  };
+  const rest = split.segments.slice(depth);
+  const route = matchRoute(api.routes, input.method, rest);
+  if (route === undefined) {
+    return deny('NO_MATCHING_ROUTE', `No route of the API ${api.name} matches ${input.method} ${path}.`);
+  }
+  if (!caller.actor.permissions.allows(route.permission)) {
+    return deny(
+      'AccessDenied',
+      `This needs the permission ${route.permission}.`,
+      { missingPermission: route.permission },
+      route.permission,
+    );
+  }
+  deps.lastUsed.record(caller.accessKeyId, input.ip, nowMs, { apiId: api.id, decision: 'allowed' });
+  const restRaw = split.raw.slice(depth);
+  const restPath = `/${restRaw.join('/')}${split.trailingSlash && restRaw.length > 0 ? '/' : ''}`;
+  return { kind: 'allowed', api, route, caller, restPath };
+}
+
+/** The identity headers an upstream (or nginx, through `auth_request_set`) receives. */
+export async function identityHeaders(
+  deps: GatewayDeps,
+  decision: Extract<GatewayDecision, { kind: 'allowed' }>,
+  requestId: string,
+): Promise<Record<string, string>> {
+  const { caller, api, route } = decision;
+  const assertion = await deps.assertions.sign({
+    tenantId: caller.actor.tenantId,
+    principalType: caller.principal.type,
+    principalId: caller.principal.id,
+    accessKeyId: caller.accessKeyId,
+    apiId: api.id,
+    permission: route.permission,
+  });
+  return {
+    'x-latchkey-tenant': caller.actor.tenantId,
+    'x-latchkey-principal-type': caller.principal.type,
+    'x-latchkey-principal-id': caller.principal.id,
+    'x-latchkey-access-key': caller.accessKeyId,
+    'x-latchkey-permission': route.permission,
+    'x-latchkey-request-id': requestId,
+    'x-latchkey-assertion': assertion,
+  };
+}

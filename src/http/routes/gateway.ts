@@ -1,0 +1,150 @@
+/**
+ * The gateway: a request under a registered API's base path is authenticated like the data API,
+ * authorized against its route's permission (src/gateway/decide.ts) and forwarded to the API's
+ * upstream with @fastify/reply-from (undici): query unchanged but for a presigned URL's own
+ * parameters, the response streamed back as it comes.
+ *
+ * One catch-all route serves every base path of every tenant, because APIs are registered at run
+ * time (on any instance) and Fastify's routes are fixed once it starts. A path under no registered
+ * base path is answered exactly like any unknown path (404). The body is not parsed: a signed
+ * payload is read (up to the body limit) and checked before anything is forwarded; an
+ * UNSIGNED-PAYLOAD body (only on APIs that allow it) or a key token's body streams through.
+ */
+import { Readable } from 'node:stream';
+import replyFrom from '@fastify/reply-from';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isSignedRequest } from '../../auth/signed-request.js';
+import { isSigV4QueryAuthParam } from '../../auth/sigv4/query-auth-params.js';
+import { AppError } from '../../errors.js';
+import { decide, type GatewayDeps, identityHeaders } from '../../gateway/decide.js';
+import type { App } from '../app-types.js';
+import { sourceIp } from '../auth.js';
+import { sendError } from '../errors.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The gateway's catch-all route (not part of the admin contract or the OpenAPI document). */
+    gateway?: boolean;
+  }
+}
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+
+/** Headers a client may never pass to an upstream: its credentials, and latchkey's identity headers. */
+function isStrippedHeader(name: string): boolean {
+  return name === 'authorization' || name.startsWith('x-amz-') || name.startsWith('x-latchkey-');
+}
+
+/** The query as sent, without a presigned URL's authentication parameters (order and spelling kept). */
+export function forwardedQuery(url: string): string {
+  const q = url.indexOf('?');
+  if (q === -1 || q === url.length - 1) return '';
+  const query = url.slice(q + 1);
+  if (!/x-amz-/i.test(query)) return query;
+  return query
+    .split('&')
+    .filter((part) => {
+      const eq = part.indexOf('=');
+      const raw = eq === -1 ? part : part.slice(0, eq);
+      let name: string;
+      try {
+        name = decodeURIComponent(raw.replace(/\+/g, ' '));
+      } catch {
+        return true;
+      }
+      return !isSigV4QueryAuthParam(name);
+    })
+    .join('&');
+}
+
+/** The request body, read whole, or a 413 once it passes `limit` bytes. */
+async function readBody(stream: Readable, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > limit) {
+      stream.destroy();
+      throw new AppError('PAYLOAD_TOO_LARGE', `the body is larger than ${limit} bytes`);
+    }
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+/** Is the payload declared unsigned (header or presigned query)? Then the body is not read. */
+function declaresUnsignedPayload(request: FastifyRequest): boolean {
+  if (request.headers['x-amz-content-sha256'] === 'UNSIGNED-PAYLOAD') return true;
+  const url = request.raw.url ?? '';
+  return /[?&]x-amz-content-sha256=UNSIGNED-PAYLOAD(&|$)/i.test(url);
+}
+
+function upstreamError(reply: FastifyReply, request: FastifyRequest, error: Error & { statusCode?: number }) {
+  if (error.statusCode === 504) {
+    return sendError(reply, request, 'UPSTREAM_TIMEOUT', 'the upstream did not answer in time');
+  }
+  return sendError(reply, request, 'UPSTREAM_UNAVAILABLE', 'the upstream could not be reached');
+}
+
+export async function gatewayRoutes(app: App, deps: GatewayDeps): Promise<void> {
+  // Bodies stay streams here; the handler decides whether to read one (see above).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+  await app.register(replyFrom, {
+    disableRequestLogging: true,
+    // An https upstream's certificate is verified (undici's default, stated because reply-from
+    // sets its own `tls.rejectUnauthorized` option to false when none is given).
+    undici: { connections: 128, pipelining: 1, connect: { rejectUnauthorized: true } },
+  });
+  const bodyLimit = deps.svc.config.bodyLimitBytes;
+
+  app.route({
+    method: METHODS,
+    url: '/*',
+    exposeHeadRoute: false,
+    config: { auth: 'none', gateway: true },
+    handler: async (request, reply) => {
+      if (deps.apis.empty) return reply.callNotFound();
+      const raw = request.raw;
+      const stream = request.body instanceof Readable ? request.body : undefined;
+      const signed = isSignedRequest(request.headers.authorization, raw.url ?? '');
+      let body: Buffer | undefined;
+      const decision = await decide(deps, {
+        method: raw.method ?? request.method,
+        url: raw.url ?? request.url,
+        rawHeaders: raw.rawHeaders,
+        body: undefined,
+        ip: sourceIp(request),
+        requestId: request.id,
+        loadBody:
+          signed && stream && !declaresUnsignedPayload(request)
+            ? async () => {
+                body = await readBody(stream, bodyLimit);
+                return body;
+              }
+            : undefined,
+      });
+      if (decision.kind === 'not-ours') return reply.callNotFound();
+      if (decision.kind === 'refused') {
+        if (decision.retryAfterSeconds !== undefined)
+          reply.header('retry-after', String(decision.retryAfterSeconds));
+        return sendError(reply, request, decision.code, decision.message, decision.details ?? {});
+      }
+      const identity = await identityHeaders(deps, decision, request.id);
+      if (body !== undefined) request.body = Readable.from([body]);
+      const { api } = decision;
+      const query = forwardedQuery(raw.url ?? '');
+      return reply.from(`${api.origin}${api.upstreamPath}${decision.restPath}`, {
+        timeout: api.timeoutMs,
+        queryString: () => query,
+        rewriteRequestHeaders: (_req, headers) => {
+          const out: Record<string, string | string[] | undefined> = {};
+          for (const [name, value] of Object.entries(headers)) if (!isStrippedHeader(name)) out[name] = value;
+          return Object.assign(out, identity);
+        },
+        onError: (failed, { error }) => upstreamError(failed as FastifyReply, request, error as Error),
+      });
+    },
+  });
+}
