@@ -15,6 +15,7 @@ import {
 import { useDisclosure } from '@mantine/hooks';
 import {
   IconAdjustments,
+  IconApi,
   IconHistory,
   IconKey,
   IconLock,
@@ -31,6 +32,7 @@ import { ColorSchemeMenu } from './components/ColorSchemeMenu';
 import { NotificationBell } from './components/NotificationBell';
 import { DEFAULT_SCOPE, type SigningScope, scopeFromVersion } from './format';
 import { AccessKeysPage } from './pages/AccessKeys';
+import { ApiDetailPage, ApisPage } from './pages/Apis';
 import { AuditPage } from './pages/Audit';
 import { GroupsRolesPage } from './pages/GroupsRoles';
 import { ServiceAccountDetailPage, ServiceAccountsPage } from './pages/ServiceAccounts';
@@ -56,6 +58,7 @@ const NAV = [
   },
   { path: '/keys', label: 'Access keys', icon: IconKey, permission: null },
   { path: '/groups', label: 'Groups and roles', icon: IconShield, permission: 'iam:roles:read' },
+  { path: '/apis', label: 'APIs', icon: IconApi, permission: 'iam:apis:read' },
   { path: '/settings', label: 'IAM settings', icon: IconAdjustments, permission: 'iam:settings:read' },
   { path: '/audit', label: 'Audit log', icon: IconHistory, permission: 'iam:audit:read' },
 ] as const;
@@ -221,6 +224,9 @@ export function App() {
       break;
     case 'groups':
       page = <GroupsRolesPage />;
+      break;
+    case 'apis':
+      page = segments[1] ? <ApiDetailPage key={segments[1]} id={segments[1]} /> : <ApisPage />;
       break;
     case 'settings':
       page = <SettingsPage />;

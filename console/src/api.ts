@@ -207,6 +207,8 @@ const TITLES: Record<string, string> = {
   NETWORK_ERROR: 'No connection',
   INVALID_TOKEN: 'Your session has ended',
   EXPIRED_TOKEN: 'Your session has expired',
+  INVALID_API: 'Check the API',
+  BASE_PATH_TAKEN: 'That base path is taken',
 };
 
 // ---- the admin API's shapes and operations, from the server's contract (src/contract) ----
@@ -228,6 +230,10 @@ export type IamSettings = Static<typeof V.IamSettings>;
 export type AuditEntry = Static<typeof V.AuditEntry>;
 export type NotificationView = Static<typeof V.NotificationView>;
 export type SampleCurl = Static<typeof V.SampleCurl>;
+/** An API registered behind the gateway, with the roles that grant each of its permissions. */
+export type ApiView = Static<typeof V.ApiView>;
+export type ApiRoute = Static<typeof V.ApiRoute>;
+export type ApiRouteMethod = Static<typeof V.ApiRouteMethod>;
 
 type Ops = typeof operations;
 type SchemaOf<K extends OperationId> = Ops[K]['schema'];

@@ -68,8 +68,11 @@ export function readable(candidates: readonly string[], background: string): str
 
 const LIGHT_BODY = DEFAULT_THEME.white;
 const DARK_BODY = DEFAULT_THEME.colors.dark[7];
-/** Light variant text is drawn on shade 1 (light) or on shade 9 darkened by half (dark). */
-const lightTint = (shades: MantineColorsTuple) => shades[1];
+/**
+ * Light variant text is drawn on shade 1, and on shade 2 while hovered (light scheme): readable on
+ * the darker of the two is readable on both. Dark scheme: on shade 9 darkened by half.
+ */
+const lightTint = (shades: MantineColorsTuple) => shades[2];
 const darkTint = (shades: MantineColorsTuple) => darken(shades[9], 0.5);
 
 /** Shades from `from` towards the dark end (light scheme) or the light end (dark scheme). */

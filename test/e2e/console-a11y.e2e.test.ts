@@ -123,6 +123,7 @@ describe.skipIf(SKIP_BROWSER)('console accessibility in Chromium (axe-core, WCAG
   let origin: string;
   let browser: Browser;
   let saId: string;
+  let apiId: string;
 
   beforeAll(async () => {
     ensureConsoleBuilt();
@@ -145,6 +146,20 @@ describe.skipIf(SKIP_BROWSER)('console accessibility in Chromium (axe-core, WCAG
       })
     ).json();
     await call(t, 'POST', '/iam/groups', { body: { name: 'Readers group', roleIds: [role.id] } });
+    // A registered API (its upstream need not answer: the pages only show it).
+    apiId = (
+      await call(t, 'POST', '/iam/apis', {
+        body: {
+          name: 'orders',
+          basePath: '/api/orders',
+          upstream: 'http://127.0.0.1:9/orders/v1',
+          routes: [
+            { method: 'GET', path: '/items/*', permission: 'orders:read' },
+            { method: 'POST', path: '/items', permission: 'orders:write' },
+          ],
+        },
+      })
+    ).json().id;
     browser = await launchChromium();
   }, 120_000);
 
@@ -260,6 +275,23 @@ describe.skipIf(SKIP_BROWSER)('console accessibility in Chromium (axe-core, WCAG
       await check('groups');
       await page.getByRole('tab', { name: 'Roles' }).click();
       await check('roles');
+      await open('/apis', 'APIs');
+      await check('APIs');
+      await page.getByRole('button', { name: 'Register API' }).click();
+      const register = page.getByRole('dialog', { name: 'Register API' });
+      await register.getByRole('button', { name: 'Add route' }).click();
+      await register.getByRole('group', { name: 'Route 2', exact: true }).waitFor();
+      await check('Register API dialog');
+      await closeDialog();
+      await open(`/apis/${apiId}`, 'orders');
+      await check('API details');
+      // A refused Test Connection: the answer, its code and its hint.
+      await page.getByLabel('Rest of the path (/*)').fill('42');
+      await page.getByLabel('Access key ID').fill('LKIA0000000000000000000000');
+      await page.getByLabel('Secret key').fill('not-the-secret');
+      await page.getByRole('button', { name: 'Test Connection' }).click();
+      await page.getByTestId('api-test-result').waitFor();
+      await check('API Test Connection result');
       await open('/settings', 'IAM settings');
       await check('settings');
       await open('/audit', 'Audit log');

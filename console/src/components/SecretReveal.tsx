@@ -193,17 +193,21 @@ function useSampleCurl(created: CreatedKey): { data: SampleCurl | null; error: u
   return state;
 }
 
-async function downloadPostmanCollection(): Promise<void> {
-  const collection = await client.postmanCollection();
-  const blob = new Blob([JSON.stringify(collection, null, 2)], { type: 'application/json' });
+/** Save a JSON document (a Postman collection) as a file, the browser's way: a download. */
+export function saveJsonFile(document_: unknown, fileName: string): void {
+  const blob = new Blob([JSON.stringify(document_, null, 2)], { type: 'application/json' });
   const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;
-  a.download = 'postman_collection.json';
+  a.download = fileName;
   document.body.appendChild(a);
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+async function downloadPostmanCollection(): Promise<void> {
+  saveJsonFile(await client.postmanCollection(), 'postman_collection.json');
 }
 
 /**
