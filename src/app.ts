@@ -73,13 +73,15 @@ export async function buildApp(deps: GatewayDeps, options: BuildOptions = {}): P
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
-  app.addHook('onRequest', async (request, reply) => {
+  // A callback, not an async function: no promise per request (every request runs it).
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     // NUL cannot be stored in PostgreSQL text and is never meaningful in latchkey's inputs:
     // refuse it up front, for every route, the same way on both engines.
     if (/%00/i.test(request.url) || request.url.includes('\u0000')) {
-      throw new AppError('VALIDATION_FAILED', 'the request URL contains a NUL character (%00)');
+      return done(new AppError('VALIDATION_FAILED', 'the request URL contains a NUL character (%00)'));
     }
+    done();
   });
 
   const jsonParser = app.getDefaultJsonParser('error', 'error');

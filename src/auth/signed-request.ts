@@ -45,6 +45,8 @@ export interface SignedRequestInput {
    * registered API decides for itself (`allowUnsignedPayload` on the API).
    */
   allowUnsignedPayload?: (entry: KeyEntry) => boolean;
+  /** `false`: the caller records the key's use itself, with what it decided (the gateway). */
+  recordUse?: boolean;
 }
 
 export type SignedAuthResult =
@@ -189,7 +191,7 @@ function checkSigned(
           : `The access key ${accessKeyId} expired at ${key.expires_at}.`,
     });
   }
-  deps.lastUsed.record(accessKeyId, input.ip, nowMs);
+  if (input.recordUse !== false) deps.lastUsed.record(accessKeyId, input.ip, nowMs);
   return {
     ok: true,
     entry,

@@ -380,20 +380,21 @@ export const ApiView = Type.Object({
 
 export const VerifyPrincipal = Type.Object({ type: PrincipalType, id: Type.String(), name: Type.String() });
 
-export const VerifyResult = Type.Union([
-  Type.Object({
-    valid: Type.Literal(true),
-    tenantId: Type.String(),
-    principal: VerifyPrincipal,
-    accessKeyId: Type.String(),
-    keyType: KeyType,
-    permissions: Type.Array(Type.String(), { description: 'the concrete permissions the request carries' }),
-    allowed: Type.Boolean({ description: '`permission` given: whether it is held; otherwise true' }),
-  }),
-  Type.Object({
-    valid: Type.Literal(false),
-    code: Type.String({ description: 'the code latchkey itself would answer (SignatureDoesNotMatch, …)' }),
-    message: Type.String(),
-    retryAfterSeconds: Type.Optional(Type.Integer({ description: '`SlowDown`: the wait, as `Retry-After`' })),
-  }),
-]);
+export const VerifiedRequest = Type.Object({
+  valid: Type.Literal(true),
+  tenantId: Type.String(),
+  principal: VerifyPrincipal,
+  accessKeyId: Type.String(),
+  keyType: KeyType,
+  permissions: Type.Array(Type.String(), { description: 'the concrete permissions the request carries' }),
+  allowed: Type.Boolean({ description: '`permission` given: whether it is held; otherwise true' }),
+});
+
+export const RefusedRequest = Type.Object({
+  valid: Type.Literal(false),
+  code: Type.String({ description: 'the code latchkey itself would answer (SignatureDoesNotMatch, …)' }),
+  message: Type.String(),
+  retryAfterSeconds: Type.Optional(Type.Integer({ description: '`SlowDown`: the wait, as `Retry-After`' })),
+});
+
+export const VerifyResult = Type.Union([VerifiedRequest, RefusedRequest]);

@@ -45,12 +45,18 @@ export class AssertionSigner {
     private readonly keys: SigningKeys,
   ) {}
 
-  async sign(subject: AssertionSubject): Promise<string> {
+  /** The assertion: a cached one at once (no promise), or a promise of a newly signed one. */
+  sign(subject: AssertionSubject): string | Promise<string> {
     const now = Math.floor(this.svc.clock.now().getTime() / 1000);
-    const cacheKey = `${subject.accessKeyId}|${subject.principalType}|${subject.principalId}|${subject.apiId}|${subject.permission}|${subject.tenantId}`;
+    // A key belongs to one principal of one tenant: key, API and permission name the assertion.
+    const cacheKey = `${subject.accessKeyId}|${subject.apiId}|${subject.permission}`;
     const hit = this.cache.get(cacheKey);
     if (hit !== undefined && hit.exp - now >= REUSE_UNTIL_SECONDS_LEFT && this.keys.isPublished(hit.kid))
       return hit.jwt;
+    return this.signNew(subject, cacheKey, now);
+  }
+
+  private async signNew(subject: AssertionSubject, cacheKey: string, now: number): Promise<string> {
     const { kid, privateKey } = await this.keys.currentSigner();
     const exp = now + ASSERTION_LIFETIME_SECONDS;
     const claims: AssertionClaims = {

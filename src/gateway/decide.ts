@@ -10,12 +10,12 @@
 
 import type { KeyEntry } from '../auth/key-authority.js';
 import { type AuthDeps, actorFromToken } from '../auth/login.js';
-import { authenticateSigned, isSignedRequest } from '../auth/signed-request.js';
+import { authenticateSigned, isSignedRequest, type SignedAuthResult } from '../auth/signed-request.js';
 import type { Actor } from '../context.js';
 import { AppError, type ErrorCode } from '../errors.js';
 import type { AssertionSigner } from './assertion.js';
 import type { DenialAudit } from './denials.js';
-import { type CompiledRoute, matchRoute, splitRequestPath } from './paths.js';
+import { type CompiledRoute, matchRoute, type SplitPath, splitRequestPath } from './paths.js';
 import type { ApiEntry, ApiRegistry } from './registry.js';
 
 export interface GatewayDeps extends AuthDeps {
@@ -33,6 +33,8 @@ export interface GatewayInput {
   /** The body, when it is signed and was read; undefined when it is not read (UNSIGNED-PAYLOAD). */
   body: Uint8Array | undefined;
   bodySha256?: string;
+  /** The Authorization header when the caller has it at hand (saves a scan of the raw headers). */
+  authorization?: string;
   /** Reads the body once the request is known to be for a registered API (the gateway's signed payloads). */
   loadBody?: () => Promise<Uint8Array>;
   ip: string;
@@ -87,14 +89,22 @@ function callerOf(actor: Actor, entry: KeyEntry): Caller {
  * Authenticate a request: SigV4 (header or presigned URL) or a key token. Console sessions
  * (password tokens) are refused: what the gateway forwards always names an access key.
  */
-export async function authenticate(
+/**
+ * Authenticate a request: SigV4 (header or presigned URL) or a key token. Console sessions
+ * (password tokens) are refused: what the gateway forwards always names an access key.
+ * Synchronous for a signed request whose key is cached (the common case, kept free of promises as
+ * the data API's is); a promise otherwise.
+ */
+export function authenticate(
   deps: AuthDeps,
   input: GatewayInput,
   allowUnsignedPayload?: (entry: KeyEntry) => boolean,
-): Promise<Authenticated | Refusal> {
-  const authorization = headerValue(input.rawHeaders, 'authorization');
+  /** `false`: the caller records the key's use (with its decision) itself. */
+  recordUse = true,
+): Authenticated | Refusal | Promise<Authenticated | Refusal> {
+  const authorization = input.authorization ?? headerValue(input.rawHeaders, 'authorization');
   if (isSignedRequest(authorization, input.url)) {
-    const result = await authenticateSigned(deps, {
+    const result = authenticateSigned(deps, {
       method: input.method,
       url: input.url,
       rawHeaders: input.rawHeaders,
@@ -103,15 +113,28 @@ export async function authenticate(
       ip: input.ip,
       requestId: input.requestId,
       ...(allowUnsignedPayload ? { allowUnsignedPayload } : {}),
+      recordUse,
     });
-    if (!result.ok) {
-      return refusal(result.code, result.message, {
-        ...(result.details ? { details: result.details } : {}),
-        ...(result.retryAfterSeconds !== undefined ? { retryAfterSeconds: result.retryAfterSeconds } : {}),
-      });
-    }
-    return { ok: true, caller: callerOf(result.actor, result.entry) };
+    return result instanceof Promise ? result.then(fromSigned) : fromSigned(result);
   }
+  return fromToken(deps, input, authorization);
+}
+
+function fromSigned(result: SignedAuthResult): Authenticated | Refusal {
+  if (!result.ok) {
+    return refusal(result.code, result.message, {
+      ...(result.details ? { details: result.details } : {}),
+      ...(result.retryAfterSeconds !== undefined ? { retryAfterSeconds: result.retryAfterSeconds } : {}),
+    });
+  }
+  return { ok: true, caller: callerOf(result.actor, result.entry) };
+}
+
+async function fromToken(
+  deps: AuthDeps,
+  input: GatewayInput,
+  authorization: string | undefined,
+): Promise<Authenticated | Refusal> {
   const match = authorization === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(authorization);
   if (!match) {
     return refusal(
@@ -170,26 +193,80 @@ function looseSegments(path: string): string[] {
  * Decide on a request under a registered API: not ours, refused (with the code latchkey answers),
  * or allowed with the API, route and caller. Every decision after authentication is recorded as
  * the key's last use; denials after authentication also go to the audit log (rate-limited).
+ * Synchronous when nothing needs waiting for (no body to read, the key cached).
  */
-export async function decide(deps: GatewayDeps, input: GatewayInput): Promise<GatewayDecision> {
+export function decide(deps: GatewayDeps, input: GatewayInput): GatewayDecision | Promise<GatewayDecision> {
   const q = input.url.indexOf('?');
   const path = q === -1 ? input.url : input.url.slice(0, q);
   const split = splitRequestPath(path);
   const found = deps.apis.find(split.ok ? split.segments : looseSegments(path));
-  if (found === undefined) return { kind: 'not-ours' };
+  if (found === undefined) return NOT_OURS;
   if (!split.ok)
     return {
       kind: 'refused',
       ...refusal('INVALID_PATH', `${split.message}; send the path as the upstream should see it`),
     };
+  const located: Located = { path, split, tenants: found.tenants, depth: found.depth };
+  if (input.loadBody)
+    return input.loadBody().then((body) => authenticated(deps, { ...input, body }, located));
+  return authenticated(deps, input, located);
+}
 
-  const { tenants, depth } = found;
-  const body = input.loadBody ? await input.loadBody() : input.body;
-  const auth = await authenticate(
+const NOT_OURS: GatewayDecision = { kind: 'not-ours' };
+
+interface Located {
+  path: string;
+  split: Extract<SplitPath, { ok: true }>;
+  tenants: ReadonlyMap<string, ApiEntry>;
+  depth: number;
+}
+
+function authenticated(
+  deps: GatewayDeps,
+  input: GatewayInput,
+  located: Located,
+): GatewayDecision | Promise<GatewayDecision> {
+  const { tenants } = located;
+  const auth = authenticate(
     deps,
-    { ...input, body },
+    input,
     (entry) => tenants.get(entry.key.tenant_id)?.allowUnsignedPayload ?? false,
+    false,
   );
+  return auth instanceof Promise
+    ? auth.then((a) => authorized(deps, input, located, a))
+    : authorized(deps, input, located, auth);
+}
+
+/** A refusal after authentication: the key's last use, and a (rate-limited) audit row. */
+function deny(
+  deps: GatewayDeps,
+  input: GatewayInput,
+  caller: Caller,
+  api: ApiEntry,
+  nowMs: number,
+  path: string,
+  code: ErrorCode,
+  what: { message: string; details?: Record<string, unknown>; permission?: string },
+): GatewayDecision {
+  deps.lastUsed.record(caller.accessKeyId, input.ip, nowMs, { apiId: api.id, decision: 'denied' });
+  deps.denials.record({
+    actor: caller.actor,
+    apiId: api.id,
+    code,
+    method: input.method,
+    path,
+    ...(what.permission ? { permission: what.permission } : {}),
+  });
+  return { kind: 'refused', api, ...refusal(code, what.message, { details: what.details ?? {}, caller }) };
+}
+
+function authorized(
+  deps: GatewayDeps,
+  input: GatewayInput,
+  { path, split, tenants, depth }: Located,
+  auth: Authenticated | Refusal,
+): GatewayDecision {
   if (!auth.ok) return { kind: 'refused', ...auth };
   const { caller } = auth;
   const api = tenants.get(caller.actor.tenantId);
@@ -198,35 +275,18 @@ export async function decide(deps: GatewayDeps, input: GatewayInput): Promise<Ga
     return { kind: 'refused', ...refusal('NOT_FOUND', `no route ${input.method} ${path}`, { caller }) };
 
   const nowMs = deps.svc.clock.now().getTime();
-  const deny = (
-    code: ErrorCode,
-    message: string,
-    details: Record<string, unknown> = {},
-    permission?: string,
-  ) => {
-    deps.lastUsed.record(caller.accessKeyId, input.ip, nowMs, { apiId: api.id, decision: 'denied' });
-    deps.denials.record({
-      actor: caller.actor,
-      apiId: api.id,
-      code,
-      method: input.method,
-      path,
-      ...(permission ? { permission } : {}),
-    });
-    return { kind: 'refused' as const, api, ...refusal(code, message, { details, caller }) };
-  };
-  const rest = split.segments.slice(depth);
-  const route = matchRoute(api.routes, input.method, rest);
+  const route = matchRoute(api.routes, input.method, split.segments, depth);
   if (route === undefined) {
-    return deny('NO_MATCHING_ROUTE', `No route of the API ${api.name} matches ${input.method} ${path}.`);
+    return deny(deps, input, caller, api, nowMs, path, 'NO_MATCHING_ROUTE', {
+      message: `No route of the API ${api.name} matches ${input.method} ${path}.`,
+    });
   }
   if (!caller.actor.permissions.allows(route.permission)) {
-    return deny(
-      'AccessDenied',
-      `This needs the permission ${route.permission}.`,
-      { missingPermission: route.permission },
-      route.permission,
-    );
+    return deny(deps, input, caller, api, nowMs, path, 'AccessDenied', {
+      message: `This needs the permission ${route.permission}.`,
+      details: { missingPermission: route.permission },
+      permission: route.permission,
+    });
   }
   deps.lastUsed.record(caller.accessKeyId, input.ip, nowMs, { apiId: api.id, decision: 'allowed' });
   const restRaw = split.raw.slice(depth);
@@ -234,14 +294,17 @@ export async function decide(deps: GatewayDeps, input: GatewayInput): Promise<Ga
   return { kind: 'allowed', api, route, caller, restPath };
 }
 
-/** The identity headers an upstream (or nginx, through `auth_request_set`) receives. */
-export async function identityHeaders(
+/**
+ * The identity headers an upstream (or nginx, through `auth_request_set`) receives. Synchronous
+ * while the caller's assertion is cached (nearly always), a promise when one must be signed.
+ */
+export function identityHeaders(
   deps: GatewayDeps,
   decision: Extract<GatewayDecision, { kind: 'allowed' }>,
   requestId: string,
-): Promise<Record<string, string>> {
+): Record<string, string> | Promise<Record<string, string>> {
   const { caller, api, route } = decision;
-  const assertion = await deps.assertions.sign({
+  const assertion = deps.assertions.sign({
     tenantId: caller.actor.tenantId,
     principalType: caller.principal.type,
     principalId: caller.principal.id,
@@ -249,6 +312,16 @@ export async function identityHeaders(
     apiId: api.id,
     permission: route.permission,
   });
+  return typeof assertion === 'string'
+    ? headersOf(decision, requestId, assertion)
+    : assertion.then((signed) => headersOf(decision, requestId, signed));
+}
+
+function headersOf(
+  { caller, route }: Extract<GatewayDecision, { kind: 'allowed' }>,
+  requestId: string,
+  assertion: string,
+): Record<string, string> {
   return {
     'x-latchkey-tenant': caller.actor.tenantId,
     'x-latchkey-principal-type': caller.principal.type,

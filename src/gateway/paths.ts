@@ -147,25 +147,32 @@ export function splitRequestPath(rawPath: string): SplitPath {
   return { ok: true, segments, raw, trailingSlash };
 }
 
-/** Does `route` match `segments` (relative to the API's base path)? */
-function routeMatches(route: CompiledRoute, method: string, segments: readonly string[]): boolean {
+/** Does `route` match `segments` from `offset` on (the part after the API's base path)? */
+function routeMatches(
+  route: CompiledRoute,
+  method: string,
+  segments: readonly string[],
+  offset: number,
+): boolean {
   if (route.method !== '*' && route.method !== method && !(route.method === 'GET' && method === 'HEAD'))
     return false;
   const fixed = route.segments;
-  if (route.rest ? segments.length < fixed.length : segments.length !== fixed.length) return false;
+  const count = segments.length - offset;
+  if (route.rest ? count < fixed.length : count !== fixed.length) return false;
   for (let i = 0; i < fixed.length; i++) {
     const f = fixed[i] as string;
-    if (f !== '*' && f !== (segments[i] as string).toLowerCase()) return false;
+    if (f !== '*' && f !== (segments[offset + i] as string).toLowerCase()) return false;
   }
   return true;
 }
 
-/** The first route matching the request, or undefined. */
+/** The first route matching the request's `segments` after the first `offset` (its base path), or undefined. */
 export function matchRoute(
   routes: readonly CompiledRoute[],
   method: string,
   segments: readonly string[],
+  offset = 0,
 ): CompiledRoute | undefined {
-  for (const route of routes) if (routeMatches(route, method, segments)) return route;
+  for (const route of routes) if (routeMatches(route, method, segments, offset)) return route;
   return undefined;
 }

@@ -16,7 +16,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isSignedRequest } from '../../auth/signed-request.js';
 import { isSigV4QueryAuthParam } from '../../auth/sigv4/query-auth-params.js';
 import { AppError } from '../../errors.js';
-import { decide, type GatewayDeps, identityHeaders } from '../../gateway/decide.js';
+import { decide, type GatewayDecision, type GatewayDeps, identityHeaders } from '../../gateway/decide.js';
 import type { App } from '../app-types.js';
 import { sourceIp } from '../auth.js';
 import { sendError } from '../errors.js';
@@ -99,21 +99,67 @@ export async function gatewayRoutes(app: App, deps: GatewayDeps): Promise<void> 
   });
   const bodyLimit = deps.svc.config.bodyLimitBytes;
 
+  /** Forward an allowed request (its body, if it was read, is sent as read). */
+  const forward = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    decision: Extract<GatewayDecision, { kind: 'allowed' }>,
+    identity: Record<string, string>,
+    body: Buffer | undefined,
+  ): FastifyReply => {
+    if (body !== undefined) request.body = Readable.from([body]);
+    const { api } = decision;
+    const query = forwardedQuery(request.raw.url ?? '');
+    return reply.from(`${api.origin}${api.upstreamPath}${decision.restPath}`, {
+      timeout: api.timeoutMs,
+      queryString: () => query,
+      // `headers` is reply-from's own copy of the client's; undici sends no header set to undefined.
+      rewriteRequestHeaders: (_req, headers) => {
+        for (const name in headers) if (isStrippedHeader(name)) headers[name] = undefined;
+        return Object.assign(headers, identity);
+      },
+      onError: (failed, { error }) => upstreamError(failed as FastifyReply, request, error as Error),
+    });
+  };
+
+  /** Answer a decision: forwarded, refused, or not ours (404 like any unknown path). */
+  const answer = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    decision: GatewayDecision,
+    body: Buffer | undefined,
+  ): FastifyReply | Promise<FastifyReply> => {
+    if (decision.kind === 'not-ours') return reply.callNotFound() as unknown as FastifyReply;
+    if (decision.kind === 'refused') {
+      if (decision.retryAfterSeconds !== undefined)
+        reply.header('retry-after', String(decision.retryAfterSeconds));
+      return sendError(reply, request, decision.code, decision.message, decision.details ?? {});
+    }
+    const identity = identityHeaders(deps, decision, request.id);
+    return identity instanceof Promise
+      ? identity.then((headers) => forward(request, reply, decision, headers, body))
+      : forward(request, reply, decision, identity, body);
+  };
+
   app.route({
     method: METHODS,
     url: '/*',
     exposeHeadRoute: false,
     config: { auth: 'none', gateway: true },
-    handler: async (request, reply) => {
+    // Not an async function: a signed request whose key is cached is decided and forwarded without
+    // a promise (as the data API's requests are authenticated; bench/gateway.ts measures it).
+    handler: (request, reply) => {
       if (deps.apis.empty) return reply.callNotFound();
       const raw = request.raw;
       const stream = request.body instanceof Readable ? request.body : undefined;
-      const signed = isSignedRequest(request.headers.authorization, raw.url ?? '');
+      const authorization = request.headers.authorization;
+      const signed = isSignedRequest(authorization, raw.url ?? '');
       let body: Buffer | undefined;
-      const decision = await decide(deps, {
+      const decision = decide(deps, {
         method: raw.method ?? request.method,
         url: raw.url ?? request.url,
         rawHeaders: raw.rawHeaders,
+        ...(authorization !== undefined ? { authorization } : {}),
         body: undefined,
         ip: sourceIp(request),
         requestId: request.id,
@@ -125,26 +171,11 @@ export async function gatewayRoutes(app: App, deps: GatewayDeps): Promise<void> 
               }
             : undefined,
       });
-      if (decision.kind === 'not-ours') return reply.callNotFound();
-      if (decision.kind === 'refused') {
-        if (decision.retryAfterSeconds !== undefined)
-          reply.header('retry-after', String(decision.retryAfterSeconds));
-        return sendError(reply, request, decision.code, decision.message, decision.details ?? {});
-      }
-      const identity = await identityHeaders(deps, decision, request.id);
-      if (body !== undefined) request.body = Readable.from([body]);
-      const { api } = decision;
-      const query = forwardedQuery(raw.url ?? '');
-      return reply.from(`${api.origin}${api.upstreamPath}${decision.restPath}`, {
-        timeout: api.timeoutMs,
-        queryString: () => query,
-        rewriteRequestHeaders: (_req, headers) => {
-          const out: Record<string, string | string[] | undefined> = {};
-          for (const [name, value] of Object.entries(headers)) if (!isStrippedHeader(name)) out[name] = value;
-          return Object.assign(out, identity);
-        },
-        onError: (failed, { error }) => upstreamError(failed as FastifyReply, request, error as Error),
-      });
+      // A promise must settle with the reply (a thenable: Fastify then waits for the response to
+      // end); a synchronous handler that has answered returns nothing.
+      if (decision instanceof Promise) return decision.then((d) => answer(request, reply, d, body));
+      const answered = answer(request, reply, decision, body);
+      return answered instanceof Promise ? answered : undefined;
     },
   });
 }

@@ -3,11 +3,14 @@
  * front door (the `latchkey/verify` middleware calls it), and `GET /v1/authz` for nginx's
  * `auth_request`. Both run the same checks as the gateway (src/gateway/decide.ts).
  */
+import fastJsonStringify from 'fast-json-stringify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { EMPTY_SHA256, UNSIGNED_PAYLOAD } from '../../auth/sigv4/canonical.js';
 import { operations as op } from '../../contract/operations.js';
+import { RefusedRequest, VerifiedRequest } from '../../contract/views.js';
 import { type ErrorCode, statusOf } from '../../errors.js';
 import { authenticate, decide, identityHeaders } from '../../gateway/decide.js';
+import type { PermissionSet } from '../../identity/permissions.js';
 import type { App, RouteDeps } from '../app-types.js';
 import { actorOf, sourceIp } from '../auth.js';
 import { route } from '../contract.js';
@@ -24,8 +27,31 @@ function requestTarget(url: string): { target: string; authority: string } | und
 const BODY_NOT_PASSED =
   'nginx does not pass the body to auth_request, so /v1/authz can check only requests without a body, or with x-amz-content-sha256: UNSIGNED-PAYLOAD on an API registered with allowUnsignedPayload';
 
+/**
+ * The answer's two shapes, serialised each by its own schema: the route's union schema would make
+ * the generic serialiser test every answer against both branches first.
+ */
+const serializeVerified = fastJsonStringify(VerifiedRequest);
+const serializeRefused = fastJsonStringify(RefusedRequest);
+const serializeVerdict = (payload: unknown) =>
+  (payload as { valid: boolean }).valid ? serializeVerified(payload) : serializeRefused(payload);
+
 export async function verifyRoutes(app: App, deps: RouteDeps): Promise<void> {
-  route(app, op.verifyRequest, async (request) => {
+  // The concrete permissions of a key, per permission set (shared by keys with the same roles, and
+  // replaced when they change) and per generation of the registered APIs (their permissions are in
+  // the list): expanding the catalogue on every verification would cost more than the signature.
+  const expanded = new WeakMap<PermissionSet, { generation: number; list: string[] }>();
+  const permissionsOf = (set: PermissionSet, tenantId: string): string[] => {
+    const { generation } = deps.apis;
+    let hit = expanded.get(set);
+    if (hit === undefined || hit.generation !== generation) {
+      hit = { generation, list: set.expand(deps.apis.permissionsOf(tenantId)) };
+      expanded.set(set, hit);
+    }
+    return hit.list;
+  };
+
+  route(app, op.verifyRequest, async (request, reply) => {
     const verifier = actorOf(request);
     const b = request.body;
     const invalid = (code: string, message: string) => ({ valid: false as const, code, message });
@@ -49,6 +75,8 @@ export async function verifyRoutes(app: App, deps: RouteDeps): Promise<void> {
       ip: b.sourceIp ?? sourceIp(request),
       requestId: request.id,
     });
+    // Set once nothing can throw any more: an error's answer is not a verdict.
+    reply.serializer(serializeVerdict);
     if (!auth.ok) {
       return {
         ...invalid(auth.code, auth.message),
@@ -66,7 +94,7 @@ export async function verifyRoutes(app: App, deps: RouteDeps): Promise<void> {
       principal: caller.principal,
       accessKeyId: caller.accessKeyId,
       keyType: caller.keyType,
-      permissions: caller.actor.permissions.expand(deps.apis.permissionsOf(caller.actor.tenantId)),
+      permissions: permissionsOf(caller.actor.permissions, caller.actor.tenantId),
       allowed: b.permission === undefined ? true : caller.actor.permissions.allows(b.permission),
     };
   });
