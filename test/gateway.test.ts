@@ -4,13 +4,12 @@
  * verifiable assertion, and everything that must never reach the upstream.
  */
 import type { AddressInfo } from 'node:net';
-import { createLocalJWKSet, jwtVerify } from 'jose';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { call, createUserWithLogin, loginWithKey, type TestApp } from './helpers/app.js';
 import { secondTenantAdmin } from './helpers/data.js';
 import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 import { type Credentials, presign, signHeaders } from './helpers/sign.js';
-import { send, startUpstream, type TestUpstream } from './helpers/upstream.js';
+import { send, startUpstream, type TestUpstream, verifiedAssertion } from './helpers/upstream.js';
 
 const HOST = 'lk.example';
 
@@ -204,12 +203,7 @@ describeEachEngine('the gateway', (engine) => {
       });
       // The client's credentials never reach the upstream, and nor do forged identity headers.
       expect(Object.keys(h).filter((n) => n === 'authorization' || n.startsWith('x-amz-'))).toEqual([]);
-      const jwks = createLocalJWKSet((await call(t, 'GET', '/.well-known/jwks.json')).json());
-      const { payload, protectedHeader } = await jwtVerify(h['x-latchkey-assertion'] as string, jwks, {
-        audience: api.id,
-        issuer: 'latchkey',
-        currentDate: t.clock.now(),
-      });
+      const { payload, protectedHeader } = await verifiedAssertion(t, h, api.id);
       expect(protectedHeader.alg).toBe('ES256');
       expect(payload).toMatchObject({
         sub: t.adminId,

@@ -12,14 +12,13 @@
  */
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { createLocalJWKSet, jwtVerify } from 'jose';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { signedRequestKeys } from '../src/auth/throttle-keys.js';
 import { call, createUserWithLogin, loginWithKey, type TestApp } from './helpers/app.js';
 import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 import { NGINX_BIN, type NginxInstance, nginxAvailable, startNginx } from './helpers/nginx.js';
 import { type Credentials, presign, signHeaders } from './helpers/sign.js';
-import { send, startUpstream, type TestUpstream } from './helpers/upstream.js';
+import { send, startUpstream, type TestUpstream, verifiedAssertion } from './helpers/upstream.js';
 
 const NGINX = nginxAvailable();
 if (!NGINX && process.env.LATCHKEY_REQUIRE_NGINX === '1') {
@@ -216,12 +215,7 @@ async function keyOf(t: TestApp, userId: string): Promise<Credentials> {
       // The signature stays with nginx.
       expect(h.authorization).toBeUndefined();
 
-      const jwks = createLocalJWKSet((await call(t, 'GET', '/.well-known/jwks.json')).json());
-      const { payload, protectedHeader } = await jwtVerify(h['x-latchkey-assertion'] as string, jwks, {
-        audience: api.id,
-        issuer: 'latchkey',
-        currentDate: t.clock.now(),
-      });
+      const { payload, protectedHeader } = await verifiedAssertion(t, h, api.id);
       expect(protectedHeader.alg).toBe('ES256');
       expect(payload).toMatchObject({
         sub: t.adminId,

@@ -147,3 +147,30 @@ export async function signRequest(input: SignInput): Promise<SignedRequest> {
   headers.authorization = authorization;
   return { headers, authorization, amzDate: stamp, canonicalRequest, stringToSign, signature };
 }
+
+/**
+ * Test Connection: a GET signed here, in the browser, with a key the person pasted (the secret
+ * leaves the browser only as the signature) and sent without cookies or cache. The response, or
+ * null when the server could not be reached.
+ */
+export async function signedGet(
+  url: string,
+  scope: { region: string; service: string },
+  accessKeyId: string,
+  secretAccessKey: string,
+  init: Omit<RequestInit, 'headers' | 'method' | 'credentials' | 'cache'> = {},
+): Promise<Response | null> {
+  const signed = await signRequest({
+    method: 'GET',
+    url,
+    accessKeyId,
+    secretAccessKey,
+    region: scope.region,
+    service: scope.service,
+  });
+  try {
+    return await fetch(url, { ...init, headers: signed.headers, credentials: 'omit', cache: 'no-store' });
+  } catch {
+    return null;
+  }
+}

@@ -50,11 +50,12 @@ export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
 
 /**
  * A page in a fresh context of `browser` (its own storage: a fresh sign-in). A step fails within
- * 8 s, with Playwright's call log, not at the test's timeout.
+ * 20 s, with Playwright's call log, not at the test's timeout. 20, not less: in the full suite (four
+ * workers on two cores, nginx and gateway suites alongside) a page once took over 8 s to render.
  */
 export async function newConsolePage(browser: Browser, options: BrowserContextOptions = {}): Promise<Page> {
   const context = await browser.newContext(options);
   const page = await context.newPage();
-  page.setDefaultTimeout(8_000);
+  page.setDefaultTimeout(20_000);
   return page;
 }

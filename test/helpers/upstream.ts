@@ -4,6 +4,8 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createLocalJWKSet, jwtVerify } from 'jose';
+import { call, type TestApp } from './app.js';
 
 export interface Received {
   method: string;
@@ -98,5 +100,15 @@ export function send(
     );
     req.on('error', reject);
     req.end(body);
+  });
+}
+
+/** The `x-latchkey-assertion` an upstream received, verified as an upstream would (JWKS, audience = the API). */
+export async function verifiedAssertion(t: TestApp, headers: http.IncomingHttpHeaders, apiId: string) {
+  const jwks = createLocalJWKSet((await call(t, 'GET', '/.well-known/jwks.json')).json());
+  return jwtVerify(headers['x-latchkey-assertion'] as string, jwks, {
+    audience: apiId,
+    issuer: 'latchkey',
+    currentDate: t.clock.now(),
   });
 }

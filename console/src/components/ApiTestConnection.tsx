@@ -19,7 +19,7 @@ import { type ReactNode, useState } from 'react';
 import { type ApiView, client, type SampleCurl } from '../api';
 import type { SigningScope } from '../format';
 import { ConsoleLink, useConsole } from '../shared';
-import { signRequest } from '../sigv4';
+import { signedGet } from '../sigv4';
 import { msLabel } from './ApiForm';
 import { CopyTextButton } from './SecretReveal';
 
@@ -103,23 +103,8 @@ export async function testApiRoute(
   accessKeyId: string,
   secretAccessKey: string,
 ): Promise<RouteTestResult> {
-  const signed = await signRequest({
-    method: 'GET',
-    url,
-    accessKeyId,
-    secretAccessKey,
-    region: scope.region,
-    service: scope.service,
-  });
-  let response: Response;
-  try {
-    response = await fetch(url, {
-      headers: signed.headers,
-      credentials: 'omit',
-      cache: 'no-store',
-      redirect: 'manual',
-    });
-  } catch {
+  const response = await signedGet(url, scope, accessKeyId, secretAccessKey, { redirect: 'manual' });
+  if (response === null) {
     return {
       status: 0,
       statusText: '',

@@ -24,7 +24,7 @@ import { ApiError, type CreatedKey, client, errorFrom, type SampleCurl } from '.
 import { grantsData } from '../data-access';
 import { copyAllFormat, DEFAULT_SCOPE, type SigningScope } from '../format';
 import { ErrorAlert } from '../shared';
-import { signRequest } from '../sigv4';
+import { signedGet } from '../sigv4';
 
 /** Copy to the clipboard; falls back to a selection copy where the Clipboard API is missing (plain http). */
 export async function copyText(text: string): Promise<void> {
@@ -123,18 +123,8 @@ export async function testConnection(
   secretAccessKey: string,
 ): Promise<ConnectionResult> {
   const url = `${origin}/profile`;
-  const signed = await signRequest({
-    method: 'GET',
-    url,
-    accessKeyId,
-    secretAccessKey,
-    region: scope.region,
-    service: scope.service,
-  });
-  let response: Response;
-  try {
-    response = await fetch(url, { headers: signed.headers, credentials: 'omit', cache: 'no-store' });
-  } catch {
+  const response = await signedGet(url, scope, accessKeyId, secretAccessKey);
+  if (response === null) {
     return { ok: false, status: 0, code: 'NETWORK_ERROR', message: 'the server could not be reached' };
   }
   if (!response.ok) {
