@@ -310,22 +310,36 @@ describeEachEngine('operator CLI', { concurrent: true }, (engine) => {
     sqliteOnly(
       'list commands print aligned columns (no box, no index); --json has null, never "-"',
       async () => {
-        const [made, sa] = await Promise.all([
-          // A key that never expires and was never used: both values are missing.
-          cli(['keys', 'create', '--user', USER_EMAIL, '--name', 'open-ended', '--never-expires', '--json']),
-          // A service account with a line break in its description: it must not break the layout.
-          cli(['service-accounts', 'create', '--name', 'list-sa', '--description', 'two\nlines']),
+        // One command at a time: seven CLI processes at once beside the suite's other workers once
+        // kept one waiting on SQLite's write lock past its 5 s busy timeout (the output is the point here).
+        // A key that never expires and was never used: both values are missing.
+        const made = await cli([
+          'keys',
+          'create',
+          '--user',
+          USER_EMAIL,
+          '--name',
+          'open-ended',
+          '--never-expires',
+          '--json',
+        ]);
+        // A service account with a line break in its description: it must not break the layout.
+        const sa = await cli([
+          'service-accounts',
+          'create',
+          '--name',
+          'list-sa',
+          '--description',
+          'two\nlines',
         ]);
         expectOk(made);
         expectOk(sa);
         const neverId = (JSON.parse(made.stdout) as { accessKeyId: string }).accessKeyId;
-        const [users, keysHuman, keysJson, sas, tenantsHuman] = await Promise.all([
-          cli(['users', 'list']),
-          cli(['keys', 'list']),
-          cli(['keys', 'list', '--json']),
-          cli(['service-accounts', 'list']),
-          cli(['tenants', 'list']),
-        ]);
+        const users = await cli(['users', 'list']);
+        const keysHuman = await cli(['keys', 'list']);
+        const keysJson = await cli(['keys', 'list', '--json']);
+        const sas = await cli(['service-accounts', 'list']);
+        const tenantsHuman = await cli(['tenants', 'list']);
         for (const res of [users, keysHuman, keysJson, sas, tenantsHuman]) expectOk(res);
         for (const res of [users, keysHuman, sas, tenantsHuman]) {
           expect(res.stdout).not.toMatch(/[\u2500-\u257f]|\(index\)|'/);
