@@ -168,9 +168,14 @@ describe.skipIf(SKIP_BROWSER)('console accessibility in Chromium (axe-core, WCAG
   });
 
   for (const combo of COMBOS) {
-    it(`${combo.name}: no critical or serious violation on any screen or dialog`, async () => {
-      // A Chromium of its own per combination: in the full suite the fourth combination on one
-      // browser twice stalled for more than 8 s (then 20 s) loading a page.
+    // One retry, with a Chromium of its own each time: in three of four CI runs on a fresh clone the
+    // fourth combination stalled for 20 s loading a page (at a different page each time, also with
+    // a browser of its own), never in a local full run, alone or beside the heavy suites. A stall
+    // twice in a row still fails; the audit itself is never retried into passing.
+    it(`${combo.name}: no critical or serious violation on any screen or dialog`, {
+      retry: 1,
+      timeout: 240_000,
+    }, async () => {
       await browser?.close();
       browser = await launchChromium();
       const page = await newConsolePage(browser, { viewport: combo.viewport, colorScheme: combo.scheme });
@@ -218,7 +223,7 @@ describe.skipIf(SKIP_BROWSER)('console accessibility in Chromium (axe-core, WCAG
       const person = `Person ${combo.name.replace(/\W+/g, ' ')}`;
       const userId = (
         await call(t, 'POST', '/iam/users', {
-          body: { email: `${combo.name.replace(/\W+/g, '.')}@example.com`, name: person },
+          body: { email: `${combo.name.replace(/\W+/g, '.')}.${Date.now()}@example.com`, name: person },
         })
       ).json().id;
       await open(`/users/${userId}`, person);
@@ -312,6 +317,6 @@ describe.skipIf(SKIP_BROWSER)('console accessibility in Chromium (axe-core, WCAG
 
       await page.context().close();
       expect(found).toEqual([]);
-    }, 240_000);
+    });
   }
 });
