@@ -36,6 +36,12 @@ export interface AuthDeps extends SignedAuthDeps {
   verifiedTokens: VerifiedTokens;
 }
 
+/** The token of an `Authorization: Bearer <token>` header; undefined without one, null when it is malformed. */
+export function bearerTokenOf(header: string | undefined): string | undefined | null {
+  if (header === undefined) return undefined;
+  return /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1] ?? null;
+}
+
 const badCredentials = () => new AppError('INVALID_CREDENTIALS', 'wrong email or password');
 
 async function throttled(deps: AuthDeps, keys: readonly ThrottleKey[], sourceIp: string): Promise<void> {

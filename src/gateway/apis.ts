@@ -87,14 +87,17 @@ const routesOf = (row: ApiRow): ApiRoute[] => JSON.parse(row.routes) as ApiRoute
 
 /** The API as the admin API shows it, with the tenant's roles that grant each of its permissions. */
 export async function apiView(db: DbOrTx, row: ApiRow): Promise<ApiView> {
-  const roles = await db
+  return viewWithRoles(row, await rolesOf(db, row.tenant_id));
+}
+
+/** The tenant's roles with their permissions, by name: what `grantedBy` is computed from. */
+const rolesOf = (db: DbOrTx, tenantId: string) =>
+  db
     .selectFrom('roles')
     .select(['id', 'name', 'permissions'])
-    .where('tenant_id', '=', row.tenant_id)
+    .where('tenant_id', '=', tenantId)
     .orderBy('name')
     .execute();
-  return viewWithRoles(row, roles);
-}
 
 function viewWithRoles(
   row: ApiRow,

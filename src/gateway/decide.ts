@@ -9,7 +9,7 @@
  */
 
 import type { KeyEntry } from '../auth/key-authority.js';
-import { type AuthDeps, actorFromToken } from '../auth/login.js';
+import { type AuthDeps, actorFromToken, bearerTokenOf } from '../auth/login.js';
 import { authenticateSigned, isSignedRequest, type SignedAuthResult } from '../auth/signed-request.js';
 import type { Actor } from '../context.js';
 import { AppError, type ErrorCode } from '../errors.js';
@@ -88,10 +88,6 @@ function callerOf(actor: Actor, entry: KeyEntry): Caller {
 /**
  * Authenticate a request: SigV4 (header or presigned URL) or a key token. Console sessions
  * (password tokens) are refused: what the gateway forwards always names an access key.
- */
-/**
- * Authenticate a request: SigV4 (header or presigned URL) or a key token. Console sessions
- * (password tokens) are refused: what the gateway forwards always names an access key.
  * Synchronous for a signed request whose key is cached (the common case, kept free of promises as
  * the data API's is); a promise otherwise.
  */
@@ -135,15 +131,15 @@ async function fromToken(
   input: GatewayInput,
   authorization: string | undefined,
 ): Promise<Authenticated | Refusal> {
-  const match = authorization === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-  if (!match) {
+  const token = bearerTokenOf(authorization);
+  if (!token) {
     return refusal(
       'UNAUTHENTICATED',
       'credentials required: sign the request with AWS Signature Version 4, or send "Authorization: Bearer <token>" from POST /iam/login with an access key',
     );
   }
   try {
-    const { actor } = await actorFromToken(deps, match[1] as string, {
+    const { actor } = await actorFromToken(deps, token, {
       sourceIp: input.ip,
       requestId: input.requestId,
     });

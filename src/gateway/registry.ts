@@ -7,6 +7,7 @@
  * safety net. A writer awaits `refresh()` so its own next request sees the change.
  */
 import { ROUTED } from '../accounting/registry.js';
+import type { PermissionSet } from '../identity/permissions.js';
 import type { Services } from '../services.js';
 import type { ApiRow } from '../storage/tables.js';
 import { type ApiRoute, type CompiledRoute, compileRoute, RESERVED_FIRST_SEGMENTS } from './paths.js';
@@ -144,6 +145,27 @@ export class ApiRegistry {
   /** The permissions the tenant's registered APIs declare (part of its catalogue). */
   permissionsOf(tenantId: string): readonly string[] {
     return this.permissions.get(tenantId) ?? [];
+  }
+
+  private readonly expansions = new WeakMap<PermissionSet, { generation: number; list: string[] }>();
+
+  /**
+   * The concrete permissions a set grants, its tenant's API permissions among them: kept per set
+   * (sets are shared by keys with the same roles, and replaced when those change) and per registry
+   * generation, since expanding the catalogue costs more than checking a signature.
+   */
+  expanded(set: PermissionSet, tenantId: string): string[] {
+    let hit = this.expansions.get(set);
+    if (hit === undefined || hit.generation !== this.generation) {
+      hit = { generation: this.generation, list: set.expand(this.permissionsOf(tenantId)) };
+      this.expansions.set(set, hit);
+    }
+    return hit.list;
+  }
+
+  /** Resolves once the load in progress (if any) has finished: a writer's change is then in memory. */
+  loaded(): Promise<void> {
+    return this.loading ?? Promise.resolve();
   }
 
   /** Does any tenant have an API whose base path starts `segments`? (Cheap check for unknown paths.) */

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { KeyEntry } from '../auth/key-authority.js';
-import { type AuthDeps, actorFromToken } from '../auth/login.js';
+import { type AuthDeps, actorFromToken, bearerTokenOf } from '../auth/login.js';
 import { authenticateSigned, isSignedRequest, type SignedAuthResult } from '../auth/signed-request.js';
 import type { Actor } from '../context.js';
 import { AppError } from '../errors.js';
@@ -41,13 +41,19 @@ export function sourceIp(request: FastifyRequest): string {
 }
 
 export function bearerToken(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
-  if (header === undefined) return undefined;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  if (!match) {
+  const token = bearerTokenOf(request.headers.authorization);
+  if (token === null) {
     throw new AppError('UNAUTHENTICATED', 'the Authorization header must be "Bearer <token>"');
   }
-  return match[1];
+  return token;
+}
+
+/**
+ * The address a caller's own tools (sample cURL, Postman collections) should name: the configured
+ * public URL, else the one the caller reached us at.
+ */
+export function requestBaseUrl(config: { publicUrl?: string | undefined }, request: FastifyRequest): string {
+  return (config.publicUrl ?? `${request.protocol}://${request.host}`).replace(/\/+$/, '');
 }
 
 export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {

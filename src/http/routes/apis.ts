@@ -1,25 +1,22 @@
 /** `/iam/apis`: registering the APIs the gateway fronts (src/gateway/apis.ts holds the rules). */
-import type { FastifyRequest } from 'fastify';
 import { operations as op } from '../../contract/operations.js';
 import { buildApiPostmanCollection } from '../../devtools/postman.js';
 import { apiView, createApi, deleteApi, findApi, listApis, updateApi } from '../../gateway/apis.js';
 import type { App, RouteDeps } from '../app-types.js';
-import { actorOf } from '../auth.js';
+import { actorOf, requestBaseUrl } from '../auth.js';
 import { route } from '../contract.js';
 
 export async function apiRoutes(app: App, deps: RouteDeps): Promise<void> {
   const { svc } = deps;
   const { config } = svc;
-  const baseUrlOf = (request: FastifyRequest) =>
-    (config.publicUrl ?? `${request.protocol}://${request.host}`).replace(/\/+$/, '');
-
   route(app, op.listApis, async (request) => ({ items: await listApis(svc.db, actorOf(request).tenantId) }));
 
-  // Each write waits for this instance's registry to reload, so the caller's next request through
-  // the gateway sees the change (other instances hear of it on the change feed).
+  // Each write's 'apis-changed' event starts this instance's reload at once; the answer waits for
+  // it, so the caller's next request through the gateway sees the change (other instances hear of
+  // it on the change feed).
   route(app, op.createApi, async (request, reply) => {
     const view = await createApi(svc, actorOf(request), request.body);
-    await deps.apis.refresh();
+    await deps.apis.loaded();
     return reply.status(201).send(view);
   });
 
@@ -29,13 +26,13 @@ export async function apiRoutes(app: App, deps: RouteDeps): Promise<void> {
 
   route(app, op.updateApi, async (request) => {
     const view = await updateApi(svc, actorOf(request), request.params.apiId, request.body);
-    await deps.apis.refresh();
+    await deps.apis.loaded();
     return view;
   });
 
   route(app, op.deleteApi, async (request, reply) => {
     await deleteApi(svc, actorOf(request), request.params.apiId);
-    await deps.apis.refresh();
+    await deps.apis.loaded();
     return reply.status(204).send();
   });
 
@@ -45,7 +42,7 @@ export async function apiRoutes(app: App, deps: RouteDeps): Promise<void> {
     reply.header('content-disposition', `attachment; filename="${file}"`);
     reply.header('cache-control', 'no-store');
     return buildApiPostmanCollection({
-      baseUrl: baseUrlOf(request),
+      baseUrl: requestBaseUrl(config, request),
       region: config.sigv4.region,
       service: config.sigv4.service,
       version: deps.version,

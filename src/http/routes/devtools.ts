@@ -2,7 +2,6 @@
  * Developer tools: the Postman collection, sample cURL commands, the OpenAPI document and a
  * readable API reference, all generated from the accounting resource registry.
  */
-import type { FastifyRequest } from 'fastify';
 import { publicBaseUrl } from '../../config.js';
 import { operations as op } from '../../contract/operations.js';
 import { buildOpenApi } from '../../devtools/api-document.js';
@@ -10,20 +9,18 @@ import { buildPostmanCollection } from '../../devtools/postman.js';
 import { renderReferencePage } from '../../devtools/reference-page.js';
 import { buildSampleCurl } from '../../devtools/sample-curl.js';
 import type { App, RouteDeps } from '../app-types.js';
+import { requestBaseUrl } from '../auth.js';
 import { route } from '../contract.js';
 
 export async function devtoolsRoutes(app: App, deps: RouteDeps): Promise<void> {
   const { config } = deps.svc;
-  // For the signed-in caller's own tools: the address they reached us at, unless configured.
-  const baseUrlOf = (request: FastifyRequest) =>
-    (config.publicUrl ?? `${request.protocol}://${request.host}`).replace(/\/+$/, '');
 
   // Any valid credentials (no permission): the collection holds no data and no secret.
   route(app, op.postmanCollection, async (request, reply) => {
     reply.header('content-disposition', 'attachment; filename="postman_collection.json"');
     reply.header('cache-control', 'no-store');
     return buildPostmanCollection({
-      baseUrl: baseUrlOf(request),
+      baseUrl: requestBaseUrl(config, request),
       region: config.sigv4.region,
       service: config.sigv4.service,
       version: deps.version,
@@ -35,7 +32,7 @@ export async function devtoolsRoutes(app: App, deps: RouteDeps): Promise<void> {
     reply.header('cache-control', 'no-store');
     const q = request.query;
     return buildSampleCurl({
-      baseUrl: baseUrlOf(request),
+      baseUrl: requestBaseUrl(config, request),
       path: q.path ?? '/agent/',
       method: q.method,
       accessKeyId: q.accessKeyId,
@@ -50,7 +47,7 @@ export async function devtoolsRoutes(app: App, deps: RouteDeps): Promise<void> {
     reply.header('cache-control', 'no-store');
     return buildSampleCurl(
       {
-        baseUrl: baseUrlOf(request),
+        baseUrl: requestBaseUrl(config, request),
         path: b.path ?? '/agent/',
         method: b.method,
         body: b.body,

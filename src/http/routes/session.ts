@@ -61,7 +61,7 @@ export async function sessionRoutes(app: App, deps: RouteDeps): Promise<void> {
       accessKeyId: actor.accessKeyId ?? null,
       groups: assignments.groups,
       roles: assignments.roles,
-      permissions: actor.permissions.expand(deps.apis.permissionsOf(actor.tenantId)),
+      permissions: deps.apis.expanded(actor.permissions, actor.tenantId),
     };
   }
 
@@ -101,7 +101,7 @@ export async function sessionRoutes(app: App, deps: RouteDeps): Promise<void> {
       const { generation } = deps.apis;
       let cached = signedProfiles.get(entry);
       if (cached === undefined || cached.generation !== generation) {
-        const permissions = entry.permissions.expand(deps.apis.permissionsOf(actor.tenantId));
+        const permissions = deps.apis.expanded(entry.permissions, actor.tenantId);
         cached = {
           generation,
           body: Buffer.from(JSON.stringify(profile(actor, entry.owner, permissions, 'sigv4'))),
@@ -113,7 +113,7 @@ export async function sessionRoutes(app: App, deps: RouteDeps): Promise<void> {
       return reply.type('application/json; charset=utf-8').send(body as unknown as Static<typeof Profile>);
     }
     const me = actor.principal
-      ? { ...actor.principal, permissions: actor.permissions.expand(deps.apis.permissionsOf(actor.tenantId)) }
+      ? { ...actor.principal, permissions: deps.apis.expanded(actor.permissions, actor.tenantId) }
       : await whoAmI(request);
     return profile(actor, { name: me.name, email: me.email ?? null }, me.permissions, 'token');
   });

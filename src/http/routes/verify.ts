@@ -10,7 +10,6 @@ import { operations as op } from '../../contract/operations.js';
 import { RefusedRequest, VerifiedRequest } from '../../contract/views.js';
 import { type ErrorCode, statusOf } from '../../errors.js';
 import { authenticate, decide, identityHeaders } from '../../gateway/decide.js';
-import type { PermissionSet } from '../../identity/permissions.js';
 import type { App, RouteDeps } from '../app-types.js';
 import { actorOf, sourceIp } from '../auth.js';
 import { route } from '../contract.js';
@@ -37,20 +36,6 @@ const serializeVerdict = (payload: unknown) =>
   (payload as { valid: boolean }).valid ? serializeVerified(payload) : serializeRefused(payload);
 
 export async function verifyRoutes(app: App, deps: RouteDeps): Promise<void> {
-  // The concrete permissions of a key, per permission set (shared by keys with the same roles, and
-  // replaced when they change) and per generation of the registered APIs (their permissions are in
-  // the list): expanding the catalogue on every verification would cost more than the signature.
-  const expanded = new WeakMap<PermissionSet, { generation: number; list: string[] }>();
-  const permissionsOf = (set: PermissionSet, tenantId: string): string[] => {
-    const { generation } = deps.apis;
-    let hit = expanded.get(set);
-    if (hit === undefined || hit.generation !== generation) {
-      hit = { generation, list: set.expand(deps.apis.permissionsOf(tenantId)) };
-      expanded.set(set, hit);
-    }
-    return hit.list;
-  };
-
   route(app, op.verifyRequest, async (request, reply) => {
     const verifier = actorOf(request);
     const b = request.body;
@@ -94,7 +79,7 @@ export async function verifyRoutes(app: App, deps: RouteDeps): Promise<void> {
       principal: caller.principal,
       accessKeyId: caller.accessKeyId,
       keyType: caller.keyType,
-      permissions: permissionsOf(caller.actor.permissions, caller.actor.tenantId),
+      permissions: deps.apis.expanded(caller.actor.permissions, caller.actor.tenantId),
       allowed: b.permission === undefined ? true : caller.actor.permissions.allows(b.permission),
     };
   });
