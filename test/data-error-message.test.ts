@@ -8,7 +8,7 @@ import { buildOpenApi } from '../src/devtools/api-document.js';
 import { call, createUserWithLogin, type TestApp } from './helpers/app.js';
 import { data } from './helpers/data.js';
 import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
-import { signHeaders } from './helpers/sign.js';
+import { signHeaders, wrongSecret } from './helpers/sign.js';
 
 const HOST = 'latchkey.test';
 
@@ -86,7 +86,7 @@ describeEachEngine('data API error message', (engine) => {
       expect(ok.status).toBe(200);
       const badSignature = await signed(
         t,
-        { ...key, secretAccessKey: `${key.secretAccessKey.slice(0, -1)}0` },
+        { ...key, secretAccessKey: wrongSecret(key.secretAccessKey) },
         'GET',
         '/agent/',
       );

@@ -69,3 +69,8 @@ export async function presign(
   const qs = new URLSearchParams(signed.query as Record<string, string>).toString().replace(/\+/g, '%20');
   return `${signed.path}?${qs}`;
 }
+
+/** A secret that is certainly not `secret`: its last character replaced by another (a fixed replacement is the same one time in 62). */
+export function wrongSecret(secret: string): string {
+  return `${secret.slice(0, -1)}${secret.endsWith('0') ? '1' : '0'}`;
+}
