@@ -8,8 +8,13 @@
  *     signature) with BENCH_KEYS keys (default 1,000,000) in SQLite and in PostgreSQL.
  * Options (env): BENCH_KEYS, BENCH_SLICE_SECONDS (2), BENCH_SLICES (10 per side), BENCH_SAMPLES (2000),
  * PG_URL (postgres://postgres@127.0.0.1:5432/postgres; the PostgreSQL part is skipped when unreachable),
- * BENCH_PARTS (default `1,2,3`: which of the three measurements to run), BENCH_ENGINES (default
- * `sqlite,postgres`: the engines of part 3).
+ * BENCH_PARTS (default `1,2,3,4`: which measurements to run), BENCH_ENGINES (default
+ * `sqlite,postgres`: the engines of part 3), BENCH_REDIS_URL (redis://127.0.0.1:6379/13, part 4),
+ * BENCH_LIMIT (200 requests/s) and BENCH_ACCURACY_SECONDS (20) for part 4's accuracy runs,
+ * BENCH_TRAFFIC_CONNECTIONS (10,50) for its throughput comparison.
+ *  4. traffic control: signed requests on a key with a rate limit and quota vs one without (in
+ *     memory, and with Redis), and how close a limit of N/s holds under 5 × N (one instance, and
+ *     two sharing Redis).
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -38,6 +43,12 @@ const SLICE_SECONDS = Number(process.env.BENCH_SLICE_SECONDS ?? 2);
 const SLICES = Number(process.env.BENCH_SLICES ?? 10);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 2000);
 const WARMUP = Math.min(500, SAMPLES);
+/**
+ * Part 4's connection counts. With Redis each admission waits for a round trip, so 10 connections
+ * in a closed loop leave the server idle part of the time (latency-bound); 50 show the throughput
+ * the server sustains when clients keep it busy.
+ */
+const TRAFFIC_CONNECTIONS = (process.env.BENCH_TRAFFIC_CONNECTIONS ?? '10,50').split(',').map(Number);
 const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const quiet = pino({ level: 'warn' });
 const execFileAsync = promisify(execFile);
@@ -143,9 +154,13 @@ async function freePort(): Promise<number> {
  * autocannon in another: neither the load generator nor tsx shares the server's event loop.
  * LOG_LEVEL=warn, so per-request logging (equal on both routes) does not dilute the difference.
  */
-async function httpRatio(): Promise<void> {
+const cliPath = fileURLToPath(new URL('../dist/cli/index.js', import.meta.url));
+
+/** A new deployment's environment (SQLite in a new directory): the CLI never creates one implicitly. */
+async function newDeployment(
+  extra: NodeJS.ProcessEnv = {},
+): Promise<{ env: NodeJS.ProcessEnv; dir: string }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-bench-'));
-  const port = await freePort();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     LATCHKEY_DATA_DIR: dir,
@@ -153,76 +168,259 @@ async function httpRatio(): Promise<void> {
     LATCHKEY_ADMIN_PASSWORD: 'bench-admin-password',
     LOG_LEVEL: 'warn',
     HOST: '127.0.0.1',
-    PORT: String(port),
+    ...extra,
   };
   delete env.DATABASE_URL;
-  const cli = fileURLToPath(new URL('../dist/cli/index.js', import.meta.url));
-  // A new deployment on purpose: the CLI never creates one implicitly.
-  await execFileAsync(process.execPath, [cli, 'init'], { env });
+  if (extra.REDIS_URL === undefined) delete env.REDIS_URL;
+  await execFileAsync(process.execPath, [cliPath, 'init'], { env });
+  return { env, dir };
+}
+
+async function newKey(
+  env: NodeJS.ProcessEnv,
+  name: string,
+): Promise<{ accessKeyId: string; secretAccessKey: string }> {
   const created = await execFileAsync(
     process.execPath,
-    [cli, 'keys', 'create', '--user', 'bench@example.com', '--name', 'bench', '--json'],
+    [cliPath, 'keys', 'create', '--user', 'bench@example.com', '--name', name, '--json'],
     { env },
   );
-  const { accessKeyId, secretAccessKey } = JSON.parse(created.stdout) as {
-    accessKeyId: string;
-    secretAccessKey: string;
-  };
+  return JSON.parse(created.stdout) as { accessKeyId: string; secretAccessKey: string };
+}
+
+/** The built server (`node dist/main.js`) in its own process, on its own port, ready. */
+async function serve(
+  env: NodeJS.ProcessEnv,
+): Promise<{ base: string; port: number; stop: () => Promise<void> }> {
+  const port = await freePort();
   const server = spawn(process.execPath, [fileURLToPath(new URL('../dist/main.js', import.meta.url))], {
-    env,
+    env: { ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const base = `http://127.0.0.1:${port}`;
-  try {
-    for (let i = 0; ; i++) {
-      const up = await fetch(`${base}/healthcheck`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (up) break;
-      if (i > 100 || server.exitCode !== null) throw new Error('the server did not start');
-      await new Promise((r) => setTimeout(r, 100));
+  const stop = async () => {
+    if (server.exitCode !== null) return;
+    server.kill('SIGTERM');
+    await once(server, 'exit');
+  };
+  for (let i = 0; ; i++) {
+    const up = await fetch(`${base}/healthcheck`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (up) break;
+    if (i > 300 || server.exitCode !== null) {
+      await stop();
+      throw new Error('the server did not start');
     }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { base, port, stop };
+}
+
+/** autocannon in its own process: its JSON result. */
+async function autocannon(url: string, headers: Record<string, string>, args: string[]) {
+  const argv = ['-j', ...args];
+  for (const [k, v] of Object.entries(headers)) argv.push('-H', `${k}=${v}`);
+  const { stdout } = await execFileAsync(autocannonBin, [...argv, url], { maxBuffer: 1 << 24 });
+  return JSON.parse(stdout) as {
+    non2xx: number;
+    errors: number;
+    '2xx': number;
+    statusCodeStats?: Record<string, { count: number }>;
+    requests: { average: number; total: number };
+  };
+}
+
+/** Requests/s of 10 connections for one slice; any refusal or error fails the benchmark. */
+async function rate(url: string, headers: Record<string, string>, connections = 10): Promise<number> {
+  const result = await autocannon(url, headers, ['-c', String(connections), '-d', String(SLICE_SECONDS)]);
+  if (result.non2xx > 0 || result.errors > 0)
+    throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return result.requests.average;
+}
+
+/** A B B A … slices of two measurements: each side's median and the median of the pair ratios. */
+async function interleaved(a: () => Promise<number>, b: () => Promise<number>) {
+  const as: number[] = [];
+  const bs: number[] = [];
+  await a(); // warm-up, both sides
+  await b();
+  for (let i = 0; i < SLICES; i++) {
+    if (i % 2 === 0) {
+      as.push(await a());
+      bs.push(await b());
+    } else {
+      bs.push(await b());
+      as.push(await a());
+    }
+  }
+  // Each pair ran back to back, so its ratio cancels most of the machine's drift.
+  const ratios = as.map((x, i) => x / (bs[i] as number));
+  return { a: median(as), b: median(bs), ratio: median(ratios), ratios };
+}
+
+async function httpRatio(): Promise<void> {
+  const { env, dir } = await newDeployment();
+  const { accessKeyId, secretAccessKey } = await newKey(env, 'bench');
+  const { base, port, stop } = await serve(env);
+  try {
     const headers = await signedHeaders(accessKeyId, secretAccessKey, `127.0.0.1:${port}`, '/profile');
     const check = await fetch(`${base}/profile`, { headers });
     if (check.status !== 200)
       throw new Error(`signed /profile answered ${check.status}: ${await check.text()}`);
-    const measure = async (url: string, h: Record<string, string>) => {
-      const args = ['-c', '10', '-d', String(SLICE_SECONDS), '-j'];
-      for (const [k, v] of Object.entries(h)) args.push('-H', `${k}=${v}`);
-      const { stdout } = await execFileAsync(autocannonBin, [...args, url], { maxBuffer: 1 << 24 });
-      const result = JSON.parse(stdout) as {
-        non2xx: number;
-        errors: number;
-        requests: { average: number };
-      };
-      if (result.non2xx > 0 || result.errors > 0)
-        throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-      return result.requests.average;
-    };
-    const signed: number[] = [];
-    const open: number[] = [];
-    await measure(`${base}/healthcheck`, {}); // warm-up, both routes
-    await measure(`${base}/profile`, headers);
-    for (let i = 0; i < SLICES; i++) {
-      // A B B A: drift on a shared machine falls on both sides alike.
-      if (i % 2 === 0) {
-        signed.push(await measure(`${base}/profile`, headers));
-        open.push(await measure(`${base}/healthcheck`, {}));
-      } else {
-        open.push(await measure(`${base}/healthcheck`, {}));
-        signed.push(await measure(`${base}/profile`, headers));
-      }
-    }
-    // Each pair ran back to back, so its ratio cancels most of the machine's drift; the median of
-    // the pair ratios is the figure (the medians of each side are printed too).
-    const ratios = signed.map((x, i) => x / (open[i] as number));
+    const r = await interleaved(
+      () => rate(`${base}/profile`, headers),
+      () => rate(`${base}/healthcheck`, {}),
+    );
     console.log(
-      `2. HTTP, 10 connections, server and autocannon in separate processes: signed GET /profile ${Math.round(median(signed))} req/s, GET /healthcheck ${Math.round(median(open))} req/s (medians); ratio ${median(ratios).toFixed(2)} (median of ${SLICES} back-to-back pairs of ${SLICE_SECONDS} s slices: ${ratios.map((r) => r.toFixed(2)).join(' ')}; goal ≥ 0.80)`,
+      `2. HTTP, 10 connections, server and autocannon in separate processes: signed GET /profile ${Math.round(r.a)} req/s, GET /healthcheck ${Math.round(r.b)} req/s (medians); ratio ${r.ratio.toFixed(2)} (median of ${SLICES} back-to-back pairs of ${SLICE_SECONDS} s slices: ${r.ratios.map((x) => x.toFixed(2)).join(' ')}; goal ≥ 0.80)`,
     );
   } finally {
-    server.kill('SIGTERM');
-    await once(server, 'exit');
+    await stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The administrator's session on a bench server (to set keys' traffic rules through the API). */
+async function adminToken(base: string): Promise<string> {
+  const res = await fetch(`${base}/iam/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      auth_mode: 'password',
+      email: 'bench@example.com',
+      password: 'bench-admin-password',
+    }),
+  });
+  return ((await res.json()) as { token: string }).token;
+}
+
+async function setRules(base: string, token: string, accessKeyId: string, rules: Record<string, unknown>) {
+  const res = await fetch(`${base}/iam/keys/${accessKeyId}`, {
+    method: 'PATCH',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify(rules),
+  });
+  if (res.status !== 200) throw new Error(`PATCH key: ${res.status} ${await res.text()}`);
+}
+
+/**
+ * 4. Traffic control (issue 15): signed GET /profile with a key that has a rate limit and a quota
+ * (never reached) against the same requests with a key that has none, interleaved, in memory and
+ * with Redis. Usage is counted for both keys (it is counted for every key). Then the accuracy of a
+ * limit of N/s under a load of 5 × N: on one instance, and on two instances sharing Redis.
+ */
+async function traffic(): Promise<void> {
+  const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/13';
+  const redisUp = await new Promise<boolean>((resolve) => {
+    const u = new URL(redisUrl);
+    const socket = net.connect(Number(u.port || 6379), u.hostname);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+  for (const mode of redisUp ? (['memory', 'Redis'] as const) : (['memory'] as const)) {
+    const { env, dir } = await newDeployment(mode === 'Redis' ? { REDIS_URL: redisUrl } : {});
+    const plain = await newKey(env, 'plain');
+    const limited = await newKey(env, 'limited');
+    const { base, port, stop } = await serve(env);
+    try {
+      await setRules(base, await adminToken(base), limited.accessKeyId, {
+        rateLimit: { limit: 1_000_000, periodSeconds: 1 },
+        quota: { limit: 2_000_000_000, period: 'month' },
+      });
+      const host = `127.0.0.1:${port}`;
+      const plainHeaders = await signedHeaders(plain.accessKeyId, plain.secretAccessKey, host, '/profile');
+      const limitedHeaders = await signedHeaders(
+        limited.accessKeyId,
+        limited.secretAccessKey,
+        host,
+        '/profile',
+      );
+      const check = await fetch(`${base}/profile`, { headers: limitedHeaders });
+      if (check.status !== 200 || !check.headers.get('ratelimit'))
+        throw new Error(`limited key: ${check.status} without RateLimit fields`);
+      for (const connections of TRAFFIC_CONNECTIONS) {
+        const r = await interleaved(
+          () => rate(`${base}/profile`, limitedHeaders, connections),
+          () => rate(`${base}/profile`, plainHeaders, connections),
+        );
+        console.log(
+          `4. traffic (${mode}, ${connections} connections): signed GET /profile, key with rate limit + quota ${Math.round(r.a)} req/s, key with none ${Math.round(r.b)} req/s (medians); ratio ${r.ratio.toFixed(2)} (pairs: ${r.ratios.map((x) => x.toFixed(2)).join(' ')}; goal ≥ ${mode === 'memory' ? '0.90' : '0.70'})`,
+        );
+      }
+    } finally {
+      await stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  await limitAccuracy([1]);
+  if (redisUp) await limitAccuracy([1, 2], redisUrl);
+  else console.log('4. limit accuracy across two instances: SKIPPED (no Redis at BENCH_REDIS_URL)');
+}
+
+/**
+ * A limit of N requests/s on one key under 5 × N requests/s (autocannon's -R, spread over the
+ * instances) for BENCH_ACCURACY_SECONDS: requests admitted per second, as a multiple of N. GCRA
+ * admits a quiet key's burst of N at the start, so over D seconds the most it may admit is
+ * N + N × D: 1.05 × N per second over the default 20 s.
+ */
+async function limitAccuracy(instances: number[], redisUrl?: string): Promise<void> {
+  const N = Number(process.env.BENCH_LIMIT ?? 200);
+  const seconds = Number(process.env.BENCH_ACCURACY_SECONDS ?? 20);
+  const { env, dir } = await newDeployment(redisUrl ? { REDIS_URL: redisUrl } : {});
+  const key = await newKey(env, 'accuracy');
+  // One after the other: the first start migrates the database.
+  const servers: Array<Awaited<ReturnType<typeof serve>>> = [];
+  for (const _ of instances) servers.push(await serve(env));
+  try {
+    await setRules(
+      (servers[0] as { base: string }).base,
+      await adminToken((servers[0] as { base: string }).base),
+      key.accessKeyId,
+      {
+        rateLimit: { limit: N, periodSeconds: 1 },
+      },
+    );
+    // Every instance hears of the change within a second (the change feed).
+    await new Promise((r) => setTimeout(r, 1500));
+    const perInstance = Math.ceil((5 * N) / servers.length);
+    const load = async (duration: number) =>
+      Promise.all(
+        servers.map(async (s) => {
+          const headers = await signedHeaders(
+            key.accessKeyId,
+            key.secretAccessKey,
+            `127.0.0.1:${s.port}`,
+            '/profile',
+          );
+          const result = await autocannon(`${s.base}/profile`, headers, [
+            '-c',
+            '10',
+            '-R',
+            String(perInstance),
+            '-d',
+            String(duration),
+          ]);
+          return {
+            ok: result['2xx'],
+            limited: result.statusCodeStats?.['429']?.count ?? 0,
+            total: result.requests.total,
+          };
+        }),
+      );
+    const runs = await load(seconds);
+    const ok = runs.reduce((n, r) => n + r.ok, 0);
+    const sent = runs.reduce((n, r) => n + r.total, 0);
+    const perSecond = ok / seconds;
+    console.log(
+      `4. limit accuracy (${instances.length} instance${instances.length > 1 ? 's sharing Redis' : ', memory'}): limit ${N}/s, offered ${Math.round(sent / seconds)}/s for ${seconds} s: admitted ${perSecond.toFixed(1)}/s = ${(perSecond / N).toFixed(3)} × N (goal between 1 and 1.1)`,
+    );
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -248,6 +446,7 @@ async function fillKeys(runtime: Runtime, count: number): Promise<Array<{ id: st
         tenant_id: admin.tenant_id,
         owner_type: 'user' as const,
         owner_id: admin.id,
+        traffic: null,
         name: `bench ${done + i}`,
         type: 'access' as const,
         status: 'active' as const,
@@ -363,9 +562,10 @@ async function coldLatency(label: string, databaseUrl?: string): Promise<void> {
 
 async function main(): Promise<void> {
   console.log(`latchkey auth benchmark — node ${process.version}, ${os.cpus().length} cores`);
-  const parts = new Set((process.env.BENCH_PARTS ?? '1,2,3').split(','));
+  const parts = new Set((process.env.BENCH_PARTS ?? '1,2,3,4').split(','));
   if (parts.has('1')) await pureVerifier();
   if (parts.has('2')) await httpRatio();
+  if (parts.has('4')) await traffic();
   if (!parts.has('3')) return;
   const engines = new Set((process.env.BENCH_ENGINES ?? 'sqlite,postgres').split(','));
   if (engines.has('sqlite')) await coldLatency('SQLite');

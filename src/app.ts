@@ -22,6 +22,7 @@ import { serviceAccountRoutes } from './http/routes/service-accounts.js';
 import { sessionRoutes } from './http/routes/session.js';
 import { settingsAuditRoutes } from './http/routes/settings-audit.js';
 import { systemRoutes } from './http/routes/system.js';
+import { usageRoutes } from './http/routes/usage.js';
 import { userRoutes } from './http/routes/users.js';
 import { verifyRoutes } from './http/routes/verify.js';
 import { validatorCompiler } from './http/validation.js';
@@ -133,6 +134,7 @@ export async function buildApp(deps: GatewayDeps, options: BuildOptions = {}): P
     keyRoutes,
     groupRoleRoutes,
     settingsAuditRoutes,
+    usageRoutes,
     notificationRoutes,
     apiRoutes,
     verifyRoutes,

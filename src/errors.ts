@@ -33,6 +33,10 @@ export const ERRORS = {
     meaning:
       'gateway: the path has a dot segment, an empty segment or an encoded slash, which upstreams may read differently',
   },
+  INVALID_CIDR: {
+    status: 400,
+    meaning: 'allowedCidrs: an entry is not a CIDR or an address, or has bits set beyond its prefix',
+  },
   EMAIL_REQUIRED: { status: 400, meaning: 'emailing the credentials needs an email address on the owner' },
   // ---- 401: who are you?
   UNAUTHENTICATED: { status: 401, meaning: 'no credentials: sign the request or send a Bearer token' },
@@ -55,6 +59,11 @@ export const ERRORS = {
   NO_MATCHING_ROUTE: {
     status: 403,
     meaning: "gateway: the path is under a registered API's base path but none of its routes matches it",
+  },
+  SourceIpNotAllowed: {
+    status: 403,
+    meaning:
+      "the request came from an address outside the key's allowedCidrs (or its owner's, or the tenant's)",
   },
   CROSS_SITE_REQUEST: { status: 403, meaning: "a one-time link's form was posted from another site" },
   API_USER_PASSWORD_LOGIN: { status: 403, meaning: 'an API user signs requests with keys, not a password' },
@@ -95,6 +104,16 @@ export const ERRORS = {
     status: 429,
     meaning:
       'too many failed signatures from this address or for this key; wait `Retry-After` seconds (`failures`, `retryAfterSeconds` in the body)',
+  },
+  RateLimitExceeded: {
+    status: 429,
+    meaning:
+      "signed request over the key's rate limit or quota; wait `Retry-After` seconds (`RateLimit` and `RateLimit-Policy` headers)",
+  },
+  RATE_LIMITED: {
+    status: 429,
+    meaning:
+      "token request over the key's rate limit or quota; wait `Retry-After` seconds (`RateLimit` and `RateLimit-Policy` headers)",
   },
   // ---- 404 to 422
   NOT_FOUND: { status: 404, meaning: 'no such route, or no such object in your tenant' },
@@ -148,6 +167,8 @@ export const statusOf = (code: ErrorCode): number => ERRORS[code].status;
 
 export class AppError extends Error {
   readonly status: number;
+  /** Response headers that go with the error (RateLimit fields of a limited key), never in the body. */
+  headers?: Record<string, string>;
   constructor(
     readonly code: ErrorCode,
     message: string,

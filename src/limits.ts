@@ -35,3 +35,13 @@ export const API_ROUTES_MAX = 100;
 
 /** How long the gateway waits for a registered API's upstream, in milliseconds (default 30 s). */
 export const UPSTREAM_TIMEOUT_MS = { min: 100, max: 300_000 } as const;
+
+/** Traffic rules (src/traffic): a rate limit's requests and period, a quota's requests, CIDRs per list. */
+export const RATE_LIMIT = {
+  limit: { min: 1, max: 1_000_000 },
+  periodSeconds: { min: 1, max: 86_400 },
+} as const;
+export const QUOTA_LIMIT = { min: 1, max: 2_000_000_000 } as const;
+export const ALLOWED_CIDRS_MAX = 100;
+/** How long hourly usage rows are kept (days). */
+export const USAGE_RETENTION_DAYS = { min: 1, max: 3_650, default: 90 } as const;

@@ -23,6 +23,11 @@ import { Notifier } from './notify/notifier.js';
 import { createServices, type ServiceOverrides } from './services.js';
 import { type ChangeFeed, createChangeFeed } from './storage/change-feed.js';
 import { migrateToLatest } from './storage/migrate.js';
+import { TrafficControl } from './traffic/control.js';
+import { RedisRates } from './traffic/counters.js';
+import { QuotaLedger } from './traffic/quota-ledger.js';
+import { UsageRecorder } from './traffic/usage.js';
+import { UsagePruner } from './traffic/usage-prune.js';
 
 export interface Runtime extends GatewayDeps {
   bootstrap: BootstrapResult;
@@ -55,26 +60,46 @@ export async function startRuntime(config: Config, overrides: ServiceOverrides =
     const signingKeys = new SigningKeys(svc);
     await signingKeys.init();
     let throttle: FailureThrottle = new MemoryThrottle();
+    let rates: RedisRates | null = null;
     if (config.redisUrl) {
       const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
       redis.on('error', (error) => svc.logger.warn({ err: error }, 'redis error'));
       await redis.connect();
       closers.push(() => redis.quit());
       throttle = new RedisThrottle(redis);
+      // Admission has its own connection (RedisRates batches requests itself: many share a round
+      // trip), failing at once while Redis is away instead of queueing (limits then fail open:
+      // traffic/control.ts).
+      const trafficRedis = new Redis(config.redisUrl, {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 0,
+        commandTimeout: 1_000,
+      });
+      trafficRedis.on('error', () => {});
+      await trafficRedis.connect();
+      closers.push(() => trafficRedis.quit());
+      rates = new RedisRates(trafficRedis);
     }
     const keys = new KeyAuthority(svc);
     const lastUsed = new LastUsedRecorder(svc);
+    const ledger = new QuotaLedger(svc);
+    const usage = new UsageRecorder(svc);
     // Registered APIs, loaded before anything is served (the gateway looks them up in memory).
     const apis = new ApiRegistry(svc);
     await apis.refresh();
     // Uses recorded but not yet written are written before the database closes.
     closers.push(() => lastUsed.stop());
+    closers.push(() => ledger.stop());
+    closers.push(() => usage.stop());
     const runtime: Runtime = {
       svc,
       signingKeys,
       throttle,
       keys,
       lastUsed,
+      traffic: new TrafficControl(svc, ledger, rates),
+      usage,
       signingKeyCache: new SigningKeyCache(),
       verifiedTokens: new VerifiedTokens(),
       apis,
@@ -129,6 +154,11 @@ export async function startBackgroundWork(
     // 1. Last-used batching: when and from where each key was last used, written every few seconds.
     lastUsed.start();
     stops.push(() => lastUsed.stop());
+    // Quota counts and usage counts: batched the same way.
+    runtime.traffic.ledger.start();
+    stops.push(() => runtime.traffic.ledger.stop());
+    runtime.usage.start();
+    stops.push(() => runtime.usage.stop());
     // The registered APIs' safety-net reload (changes themselves arrive on the change feed).
     await runtime.apis.start();
     stops.push(() => runtime.apis.stop());
@@ -155,6 +185,10 @@ export async function startBackgroundWork(
       notifier.start();
       stops.push(() => notifier.stop());
     }
+    // 5. Pruning usage past each tenant's retention, and old quota windows (hourly).
+    const pruner = new UsagePruner(svc);
+    pruner.start();
+    stops.push(() => pruner.stop());
   } catch (error) {
     await stop();
     throw error;

@@ -18,6 +18,10 @@ const SETTINGS: IamSettings = {
   userKeyLimit: 2,
   reminderLeadDays: 2,
   acceptedScopes: [],
+  rateLimit: null,
+  quota: null,
+  allowedCidrs: null,
+  usageRetentionDays: 90,
   allowUnsignedPayload: false,
   emailSecretInline: false,
 };

@@ -117,6 +117,10 @@ describeEachEngine('groups, roles, settings and audit', (engine) => {
         acceptedScopes: [{ region: 'ap-southeast-1', service: 'execute-api' }],
         allowUnsignedPayload: false,
         emailSecretInline: false,
+        rateLimit: null,
+        quota: null,
+        allowedCidrs: null,
+        usageRetentionDays: 90,
       });
       const bad = await call(t, 'PATCH', '/iam/settings', {
         body: { maxKeyLifetimeDays: 10, defaultKeyLifetimeDays: 20 },

@@ -59,6 +59,16 @@ location /api/orders/ {
     # headers above, and can verify the assertion against latchkey's /.well-known/jwks.json.
     proxy_set_header Authorization "";
 
+    # A key with rate limits or quotas: latchkey's RateLimit fields go to the client (an empty
+    # value adds no header). A refusal with Retry-After (over a limit, or too many failures) is
+    # answered 429, as latchkey itself answers it: nginx only takes 401 and 403 from auth_request.
+    auth_request_set $lk_ratelimit        $upstream_http_ratelimit;
+    auth_request_set $lk_ratelimit_policy $upstream_http_ratelimit_policy;
+    auth_request_set $lk_retry_after      $upstream_http_retry_after;
+    add_header RateLimit        $lk_ratelimit always;
+    add_header RateLimit-Policy $lk_ratelimit_policy always;
+    error_page 403 = @latchkey_refused;
+
     # No URI part: the upstream gets the request URI exactly as the client sent it, which is the
     # URI /v1/authz checked (X-Original-URI below).
     proxy_pass http://orders;
@@ -76,6 +86,19 @@ location = /_latchkey_authz {
     proxy_set_header X-Original-Method $request_method;
     proxy_set_header X-Original-URI $request_uri;   # as sent: what latchkey checks is what the upstream gets
     proxy_set_header X-Forwarded-For $remote_addr;  # the client (LATCHKEY_TRUST_PROXY=<nginx's address>)
+}
+
+# latchkey's 403s: 429 with Retry-After when latchkey said when to come back, 403 otherwise.
+location @latchkey_refused {
+    add_header RateLimit        $lk_ratelimit always;
+    add_header RateLimit-Policy $lk_ratelimit_policy always;
+    if ($lk_retry_after) {
+        add_header Retry-After      $lk_retry_after always;
+        add_header RateLimit        $lk_ratelimit always;
+        add_header RateLimit-Policy $lk_ratelimit_policy always;
+        return 429;
+    }
+    return 403;
 }
 `;
 
@@ -279,6 +302,34 @@ async function keyOf(t: TestApp, userId: string): Promise<Credentials> {
       expect(upstream.received).toHaveLength(0);
     });
 
+    it('passes a limited key’s RateLimit fields on, and answers 429 with Retry-After over the limit', async () => {
+      const key = await keyOf(t, t.adminId);
+      const limited = await call(t, 'PATCH', `/iam/keys/${key.accessKeyId}`, {
+        body: { rateLimit: { limit: 1, periodSeconds: 60 } },
+      });
+      expect(limited.statusCode, limited.body).toBe(200);
+      const path = '/api/orders/items/1';
+      const first = await viaNginx('GET', path, await sign(key, 'GET', path));
+      expect(first.status, first.body).toBe(200);
+      expect(first.headers['ratelimit-policy']).toBe('"key";q=1;w=60');
+      expect(first.headers.ratelimit).toBe('"key";r=0;t=60');
+      const second = await viaNginx('GET', path, await sign(key, 'GET', path));
+      expect(second.status).toBe(429);
+      expect(second.headers['retry-after']).toBe('60');
+      expect(second.headers.ratelimit).toBe('"key";r=0;t=60');
+      // A key without limits gets no such fields; other refusals stay 403 without Retry-After.
+      const plain = await viaNginx('GET', path, await sign(admin, 'GET', path));
+      expect(plain.headers.ratelimit).toBeUndefined();
+      const denied = await viaNginx(
+        'POST',
+        '/api/orders/nothing',
+        await sign(admin, 'POST', '/api/orders/nothing'),
+      );
+      expect(denied.status).toBe(403);
+      expect(denied.headers['retry-after']).toBeUndefined();
+      expect(upstream.received).toHaveLength(2);
+    });
+
     it('answers 403 without the permission, and client-sent X-Original-* headers change nothing', async () => {
       const path = '/api/orders/items';
       const read = await viaNginx('GET', path, await sign(reader, 'GET', path));
@@ -420,8 +471,11 @@ async function keyOf(t: TestApp, userId: string): Promise<Credentials> {
       });
       // Six bad signatures from one client block that client's address, not every client's.
       const bad = await sign({ ...key, secretAccessKey: `${key.secretAccessKey}x` }, 'GET', path);
+      // The sixth starts the block: 429 with Retry-After, as latchkey itself answers SlowDown.
       for (let i = 0; i < 6; i++)
-        expect((await send(nginx.port, 'GET', path, bad, undefined, { from: '127.0.0.2' })).status).toBe(403);
+        expect((await send(nginx.port, 'GET', path, bad, undefined, { from: '127.0.0.2' })).status).toBe(
+          i < 5 ? 403 : 429,
+        );
       const blocked = (ip: string) =>
         t.runtime.throttle.blocked(signedRequestKeys(ip, undefined), t.clock.now().getTime());
       expect(await blocked('127.0.0.2')).toMatchObject({ failures: 6 });

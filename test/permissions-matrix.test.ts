@@ -172,6 +172,13 @@ describeEachEngine('permission matrix', (engine) => {
       { method: 'GET', url: `/iam/keys/${ids.key}`, allowed: ADMIN_ONLY, tenantObject: true },
       { method: 'PATCH', url: `/iam/keys/${ids.key}`, body: {}, allowed: ADMIN_ONLY, tenantObject: true },
       { method: 'GET', url: `/iam/keys/${ids.key}/permissions`, allowed: ADMIN_ONLY, tenantObject: true },
+      { method: 'GET', url: `/iam/keys/${ids.key}/usage`, allowed: ADMIN_ONLY, tenantObject: true },
+      {
+        method: 'GET',
+        url: `/iam/keys/${ids.key}/usage?granularity=day&from=2026-01-01`,
+        allowed: ADMIN_ONLY,
+        tenantObject: true,
+      },
       {
         method: 'PUT',
         url: `/iam/keys/${ids.key}/assignments`,
@@ -186,6 +193,8 @@ describeEachEngine('permission matrix', (engine) => {
       { method: 'GET', url: '/iam/settings', allowed: ADMIN_ONLY },
       { method: 'PATCH', url: '/iam/settings', body: { userKeyLimit: -1 }, allowed: ADMIN_ONLY },
       { method: 'GET', url: '/iam/audit', allowed: ADMIN_ONLY },
+      { method: 'GET', url: '/iam/usage', allowed: ADMIN_ONLY },
+      { method: 'GET', url: '/iam/usage?groupBy=principal', allowed: ADMIN_ONLY },
       { method: 'GET', url: '/iam/apis', allowed: ADMIN_ONLY },
       { method: 'POST', url: '/iam/apis', body: {}, allowed: ADMIN_ONLY },
       { method: 'GET', url: `/iam/apis/${ids.api}`, allowed: ADMIN_ONLY, tenantObject: true },

@@ -16,6 +16,7 @@ import { useDisclosure } from '@mantine/hooks';
 import {
   IconAdjustments,
   IconApi,
+  IconChartBar,
   IconHistory,
   IconKey,
   IconLock,
@@ -38,6 +39,7 @@ import { GroupsRolesPage } from './pages/GroupsRoles';
 import { ServiceAccountDetailPage, ServiceAccountsPage } from './pages/ServiceAccounts';
 import { SettingsPage } from './pages/Settings';
 import { SignIn } from './pages/SignIn';
+import { UsagePage } from './pages/Usage';
 import { UserDetailPage, UsersPage } from './pages/Users';
 import { type ConsoleContext, Ctx, ErrorAlert, permissionAllows } from './shared';
 
@@ -57,6 +59,7 @@ const NAV = [
     permission: 'iam:service-accounts:read',
   },
   { path: '/keys', label: 'Access keys', icon: IconKey, permission: null },
+  { path: '/usage', label: 'Usage', icon: IconChartBar, permission: 'iam:keys:read' },
   { path: '/groups', label: 'Groups and roles', icon: IconShield, permission: 'iam:roles:read' },
   { path: '/apis', label: 'APIs', icon: IconApi, permission: 'iam:apis:read' },
   { path: '/settings', label: 'IAM settings', icon: IconAdjustments, permission: 'iam:settings:read' },
@@ -221,6 +224,9 @@ export function App() {
       break;
     case 'keys':
       page = <AccessKeysPage />;
+      break;
+    case 'usage':
+      page = can('iam:keys:read') ? <UsagePage /> : null;
       break;
     case 'groups':
       page = <GroupsRolesPage />;

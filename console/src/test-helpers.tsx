@@ -20,6 +20,14 @@ if (typeof document !== 'undefined' && !('fonts' in document)) {
   Object.defineProperty(document, 'fonts', { value: new EventTarget(), configurable: true });
 }
 
+// happy-dom lays nothing out, so recharts warns that each chart has no size (charts are drawn and
+// checked in Chromium, test/e2e/console-usage.e2e.test.ts).
+const warn = console.warn.bind(console);
+console.warn = (...args: unknown[]) => {
+  if (typeof args[0] === 'string' && args[0].startsWith('The width(0) and height(0) of chart')) return;
+  warn(...args);
+};
+
 export const json = (status: number, body: unknown) =>
   new Response(body === undefined ? null : JSON.stringify(body), {
     status,
@@ -181,5 +189,8 @@ export const keyWith = (overrides: Partial<KeyView> = {}): KeyView => ({
   groups: [],
   roles: [],
   deactivatedByManager: false,
+  rateLimit: null,
+  quota: null,
+  allowedCidrs: null,
   ...overrides,
 });

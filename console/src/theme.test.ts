@@ -5,9 +5,11 @@ import {
   contrast,
   LUMINANCE_THRESHOLD,
   luminance,
+  NON_TEXT,
   PRIMARY_SHADE,
   readable,
   schemeVariables,
+  USAGE_COLORS,
 } from './theme';
 
 const body = { light: DEFAULT_THEME.white, dark: DEFAULT_THEME.colors.dark[7] };
@@ -46,6 +48,15 @@ describe('console theme contrast (WCAG 2.1 AA, 4.5:1)', () => {
       for (const key of ['--mantine-color-dimmed', '--mantine-color-anchor', '--mantine-color-placeholder']) {
         expect(contrast(v[key] as string, body[scheme]), key).toBeGreaterThanOrEqual(4.5);
       }
+    });
+
+    it(`${scheme}: every outcome's colour in usage charts reaches 3:1 on the page (WCAG 1.4.11)`, () => {
+      const v = schemeVariables(scheme);
+      const drawn = Object.keys(USAGE_COLORS).map((outcome) => v[`--usage-${outcome}`] as string);
+      for (const color of drawn)
+        expect(contrast(color, body[scheme]), color).toBeGreaterThanOrEqual(NON_TEXT);
+      // Six outcomes, six colours.
+      expect(new Set(drawn).size).toBe(drawn.length);
     });
 
     it(`${scheme}: black or white text on every filled colour (autoContrast) reaches AA`, () => {

@@ -52,15 +52,15 @@ export function contrast(a: string, b: string): number {
 }
 
 /**
- * The first of `candidates` that reaches AA on `background`; failing all, the last one darkened
- * (on a light background) or lightened (on a dark one) step by step until it does.
+ * The first of `candidates` that reaches `ratio` (AA for text) on `background`; failing all, the
+ * last one darkened (on a light background) or lightened (on a dark one) step by step until it does.
  */
-export function readable(candidates: readonly string[], background: string): string {
-  for (const c of candidates) if (contrast(c, background) >= AA) return c;
+export function readable(candidates: readonly string[], background: string, ratio = AA): string {
+  for (const c of candidates) if (contrast(c, background) >= ratio) return c;
   const onLight = luminance(background) > 0.18;
   const last = candidates.at(-1) ?? (onLight ? '#000000' : '#ffffff');
   let c = last;
-  for (let step = 0.05; step <= 1 && contrast(c, background) < AA; step += 0.05) {
+  for (let step = 0.05; step <= 1 && contrast(c, background) < ratio; step += 0.05) {
     c = onLight ? darken(last, step) : lighten(last, step);
   }
   return c;
@@ -80,6 +80,23 @@ const darker = (shades: MantineColorsTuple, from: number) => shades.slice(from);
 const lighter = (shades: MantineColorsTuple, from: number) => shades.slice(0, from + 1).reverse();
 
 export const PRIMARY_SHADE = { light: 7, dark: 8 } as const;
+
+/** WCAG 2.1 AA for graphics (1.4.11, 3:1), with the same hair above. */
+export const NON_TEXT = 3.1;
+
+/**
+ * The colour of each outcome in usage charts (`--usage-<outcome>`): a Mantine colour, drawn in the
+ * first shade that reaches 3:1 on the page in each scheme.
+ */
+export const USAGE_COLORS = {
+  ok: 'teal',
+  throttled: 'orange',
+  denied: 'red',
+  invalid_signature: 'grape',
+  expired: 'blue',
+  inactive: 'gray',
+} as const;
+
 export const LUMINANCE_THRESHOLD = 0.179;
 
 /** The text colours of one scheme: per colour (text, light variant, outline), dimmed and links. */
@@ -110,6 +127,13 @@ export function schemeVariables(scheme: 'light' | 'dark'): Record<string, string
     out['--mantine-color-dimmed'] = readable(lighter(dark, 2), DARK_BODY);
     out['--mantine-color-anchor'] = readable(lighter(indigo, 4), DARK_BODY);
     out['--mantine-color-placeholder'] = readable(lighter(dark, 2), DARK_BODY);
+  }
+  for (const [outcome, name] of Object.entries(USAGE_COLORS)) {
+    const shades = DEFAULT_THEME.colors[name];
+    out[`--usage-${outcome}`] =
+      scheme === 'light'
+        ? readable(darker(shades, 6), LIGHT_BODY, NON_TEXT)
+        : readable(lighter(shades, 6), DARK_BODY, NON_TEXT);
   }
   return out;
 }

@@ -23,6 +23,8 @@ import type { Services } from '../services.js';
 import { CompiledOnce } from '../storage/compiled-once.js';
 import { jsonArrayFrom, jsonRows } from '../storage/dialect.js';
 import type { AccessKey } from '../storage/tables.js';
+import { compilePolicy, type TrafficPolicy } from '../traffic/policy.js';
+import { rulesFromJson } from '../traffic/rules.js';
 
 export interface KeyEntry {
   key: AccessKey;
@@ -34,6 +36,8 @@ export interface KeyEntry {
   settings: IamSettings;
   /** `key.expires_at` as a Date (presigned URLs must not outlive it), or undefined when it never expires. */
   expiresAt: Date | undefined;
+  /** Every traffic rule that applies to the key (its own, its owner's, its tenant's defaults). */
+  traffic: TrafficPolicy;
   loadedAt: number;
 }
 
@@ -102,6 +106,7 @@ const KEY_COLUMNS = [
   'access_keys.manager_disabled',
   'access_keys.last_used_api_id',
   'access_keys.last_used_decision',
+  'access_keys.traffic',
 ] as const satisfies ReadonlyArray<`access_keys.${keyof AccessKey}`>;
 
 /** Distinct permission sets kept for sharing between cached keys. */
@@ -272,6 +277,7 @@ export class KeyAuthority {
         eb.fn.coalesce('users.status', 'service_accounts.status').as('owner_status'),
         eb.fn.coalesce('users.name', 'service_accounts.name').as('owner_name'),
         eb.fn.coalesce('users.email', 'service_accounts.email').as('owner_email'),
+        eb.fn.coalesce('users.traffic', 'service_accounts.traffic').as('owner_traffic'),
         jsonArrayFrom(
           engine,
           db
@@ -310,7 +316,16 @@ export class KeyAuthority {
   private async load(accessKeyId: string): Promise<KeyEntry | undefined> {
     const row = (await this.keyQuery.execute(this.svc.database, { id: accessKeyId })).rows[0];
     if (!row) return undefined;
-    const { owner_status, owner_name, owner_email, secrets_json, roles_json, in_groups, ...key } = row;
+    const {
+      owner_status,
+      owner_name,
+      owner_email,
+      owner_traffic,
+      secrets_json,
+      roles_json,
+      in_groups,
+      ...key
+    } = row;
     const nowIso = this.svc.clock.now().toISOString();
     // Secrets whose grace period has ended are never decrypted.
     const stored = jsonRows(secrets_json).filter((s) => s.not_after === null || s.not_after > nowIso);
@@ -330,6 +345,13 @@ export class KeyAuthority {
       permissions: this.expandedPermissions(own, owner, key.type),
       settings,
       expiresAt: key.expires_at === null ? undefined : new Date(key.expires_at),
+      traffic: compilePolicy({
+        accessKeyId: key.id,
+        owner: { type: key.owner_type, id: key.owner_id },
+        key: rulesFromJson(key.traffic),
+        principal: rulesFromJson(owner_traffic),
+        tenant: settings,
+      }),
       loadedAt: Date.now(),
     };
   }

@@ -4,6 +4,7 @@
  */
 import { sql } from 'kysely';
 import type { Services } from '../services.js';
+import { PeriodicFlush } from '../storage/periodic-flush.js';
 
 /** Uses written per statement (SQLite: about half a millisecond of event-loop time each). */
 const FLUSH_CHUNK = 50;
@@ -20,19 +21,14 @@ interface Use {
   gateway: GatewayUse | undefined;
 }
 
-export class LastUsedRecorder {
+export class LastUsedRecorder extends PeriodicFlush {
   private pending = new Map<string, Use>();
-  private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> | undefined;
 
   constructor(
     private readonly svc: Services,
-    private readonly flushMs = 5_000,
-  ) {}
-
-  start(): void {
-    this.timer = setInterval(() => void this.flush(), this.flushMs);
-    this.timer.unref();
+    flushMs = 5_000,
+  ) {
+    super(flushMs);
   }
 
   /**
@@ -58,22 +54,18 @@ export class LastUsedRecorder {
     return this.pending.size;
   }
 
-  async flush(): Promise<void> {
-    if (this.flushing) return this.flushing;
-    if (this.pending.size === 0) return;
+  protected write(): Promise<void> | undefined {
+    if (this.pending.size === 0) return undefined;
     const batch = [...this.pending];
     this.pending = new Map();
-    this.flushing = this.write(batch).finally(() => {
-      this.flushing = undefined;
-    });
-    return this.flushing;
+    return this.writeBatch(batch);
   }
 
   /**
    * One UPDATE per chunk of uses, yielding to the event loop between chunks: with SQLite every
    * statement runs on the event loop, so one long write would hold up the requests behind it.
    */
-  private async write(batch: Array<[string, Use]>): Promise<void> {
+  private async writeBatch(batch: Array<[string, Use]>): Promise<void> {
     for (let i = 0; i < batch.length; i += FLUSH_CHUNK) {
       const chunk = batch.slice(i, i + FLUSH_CHUNK);
       const rows = chunk.map(
@@ -101,10 +93,5 @@ export class LastUsedRecorder {
       }
       if (i + FLUSH_CHUNK < batch.length) await new Promise((resolve) => setImmediate(resolve));
     }
-  }
-
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    await this.flush();
   }
 }

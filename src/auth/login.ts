@@ -10,7 +10,8 @@ import { AppError } from '../errors.js';
 import { IntersectionSet, PermissionSet } from '../identity/permissions.js';
 import { getSettings } from '../identity/settings.js';
 import { normalizeEmail } from '../identity/users.js';
-import { currentSecrets, keyUnusable } from './key-authority.js';
+import type { RateLimitHeaders } from '../traffic/control.js';
+import { currentSecrets, type KeyEntry, keyUnusable } from './key-authority.js';
 import type { SignedAuthDeps } from './signed-request.js';
 import type { ThrottleKey } from './throttle.js';
 import {
@@ -174,6 +175,9 @@ export async function loginWithKey(
       'API-type keys sign data requests only and cannot be exchanged for a token',
     );
   }
+  // Exchanging a key is a use of it: its allowed networks, rate limit and quota apply.
+  await admitKeyUse(deps, entry, sourceIp, now.getTime());
+  deps.usage.count(key, null, 'ok', now.getTime());
   let lifetime = entry.settings.tokenLifetimeSeconds;
   if (entry.expiresAt !== undefined) {
     // A token never outlives its key.
@@ -217,13 +221,22 @@ export async function actorFromToken(
   deps: AuthDeps,
   token: string,
   request: { sourceIp: string | null; requestId: string | null },
-): Promise<{ actor: Actor; claims: TokenClaims & { exp: number } }> {
+): Promise<{
+  actor: Actor;
+  claims: TokenClaims & { exp: number };
+  /** A key token's key (its usage is counted by the caller, with what it decided). */
+  entry?: KeyEntry;
+  /** A key token's RateLimit header fields (null: its key has no limits). */
+  rateLimit: RateLimitHeaders | null;
+}> {
   const { svc } = deps;
   const claims = await verifyToken(svc, deps.signingKeys, token, deps.verifiedTokens);
   const ended = (why: string) => new AppError('INVALID_TOKEN', `this session has ended: ${why}`);
   // Both paths read the auth cache (dropped on every relevant change, on every instance), not the
   // database, and both follow the token's source on every request.
   let permissions: PermissionSet;
+  let keyEntry: KeyEntry | undefined;
+  let rateLimit: RateLimitHeaders | null = null;
   if (claims.via === 'key') {
     const entry = claims.akid ? await deps.keys.get(claims.akid) : undefined;
     if (!entry || entry.key.tenant_id !== claims.tid) throw ended('its access key was deleted');
@@ -235,6 +248,8 @@ export async function actorFromToken(
     if (claims.sv === undefined || !currentSecrets(entry, nowMs).some((s) => s.version === claims.sv))
       throw ended('a new secret key was generated for its access key');
     permissions = keyTokenPermissions(claims, entry.permissions);
+    keyEntry = entry;
+    rateLimit = await admitKeyUse(deps, entry, request.sourceIp, nowMs);
   } else {
     if (claims.pt !== 'user') throw new AppError('INVALID_TOKEN', 'the token is not valid');
     const user = await deps.keys.principal(claims.tid, 'user', claims.sub);
@@ -247,6 +262,8 @@ export async function actorFromToken(
   }
   return {
     claims,
+    ...(keyEntry ? { entry: keyEntry } : {}),
+    rateLimit,
     actor: {
       tenantId: claims.tid,
       type: claims.pt,
@@ -258,4 +275,40 @@ export async function actorFromToken(
       requestId: request.requestId,
     },
   };
+}
+
+/** The RateLimit header fields as response headers. */
+export function rateLimitHeaderFields(h: RateLimitHeaders): Record<string, string> {
+  return { 'ratelimit-policy': h.policy, ratelimit: h.state };
+}
+
+/**
+ * A key's traffic rules for a token exchange or a key-token request: its allowed networks, then
+ * its rate limits and quotas. Throws SourceIpNotAllowed or RATE_LIMITED (counted in its usage);
+ * returns the RateLimit header fields (null: no limits).
+ */
+async function admitKeyUse(
+  deps: AuthDeps,
+  entry: KeyEntry,
+  sourceIp: string | null,
+  nowMs: number,
+): Promise<RateLimitHeaders | null> {
+  const admission = await deps.traffic.admit(entry.traffic, sourceIp, nowMs);
+  if (admission.ok) return admission.headers;
+  const { key } = entry;
+  if (admission.reason === 'address') {
+    deps.usage.count(key, null, 'denied', nowMs);
+    throw new AppError(
+      'SourceIpNotAllowed',
+      `access key ${key.id} may not be used from ${sourceIp ?? 'an unknown address'}`,
+    );
+  }
+  deps.usage.count(key, null, 'throttled', nowMs);
+  const error = new AppError(
+    'RATE_LIMITED',
+    `access key ${key.id} is over its rate limit or quota; retry after ${admission.retryAfterSeconds} s`,
+    { retryAfterSeconds: admission.retryAfterSeconds },
+  );
+  error.headers = rateLimitHeaderFields(admission.headers);
+  throw error;
 }

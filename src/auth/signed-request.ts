@@ -9,6 +9,8 @@ import { isWellFormedAccessKeyId } from '../crypto/access-key-id.js';
 import type { ErrorCode } from '../errors.js';
 import { PermissionSet } from '../identity/permissions.js';
 import type { Services } from '../services.js';
+import type { Admission, RateLimitHeaders, TrafficControl } from '../traffic/control.js';
+import type { UsageOutcome, UsageRecorder } from '../traffic/usage.js';
 import { currentSecrets, type KeyAuthority, type KeyEntry, keyUnusable } from './key-authority.js';
 import type { LastUsedRecorder } from './last-used.js';
 import {
@@ -28,6 +30,8 @@ export interface SignedAuthDeps {
   throttle: FailureThrottle;
   lastUsed: LastUsedRecorder;
   signingKeyCache: SigningKeyCache;
+  traffic: TrafficControl;
+  usage: UsageRecorder;
 }
 
 export interface SignedRequestInput {
@@ -47,10 +51,18 @@ export interface SignedRequestInput {
   allowUnsignedPayload?: (entry: KeyEntry) => boolean;
   /** `false`: the caller records the key's use itself, with what it decided (the gateway). */
   recordUse?: boolean;
+  /** The registered API the request is for, to count a refusal's usage under (default: latchkey's own routes). */
+  usageApi?: (entry: KeyEntry) => string | null;
 }
 
 export type SignedAuthResult =
-  | { ok: true; actor: Actor; entry: KeyEntry }
+  | {
+      ok: true;
+      actor: Actor;
+      entry: KeyEntry;
+      /** The RateLimit header fields for every answer to this request; null when the key has no limits. */
+      rateLimit: RateLimitHeaders | null;
+    }
   | {
       ok: false;
       code: ErrorCode;
@@ -63,6 +75,8 @@ export type SignedAuthResult =
         retryAfterSeconds?: number;
       };
       retryAfterSeconds?: number;
+      /** RateLimitExceeded: the RateLimit header fields. */
+      rateLimit?: RateLimitHeaders;
     };
 
 /** Does the request carry SigV4 credentials (header or presigned query)? */
@@ -128,12 +142,13 @@ export function authenticateSigned(
     ...(input.bodySha256 !== undefined ? { bodySha256: input.bodySha256 } : {}),
   };
   const parsed = parseSigV4(request, { now, allowedScopes: 'any' });
-  if (!parsed.ok) return refuse(deps, input, now, undefined, fromSigV4(parsed.failure));
+  if (!parsed.ok) return refuse(deps, input, now, undefined, fromSigV4(parsed.failure), 'invalid_signature');
   const { accessKeyId } = parsed.parsed;
   const entry = deps.keys.peek(accessKeyId);
   if (entry !== undefined) return checkSigned(deps, input, now, request, parsed.parsed, entry);
   // Not cached: the checksum rejects mistyped and made-up IDs before any database lookup.
-  if (!isWellFormedAccessKeyId(accessKeyId)) return refuse(deps, input, now, undefined, unknownKey());
+  if (!isWellFormedAccessKeyId(accessKeyId))
+    return refuse(deps, input, now, undefined, unknownKey(), 'invalid_signature');
   return deps.keys
     .get(accessKeyId)
     .then((loaded) => checkSigned(deps, input, now, request, parsed.parsed, loaded ?? null));
@@ -153,7 +168,7 @@ function checkSigned(
   entry: KeyEntry | null,
 ): SignedAuthResult | Promise<SignedAuthResult> {
   const { accessKeyId, region, service } = parsed;
-  if (entry === null) return refuse(deps, input, now, undefined, unknownKey());
+  if (entry === null) return refuse(deps, input, now, undefined, unknownKey(), 'invalid_signature');
   const { key, settings } = entry;
   const nowMs = now.getTime();
   // Nothing about the key (its tenant's scopes, its expiry, its state) is told to a request whose
@@ -170,31 +185,80 @@ function checkSigned(
   if (!verified.ok) {
     const failure =
       verified.failure.code === 'InvalidAccessKeyId' ? unknownKey() : fromSigV4(verified.failure);
-    return refuse(deps, input, now, accessKeyId, failure);
+    return refuse(deps, input, now, entry, failure, 'invalid_signature');
   }
   if (!scopeOk) {
     // The key's holder signed in another scope: tell them which ones are accepted.
     const d = deps.svc.config.sigv4;
-    return refuse(deps, input, now, accessKeyId, {
-      code: 'AuthorizationHeaderMalformed',
-      message: `The credential scope ${region}/${service} is not accepted here; expecting ${d.region}/${d.service}${settings.acceptedScopes.map((s) => ` or ${s.region}/${s.service}`).join('')}.`,
-    });
+    return refuse(
+      deps,
+      input,
+      now,
+      entry,
+      {
+        code: 'AuthorizationHeaderMalformed',
+        message: `The credential scope ${region}/${service} is not accepted here; expecting ${d.region}/${d.service}${settings.acceptedScopes.map((s) => ` or ${s.region}/${s.service}`).join('')}.`,
+      },
+      'denied',
+    );
   }
   // Key state is checked after the signature, so only the key's holder learns it.
   const unusable = keyUnusable(entry, nowMs);
   if (unusable !== null) {
-    return refuse(deps, input, now, accessKeyId, {
-      code: unusable === 'inactive' ? 'AccessKeyInactive' : 'ExpiredToken',
-      message:
-        unusable === 'inactive'
-          ? `The access key ${accessKeyId} is inactive.`
-          : `The access key ${accessKeyId} expired at ${key.expires_at}.`,
-    });
+    return refuse(
+      deps,
+      input,
+      now,
+      entry,
+      {
+        code: unusable === 'inactive' ? 'AccessKeyInactive' : 'ExpiredToken',
+        message:
+          unusable === 'inactive'
+            ? `The access key ${accessKeyId} is inactive.`
+            : `The access key ${accessKeyId} expired at ${key.expires_at}.`,
+      },
+      unusable,
+    );
   }
+  // Then the key's traffic rules (address, rate limits, quotas): only its holder learns them.
+  const admission = deps.traffic.admit(entry.traffic, input.ip, nowMs);
+  return admission instanceof Promise
+    ? admission.then((a) => admitted(deps, input, nowMs, entry, a))
+    : admitted(deps, input, nowMs, entry, admission);
+}
+
+function admitted(
+  deps: SignedAuthDeps,
+  input: SignedRequestInput,
+  nowMs: number,
+  entry: KeyEntry,
+  admission: Admission,
+): SignedAuthResult {
+  const { key } = entry;
+  if (!admission.ok) {
+    if (admission.reason === 'address') {
+      deps.usage.count(key, input.usageApi?.(entry) ?? null, 'denied', nowMs);
+      return {
+        ok: false,
+        code: 'SourceIpNotAllowed',
+        message: `The access key ${key.id} may not be used from ${input.ip}.`,
+      };
+    }
+    deps.usage.count(key, input.usageApi?.(entry) ?? null, 'throttled', nowMs);
+    return {
+      ok: false,
+      code: 'RateLimitExceeded',
+      message: `The access key ${key.id} is over its rate limit or quota; retry after ${admission.retryAfterSeconds} s.`,
+      retryAfterSeconds: admission.retryAfterSeconds,
+      rateLimit: admission.headers,
+    };
+  }
+  const accessKeyId = key.id;
   if (input.recordUse !== false) deps.lastUsed.record(accessKeyId, input.ip, nowMs);
   return {
     ok: true,
     entry,
+    rateLimit: admission.headers,
     actor: {
       tenantId: key.tenant_id,
       type: key.owner_type,
@@ -211,23 +275,32 @@ function checkSigned(
 
 /**
  * Answers a failure, or 429 once throttled. The failure is counted against the source address,
- * and against the access key when `existingKeyId` is given: pass it only for a key that exists
- * (an unknown key ID is the attacker's free choice and must not create throttle state). A caller
- * already blocked is answered 429 without counting, so knocking on does not extend the block.
+ * and against the access key when its `entry` is given: only for a key that exists (an unknown key
+ * ID is the attacker's free choice and must not create throttle state). A caller already blocked
+ * is answered 429 without counting, so knocking on does not extend the block. A failure naming an
+ * existing key is counted in its usage as `outcome` (or `throttled`).
  */
 async function refuse(
   deps: SignedAuthDeps,
   input: SignedRequestInput,
   now: Date,
-  existingKeyId: string | undefined,
+  entry: KeyEntry | undefined,
   failure: Failure,
+  outcome: UsageOutcome,
 ): Promise<SignedAuthResult> {
-  const keys = signedRequestKeys(input.ip, existingKeyId);
+  const keys = signedRequestKeys(input.ip, entry?.key.id);
   const nowMs = now.getTime();
   let block = await deps.throttle.blocked(keys, nowMs);
   // Not blocked: count this failure; if it started a block, answer with that block.
   if (block === undefined && (await deps.throttle.recordFailure(keys, nowMs)) > 0)
     block = await deps.throttle.blocked(keys, nowMs);
+  if (entry !== undefined)
+    deps.usage.count(
+      entry.key,
+      input.usageApi?.(entry) ?? null,
+      block === undefined ? outcome : 'throttled',
+      nowMs,
+    );
   if (block !== undefined) {
     return {
       ok: false,

@@ -31,6 +31,8 @@ import { reencryptAll } from '../keys/master-key-rotation.js';
 import { keyViewOf, listKeys } from '../keys/views.js';
 import { GRACE_SECONDS_MAX, PASSWORD_LENGTH } from '../limits.js';
 import { type Runtime, startRuntime } from '../runtime.js';
+import type { RulesPatch } from '../traffic/rules.js';
+import { UNUSED_DAYS } from '../traffic/usage-limits.js';
 import { formatRecord, formatTable, type TableOptions } from './columns.js';
 
 interface GlobalOptions {
@@ -268,13 +270,24 @@ keys
   .option('--user <emailOrId>')
   .option('--service-account <id>')
   .option('--status <status>', 'active, inactive, expired or expiring_soon')
-  .action((o: { user?: string; serviceAccount?: string; status?: 'active' }) =>
+  .option(
+    '--unused-days <n>',
+    `only keys not used in the last n days (never used: created before then); ${UNUSED_DAYS.min} to ${UNUSED_DAYS.max}`,
+    (value: string) => {
+      const n = integer(value);
+      if (n < UNUSED_DAYS.min || n > UNUSED_DAYS.max)
+        throw new InvalidArgumentError(`must be from ${UNUSED_DAYS.min} to ${UNUSED_DAYS.max}`);
+      return n;
+    },
+  )
+  .action((o: { user?: string; serviceAccount?: string; status?: 'active'; unusedDays?: number }) =>
     withRuntime(async (rt, actor) => {
       const owner = o.user || o.serviceAccount ? await ownerFrom(rt, actor, o) : undefined;
       const page = await listKeys(rt.svc, actor.tenantId, {
         ownerType: owner?.type,
         ownerId: owner?.id,
         status: o.status,
+        unusedDays: o.unusedDays,
         limit: 1000,
         offset: 0,
       });
@@ -365,6 +378,25 @@ for (const [command, active] of [
     .command(`${command} <accessKeyId>`)
     .action((id: string) => withRuntime((rt, actor) => updateKey(rt.svc, actor, id, { active })));
 }
+keys
+  .command('limit <accessKeyId>')
+  .description(
+    'set a key’s traffic rules, e.g. `--rate-limit 10/1 --quota 10000/day --allowed-cidrs 203.0.113.0/24,2001:db8::/32` (`none` clears one)',
+  )
+  .option('--rate-limit <limit/seconds>', 'at most <limit> requests per <seconds>, or none')
+  .option('--quota <limit/period>', 'at most <limit> requests per day or month (UTC), or none')
+  .option('--allowed-cidrs <list>', 'comma-separated CIDRs or addresses, or none')
+  .action((id: string, options: { rateLimit?: string; quota?: string; allowedCidrs?: string }) =>
+    withRuntime(async (rt, actor) => {
+      const patch = trafficOptions(options);
+      if (Object.keys(patch).length === 0)
+        throw new AppError(
+          'VALIDATION_FAILED',
+          'nothing to change: give --rate-limit, --quota or --allowed-cidrs',
+        );
+      return updateKey(rt.svc, actor, id, patch);
+    }),
+  );
 keys.command('delete <accessKeyId>').action((id: string) =>
   withRuntime(async (rt, actor) => {
     await deleteKey(rt.svc, actor, id);
@@ -554,3 +586,26 @@ program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`latchkey: ${error instanceof Error ? error.stack : String(error)}\n`);
   process.exit(1);
 });
+
+/** `keys limit` options as a traffic-rules patch; malformed values are VALIDATION_FAILED naming the option. */
+function trafficOptions(options: { rateLimit?: string; quota?: string; allowedCidrs?: string }): RulesPatch {
+  const patch: RulesPatch = {};
+  const bad = (option: string, shape: string) =>
+    new AppError('VALIDATION_FAILED', `${option} must be ${shape}, or none`);
+  if (options.rateLimit !== undefined) {
+    const m = /^(\d+)\/(\d+)$/.exec(options.rateLimit);
+    if (options.rateLimit === 'none') patch.rateLimit = null;
+    else if (m) patch.rateLimit = { limit: Number(m[1]), periodSeconds: Number(m[2]) };
+    else throw bad('--rate-limit', '<limit>/<seconds> (10/1: ten requests a second)');
+  }
+  if (options.quota !== undefined) {
+    const m = /^(\d+)\/(day|month)$/.exec(options.quota);
+    if (options.quota === 'none') patch.quota = null;
+    else if (m) patch.quota = { limit: Number(m[1]), period: m[2] as 'day' | 'month' };
+    else throw bad('--quota', '<limit>/day or <limit>/month');
+  }
+  if (options.allowedCidrs !== undefined)
+    patch.allowedCidrs =
+      options.allowedCidrs === 'none' ? null : options.allowedCidrs.split(',').map((c) => c.trim());
+  return patch;
+}

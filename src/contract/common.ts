@@ -4,7 +4,15 @@
  * Pure data: no Node or Fastify imports, because the console compiles against it too.
  */
 import { type TSchema, Type } from '@sinclair/typebox';
-import { KEY_LIFETIME_DAYS, NAME_LENGTH_MAX, PAGE_SIZE, PASSWORD_LENGTH } from '../limits.js';
+import {
+  ALLOWED_CIDRS_MAX,
+  KEY_LIFETIME_DAYS,
+  NAME_LENGTH_MAX,
+  PAGE_SIZE,
+  PASSWORD_LENGTH,
+  QUOTA_LIMIT,
+  RATE_LIMIT,
+} from '../limits.js';
 
 /** Objects refuse unknown fields: a typo in a field name is an error, not a silent no-op. */
 export const Strict = <T extends Parameters<typeof Type.Object>[0]>(properties: T) =>
@@ -56,3 +64,43 @@ export const ErrorBody = Type.Object({
     { additionalProperties: true },
   ),
 });
+
+// ---- traffic rules (src/traffic/rules.ts checks the same, and normalises CIDRs)
+export const RateLimitRule = Strict({
+  limit: Type.Integer({ minimum: RATE_LIMIT.limit.min, maximum: RATE_LIMIT.limit.max }),
+  periodSeconds: Type.Integer({
+    minimum: RATE_LIMIT.periodSeconds.min,
+    maximum: RATE_LIMIT.periodSeconds.max,
+  }),
+});
+export const QuotaRule = Strict({
+  limit: Type.Integer({ minimum: QUOTA_LIMIT.min, maximum: QUOTA_LIMIT.max }),
+  period: Type.Union([Type.Literal('day'), Type.Literal('month')], {
+    description: 'a calendar day or month, UTC',
+  }),
+});
+export const CidrList = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
+  minItems: 1,
+  maxItems: ALLOWED_CIDRS_MAX,
+  description: 'CIDRs (203.0.113.0/24, 2001:db8::/32) or single addresses; null: any address',
+});
+
+/** The rules a body may set (null clears one); every level that sets one is enforced. */
+export const TrafficRuleFields = {
+  rateLimit: Type.Optional(
+    Nullable(RateLimitRule, {
+      description: 'at most `limit` requests per `periodSeconds` (GCRA: a burst of `limit`)',
+    }),
+  ),
+  quota: Type.Optional(
+    Nullable(QuotaRule, { description: 'at most `limit` requests per calendar day or month (UTC)' }),
+  ),
+  allowedCidrs: Type.Optional(Nullable(CidrList)),
+};
+
+/** The rules as views show them (null: none set at this level). */
+export const TrafficRuleView = {
+  rateLimit: Nullable(RateLimitRule),
+  quota: Nullable(QuotaRule),
+  allowedCidrs: Nullable(Type.Array(Type.String())),
+};

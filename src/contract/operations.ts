@@ -16,8 +16,17 @@ import {
   REMINDER_LEAD_DAYS,
   TOKEN_LIFETIME_SECONDS,
   UPSTREAM_TIMEOUT_MS,
+  USAGE_RETENTION_DAYS,
   USER_KEY_LIMIT,
 } from '../limits.js';
+import {
+  TENANT_HOURLY_MAX_DAYS,
+  UNUSED_DAYS,
+  USAGE_DEFAULT_DAYS,
+  USAGE_INSTANT_PATTERN,
+  USAGE_MAX_POINTS,
+  USAGE_TOP,
+} from '../traffic/usage-limits.js';
 import {
   Description,
   Email,
@@ -32,6 +41,7 @@ import {
   Password,
   Strict,
   Timestamp,
+  TrafficRuleFields,
 } from './common.js';
 import * as V from './views.js';
 
@@ -93,7 +103,22 @@ export const KeyListQuery = Strict({
   type: Type.Optional(V.KeyType),
   status: Type.Optional(V.KeyState),
   search: Search,
+  unusedDays: Type.Optional(
+    Type.Integer({
+      minimum: UNUSED_DAYS.min,
+      maximum: UNUSED_DAYS.max,
+      description: 'only keys not used in the last N days (never used: created more than N days ago)',
+    }),
+  ),
 });
+
+/** `from` and `to` of usage reads. */
+const UsageInstant = Type.String({
+  maxLength: 40,
+  pattern: USAGE_INSTANT_PATTERN,
+  description: 'a UTC day (`2026-12-01`) or an ISO date-time with a time zone (`2026-12-01T10:00:00Z`)',
+});
+const UsageRangeQuery = { from: Type.Optional(UsageInstant), to: Type.Optional(UsageInstant) };
 
 export const NewKeyBody = Strict({
   name: Type.Optional(Name),
@@ -108,12 +133,14 @@ export const NewKeyBody = Strict({
         'email the owner the key ID and a one-time link to the secret (or the secret, when the tenant sets emailSecretInline)',
     }),
   ),
+  ...TrafficRuleFields,
 });
 
 const keyWrites: ErrorCode[] = ['INVALID_EXPIRY', 'EXPIRY_BEYOND_MAXIMUM', 'PRIVILEGE_ESCALATION'];
 const oneKey: ErrorCode[] = ['INVALID_ACCESS_KEY_ID', 'NOT_FOUND', 'AccessDenied'];
 const assignmentErrors: ErrorCode[] = ['NOT_FOUND', 'PRIVILEGE_ESCALATION', 'LAST_ADMINISTRATOR'];
 const newKeyErrors: ErrorCode[] = [
+  'INVALID_CIDR',
   'NOT_FOUND',
   'AccessDenied',
   'KEY_LIMIT_REACHED',
@@ -261,6 +288,8 @@ export const operations = {
       'KEY_INACTIVE',
       'KEY_EXPIRED',
       'TOO_MANY_REQUESTS',
+      'SourceIpNotAllowed',
+      'RATE_LIMITED',
     ],
   }),
   getMe: define({
@@ -367,10 +396,18 @@ export const operations = {
         status: Type.Optional(V.ActiveOrDisabled),
         apiUser: Type.Optional(Type.Boolean()),
         password: Type.Optional(Password),
+        ...TrafficRuleFields,
       }),
       response: { 200: V.ManagedUser },
     },
-    errors: ['NOT_FOUND', 'ALREADY_EXISTS', 'LAST_ADMINISTRATOR', 'PRIVILEGE_ESCALATION', 'CONFLICT'],
+    errors: [
+      'NOT_FOUND',
+      'ALREADY_EXISTS',
+      'LAST_ADMINISTRATOR',
+      'PRIVILEGE_ESCALATION',
+      'CONFLICT',
+      'INVALID_CIDR',
+    ],
   }),
   deleteUser: define({
     method: 'DELETE',
@@ -514,10 +551,11 @@ export const operations = {
         email: Type.Optional(NullableEmail),
         description: Type.Optional(Description),
         status: Type.Optional(V.ActiveOrDisabled),
+        ...TrafficRuleFields,
       }),
       response: { 200: V.ManagedServiceAccount },
     },
-    errors: ['NOT_FOUND', 'ALREADY_EXISTS', 'PRIVILEGE_ESCALATION'],
+    errors: ['NOT_FOUND', 'ALREADY_EXISTS', 'PRIVILEGE_ESCALATION', 'INVALID_CIDR'],
   }),
   deleteServiceAccount: define({
     method: 'DELETE',
@@ -643,10 +681,15 @@ export const operations = {
         'A key deactivated by a key manager (`deactivatedByManager`) can be activated again only by a key manager.',
       tags: ['Access keys'],
       params: AccessKeyParams,
-      body: Strict({ name: Type.Optional(Name), active: Type.Optional(Type.Boolean()), ...ExpiryFields }),
+      body: Strict({
+        name: Type.Optional(Name),
+        active: Type.Optional(Type.Boolean()),
+        ...ExpiryFields,
+        ...TrafficRuleFields,
+      }),
       response: { 200: V.KeyView },
     },
-    errors: [...oneKey, ...keyWrites],
+    errors: [...oneKey, ...keyWrites, 'INVALID_CIDR'],
   }),
   deleteKey: define({
     method: 'DELETE',
@@ -690,6 +733,24 @@ export const operations = {
       tags: ['Access keys'],
       params: AccessKeyParams,
       response: { 200: V.EffectivePermissions },
+    },
+    errors: oneKey,
+  }),
+  getKeyUsage: define({
+    method: 'GET',
+    url: '/iam/keys/:accessKeyId/usage',
+    access: 'the key’s owner, or iam:keys:read',
+    schema: {
+      operationId: 'getKeyUsage',
+      summary: 'A key’s requests over time, by outcome (summed over the APIs it called)',
+      description: `\`granularity\` defaults to \`hour\`. \`to\` defaults to now, \`from\` to ${USAGE_DEFAULT_DAYS.hour} days before \`to\` by hour, ${USAGE_DEFAULT_DAYS.day} by day. \`from\` is rounded down to its bucket (UTC hours or days); \`to\` is exclusive. At most ${USAGE_MAX_POINTS} buckets per answer.`,
+      tags: ['Access keys'],
+      params: AccessKeyParams,
+      querystring: Strict({
+        ...UsageRangeQuery,
+        granularity: Type.Optional(V.UsageGranularity),
+      }),
+      response: { 200: V.KeyUsage },
     },
     errors: oneKey,
   }),
@@ -910,6 +971,28 @@ export const operations = {
     errors: ['NOT_FOUND', 'BUILTIN_PROTECTED', 'PRIVILEGE_ESCALATION'],
   }),
 
+  // ---- usage
+  getUsage: define({
+    method: 'GET',
+    url: '/iam/usage',
+    access: 'iam:keys:read or iam:keys:manage',
+    schema: {
+      operationId: 'getUsage',
+      summary: 'The tenant’s requests by key, principal or registered API, and by outcome over time',
+      description: `\`groupBy\` defaults to \`key\`. \`items\`: the \`limit\` most used (default ${USAGE_TOP.default}), most first; \`api\` lists latchkey’s own routes (the data API and /iam) with \`id\` null. \`to\` defaults to now, \`from\` to ${USAGE_DEFAULT_DAYS.tenant} days before \`to\`; \`series\` is by hour for ranges up to ${TENANT_HOURLY_MAX_DAYS} days, by UTC day beyond.`,
+      tags: ['Usage'],
+      querystring: Strict({
+        groupBy: Type.Optional(V.UsageGroupBy),
+        ...UsageRangeQuery,
+        limit: Type.Optional(
+          Type.Integer({ minimum: USAGE_TOP.min, maximum: USAGE_TOP.max, default: USAGE_TOP.default }),
+        ),
+      }),
+      response: { 200: V.TenantUsage },
+    },
+    errors: ['AccessDenied'],
+  }),
+
   // ---- settings and audit
   getSettings: define({
     method: 'GET',
@@ -948,10 +1031,14 @@ export const operations = {
         ),
         allowUnsignedPayload: Type.Optional(Type.Boolean()),
         emailSecretInline: Type.Optional(Type.Boolean()),
+        ...TrafficRuleFields,
+        usageRetentionDays: Type.Optional(
+          Type.Integer({ minimum: USAGE_RETENTION_DAYS.min, maximum: USAGE_RETENTION_DAYS.max }),
+        ),
       }),
       response: { 200: V.IamSettings },
     },
-    errors: [],
+    errors: ['INVALID_CIDR'],
   }),
   listAudit: define({
     method: 'GET',
@@ -1239,6 +1326,9 @@ export const operations = {
       'InvalidRequest',
       'InvalidURI',
       'SlowDown',
+      'SourceIpNotAllowed',
+      'RateLimitExceeded',
+      'RATE_LIMITED',
     ],
   }),
 
@@ -1306,6 +1396,10 @@ export const AUTHENTICATION_ERRORS: readonly ErrorCode[] = [
   'InvalidToken',
   'InvalidURI',
   'SlowDown',
+  // A key's traffic rules (src/traffic): its allowed networks, rate limits and quotas.
+  'SourceIpNotAllowed',
+  'RateLimitExceeded',
+  'RATE_LIMITED',
 ];
 
 /**

@@ -1,6 +1,6 @@
 /** What the admin API answers: one schema per view, the server's serialiser and the console's type. */
 import { Type } from '@sinclair/typebox';
-import { Items, NamedRef, Nullable, Paged } from './common.js';
+import { Items, NamedRef, Nullable, Paged, TrafficRuleView } from './common.js';
 
 export const PrincipalType = Type.Union([Type.Literal('user'), Type.Literal('service_account')]);
 export const KeyType = Type.Union([Type.Literal('access'), Type.Literal('api')]);
@@ -45,6 +45,23 @@ export const KeyView = Type.Object({
   secretVersion: Type.Integer(),
   groups: Type.Array(NamedRef),
   roles: Type.Array(NamedRef),
+  ...TrafficRuleView,
+  quotas: Type.Optional(
+    Type.Array(
+      Type.Object({
+        name: Type.String({ description: '`key-day`, `key-month`, `principal-day`, …' }),
+        limit: Type.Integer(),
+        period: Type.Union([Type.Literal('day'), Type.Literal('month')]),
+        used: Type.Integer(),
+        remaining: Type.Integer(),
+        resetsAt: Type.String(),
+      }),
+      {
+        description:
+          'GET /iam/keys/{id}: every quota that applies to the key (its own, its owner’s, the tenant’s) and what remains',
+      },
+    ),
+  ),
 });
 
 export const CreatedKey = Type.Composite([
@@ -76,6 +93,7 @@ export const UserView = Type.Object({
   apiUser: Type.Boolean({ description: 'signs requests with keys only; password sign-in is refused' }),
   isAdministrator: Type.Boolean(),
   hasPassword: Type.Boolean(),
+  ...TrafficRuleView,
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
@@ -106,6 +124,7 @@ export const ServiceAccountView = Type.Object({
   email: Nullable(Type.String()),
   description: Type.String(),
   status: ActiveOrDisabled,
+  ...TrafficRuleView,
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
@@ -217,6 +236,8 @@ export const IamSettings = Type.Object({
   acceptedScopes: Type.Array(SigningScope),
   allowUnsignedPayload: Type.Boolean(),
   emailSecretInline: Type.Boolean(),
+  ...TrafficRuleView,
+  usageRetentionDays: Type.Integer({ description: 'days hourly usage is kept' }),
 });
 
 const AuditParty = Type.Object({
@@ -380,6 +401,17 @@ export const ApiView = Type.Object({
 
 export const VerifyPrincipal = Type.Object({ type: PrincipalType, id: Type.String(), name: Type.String() });
 
+/** A limited key's draft-ietf-httpapi-ratelimit-headers fields, to answer the client with. */
+export const RateLimitFields = Type.Object(
+  {
+    policy: Type.String({
+      description: 'the `RateLimit-Policy` field: `"key";q=10;w=1, "key-day";q=1000;w=86400`',
+    }),
+    state: Type.String({ description: 'the `RateLimit` field: `"key";r=9;t=1, "key-day";r=999;t=41234`' }),
+  },
+  { description: 'set when the key has a rate limit or quota: answer the client with these headers' },
+);
+
 export const VerifiedRequest = Type.Object({
   valid: Type.Literal(true),
   tenantId: Type.String(),
@@ -388,13 +420,69 @@ export const VerifiedRequest = Type.Object({
   keyType: KeyType,
   permissions: Type.Array(Type.String(), { description: 'the concrete permissions the request carries' }),
   allowed: Type.Boolean({ description: '`permission` given: whether it is held; otherwise true' }),
+  rateLimit: Type.Optional(RateLimitFields),
 });
 
 export const RefusedRequest = Type.Object({
   valid: Type.Literal(false),
   code: Type.String({ description: 'the code latchkey itself would answer (SignatureDoesNotMatch, …)' }),
   message: Type.String(),
-  retryAfterSeconds: Type.Optional(Type.Integer({ description: '`SlowDown`: the wait, as `Retry-After`' })),
+  retryAfterSeconds: Type.Optional(
+    Type.Integer({ description: '`SlowDown`, `RateLimitExceeded`: the wait, as `Retry-After`' }),
+  ),
+  rateLimit: Type.Optional(RateLimitFields),
 });
 
 export const VerifyResult = Type.Union([VerifiedRequest, RefusedRequest]);
+
+// ---- usage
+export const UsageGranularity = Type.Union([Type.Literal('hour'), Type.Literal('day')]);
+export const UsageGroupBy = Type.Union([Type.Literal('key'), Type.Literal('principal'), Type.Literal('api')]);
+
+const usageCounts = {
+  ok: Type.Integer({ description: 'admitted' }),
+  denied: Type.Integer({ description: 'refused for a missing permission, route or address' }),
+  throttled: Type.Integer({ description: 'refused by a rate limit or quota (429)' }),
+  invalid_signature: Type.Integer({ description: 'a wrong signature or secret' }),
+  expired: Type.Integer({ description: 'the key had expired' }),
+  inactive: Type.Integer({ description: 'the key was deactivated' }),
+};
+
+export const UsagePoint = Type.Object({
+  t: Type.String({ description: 'the bucket’s start, UTC (`2026-12-01T10:00:00Z`)' }),
+  ...usageCounts,
+});
+
+const usageRange = {
+  granularity: UsageGranularity,
+  from: Type.String({ description: 'the first bucket’s start' }),
+  to: Type.String({ description: 'the end of the range (exclusive)' }),
+  series: Type.Array(UsagePoint, {
+    description: 'every bucket of the range, oldest first, zeros included',
+  }),
+};
+
+export const KeyUsage = Type.Object({ accessKeyId: Type.String(), ...usageRange });
+
+export const UsageItem = Type.Object({
+  id: Nullable(Type.String(), {
+    description: 'the key ID, principal ID or registered API ID; null: latchkey’s own routes',
+  }),
+  name: Nullable(Type.String(), {
+    description:
+      'the key’s name, the user’s email or service account’s name, the API’s name; null once deleted',
+  }),
+  type: Type.Optional(PrincipalType),
+  owner: Type.Optional(
+    Type.Object({ type: PrincipalType, id: Type.String(), label: Nullable(Type.String()) }),
+  ),
+  ...usageCounts,
+  total: Type.Integer(),
+});
+
+export const TenantUsage = Type.Object({
+  groupBy: UsageGroupBy,
+  ...usageRange,
+  totals: Type.Object({ ...usageCounts, total: Type.Integer() }),
+  items: Type.Array(UsageItem, { description: 'the most used first' }),
+});

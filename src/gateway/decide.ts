@@ -13,6 +13,7 @@ import { type AuthDeps, actorFromToken, bearerTokenOf } from '../auth/login.js';
 import { authenticateSigned, isSignedRequest, type SignedAuthResult } from '../auth/signed-request.js';
 import type { Actor } from '../context.js';
 import { AppError, type ErrorCode } from '../errors.js';
+import type { RateLimitHeaders } from '../traffic/control.js';
 import type { AssertionSigner } from './assertion.js';
 import type { DenialAudit } from './denials.js';
 import { type CompiledRoute, matchRoute, type SplitPath, splitRequestPath } from './paths.js';
@@ -58,9 +59,12 @@ export type Refusal = {
   retryAfterSeconds?: number;
   /** Set once the caller is known (the refusal came after authentication). */
   caller?: Caller;
+  /** RateLimitExceeded / RATE_LIMITED: the RateLimit header fields. */
+  rateLimit?: RateLimitHeaders;
 };
 
-export type Authenticated = { ok: true; caller: Caller };
+/** `rateLimit`: the RateLimit header fields every answer to the caller carries (null: no limits). */
+export type Authenticated = { ok: true; caller: Caller; rateLimit: RateLimitHeaders | null };
 
 const refusal = (code: ErrorCode, message: string, extra: Partial<Refusal> = {}): Refusal => ({
   ok: false,
@@ -97,6 +101,8 @@ export function authenticate(
   allowUnsignedPayload?: (entry: KeyEntry) => boolean,
   /** `false`: the caller records the key's use (with its decision) itself. */
   recordUse = true,
+  /** The registered API a refusal's usage is counted under (default: latchkey's own routes). */
+  usageApi?: (entry: KeyEntry) => string | null,
 ): Authenticated | Refusal | Promise<Authenticated | Refusal> {
   const authorization = input.authorization ?? headerValue(input.rawHeaders, 'authorization');
   if (isSignedRequest(authorization, input.url)) {
@@ -109,6 +115,7 @@ export function authenticate(
       ip: input.ip,
       requestId: input.requestId,
       ...(allowUnsignedPayload ? { allowUnsignedPayload } : {}),
+      ...(usageApi ? { usageApi } : {}),
       recordUse,
     });
     return result instanceof Promise ? result.then(fromSigned) : fromSigned(result);
@@ -121,9 +128,10 @@ function fromSigned(result: SignedAuthResult): Authenticated | Refusal {
     return refusal(result.code, result.message, {
       ...(result.details ? { details: result.details } : {}),
       ...(result.retryAfterSeconds !== undefined ? { retryAfterSeconds: result.retryAfterSeconds } : {}),
+      ...(result.rateLimit ? { rateLimit: result.rateLimit } : {}),
     });
   }
-  return { ok: true, caller: callerOf(result.actor, result.entry) };
+  return { ok: true, caller: callerOf(result.actor, result.entry), rateLimit: result.rateLimit };
 }
 
 async function fromToken(
@@ -139,7 +147,7 @@ async function fromToken(
     );
   }
   try {
-    const { actor } = await actorFromToken(deps, token, {
+    const { actor, rateLimit } = await actorFromToken(deps, token, {
       sourceIp: input.ip,
       requestId: input.requestId,
     });
@@ -150,10 +158,23 @@ async function fromToken(
         'this needs an access key: sign the request, or exchange the key for a token (POST /iam/login with auth_mode apikey); console sessions are not accepted',
       );
     }
-    return { ok: true, caller: callerOf(actor, entry) };
+    return { ok: true, caller: callerOf(actor, entry), rateLimit };
   } catch (error) {
-    if (error instanceof AppError)
-      return refusal(error.code, error.message, error.details ? { details: error.details } : {});
+    if (error instanceof AppError) {
+      const retry = error.details?.retryAfterSeconds;
+      return refusal(error.code, error.message, {
+        ...(error.details ? { details: error.details } : {}),
+        ...(typeof retry === 'number' ? { retryAfterSeconds: retry } : {}),
+        ...(error.headers
+          ? {
+              rateLimit: {
+                policy: error.headers['ratelimit-policy'] ?? '',
+                state: error.headers.ratelimit ?? '',
+              },
+            }
+          : {}),
+      });
+    }
     throw error;
   }
 }
@@ -169,6 +190,7 @@ export type GatewayDecision =
       caller: Caller;
       /** The path after the base path, as sent (`/items/1`, or `/` at the base path itself). */
       restPath: string;
+      rateLimit: RateLimitHeaders | null;
     };
 
 /** Segments of a path that cannot be split cleanly, as far as they can be read (to name its API). */
@@ -228,6 +250,7 @@ function authenticated(
     input,
     (entry) => tenants.get(entry.key.tenant_id)?.allowUnsignedPayload ?? false,
     false,
+    (entry) => tenants.get(entry.key.tenant_id)?.id ?? null,
   );
   return auth instanceof Promise
     ? auth.then((a) => authorized(deps, input, located, a))
@@ -244,8 +267,10 @@ function deny(
   path: string,
   code: ErrorCode,
   what: { message: string; details?: Record<string, unknown>; permission?: string },
+  rateLimit: RateLimitHeaders | null,
 ): GatewayDecision {
   deps.lastUsed.record(caller.accessKeyId, input.ip, nowMs, { apiId: api.id, decision: 'denied' });
+  deps.usage.count(caller.entry.key, api.id, 'denied', nowMs);
   deps.denials.record({
     actor: caller.actor,
     apiId: api.id,
@@ -254,7 +279,12 @@ function deny(
     path,
     ...(what.permission ? { permission: what.permission } : {}),
   });
-  return { kind: 'refused', api, ...refusal(code, what.message, { details: what.details ?? {}, caller }) };
+  return {
+    kind: 'refused',
+    api,
+    ...refusal(code, what.message, { details: what.details ?? {}, caller }),
+    ...(rateLimit ? { rateLimit } : {}),
+  };
 }
 
 function authorized(
@@ -273,21 +303,40 @@ function authorized(
   const nowMs = deps.svc.clock.now().getTime();
   const route = matchRoute(api.routes, input.method, split.segments, depth);
   if (route === undefined) {
-    return deny(deps, input, caller, api, nowMs, path, 'NO_MATCHING_ROUTE', {
-      message: `No route of the API ${api.name} matches ${input.method} ${path}.`,
-    });
+    return deny(
+      deps,
+      input,
+      caller,
+      api,
+      nowMs,
+      path,
+      'NO_MATCHING_ROUTE',
+      { message: `No route of the API ${api.name} matches ${input.method} ${path}.` },
+      auth.rateLimit,
+    );
   }
   if (!caller.actor.permissions.allows(route.permission)) {
-    return deny(deps, input, caller, api, nowMs, path, 'AccessDenied', {
-      message: `This needs the permission ${route.permission}.`,
-      details: { missingPermission: route.permission },
-      permission: route.permission,
-    });
+    return deny(
+      deps,
+      input,
+      caller,
+      api,
+      nowMs,
+      path,
+      'AccessDenied',
+      {
+        message: `This needs the permission ${route.permission}.`,
+        details: { missingPermission: route.permission },
+        permission: route.permission,
+      },
+      auth.rateLimit,
+    );
   }
   deps.lastUsed.record(caller.accessKeyId, input.ip, nowMs, { apiId: api.id, decision: 'allowed' });
+  deps.usage.count(caller.entry.key, api.id, 'ok', nowMs);
   const restRaw = split.raw.slice(depth);
   const restPath = `/${restRaw.join('/')}${split.trailingSlash && restRaw.length > 0 ? '/' : ''}`;
-  return { kind: 'allowed', api, route, caller, restPath };
+  return { kind: 'allowed', api, route, caller, restPath, rateLimit: auth.rateLimit };
 }
 
 /**

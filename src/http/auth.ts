@@ -5,10 +5,11 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { KeyEntry } from '../auth/key-authority.js';
-import { type AuthDeps, actorFromToken, bearerTokenOf } from '../auth/login.js';
+import { type AuthDeps, actorFromToken, bearerTokenOf, rateLimitHeaderFields } from '../auth/login.js';
 import { authenticateSigned, isSignedRequest, type SignedAuthResult } from '../auth/signed-request.js';
 import type { Actor } from '../context.js';
 import { AppError } from '../errors.js';
+import type { UsageKey } from '../traffic/usage.js';
 import { sendError } from './errors.js';
 
 declare module 'fastify' {
@@ -71,6 +72,31 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
     return config.authorize?.(request, actor) ?? undefined;
   };
 
+  /**
+   * `authorize`, counting a key's request in its usage: `denied` when refused for want of
+   * permission, `ok` otherwise (what the route then answers is the route's business).
+   */
+  const authorizeKey = (request: FastifyRequest, actor: Actor, key: UsageKey): Promise<void> | undefined => {
+    const nowMs = deps.svc.clock.now().getTime();
+    const counted = (error: unknown) => {
+      const denied =
+        error instanceof AppError && (error.code === 'AccessDenied' || error.code === 'PRIVILEGE_ESCALATION');
+      deps.usage.count(key, null, denied ? 'denied' : 'ok', nowMs);
+      throw error;
+    };
+    let pending: Promise<void> | undefined;
+    try {
+      pending = authorize(request, actor);
+    } catch (error) {
+      counted(error);
+    }
+    if (pending === undefined) {
+      deps.usage.count(key, null, 'ok', nowMs);
+      return undefined;
+    }
+    return pending.then(() => deps.usage.count(key, null, 'ok', nowMs), counted);
+  };
+
   /** `null` when the request is refused: the answer is sent and the route must not run. */
   const signed = (
     request: FastifyRequest,
@@ -80,20 +106,23 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
     if (!result.ok) {
       if (result.retryAfterSeconds !== undefined)
         reply.header('retry-after', String(result.retryAfterSeconds));
+      if (result.rateLimit) reply.headers(rateLimitHeaderFields(result.rateLimit));
       sendError(reply, request, result.code, result.message, result.details ?? {});
       return null;
     }
+    if (result.rateLimit) reply.headers(rateLimitHeaderFields(result.rateLimit));
     // The matched route, never the raw URL: `/%69am/me` is routed to /iam/me too.
     if (result.entry.key.type === 'api' && isIamRoute(request)) {
+      deps.usage.count(result.entry.key, null, 'denied', deps.svc.clock.now().getTime());
       sendError(reply, request, 'AccessDenied', 'API-type keys sign data requests only, not /iam requests.');
       return null;
     }
     request.actor = result.actor;
     request.signedKey = result.entry;
-    return authorize(request, result.actor);
+    return authorizeKey(request, result.actor, result.entry.key);
   };
 
-  const bearer = async (request: FastifyRequest): Promise<void> => {
+  const bearer = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const token = bearerToken(request);
     if (token === undefined) {
       throw new AppError(
@@ -101,12 +130,13 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
         'credentials required: sign the request with AWS Signature Version 4, or send "Authorization: Bearer <token>" from POST /iam/login',
       );
     }
-    const { actor } = await actorFromToken(deps, token, {
+    const { actor, entry, rateLimit } = await actorFromToken(deps, token, {
       sourceIp: sourceIp(request),
       requestId: request.id,
     });
     request.actor = actor;
-    await authorize(request, actor);
+    if (rateLimit) reply.headers(rateLimitHeaderFields(rateLimit));
+    await (entry ? authorizeKey(request, actor, entry.key) : authorize(request, actor));
   };
 
   // preValidation: credentials are checked before the body and parameters are validated, so an
@@ -131,7 +161,7 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
             ? result.then((r) => signed(request, reply, r))
             : signed(request, reply, result);
       } else {
-        outcome = bearer(request);
+        outcome = bearer(request, reply);
       }
     } catch (error) {
       return done(error as Error);

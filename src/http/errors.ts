@@ -56,9 +56,10 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | AppError | Error, request, reply) => {
     if (error instanceof AppError) {
-      if (error.code === 'TOO_MANY_REQUESTS' && typeof error.details?.retryAfterSeconds === 'number') {
+      if (typeof error.details?.retryAfterSeconds === 'number' && error.status === 429) {
         reply.header('retry-after', String(error.details.retryAfterSeconds));
       }
+      if (error.headers) reply.headers(error.headers);
       return sendError(reply, request, error.code, error.message, error.details ?? {});
     }
     const fastifyError = error as FastifyError;

@@ -7,6 +7,7 @@ import type { Services } from '../services.js';
 import { containsText, type DbOrTx } from '../storage/dialect.js';
 import type { ServiceAccount } from '../storage/tables.js';
 import { iso } from '../time.js';
+import { patchRules, type RulesPatch, rulesFromJson, rulesToJson, touchesRules } from '../traffic/rules.js';
 import { assertMayActAs } from './escalation.js';
 import { deletePrincipalData } from './users.js';
 import { writeTransaction } from './write-transaction.js';
@@ -20,6 +21,7 @@ export const serviceAccountView = (s: ServiceAccount): ServiceAccountView => ({
   email: s.email,
   description: s.description,
   status: s.status,
+  ...rulesFromJson(s.traffic),
   createdAt: s.created_at,
   updatedAt: s.updated_at,
 });
@@ -48,6 +50,7 @@ export async function createServiceAccount(
     id: svc.newId('sa'),
     tenant_id: actor.tenantId,
     name: input.name.trim(),
+    traffic: null,
     email: input.email?.trim() || null,
     description: input.description ?? '',
     status: 'active',
@@ -90,7 +93,12 @@ export async function updateServiceAccount(
   svc: Services,
   actor: Actor,
   id: string,
-  patch: { name?: string; email?: string | null; description?: string; status?: 'active' | 'disabled' },
+  patch: {
+    name?: string;
+    email?: string | null;
+    description?: string;
+    status?: 'active' | 'disabled';
+  } & RulesPatch,
 ): Promise<ServiceAccountView> {
   const options = { authzChangedIn: actor.tenantId, duplicate: () => duplicate(patch.name ?? '') };
   return writeTransaction(svc, options, async (trx) => {
@@ -109,6 +117,15 @@ export async function updateServiceAccount(
     if (patch.email !== undefined) values.email = patch.email?.trim() || null;
     if (patch.description !== undefined) values.description = patch.description;
     if (patch.status !== undefined) values.status = patch.status;
+    if (touchesRules(patch)) {
+      await assertMayActAs(
+        trx,
+        actor,
+        { type: 'service_account', id },
+        'changing the traffic rules of this service account',
+      );
+      values.traffic = rulesToJson(patchRules(rulesFromJson(before.traffic), patch));
+    }
     await trx.updateTable('service_accounts').set(values).where('id', '=', id).execute();
     const after = serviceAccountView({ ...before, ...values });
     await writeAudit(

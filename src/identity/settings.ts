@@ -6,12 +6,21 @@ import {
   KEY_LIFETIME_DAYS,
   REMINDER_LEAD_DAYS,
   TOKEN_LIFETIME_SECONDS,
+  USAGE_RETENTION_DAYS,
   USER_KEY_LIMIT,
 } from '../limits.js';
 import type { Services } from '../services.js';
 import type { DbOrTx } from '../storage/dialect.js';
 import type { TenantSettingsRow } from '../storage/tables.js';
 import { iso } from '../time.js';
+import {
+  checkRules,
+  patchRules,
+  type Quota,
+  type RateLimit,
+  rulesFromJson,
+  rulesToJson,
+} from '../traffic/rules.js';
 import { writeTransaction } from './write-transaction.js';
 
 export interface SigningScope {
@@ -33,6 +42,12 @@ export interface IamSettings {
   allowUnsignedPayload: boolean;
   /** Put the secret itself in key emails instead of a one-time link. */
   emailSecretInline: boolean;
+  /** Tenant defaults for every key (each key counted on its own); null: none. See traffic/rules.ts. */
+  rateLimit: RateLimit | null;
+  quota: Quota | null;
+  allowedCidrs: string[] | null;
+  /** Days hourly usage rows are kept before the job runner prunes them. */
+  usageRetentionDays: number;
 }
 
 export const DEFAULT_SETTINGS: IamSettings = {
@@ -44,6 +59,10 @@ export const DEFAULT_SETTINGS: IamSettings = {
   acceptedScopes: [{ region: 'ap-southeast-1', service: 'execute-api' }],
   allowUnsignedPayload: false,
   emailSecretInline: false,
+  rateLimit: null,
+  quota: null,
+  allowedCidrs: null,
+  usageRetentionDays: USAGE_RETENTION_DAYS.default,
 };
 
 export function settingsFromRow(row: TenantSettingsRow): IamSettings {
@@ -56,6 +75,8 @@ export function settingsFromRow(row: TenantSettingsRow): IamSettings {
     acceptedScopes: JSON.parse(row.accepted_scopes) as SigningScope[],
     allowUnsignedPayload: row.allow_unsigned_payload === 1,
     emailSecretInline: row.email_secret_inline === 1,
+    ...rulesFromJson(row.traffic),
+    usageRetentionDays: row.usage_retention_days,
   };
 }
 
@@ -70,6 +91,8 @@ export function settingsToRow(tenantId: string, s: IamSettings, now: Date): Tena
     accepted_scopes: JSON.stringify(s.acceptedScopes),
     allow_unsigned_payload: s.allowUnsignedPayload ? 1 : 0,
     email_secret_inline: s.emailSecretInline ? 1 : 0,
+    traffic: rulesToJson({ rateLimit: s.rateLimit, quota: s.quota, allowedCidrs: s.allowedCidrs }),
+    usage_retention_days: s.usageRetentionDays,
     updated_at: iso(now),
   };
 }
@@ -108,6 +131,14 @@ function checkConsistent(s: IamSettings): void {
   intIn('tokenLifetimeSeconds', s.tokenLifetimeSeconds, token.min, token.max, false);
   intIn('userKeyLimit', s.userKeyLimit, USER_KEY_LIMIT.min, USER_KEY_LIMIT.max, false);
   intIn('reminderLeadDays', s.reminderLeadDays, REMINDER_LEAD_DAYS.min, REMINDER_LEAD_DAYS.max, false);
+  intIn(
+    'usageRetentionDays',
+    s.usageRetentionDays,
+    USAGE_RETENTION_DAYS.min,
+    USAGE_RETENTION_DAYS.max,
+    false,
+  );
+  checkRules({ rateLimit: s.rateLimit, quota: s.quota, allowedCidrs: s.allowedCidrs });
   for (const flag of ['allowUnsignedPayload', 'emailSecretInline'] as const) {
     if (typeof s[flag] !== 'boolean')
       throw new AppError('VALIDATION_FAILED', `${flag} must be true or false`);
@@ -157,6 +188,8 @@ export async function updateSettings(
   return writeTransaction(svc, { authzChangedIn: actor.tenantId }, async (trx) => {
     const before = await getSettings(trx, actor.tenantId);
     const after: IamSettings = { ...before, ...patch };
+    // CIDRs are normalised (and refused when malformed) like a key's.
+    Object.assign(after, patchRules(before, patch));
     checkConsistent(after);
     const row = settingsToRow(actor.tenantId, after, svc.clock.now());
     const { tenant_id: _ignored, ...values } = row;

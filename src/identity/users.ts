@@ -7,6 +7,14 @@ import type { Services } from '../services.js';
 import { containsText, type DbOrTx } from '../storage/dialect.js';
 import type { User } from '../storage/tables.js';
 import { iso } from '../time.js';
+import {
+  patchRules,
+  type Quota,
+  type RateLimit,
+  rulesFromJson,
+  rulesToJson,
+  touchesRules,
+} from '../traffic/rules.js';
 import { administratorMemberships, assertNotLastAdministrator, isAdministrator } from './authorization.js';
 import { assertHoldsEverything, assertMayActAs } from './escalation.js';
 import { writeTransaction } from './write-transaction.js';
@@ -21,6 +29,10 @@ export interface UserView {
   apiUser: boolean;
   isAdministrator: boolean;
   hasPassword: boolean;
+  /** Traffic rules shared by all the user's keys (null: none). */
+  rateLimit: RateLimit | null;
+  quota: Quota | null;
+  allowedCidrs: string[] | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -35,6 +47,7 @@ export function userView(u: User, isAdmin: boolean): UserView {
     apiUser: u.api_user === 1,
     isAdministrator: isAdmin,
     hasPassword: u.password_hash !== null,
+    ...rulesFromJson(u.traffic),
     createdAt: u.created_at,
     updatedAt: u.updated_at,
   };
@@ -78,6 +91,7 @@ export function newUserRow(
     id: svc.newId('usr'),
     tenant_id: tenantId,
     email: input.email.trim(),
+    traffic: null,
     email_normalized: normalizeEmail(input.email),
     name: input.name.trim(),
     password_hash: input.passwordHash,
@@ -137,6 +151,9 @@ export interface UserPatch {
   status?: 'active' | 'disabled';
   apiUser?: boolean;
   password?: string;
+  rateLimit?: RateLimit | null;
+  quota?: Quota | null;
+  allowedCidrs?: string[] | null;
 }
 
 export async function updateUser(
@@ -167,6 +184,11 @@ export async function updateUser(
       (patch.apiUser === true && before.api_user === 0);
     if (losesAccess) await assertNotLastAdministrator(trx, actor.tenantId, id);
     const values: Partial<User> = { updated_at: iso(svc.clock.now()) };
+    if (touchesRules(patch)) {
+      // Limits on someone holding more than the caller would let a user manager lock them out.
+      await assertMayActAs(trx, actor, { type: 'user', id }, 'changing the traffic rules of this user');
+      values.traffic = rulesToJson(patchRules(rulesFromJson(before.traffic), patch));
+    }
     if (patch.name !== undefined) values.name = patch.name.trim();
     if (patch.email !== undefined) {
       values.email = patch.email.trim();

@@ -23,6 +23,14 @@ import type { Services } from '../services.js';
 import { type DbOrTx, forUpdate } from '../storage/dialect.js';
 import type { AccessKey } from '../storage/tables.js';
 import { addMs, iso } from '../time.js';
+import {
+  NO_RULES,
+  patchRules,
+  type RulesPatch,
+  rulesFromJson,
+  rulesToJson,
+  touchesRules,
+} from '../traffic/rules.js';
 import { assertMayManageKeysOf } from './access.js';
 import { type ExpiryInput, hasExpiryInput, resolveExpiry } from './expiry.js';
 import { deleteKeyRows, findKey, type KeyType, type Owner } from './key-rows.js';
@@ -54,7 +62,7 @@ async function assertOwner(
   return { label: sa.name, status: sa.status };
 }
 
-export interface NewKeyInput extends ExpiryInput {
+export interface NewKeyInput extends ExpiryInput, RulesPatch {
   /** Default: `defaultKeyName` of the creation date. */
   name?: string;
   type?: KeyType;
@@ -77,6 +85,8 @@ export async function createKey(
 ): Promise<CreatedKey> {
   const name = input.name ?? defaultKeyName(svc.clock.now());
   assertMayManageKeysOf(actor, owner);
+  // Self-service may set rules at creation: they only tighten what the owner and tenant allow.
+  const traffic = rulesToJson(patchRules(NO_RULES, input));
   if (input.apiUser) {
     if (owner.type !== 'user') throw new AppError('VALIDATION_FAILED', 'only users can be made API users');
     if (!can(actor, 'iam:users:manage')) {
@@ -153,6 +163,7 @@ export async function createKey(
       last_used_decision: null,
       last_used_ip: null,
       manager_disabled: 0,
+      traffic,
     };
     await trx.insertInto('access_keys').values(row).execute();
     await storeSecret(svc, trx, { tenantId: actor.tenantId, accessKeyId }, 1, secret, at);
@@ -185,7 +196,7 @@ export async function createKey(
   return { key: created, secretAccessKey: secret };
 }
 
-export interface KeyPatch extends ExpiryInput {
+export interface KeyPatch extends ExpiryInput, RulesPatch {
   name?: string;
   active?: boolean;
 }
@@ -221,6 +232,16 @@ export async function updateKey(
     }
     if (hasExpiryInput(patch))
       values.expires_at = resolveExpiry(patch, await getSettings(trx, actor.tenantId), now);
+    if (touchesRules(patch)) {
+      // A key manager's limits bind the key's owner: self-service could otherwise lift them.
+      if (!can(actor, 'iam:keys:manage'))
+        throw new AppError(
+          'AccessDenied',
+          'changing a key’s rate limit, quota or allowed networks needs iam:keys:manage',
+          { missingPermission: 'iam:keys:manage' },
+        );
+      values.traffic = rulesToJson(patchRules(rulesFromJson(before.traffic), patch));
+    }
     await trx.updateTable('access_keys').set(values).where('id', '=', accessKeyId).execute();
     const beforeView = await keyViewOf(svc, trx, before);
     const afterView = await keyViewOf(svc, trx, { ...before, ...values });

@@ -9,6 +9,8 @@ import type { Services } from '../services.js';
 import { containsText, type DbOrTx } from '../storage/dialect.js';
 import type { AccessKey, PrincipalType } from '../storage/tables.js';
 import { addMs, DAY_MS, iso } from '../time.js';
+import type { QuotaStanding } from '../traffic/control.js';
+import { type Quota, type RateLimit, rulesFromJson } from '../traffic/rules.js';
 import { daysLeft, type KeyState, keyState } from './expiry.js';
 import { type KeyRow, type KeyType, selectKeys } from './key-rows.js';
 
@@ -37,6 +39,12 @@ export interface KeyView {
   secretVersion: number;
   groups: NamedRef[];
   roles: NamedRef[];
+  /** The key's own traffic rules (its owner's and the tenant's defaults apply too). */
+  rateLimit: RateLimit | null;
+  quota: Quota | null;
+  allowedCidrs: string[] | null;
+  /** GET /iam/keys/{id} only: where the key stands in every quota that applies to it. */
+  quotas?: QuotaStanding[];
 }
 
 function view(row: KeyRow, assignments: Assignments, now: Date, leadDays: number): KeyView {
@@ -62,6 +70,7 @@ function view(row: KeyRow, assignments: Assignments, now: Date, leadDays: number
     secretVersion: row.secret_version,
     groups: assignments.groups,
     roles: assignments.roles,
+    ...rulesFromJson(row.traffic),
   };
 }
 
@@ -81,6 +90,8 @@ export interface KeyFilter {
   type?: KeyType;
   status?: KeyStatusFilter;
   search?: string;
+  /** Keys not used in the last N days: last used (or, never used, created) more than N days ago. */
+  unusedDays?: number;
   limit: number;
   offset: number;
 }
@@ -103,6 +114,12 @@ export async function listKeys(
     const needle = filter.search;
     query = query.where((eb) =>
       eb.or([containsText('access_keys.name', needle), containsText('access_keys.id', needle)]),
+    );
+  }
+  if (filter.unusedDays !== undefined) {
+    const cutoff = iso(addMs(now, -filter.unusedDays * DAY_MS));
+    query = query.where((eb) =>
+      eb(eb.fn.coalesce('access_keys.last_used_at', 'access_keys.created_at'), '<', cutoff),
     );
   }
   switch (filter.status) {

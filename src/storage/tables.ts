@@ -25,6 +25,9 @@ export interface TenantSettingsTable {
   accepted_scopes: string;
   allow_unsigned_payload: number;
   email_secret_inline: number;
+  /** JSON traffic rules set at this level (src/traffic/rules.ts); null: none. */
+  traffic: ColumnType<string | null, string | null | undefined, string | null>;
+  usage_retention_days: ColumnType<number, number | undefined, number>;
   updated_at: string;
 }
 
@@ -39,6 +42,8 @@ export interface UserTable {
   api_user: number;
   /** Bumped when the password changes or the user is disabled or made an API user: ends earlier sessions. */
   session_epoch: Generated<number>;
+  /** JSON traffic rules set at this level (src/traffic/rules.ts); null: none. */
+  traffic: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: string;
   updated_at: string;
 }
@@ -50,6 +55,8 @@ export interface ServiceAccountTable {
   email: string | null;
   description: string;
   status: 'active' | 'disabled';
+  /** JSON traffic rules set at this level (src/traffic/rules.ts); null: none. */
+  traffic: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: string;
   updated_at: string;
 }
@@ -122,6 +129,8 @@ export interface AccessKeyTable {
     'allowed' | 'denied' | null | undefined,
     'allowed' | 'denied' | null
   >;
+  /** JSON traffic rules set at this level (src/traffic/rules.ts); null: none. */
+  traffic: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** A registered API (src/gateway): requests under its base path are verified and forwarded upstream. */
@@ -193,6 +202,8 @@ export interface Database {
   key_reminders: KeyReminderTable;
   key_reveal_links: KeyRevealLinkTable;
   notifications: NotificationTable;
+  quota_usage: QuotaUsageTable;
+  key_usage: KeyUsageTable;
   /** SQLite only: the cross-process change feed (storage/change-feed). */
   change_events: ChangeEventTable;
 }
@@ -296,3 +307,29 @@ export interface NotificationTable {
 
 export type OutboxRow = Selectable<MailOutboxTable>;
 export type NotificationRow = Selectable<NotificationTable>;
+
+/** Requests admitted per quota counter and calendar window (src/traffic/quota-ledger.ts). */
+export interface QuotaUsageTable {
+  counter: string;
+  /** ISO time the window (UTC day or month) starts. */
+  window_start: string;
+  used: ColumnType<number, number, number>;
+  updated_at: string;
+}
+
+/** Requests per key, registered API ('' = latchkey's own routes) and hour, by outcome (src/traffic/usage.ts). */
+export interface KeyUsageTable {
+  tenant_id: string;
+  access_key_id: string;
+  owner_type: PrincipalType;
+  owner_id: string;
+  api_id: string;
+  /** ISO time the hour starts (`2026-12-01T10:00:00.000Z`). */
+  hour: string;
+  ok: ColumnType<number, number | undefined, number>;
+  denied: ColumnType<number, number | undefined, number>;
+  throttled: ColumnType<number, number | undefined, number>;
+  invalid_signature: ColumnType<number, number | undefined, number>;
+  expired: ColumnType<number, number | undefined, number>;
+  inactive: ColumnType<number, number | undefined, number>;
+}

@@ -53,14 +53,33 @@ export type VerifyResult =
       valid: true;
       /** `permission` given: whether it is held; otherwise true. */
       allowed: boolean;
+      /** The key has rate limits or quotas: the fields to answer with (`RateLimit-Policy`, `RateLimit`). */
+      rateLimit?: RateLimitFields;
     } & VerifiedIdentity)
   | {
       valid: false;
       code: string;
       message: string;
-      /** `SlowDown`: how long the client should wait (sent on as `Retry-After`). */
+      /** `SlowDown`, `RateLimitExceeded`: how long the client should wait (sent on as `Retry-After`). */
       retryAfterSeconds?: number;
+      rateLimit?: RateLimitFields;
     };
+
+/** The draft-ietf-httpapi-ratelimit-headers fields of a limited key. */
+export interface RateLimitFields {
+  policy: string;
+  state: string;
+}
+
+/** The RateLimit fields as response headers (none when the key has no limits). */
+function rateLimitHeaders(fields: RateLimitFields | undefined): Array<[string, string]> {
+  return fields
+    ? [
+        ['ratelimit-policy', fields.policy],
+        ['ratelimit', fields.state],
+      ]
+    : [];
+}
 
 /**
  * latchkey could not be asked: the network failed, the call timed out, latchkey answered 5xx or
@@ -400,8 +419,14 @@ export function createVerifier(options: VerifierOptions): Verifier {
     request: VerifyRequest,
     report: (error: unknown) => void,
   ): Promise<
-    | { ok: true; identity: VerifiedIdentity }
-    | { ok: false; status: number; body: ErrorBody; retryAfterSeconds?: number }
+    | { ok: true; identity: VerifiedIdentity; headers: Array<[string, string]> }
+    | {
+        ok: false;
+        status: number;
+        body: ErrorBody;
+        retryAfterSeconds?: number;
+        headers?: Array<[string, string]>;
+      }
   > {
     let result: VerifyResult;
     try {
@@ -438,11 +463,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
         status: statusOfCode(result.code),
         body: { error: { code: result.code, message: result.message } },
         ...(result.retryAfterSeconds !== undefined ? { retryAfterSeconds: result.retryAfterSeconds } : {}),
+        headers: rateLimitHeaders(result.rateLimit),
       };
     if (!result.allowed) {
       const permission = request.permission as string;
       return {
         ok: false,
+        headers: rateLimitHeaders(result.rateLimit),
         status: 403,
         body: {
           error: {
@@ -454,7 +481,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
       };
     }
     const { tenantId, principal, accessKeyId, keyType, permissions } = result;
-    return { ok: true, identity: { tenantId, principal, accessKeyId, keyType, permissions } };
+    return {
+      ok: true,
+      identity: { tenantId, principal, accessKeyId, keyType, permissions },
+      headers: rateLimitHeaders(result.rateLimit),
+    };
   }
 
   /** Pass the error behind a 500/503 answer to onError (or the fallback), never letting it escape. */
@@ -503,6 +534,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
           },
           report,
         );
+        for (const [name, value] of verdict.headers ?? []) res.setHeader(name, value);
         if (!verdict.ok) {
           if (verdict.retryAfterSeconds !== undefined)
             res.setHeader('retry-after', String(verdict.retryAfterSeconds));
@@ -544,6 +576,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
             },
             report,
           );
+          for (const [name, value] of verdict.headers ?? []) reply.header(name, value);
           if (!verdict.ok) {
             if (verdict.retryAfterSeconds !== undefined)
               reply.header('retry-after', String(verdict.retryAfterSeconds));
@@ -591,7 +624,13 @@ export function keepRawBody(req: IncomingMessage, _res: unknown, buf: Buffer): v
 export function statusOfCode(code: string): number {
   if (UNAUTHENTICATED_CODES.has(code)) return 401;
   if (BAD_REQUEST_CODES.has(code)) return 400;
-  if (code === 'SlowDown' || code === 'TOO_MANY_REQUESTS') return 429;
+  if (
+    code === 'SlowDown' ||
+    code === 'TOO_MANY_REQUESTS' ||
+    code === 'RateLimitExceeded' ||
+    code === 'RATE_LIMITED'
+  )
+    return 429;
   return 403;
 }
 

@@ -20,6 +20,7 @@ import {
   SKIP_BROWSER,
 } from '../helpers/browser.js';
 import { ROOT } from '../helpers/process.js';
+import { signHeaders } from '../helpers/sign.js';
 
 // `npm run screenshots` saves every screen checked, per combination, under docs/screenshots/.
 const SHOTS = process.env.LATCHKEY_SCREENSHOTS === '1' ? `${ROOT}docs/screenshots/` : null;
@@ -139,7 +140,25 @@ describe.skipIf(SKIP_BROWSER)('console accessibility in Chromium (axe-core, WCAG
       })
     ).json();
     saId = sa.id;
-    await call(t, 'POST', `/iam/service-accounts/${saId}/keys`, { body: { name: 'nightly' } });
+    // A key with traffic limits and some use, so Key details draws its chart and quota.
+    const nightly = (
+      await call(t, 'POST', `/iam/service-accounts/${saId}/keys`, {
+        body: {
+          name: 'nightly',
+          rateLimit: { limit: 2, periodSeconds: 3600 },
+          quota: { limit: 1000, period: 'month' },
+          allowedCidrs: ['127.0.0.0/8', '203.0.113.0/24'],
+        },
+      })
+    ).json();
+    for (let i = 0; i < 4; i++) {
+      await t.app.inject({
+        method: 'GET',
+        url: '/agent',
+        headers: await signHeaders(nightly, { method: 'GET', path: '/agent', host: 'latchkey.test' }),
+      });
+    }
+    await t.runtime.usage.flush();
     const role = (
       await call(t, 'POST', '/iam/roles', {
         body: { name: 'Readers', description: 'Reads agents', permissions: ['agent:read'] },
@@ -270,14 +289,24 @@ describe.skipIf(SKIP_BROWSER)('console accessibility in Chromium (axe-core, WCAG
       await page.getByRole('menuitem', { name: 'Key details' }).waitFor();
       await check('key Actions menu');
       await page.getByRole('menuitem', { name: 'Key details' }).click();
-      await page.getByRole('dialog', { name: 'Key details' }).waitFor();
-      await check('Key details drawer');
+      await page.getByRole('dialog', { name: 'Key details' }).getByTestId('usage-chart').waitFor();
+      await check('Key details drawer, with its usage chart');
+      await page.getByRole('button', { name: 'Change traffic limits' }).click();
+      await page.getByRole('dialog', { name: 'Key details' }).getByLabel('Allowed networks').waitFor();
+      await check('Key details drawer, editing traffic limits');
       await closeDialog();
       await page.getByRole('button', { name: 'Actions for nightly' }).click();
       await page.getByRole('menuitem', { name: 'Delete' }).click();
       await page.getByRole('dialog').waitFor();
       await check('confirm dialog');
       await closeDialog();
+
+      await open('/usage', 'Usage');
+      await page.getByTestId('usage-item').first().waitFor();
+      await check('usage');
+      await page.getByText('Owners', { exact: true }).click();
+      await page.getByTestId('usage-item').filter({ hasText: 'etl-loader' }).waitFor();
+      await check('usage by owner');
 
       await open('/groups', 'Groups and roles');
       await check('groups');

@@ -11,6 +11,7 @@ import {
   Menu,
   Modal,
   Radio,
+  SegmentedControl,
   Stack,
   Switch,
   Table,
@@ -25,10 +26,13 @@ import { expiryFields, formatDate, formatDateTime, type ValidityChoice } from '.
 import { GRANT_REASON, keyBeyondYou } from '../grants';
 import { useRefreshWhileVisible } from '../refresh';
 import { ConfirmModal, ErrorAlert, KeyStateBadge, LastUsed, useAction, useConsole, useLoad } from '../shared';
+import { formatCount, quotaName, rulesOfView, type UsageGranularity } from '../usage';
 import { AssignmentsEditor } from './AssignmentsEditor';
 import { ValidityPicker } from './KeyForm';
 import { hiddenColumn, ListTable } from './ListScaffold';
 import { SecretEscapeNotice, SecretReveal } from './SecretReveal';
+import { TrafficRulesEditor } from './TrafficRules';
+import { UsageChart } from './UsageChart';
 
 /** The key's effective permissions, read again when `version` changes. */
 function useKeyPermissions(accessKeyId: string | null, version: number) {
@@ -172,6 +176,69 @@ function reactivationBlocked(key: KeyView, canManage: boolean): boolean {
 
 const REACTIVATE_REASON =
   'Deactivated by an administrator (someone with iam:keys:manage): only they can mark it active again.';
+
+/** Every quota that applies to the key (its own, its owner's, the tenant's) and where it stands. */
+export function QuotaStanding({ quotas }: { quotas: KeyView['quotas'] }) {
+  if (!quotas || quotas.length === 0) {
+    return (
+      <Text size="sm" c="dimmed" data-testid="quota-standing">
+        No quota applies to this key.
+      </Text>
+    );
+  }
+  return (
+    <div data-testid="quota-standing">
+      <ListTable
+        label="Quotas that apply to this key"
+        minWidth={440}
+        columns={['Quota', 'Used', 'Remaining', 'Resets']}
+      >
+        {quotas.map((q) => (
+          <Table.Tr key={q.name} data-testid="quota-row">
+            <Table.Td>{quotaName(q.name)}</Table.Td>
+            <Table.Td>
+              {formatCount(q.used)} of {formatCount(q.limit)}
+            </Table.Td>
+            <Table.Td>{formatCount(q.remaining)}</Table.Td>
+            <Table.Td>{formatDateTime(q.resetsAt)}</Table.Td>
+          </Table.Tr>
+        ))}
+      </ListTable>
+    </div>
+  );
+}
+
+const USAGE_RANGES: Array<{ value: UsageGranularity; label: string; caption: string }> = [
+  { value: 'hour', label: '7 days, by hour', caption: 'Requests with this key, last 7 days' },
+  { value: 'day', label: '30 days, by day', caption: 'Requests with this key, last 30 days' },
+];
+
+/** The key's requests by outcome: the last 7 days by hour, or 30 days by day. */
+export function KeyUsagePanel({ accessKeyId }: { accessKeyId: string }) {
+  const [granularity, setGranularity] = useState<UsageGranularity>('hour');
+  // The server's clock sets the range (to = now, from = 7 or 30 days before).
+  const usage = useLoad(
+    (signal) => client.getKeyUsage({ params: { accessKeyId }, query: { granularity } }, { signal }),
+    [accessKeyId, granularity],
+  );
+  const range = USAGE_RANGES.find((r) => r.value === granularity) ?? USAGE_RANGES[0];
+  return (
+    <Stack gap="xs">
+      <SegmentedControl
+        aria-label="Usage period"
+        value={granularity}
+        onChange={(v) => setGranularity(v as UsageGranularity)}
+        data={USAGE_RANGES.map(({ value, label }) => ({ value, label }))}
+        fullWidth
+      />
+      <ErrorAlert error={usage.error} />
+      {usage.loading && !usage.data ? <Loader size="sm" aria-label="Loading usage" /> : null}
+      {usage.data && usage.data.granularity === granularity ? (
+        <UsageChart series={usage.data.series} granularity={granularity} label={range?.caption ?? ''} />
+      ) : null}
+    </Stack>
+  );
+}
 
 export function ExpiryEditor({ keyView, onSaved }: { keyView: KeyView; onSaved: (k: KeyView) => void }) {
   const [validity, setValidity] = useState<ValidityChoice>(
@@ -349,6 +416,19 @@ export function KeyDetailsDrawer({
               onChanged();
             }}
           />
+          <Divider label="Traffic limits" labelPosition="left" />
+          <TrafficRulesEditor
+            rules={rulesOfView(key)}
+            canEdit={can('iam:keys:manage')}
+            save={(rules) => client.updateKey({ params: { accessKeyId: key.accessKeyId }, body: rules })}
+            onSaved={changed}
+            legend="Traffic limits of this key"
+            about="Set on this key alone. Limits of its owner and the tenant's defaults apply too: the strictest wins."
+            readOnlyReason="Only someone with iam:keys:manage can change them."
+          />
+          <QuotaStanding quotas={key.quotas} />
+          <Divider label="Usage" labelPosition="left" />
+          <KeyUsagePanel accessKeyId={key.accessKeyId} />
           <Divider label="Assignments" labelPosition="left" />
           <AssignmentsEditor
             key={key.accessKeyId}

@@ -8,6 +8,7 @@ import { expiryFields, tomorrow, type ValidityChoice } from '../format';
 import { GRANT_REASON } from '../grants';
 import { listPrincipals, type NewKeyBody, type Principal, principalClient } from '../principals';
 import { ErrorAlert, useConsole, useLoad } from '../shared';
+import { setRules, TrafficRulesFields, useTrafficDraft } from './TrafficRules';
 
 /**
  * Could a key for this owner read any data? `null` while finding out; `unknown` when the
@@ -181,6 +182,7 @@ export function KeyForm({
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const [localProblem, setLocalProblem] = useState<string | null>(null);
+  const traffic = useTrafficDraft();
 
   useEffect(() => {
     if (fixedOwner) return;
@@ -235,13 +237,16 @@ export function KeyForm({
           setLocalProblem('This account has no email address: add one before sending the keys by email.');
           return;
         }
-        const body: NewKeyBody = { type, ...expiryFields(validity) };
+        const rules = traffic.collect();
+        if (!rules) return;
+        const body: NewKeyBody = { type, ...expiryFields(validity), ...setRules(rules) };
         if (name.trim()) body.name = name.trim();
         if (withEmailOption && sendEmail) body.sendEmail = true;
         setBusy(true);
         try {
           await onSubmit({ owner: keyOwner, body });
         } catch (e) {
+          traffic.failed(e);
           setError(e);
         } finally {
           setBusy(false);
@@ -323,6 +328,10 @@ export function KeyForm({
             ) : null}
           </Stack>
         ) : null}
+        <TrafficRulesFields
+          state={traffic}
+          description="Limits for this key alone. Limits set on its owner and the tenant's defaults apply too: the strictest wins."
+        />
         <NoDataAccessWarning owner={keyOwner} label={ownerLabel.replace(/ \(you\)$/, '')} />
         {localProblem ? (
           <Alert color="red" role="alert">

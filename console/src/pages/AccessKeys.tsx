@@ -22,6 +22,13 @@ const TYPES: Array<{ value: KeyType; label: string }> = [
   { value: 'api', label: 'API' },
 ];
 
+/** "Unused for …": keys not used (never used: not created) in the last N days. */
+const UNUSED: Array<{ value: string; label: string }> = [
+  { value: '30', label: '30 days or more' },
+  { value: '90', label: '90 days or more' },
+  { value: '180', label: '180 days or more' },
+];
+
 /** A filter of the key list: one value or any. */
 function FilterSelect<V extends string>({
   label,
@@ -54,6 +61,7 @@ export function AccessKeysPage() {
   const search = useSearch();
   const [status, setStatus] = useState<KeyState | null>(null);
   const [type, setType] = useState<KeyType | null>(null);
+  const [unused, setUnused] = useState<string | null>(null);
   const [adding, setAdding] = useState(false);
   const [details, setDetails] = useState<string | null>(null);
   const [revealed, setRevealed] = useState<CreatedKey | null>(null);
@@ -65,16 +73,17 @@ export function AccessKeysPage() {
             search: search.debounced,
             status: status ?? undefined,
             type: type ?? undefined,
+            unusedDays: unused ? Number(unused) : undefined,
             limit: PAGE_SIZE.max,
           },
         },
         { signal },
       ),
-    [search.debounced, status, type],
+    [search.debounced, status, type, unused],
   );
   // "Last used" and states move while the page is open: read the list again.
   useRefreshWhileVisible(keys.reload);
-  const filtered = Boolean(search.debounced || status || type);
+  const filtered = Boolean(search.debounced || status || type || unused);
   const addRef = useRef<HTMLButtonElement>(null);
   return (
     <ListScaffold
@@ -105,6 +114,13 @@ export function AccessKeysPage() {
             value={type}
             onChange={setType}
             data={TYPES}
+          />
+          <FilterSelect
+            label="Unused for"
+            placeholder="Any"
+            value={unused}
+            onChange={setUnused}
+            data={UNUSED}
           />
         </Group>
       }

@@ -6,9 +6,11 @@ import { client, type ServiceAccountView } from '../api';
 import { ApiAccessPanel } from '../components/ApiAccessPanel';
 import { PrincipalAssignmentsCard } from '../components/AssignmentsEditor';
 import { ListScaffold, ListTable, SearchBox, useSearch } from '../components/ListScaffold';
+import { TrafficRulesCard } from '../components/TrafficRules';
 import { formatDateTime } from '../format';
 import { GRANT_REASON } from '../grants';
 import { ConsoleLink, ErrorAlert, StatusBadge, useAction, useConsole, useLoad } from '../shared';
+import { rulesOfView } from '../usage';
 
 export function ServiceAccountsPage() {
   const { navigate, can } = useConsole();
@@ -163,6 +165,14 @@ export function ServiceAccountDetailPage({ id }: { id: string }) {
           </Button>
         ) : null}
       </Group>
+      <TrafficRulesCard
+        rules={rulesOfView(a)}
+        canEdit={can('iam:service-accounts:manage')}
+        save={(rules) => client.updateServiceAccount({ params: { serviceAccountId: a.id }, body: rules })}
+        onSaved={account.reload}
+        about={`Shared by all of ${a.name}'s keys, on top of each key's own limits and the tenant's defaults: the strictest wins.`}
+        readOnlyReason="Only someone with iam:service-accounts:manage can change these."
+      />
       <PrincipalAssignmentsCard
         principal={{ type: 'service_account', id: a.id }}
         managePermission="iam:service-accounts:manage"

@@ -18,9 +18,11 @@ import {
   KEY_LIFETIME_DAYS,
   REMINDER_LEAD_DAYS,
   TOKEN_LIFETIME_SECONDS,
+  USAGE_RETENTION_DAYS,
   USER_KEY_LIMIT,
 } from '../../../src/limits';
 import { client, type IamSettings } from '../api';
+import { TrafficRulesFields, useTrafficDraft } from '../components/TrafficRules';
 import { ErrorAlert, useAction, useConsole, useLoad } from '../shared';
 
 export function SettingsPage() {
@@ -29,9 +31,14 @@ export function SettingsPage() {
   const [form, setForm] = useState<IamSettings | null>(null);
   const submit = useAction();
   const [saved, setSaved] = useState(false);
+  const traffic = useTrafficDraft();
+  const { reset: resetTraffic } = traffic;
   useEffect(() => {
-    if (loaded.data) setForm(loaded.data);
-  }, [loaded.data]);
+    if (loaded.data) {
+      setForm(loaded.data);
+      resetTraffic(loaded.data);
+    }
+  }, [loaded.data, resetTraffic]);
   if (loaded.error) return <ErrorAlert error={loaded.error} />;
   if (!form) return <Loader aria-label="Loading settings" />;
   const set = <K extends keyof IamSettings>(k: K, v: IamSettings[K]) => {
@@ -43,8 +50,18 @@ export function SettingsPage() {
     <form
       onSubmit={(e) => {
         e.preventDefault();
+        setSaved(false);
+        const rules = traffic.collect();
+        if (!rules) return;
         submit.run(async () => {
-          setForm(await client.updateSettings({ body: form }));
+          try {
+            const next = await client.updateSettings({ body: { ...form, ...rules } });
+            setForm(next);
+            resetTraffic(next);
+          } catch (error) {
+            traffic.failed(error);
+            throw error;
+          }
           setSaved(true);
         });
       }}
@@ -192,6 +209,31 @@ export function SettingsPage() {
               checked={form.emailSecretInline}
               disabled={readOnly}
               onChange={(e) => set('emailSecretInline', e.currentTarget.checked)}
+            />
+          </Stack>
+        </Card>
+        <Card withBorder padding="lg" component="section" aria-labelledby="traffic">
+          <Title order={3} id="traffic" mb="sm">
+            Traffic defaults
+          </Title>
+          <Stack>
+            <TrafficRulesFields
+              state={traffic}
+              legend={null}
+              disabled={readOnly}
+              description="Applied to each key of the tenant on its own, on top of the limits set on the key and on its owner: the strictest wins."
+            />
+            <NumberInput
+              label="Keep usage for (days)"
+              description={`Hourly request counts older than this are deleted (${USAGE_RETENTION_DAYS.min} to ${USAGE_RETENTION_DAYS.max}).`}
+              min={USAGE_RETENTION_DAYS.min}
+              max={USAGE_RETENTION_DAYS.max}
+              allowDecimal={false}
+              disabled={readOnly}
+              value={form.usageRetentionDays}
+              onChange={(v) =>
+                set('usageRetentionDays', typeof v === 'number' ? v : USAGE_RETENTION_DAYS.default)
+              }
             />
           </Stack>
         </Card>

@@ -34,6 +34,7 @@ import { MIN_PASSWORD_LENGTH } from '../components/ChangePassword';
 import { SecretModal } from '../components/KeyDetails';
 import { NoDataAccessWarning } from '../components/KeyForm';
 import { hiddenColumn, ListScaffold, ListTable, SearchBox, useSearch } from '../components/ListScaffold';
+import { TrafficRulesCard } from '../components/TrafficRules';
 import { formatDateTime } from '../format';
 import { beyondYouReason, GRANT_REASON } from '../grants';
 import {
@@ -45,6 +46,7 @@ import {
   useConsole,
   useLoad,
 } from '../shared';
+import { rulesOfView } from '../usage';
 
 export function UsersPage() {
   const { navigate, can } = useConsole();
@@ -556,6 +558,14 @@ export function UserDetailPage({ userId }: { userId: string }) {
         />
         <ErrorAlert error={statusError} />
       </Card>
+      <TrafficRulesCard
+        rules={rulesOfView(u)}
+        canEdit={can('iam:users:manage')}
+        save={(rules) => updateUser(u, rules)}
+        onSaved={user.reload}
+        about={`Shared by all of ${u.name}'s keys, on top of each key's own limits and the tenant's defaults: the strictest wins.`}
+        readOnlyReason="Only someone with iam:users:manage can change these."
+      />
       <PrincipalAssignmentsCard
         principal={{ type: 'user', id: u.id }}
         managePermission="iam:users:manage"

@@ -10,9 +10,11 @@
  * payload is read (up to the body limit) and checked before anything is forwarded; an
  * UNSIGNED-PAYLOAD body (only on APIs that allow it) or a key token's body streams through.
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import replyFrom from '@fastify/reply-from';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { rateLimitHeaderFields } from '../../auth/login.js';
 import { isSignedRequest } from '../../auth/signed-request.js';
 import { isSigV4QueryAuthParam } from '../../auth/sigv4/query-auth-params.js';
 import { AppError } from '../../errors.js';
@@ -110,8 +112,11 @@ export async function gatewayRoutes(app: App, deps: GatewayDeps): Promise<void> 
     if (body !== undefined) request.body = Readable.from([body]);
     const { api } = decision;
     const query = forwardedQuery(request.raw.url ?? '');
+    const limits = decision.rateLimit ? rateLimitHeaderFields(decision.rateLimit) : undefined;
     return reply.from(`${api.origin}${api.upstreamPath}${decision.restPath}`, {
       timeout: api.timeoutMs,
+      // A limited key's RateLimit fields are latchkey's, whatever the upstream says.
+      ...(limits ? { rewriteHeaders: (headers: IncomingHttpHeaders) => ({ ...headers, ...limits }) } : {}),
       queryString: () => query,
       // `headers` is reply-from's own copy of the client's; undici sends no header set to undefined.
       rewriteRequestHeaders: (_req, headers) => {
@@ -133,6 +138,7 @@ export async function gatewayRoutes(app: App, deps: GatewayDeps): Promise<void> 
     if (decision.kind === 'refused') {
       if (decision.retryAfterSeconds !== undefined)
         reply.header('retry-after', String(decision.retryAfterSeconds));
+      if (decision.rateLimit) reply.headers(rateLimitHeaderFields(decision.rateLimit));
       return sendError(reply, request, decision.code, decision.message, decision.details ?? {});
     }
     const identity = identityHeaders(deps, decision, request.id);

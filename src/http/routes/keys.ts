@@ -17,7 +17,7 @@ import type { App, RouteDeps } from '../app-types.js';
 import { actorOf } from '../auth.js';
 import { type OperationOptions, route } from '../contract.js';
 
-export async function keyRoutes(app: App, { svc }: RouteDeps): Promise<void> {
+export async function keyRoutes(app: App, { svc, keys, traffic }: RouteDeps): Promise<void> {
   // Access to one key depends on its owner: checked before the body is looked at. The key found
   // is kept on the request for the handler.
   const guard = (assert: typeof assertMayReadKeysOf): OperationOptions => ({
@@ -44,7 +44,17 @@ export async function keyRoutes(app: App, { svc }: RouteDeps): Promise<void> {
     return { ...page, limit, offset };
   });
 
-  route(app, op.getKey, async (request) => keyViewOf(svc, svc.db, targetKey(request)), readable);
+  route(
+    app,
+    op.getKey,
+    async (request) => {
+      const key = targetKey(request);
+      const [view, entry] = await Promise.all([keyViewOf(svc, svc.db, key), keys.get(key.id)]);
+      const quotas = entry ? await traffic.quotaStanding(entry.traffic, svc.clock.now().getTime()) : [];
+      return { ...view, quotas };
+    },
+    readable,
+  );
 
   route(
     app,
@@ -53,7 +63,7 @@ export async function keyRoutes(app: App, { svc }: RouteDeps): Promise<void> {
       if (Object.keys(request.body).length === 0) {
         throw new AppError(
           'VALIDATION_FAILED',
-          'nothing to change: send name, active, validityDays, expiresAt or neverExpires',
+          'nothing to change: send name, active, validityDays, expiresAt, neverExpires, rateLimit, quota or allowedCidrs',
         );
       }
       return updateKey(svc, actorOf(request), request.params.accessKeyId, request.body);

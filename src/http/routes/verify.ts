@@ -5,6 +5,7 @@
  */
 import fastJsonStringify from 'fast-json-stringify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { rateLimitHeaderFields } from '../../auth/login.js';
 import { EMPTY_SHA256, UNSIGNED_PAYLOAD } from '../../auth/sigv4/canonical.js';
 import { operations as op } from '../../contract/operations.js';
 import { RefusedRequest, VerifiedRequest } from '../../contract/views.js';
@@ -66,6 +67,7 @@ export async function verifyRoutes(app: App, deps: RouteDeps): Promise<void> {
       return {
         ...invalid(auth.code, auth.message),
         ...(auth.retryAfterSeconds !== undefined ? { retryAfterSeconds: auth.retryAfterSeconds } : {}),
+        ...(auth.rateLimit ? { rateLimit: auth.rateLimit } : {}),
       };
     }
     const { caller } = auth;
@@ -73,14 +75,17 @@ export async function verifyRoutes(app: App, deps: RouteDeps): Promise<void> {
     if (caller.actor.tenantId !== verifier.tenantId) {
       return invalid('InvalidAccessKeyId', 'The access key ID you provided does not exist in our records.');
     }
+    const allowed = b.permission === undefined ? true : caller.actor.permissions.allows(b.permission);
+    deps.usage.count(caller.entry.key, null, allowed ? 'ok' : 'denied', deps.svc.clock.now().getTime());
     return {
       valid: true as const,
+      ...(auth.rateLimit ? { rateLimit: auth.rateLimit } : {}),
       tenantId: caller.actor.tenantId,
       principal: caller.principal,
       accessKeyId: caller.accessKeyId,
       keyType: caller.keyType,
       permissions: deps.apis.expanded(caller.actor.permissions, caller.actor.tenantId),
-      allowed: b.permission === undefined ? true : caller.actor.permissions.allows(b.permission),
+      allowed,
     };
   });
 
@@ -156,11 +161,13 @@ export async function verifyRoutes(app: App, deps: RouteDeps): Promise<void> {
           : '';
       if (decision.retryAfterSeconds !== undefined)
         reply.header('retry-after', String(decision.retryAfterSeconds));
+      if (decision.rateLimit) reply.headers(rateLimitHeaderFields(decision.rateLimit));
       const code = decision.code === 'NOT_FOUND' ? 'NO_MATCHING_ROUTE' : decision.code;
       return refuse(reply, request, code, `${decision.message}${hint}`, decision.details ?? {});
     }
     for (const [name, value] of Object.entries(await identityHeaders(deps, decision, request.id)))
       reply.header(name, value);
+    if (decision.rateLimit) reply.headers(rateLimitHeaderFields(decision.rateLimit));
     return { allowed: true as const, apiId: decision.api.id, permission: decision.route.permission };
   });
 }
