@@ -3,9 +3,10 @@
  * real UsageRecorder, the unused-keys filter (API and CLI), and pruning by each tenant's retention.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { OWN_ROUTES_NAME } from '../src/contract/views.js';
+import { USAGE_MAX_POINTS } from '../src/limits.js';
 import { DAY_MS } from '../src/time.js';
 import { type UsageKey, type UsageOutcome, UsageRecorder } from '../src/traffic/usage.js';
-import { OWN_ROUTES_NAME, USAGE_MAX_POINTS } from '../src/traffic/usage-limits.js';
 import { UsagePruner } from '../src/traffic/usage-prune.js';
 import { call, createUserWithLogin, type TestApp } from './helpers/app.js';
 import { secondTenantAdmin } from './helpers/data.js';

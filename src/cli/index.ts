@@ -29,10 +29,9 @@ import { findKey, type Owner } from '../keys/key-rows.js';
 import { createKey, deleteKey, rotateSecret, updateKey } from '../keys/lifecycle.js';
 import { reencryptAll } from '../keys/master-key-rotation.js';
 import { keyViewOf, listKeys } from '../keys/views.js';
-import { GRACE_SECONDS_MAX, PASSWORD_LENGTH } from '../limits.js';
+import { GRACE_SECONDS_MAX, PASSWORD_LENGTH, UNUSED_DAYS } from '../limits.js';
 import { type Runtime, startRuntime } from '../runtime.js';
 import type { RulesPatch } from '../traffic/rules.js';
-import { UNUSED_DAYS } from '../traffic/usage-limits.js';
 import { formatRecord, formatTable, type TableOptions } from './columns.js';
 
 interface GlobalOptions {

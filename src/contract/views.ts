@@ -486,3 +486,6 @@ export const TenantUsage = Type.Object({
   totals: Type.Object({ ...usageCounts, total: Type.Integer() }),
   items: Type.Array(UsageItem, { description: 'the most used first' }),
 });
+
+/** What the tenant usage's `api` grouping calls latchkey's own routes (`api_id` ''). */
+export const OWN_ROUTES_NAME = 'latchkey (data API and /iam)';

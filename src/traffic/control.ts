@@ -78,14 +78,12 @@ export class TrafficControl {
     tallies: readonly Tally[],
     nowMs: number,
   ): Admission | Promise<Admission> {
-    const checks: QuotaCheck[] = tallies.map((t) => ({
+    const checks: QuotaCheck[] = tallies.map((t, i) => ({
       key: `${t.counter}@${t.windowStartMs}`,
-      limit: 0,
+      limit: (policy.quotas[i] as QuotaRule).limit,
       used: t.base + t.pending,
       windowEndMs: t.windowEndMs,
     }));
-    for (let i = 0; i < checks.length; i++)
-      (checks[i] as QuotaCheck).limit = (policy.quotas[i] as QuotaRule).limit;
     if (this.redis === null)
       return this.answer(policy, tallies, this.memory.take(policy.rates, checks, nowMs), nowMs);
     return this.redis.take(policy.rates, checks, nowMs).then(

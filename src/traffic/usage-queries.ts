@@ -10,19 +10,19 @@
  * USAGE_MAX_POINTS buckets.
  */
 import { sql } from 'kysely';
+import { OWN_ROUTES_NAME } from '../contract/views.js';
 import { AppError } from '../errors.js';
-import type { DbOrTx } from '../storage/dialect.js';
-import type { PrincipalType } from '../storage/tables.js';
-import { DAY_MS } from '../time.js';
-import { USAGE_OUTCOMES, type UsageOutcome } from './usage.js';
 import {
-  OWN_ROUTES_NAME,
   TENANT_HOURLY_MAX_DAYS,
   USAGE_DEFAULT_DAYS,
   USAGE_INSTANT_PATTERN,
   USAGE_MAX_POINTS,
   USAGE_TOP,
-} from './usage-limits.js';
+} from '../limits.js';
+import type { DbOrTx } from '../storage/dialect.js';
+import type { PrincipalType } from '../storage/tables.js';
+import { DAY_MS } from '../time.js';
+import { USAGE_OUTCOMES, type UsageOutcome } from './usage.js';
 
 export type UsageGranularity = 'hour' | 'day';
 export type UsageGroupBy = 'key' | 'principal' | 'api';

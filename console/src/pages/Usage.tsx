@@ -14,7 +14,7 @@ import {
 } from '@mantine/core';
 import { IconChartBar } from '@tabler/icons-react';
 import { useId, useState } from 'react';
-import { OWN_ROUTES_NAME } from '../../../src/traffic/usage-limits';
+import { OWN_ROUTES_NAME } from '../../../src/contract/views';
 import { client } from '../api';
 import { KeyDetailsDrawer } from '../components/KeyDetails';
 import { ListTable } from '../components/ListScaffold';

@@ -1,7 +1,7 @@
 import { operations as op } from '../../contract/operations.js';
 import { assertMayReadKeysOf } from '../../keys/access.js';
 import { findKey } from '../../keys/key-rows.js';
-import { USAGE_DEFAULT_DAYS, USAGE_TOP } from '../../traffic/usage-limits.js';
+import { USAGE_DEFAULT_DAYS, USAGE_TOP } from '../../limits.js';
 import { keyUsageSeries, tenantUsage, tenantUsageRange, usageRange } from '../../traffic/usage-queries.js';
 import type { App, RouteDeps } from '../app-types.js';
 import { actorOf } from '../auth.js';
