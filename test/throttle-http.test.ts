@@ -155,7 +155,10 @@ describeEachEngine('failed-authentication throttling over HTTP', (engine) => {
         t.clock.advance(2000);
       });
 
-      it('limits password sign-in per account across addresses: slows for seconds, then the owner gets in', async () => {
+      // Some 40 password checks (scrypt, on purpose slow): past the default 30 s on a loaded machine.
+      it('limits password sign-in per account across addresses: slows for seconds, then the owner gets in', {
+        timeout: 90_000,
+      }, async () => {
         await refreshAdminToken(t);
         const email = `victim-${kind}@example.com`;
         const password = 'the-owners-long-password';

@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { type Browser, type BrowserContextOptions, chromium, type Page } from 'playwright-core';
+import { beforeEach } from 'vitest';
 import { startTestApp, type TestApp, type TestAppOptions } from './app.js';
 import { ROOT } from './process.js';
 
@@ -57,5 +58,54 @@ export async function newConsolePage(browser: Browser, options: BrowserContextOp
   const context = await browser.newContext(options);
   const page = await context.newPage();
   page.setDefaultTimeout(20_000);
+  watch(page);
   return page;
+}
+
+/** What each page said that a failing test should show: errors, warnings, refused requests. */
+const said = new WeakMap<Page, string[]>();
+const SAID_MAX = 50;
+
+function watch(page: Page): void {
+  const lines: string[] = [];
+  said.set(page, lines);
+  const note = (line: string) => {
+    lines.push(`${new Date().toISOString().slice(11, 23)} ${line.slice(0, 400)}`);
+    if (lines.length > SAID_MAX) lines.shift();
+  };
+  page.on('pageerror', (e) => note(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') note(`console.${m.type()}: ${m.text()}`);
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 400) note(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`);
+  });
+  page.on('requestfailed', (r) => note(`request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText}`));
+}
+
+/**
+ * When a test of the suite fails, print what its page said and what was on screen: the open
+ * dialogs' text, the focused element and the URL. A failure in CI is then read from its log, not
+ * guessed at.
+ */
+export function reportOnFailure(page: () => Page | undefined): void {
+  beforeEach((context) => {
+    context.onTestFailed(async () => {
+      const p = page();
+      if (!p || p.isClosed()) return;
+      const screen = await p
+        .evaluate(`(() => ({
+          url: location.href,
+          focused: document.activeElement ? document.activeElement.outerHTML.slice(0, 300) : null,
+          dialogs: [...document.querySelectorAll('[role=dialog]')].map((d) =>
+            (d.getAttribute('aria-hidden') === 'true' ? '(aria-hidden) ' : '') + d.innerText.slice(0, 1500)),
+        }))()`)
+        .catch((e: unknown) => ({ error: String(e) }));
+      // Test keys' secrets are on screen in a reveal: not in the log.
+      const report =
+        `[${context.task.name}] the page said:\n${(said.get(p) ?? []).join('\n') || '(nothing)'}\n` +
+        `on screen: ${JSON.stringify(screen, null, 2)}`;
+      console.error(report.replace(/lksk_[A-Za-z0-9]+/g, 'lksk_…'));
+    });
+  });
 }
