@@ -12,7 +12,7 @@ import { loadConfig } from '../src/config.js';
 import { createServices } from '../src/services.js';
 import { migrateToLatest } from '../src/storage/migrate.js';
 import { TrafficControl } from '../src/traffic/control.js';
-import { MemoryRates, RedisRates } from '../src/traffic/counters.js';
+import { MemoryRates, RedisRates, type Take } from '../src/traffic/counters.js';
 import { compilePolicy, OPEN_POLICY, quotaWindow } from '../src/traffic/policy.js';
 import { QuotaLedger } from '../src/traffic/quota-ledger.js';
 import { NO_RULES, normaliseCidrs, type TrafficRules } from '../src/traffic/rules.js';
@@ -692,6 +692,47 @@ redisOnly('Redis counters', () => {
       monitor.disconnect();
     } finally {
       redis.disconnect();
+    }
+  });
+
+  it('pipelines up to maxInFlight batches; what arrives past that waits and goes in one batch', async () => {
+    const redis = new Redis(REDIS_URL, { lazyConnect: true });
+    const admin = new Redis(REDIS_URL, { lazyConnect: true });
+    await Promise.all([redis.connect(), admin.connect()]);
+    try {
+      const rates = new RedisRates(redis, `latchkey:test:${process.pid}:${Date.now()}:`, 2);
+      const rule = compilePolicy({
+        accessKeyId: 'K',
+        owner: { type: 'user', id: 'U' },
+        key: rules({ rateLimit: { limit: 10, periodSeconds: 60 } }),
+        principal: NO_RULES,
+        tenant: NO_RULES,
+      }).rates;
+      const calls: number[] = [];
+      const monitor = await redis.duplicate().monitor();
+      monitor.on('monitor', (_time: string, args: string[]) => {
+        // EVALSHA sha numkeys key…: one key per request of the batch here.
+        if (/^evalsha$|^eval$/i.test(String(args[0]))) calls.push(Number(args[2]));
+      });
+      // Write commands wait while Redis is paused: the first batches stay out while more arrive.
+      await admin.call('CLIENT', 'PAUSE', '300', 'WRITE');
+      const now = 1_000_000;
+      const takes: Array<Promise<Take>> = [];
+      for (let turn = 0; turn < 4; turn++) {
+        takes.push(rates.take(rule, [], now));
+        await new Promise((r) => setImmediate(r));
+      }
+      const done = await Promise.all(takes);
+      expect(done.map((t) => t.admitted)).toEqual([true, true, true, true]);
+      // In the order sent: each request moves the TAT on by 6 s.
+      expect(done.map((t) => t.tats[0])).toEqual([1_006_000, 1_012_000, 1_018_000, 1_024_000]);
+      await new Promise((r) => setTimeout(r, 100));
+      // Two batches out at once, the two requests that came meanwhile in a third.
+      expect(calls).toEqual([1, 1, 2]);
+      monitor.disconnect();
+    } finally {
+      redis.disconnect();
+      admin.disconnect();
     }
   });
 });

@@ -150,21 +150,23 @@ interface Queued {
 
 /**
  * GCRA and quota counts in Redis, shared by every instance. Requests go to Redis in batches, one
- * script call each: what arrived in one turn of the event loop (sent in setImmediate, after the
- * turn's I/O), and while a batch is out, everything arriving meanwhile goes in the next one, sent
- * when the answer comes. Under load one round trip, one write and one script run serve many
- * requests (a call per request, even pipelined, cost each a command of its own in both processes);
- * a request waits at most for the batch ahead of it, which is at most one round trip.
+ * script call each: what arrived in one turn of the event loop, sent in setImmediate after the
+ * turn's I/O. Up to `maxInFlight` batches are out at once, pipelined on the one connection (Redis
+ * runs them in the order sent, each atomically); past that, what arrives waits and goes in one
+ * batch when an answer comes. A lightly loaded server thus adds one round trip per request, not
+ * the rest of the batch ahead of it too; a busy one still sends one script for many requests (a
+ * call per request, even pipelined, costs each a command of its own in both processes).
  */
 export class RedisRates {
   private readonly admit: AdmitCommand;
   private queue: Queued[] = [];
   private scheduled = false;
-  private inFlight = false;
+  private inFlight = 0;
 
   constructor(
     redis: Redis,
     private readonly prefix = 'latchkey:traffic:',
+    private readonly maxInFlight = 4,
   ) {
     // defineCommand sends EVALSHA, and the script itself only when Redis does not have it yet.
     redis.defineCommand('latchkeyAdmit', { lua: ADMIT });
@@ -174,7 +176,7 @@ export class RedisRates {
   take(rates: readonly RateRule[], quotas: readonly QuotaCheck[], nowMs: number): Promise<Take> {
     return new Promise((resolve, reject) => {
       this.queue.push({ rates, quotas, nowMs, resolve, reject });
-      if (!this.scheduled && !this.inFlight) {
+      if (!this.scheduled && this.inFlight < this.maxInFlight) {
         this.scheduled = true;
         setImmediate(this.send);
       }
@@ -183,8 +185,8 @@ export class RedisRates {
 
   private readonly send = (): void => {
     this.scheduled = false;
-    if (this.queue.length === 0) return;
-    this.inFlight = true;
+    if (this.queue.length === 0 || this.inFlight >= this.maxInFlight) return;
+    this.inFlight++;
     const batch = this.queue;
     this.queue = [];
     const keys: string[] = [];
@@ -216,7 +218,7 @@ export class RedisRates {
         },
       )
       .finally(() => {
-        this.inFlight = false;
+        this.inFlight--;
         this.send();
       });
   };
