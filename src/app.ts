@@ -26,11 +26,14 @@ import { usageRoutes } from './http/routes/usage.js';
 import { userRoutes } from './http/routes/users.js';
 import { verifyRoutes } from './http/routes/verify.js';
 import { validatorCompiler } from './http/validation.js';
+import { answerCounter } from './observability/http-metrics.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The body exactly as received (request signatures are computed over it). */
     rawBody?: Buffer;
+    /** The stable code of the error this request was answered with (counted in /metrics). */
+    errorCode?: string;
   }
 }
 
@@ -82,6 +85,15 @@ export async function buildApp(deps: GatewayDeps, options: BuildOptions = {}): P
     if (/%00/i.test(request.url) || request.url.includes('\u0000')) {
       return done(new AppError('VALIDATION_FAILED', 'the request URL contains a NUL character (%00)'));
     }
+    done();
+  });
+
+  // Every answer is counted once it is written (GET /metrics): by route pattern and status, and by
+  // error code when it is an error (sendError notes the code on the request).
+  app.decorateRequest('errorCode', undefined);
+  const countAnswer = answerCounter(svc.metrics);
+  app.addHook('onResponse', (request, reply, done) => {
+    countAnswer(request, reply);
     done();
   });
 

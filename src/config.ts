@@ -36,6 +36,10 @@ export interface Config {
   readonly mailFrom: string;
   /** Redis for state shared by instances (failed-authentication throttling); memory when unset. */
   readonly redisUrl: string | undefined;
+  /** LATCHKEY_METRICS_TOKEN: GET /metrics on the main port with `Authorization: Bearer <it>`. */
+  readonly metricsToken: string | undefined;
+  /** LATCHKEY_METRICS_PORT: GET /metrics without a token on its own port, bound to 127.0.0.1. */
+  readonly metricsPort: number | undefined;
 }
 
 export interface SmtpConfig {
@@ -293,6 +297,16 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('REDIS_URL', 'must be a redis:// or rediss:// URL');
   }
 
+  const metricsToken = env.LATCHKEY_METRICS_TOKEN || undefined;
+  // A bearer credential a scraper keeps in its configuration: long and plain enough to be both.
+  if (metricsToken !== undefined && !/^[A-Za-z0-9._~+/=-]{32,256}$/.test(metricsToken)) {
+    throw new ConfigError(
+      'LATCHKEY_METRICS_TOKEN',
+      'must be 32 to 256 characters of letters, digits and ._~+/=- (openssl rand -hex 32 makes one)',
+    );
+  }
+  const metricsPortRaw = int(env, 'LATCHKEY_METRICS_PORT', -1, 1, 65535);
+
   return Object.freeze({
     port: int(env, 'PORT', 8080, 0, 65535),
     host: str(env, 'HOST', '127.0.0.1'),
@@ -313,5 +327,7 @@ export function loadConfig(env: Env = process.env): Config {
     smtp,
     mailFrom,
     redisUrl,
+    metricsToken,
+    metricsPort: metricsPortRaw === -1 ? undefined : metricsPortRaw,
   });
 }

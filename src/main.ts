@@ -8,6 +8,7 @@ import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { trackConnections } from './http/connections.js';
+import { startMetricsServer } from './observability/metrics-server.js';
 import { startBackgroundWork, startRuntime } from './runtime.js';
 
 /**
@@ -93,6 +94,17 @@ async function main(): Promise<void> {
         process.exit(1);
       }
     });
+  }
+  if (config.metricsPort !== undefined) {
+    const metricsServer = await startMetricsServer(svc.metrics, config.metricsPort, (err) =>
+      svc.logger.error({ err }, 'metrics: collecting failed'),
+    );
+    app.addHook('onClose', () => metricsServer.close());
+    svc.logger.info(
+      { port: metricsServer.port },
+      'metrics on http://127.0.0.1:%d/metrics',
+      metricsServer.port,
+    );
   }
   await startBackgroundWork(runtime);
   await app.listen({ port: config.port, host: config.host });

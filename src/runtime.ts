@@ -20,6 +20,7 @@ import type { GatewayDeps } from './gateway/decide.js';
 import { DenialAudit } from './gateway/denials.js';
 import { ApiRegistry } from './gateway/registry.js';
 import { Notifier } from './notify/notifier.js';
+import { outboxBacklog } from './notify/outbox.js';
 import { createServices, type ServiceOverrides } from './services.js';
 import { type ChangeFeed, createChangeFeed } from './storage/change-feed.js';
 import { migrateToLatest } from './storage/migrate.js';
@@ -92,6 +93,16 @@ export async function startRuntime(config: Config, overrides: ServiceOverrides =
     closers.push(() => lastUsed.stop());
     closers.push(() => ledger.stop());
     closers.push(() => usage.stop());
+    svc.metrics.gauge(
+      'latchkey_mail_outbox_waiting',
+      'Mail not sent yet (pending, or being sent)',
+      async () => (await outboxBacklog(svc)).waiting,
+    );
+    svc.metrics.gauge(
+      'latchkey_mail_outbox_oldest_age_seconds',
+      'How long the oldest mail not sent yet has waited (0 when none waits)',
+      async () => (await outboxBacklog(svc)).oldestAgeSeconds,
+    );
     const runtime: Runtime = {
       svc,
       signingKeys,

@@ -1,10 +1,12 @@
 /** createServices(config): the one place that wires the database, clock, ids, crypto and logger. */
+
 import { EventEmitter } from 'node:events';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.js';
 import { SecretBox } from './crypto/envelope.js';
 import { loadMasterKeyring, type MasterKeyring } from './crypto/master-key.js';
 import { randomBase32 } from './crypto/random.js';
+import { Metrics } from './observability/metrics.js';
 import { type DatabaseHandle, type Db, type Engine, openDatabase } from './storage/dialect.js';
 import type { ModeReporter } from './storage/private-files.js';
 
@@ -66,6 +68,8 @@ export interface Services {
   readonly keyring: MasterKeyring;
   readonly logger: Logger;
   readonly events: ChangeBus;
+  /** Prometheus counters and gauges (GET /metrics). */
+  readonly metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -136,6 +140,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     keyring,
     logger,
     events,
+    metrics: new Metrics(),
     close: () => database.close(),
   };
 }

@@ -768,6 +768,8 @@ redisOnly('when Redis is unreachable', () => {
     for (let i = 0; i < 5; i++) outcomes.push(await control.admit(policy, '127.0.0.1', now));
     expect(outcomes.map((o) => o.ok)).toEqual([true, true, true, false, false]);
     expect(control.redisFailures).toBe(5);
+    const failures = await svc.metrics.trafficRedisFailures.get();
+    expect(failures.values[0]?.value).toBe(5);
     expect(logs.join('')).toMatch(/Redis unreachable; rate limits are not enforced/);
     gone.disconnect();
   });

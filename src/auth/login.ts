@@ -2,9 +2,10 @@
  * `POST /iam/login`: a password or an access key in, a short-lived token out; and turning a
  * token back into an Actor on every `/iam` request.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+
 import type { Actor } from '../context.js';
 import { isWellFormedAccessKeyId } from '../crypto/access-key-id.js';
+import { sameSecret } from '../crypto/compare.js';
 import { dummyPasswordHash, verifyPassword } from '../crypto/password.js';
 import { AppError } from '../errors.js';
 import { IntersectionSet, PermissionSet } from '../identity/permissions.js';
@@ -134,13 +135,6 @@ export async function passwordSession(
 
 /** Bounds the work one sign-in can cause (tenants are created by the operator, so this is generous). */
 const MAX_ACCOUNTS_PER_EMAIL = 50;
-
-function sameSecret(a: string, b: string): boolean {
-  // Hash first so the comparison is constant-time whatever the lengths.
-  const ha = createHash('sha256').update(a).digest();
-  const hb = createHash('sha256').update(b).digest();
-  return timingSafeEqual(ha, hb);
-}
 
 export async function loginWithKey(
   deps: AuthDeps,

@@ -69,6 +69,8 @@ export interface Operation {
   access?: string;
   /** Also answers `text/html` (for browsers), as the schema `html` says. */
   html?: string;
+  /** Answers plain text (its 200), in the format named here; `schema.response` lists no 200. */
+  text?: string;
   /** The body is all optional and may be left out entirely (`curl -X POST …` means `{}`). */
   bodyOptional?: true;
   /** The body may also be sent as form fields (`application/x-www-form-urlencoded`). */
@@ -194,6 +196,22 @@ export const operations = {
       response: { 200: V.Jwks },
     },
     errors: [],
+  }),
+  metrics: define({
+    method: 'GET',
+    url: '/metrics',
+    auth: 'none',
+    text: 'the metrics in the Prometheus text format 0.0.4',
+    access:
+      'with `Authorization: Bearer` and the token set in LATCHKEY_METRICS_TOKEN (not an IAM credential); without that setting the main port does not offer it (404), and LATCHKEY_METRICS_PORT serves it on loopback instead',
+    schema: {
+      operationId: 'metrics',
+      summary:
+        'Prometheus metrics: requests, latency, errors by code, traffic control, the mail outbox, the process',
+      tags: ['System'],
+      response: {},
+    },
+    errors: ['UNAUTHENTICATED', 'INVALID_TOKEN', 'NOT_FOUND'],
   }),
   openapi: define({
     method: 'GET',

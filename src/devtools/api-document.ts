@@ -77,9 +77,17 @@ function operationObject(op: Operation): Json {
       content: { ...((ok.content as Json) ?? {}), 'text/html': { schema: { type: 'string' } } },
     };
   }
+  if (op.text)
+    responses['200'] = { description: op.text, content: { 'text/plain': { schema: { type: 'string' } } } };
   Object.assign(responses, errorResponses(op));
   const who =
-    op.auth === 'none' ? 'Open: no credentials.' : op.permission ? `Needs \`${op.permission}\`.` : '';
+    op.auth === 'none'
+      ? op.access
+        ? '' // an open route that checks something else (the metrics token, the original request's credentials)
+        : 'Open: no credentials.'
+      : op.permission
+        ? `Needs \`${op.permission}\`.`
+        : '';
   const access = op.access ? `Who: ${op.access}.` : '';
   const description = [schema.description, who, access].filter(Boolean).join('\n\n');
   const body = schema.body

@@ -75,7 +75,7 @@ export function registerContractChecks(app: FastifyInstance): void {
           problem = `${where} answered ${status} ${code}, a code its operation does not list`;
         }
       }
-    } else if (op && status < 300 && !(status in op.schema.response) && !op.html) {
+    } else if (op && status < 300 && !(status in op.schema.response) && !op.html && !op.text) {
       problem = `${describe(request, op)} answered ${status}, which its operation does not declare`;
     }
     if (problem === undefined) return payload;

@@ -38,6 +38,7 @@ export function sendError(
   message: string,
   extra: Record<string, unknown> = {},
 ): FastifyReply {
+  request.errorCode = code;
   const error = { code, message, requestId: request.id, ...extra };
   const body: ErrorBody = isDataApiRoute(request) ? { error, message } : { error };
   return reply.status(statusOf(code)).send(body);

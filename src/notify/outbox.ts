@@ -108,6 +108,20 @@ export function mailQueued(svc: Services, tenantId: string): void {
   svc.events.emit('mail-queued', { tenantId });
 }
 
+/** Mail not sent yet (pending, or being sent) across tenants, and how long the oldest has waited. */
+export async function outboxBacklog(svc: Services): Promise<{ waiting: number; oldestAgeSeconds: number }> {
+  const row = await svc.db
+    .selectFrom('mail_outbox')
+    .where('status', 'in', ['pending', 'sending'])
+    .select((eb) => [eb.fn.countAll<string | number>().as('waiting'), eb.fn.min('created_at').as('oldest')])
+    .executeTakeFirst();
+  const oldest = row?.oldest ? new Date(row.oldest as string | Date).getTime() : null;
+  return {
+    waiting: Number(row?.waiting ?? 0),
+    oldestAgeSeconds: oldest === null ? 0 : Math.max(0, (svc.clock.now().getTime() - oldest) / 1000),
+  };
+}
+
 export type OutboxView = Static<typeof OutboxViewSchema>;
 
 const outboxView = (r: OutboxRow): OutboxView => ({

@@ -7,7 +7,7 @@
  * script call per request. If Redis cannot be reached, rate limits fail open (traffic keeps
  * flowing) and quotas are counted on this instance from the database's counts, so a quota can be
  * exceeded by at most what the other instances admit meanwhile; each failure is logged (at most
- * every 10 s) and counted in `redisFailures`.
+ * every 10 s) and counted (`latchkey_traffic_redis_failures_total` in GET /metrics).
  */
 import type { Services } from '../services.js';
 import { MemoryRates, type QuotaCheck, type RedisRates, type Take } from './counters.js';
@@ -58,7 +58,10 @@ export class TrafficControl {
    */
   admit(policy: TrafficPolicy, ip: string | null, nowMs: number): Admission | Promise<Admission> {
     if (policy === OPEN_POLICY) return ADMITTED;
-    if (policy.allows !== null && (ip === null || !policy.allows(ip))) return ADDRESS_REFUSED;
+    if (policy.allows !== null && (ip === null || !policy.allows(ip))) {
+      this.svc.metrics.trafficRefused.inc({ reason: 'address' });
+      return ADDRESS_REFUSED;
+    }
     const { quotas } = policy;
     if (policy.rates.length === 0 && quotas.length === 0) return ADMITTED;
     const tallies: Array<Tally | Promise<Tally>> = [];
@@ -90,6 +93,7 @@ export class TrafficControl {
       (take) => this.answer(policy, tallies, take, nowMs),
       (error: unknown) => {
         this.redisFailures++;
+        this.svc.metrics.trafficRedisFailures.inc();
         if (nowMs - this.lastFailureLogMs >= 10_000) {
           this.lastFailureLogMs = nowMs;
           this.svc.logger.warn(
@@ -108,6 +112,7 @@ export class TrafficControl {
     if (take.admitted) for (const t of tallies) t.pending++;
     const headers = rateLimitHeaders(policy, take, nowMs);
     if (take.admitted) return { ok: true, headers };
+    this.svc.metrics.trafficRefused.inc({ reason: 'limited' });
     return {
       ok: false,
       reason: 'limited',

@@ -1,5 +1,8 @@
 import { sql } from 'kysely';
 import { operations as op } from '../../contract/operations.js';
+import { sameSecret } from '../../crypto/compare.js';
+import { AppError } from '../../errors.js';
+import { METRICS_CONTENT_TYPE } from '../../observability/metrics.js';
 import type { App, RouteDeps } from '../app-types.js';
 import { route } from '../contract.js';
 
@@ -31,6 +34,27 @@ export async function systemRoutes(app: App, deps: RouteDeps): Promise<void> {
     node: process.version,
     sigv4: deps.svc.config.sigv4,
   }));
+
+  // GET /metrics on the main port: only with LATCHKEY_METRICS_TOKEN set, and only for its bearer.
+  const metricsToken = deps.svc.config.metricsToken;
+  route(app, op.metrics, async (request, reply) => {
+    if (metricsToken === undefined) {
+      throw new AppError(
+        'NOT_FOUND',
+        'metrics are not served on this port: set LATCHKEY_METRICS_TOKEN, or LATCHKEY_METRICS_PORT for a loopback port',
+      );
+    }
+    const given = /^Bearer (\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
+    if (given === undefined) {
+      throw new AppError(
+        'UNAUTHENTICATED',
+        'send the metrics token: Authorization: Bearer <LATCHKEY_METRICS_TOKEN>',
+      );
+    }
+    if (!sameSecret(given, metricsToken))
+      throw new AppError('INVALID_TOKEN', 'this is not the metrics token');
+    return reply.header('content-type', METRICS_CONTENT_TYPE).send(await deps.svc.metrics.expose());
+  });
 
   route(app, op.jwks, async (_request, reply) => {
     reply.header('cache-control', 'public, max-age=300');

@@ -99,6 +99,7 @@ export async function verifyRoutes(app: App, deps: RouteDeps): Promise<void> {
     details = {},
   ) => {
     const status = statusOf(code) === 401 ? 401 : 403;
+    request.errorCode = code;
     return reply.status(status).send({ error: { code, message, requestId: request.id, ...details } });
   };
 
