@@ -60,6 +60,14 @@ export function openDatabase(database: Config['database'], files: DatabaseFileOp
     const pool = new pg.Pool({ connectionString: database.url, max: 10 });
     // An idle client losing its connection must not crash the process; the pool replaces it.
     pool.on('error', () => {});
+    // Nor may a client in use: pg emits 'error' on it when its connection drops (PostgreSQL
+    // restarted, a connection killed), and the pool listens only while the client is idle. The query
+    // on it is rejected with the same error and reported by its caller; the pool then discards the
+    // client (it is no longer queryable). Without this a restart of PostgreSQL under load killed
+    // latchkey with an uncaught "Connection terminated unexpectedly" (test/readyz.test.ts).
+    pool.on('connect', (client) => {
+      client.on('error', () => {});
+    });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     const arrays = async (text: string, parameters: readonly unknown[], name?: string) =>
       (await pool.query<unknown[]>({ text, values: [...parameters], rowMode: 'array', name })).rows;
