@@ -48,7 +48,10 @@ export interface BuildOptions {
   checkContract?: boolean;
 }
 
-export async function buildApp(deps: GatewayDeps, options: BuildOptions = {}): Promise<App> {
+export async function buildApp(
+  deps: GatewayDeps & Pick<RouteDeps, 'pingRedis'>,
+  options: BuildOptions = {},
+): Promise<App> {
   const { svc } = deps;
   const app = Fastify({
     loggerInstance: svc.logger as FastifyBaseLogger,

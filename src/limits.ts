@@ -61,3 +61,6 @@ export const UNUSED_DAYS = { min: 1, max: 3_650 } as const;
 /** `from` and `to`: `YYYY-MM-DD` (a UTC day) or an ISO 8601 date-time with `Z` or an offset. */
 export const USAGE_INSTANT_PATTERN =
   '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:\\d{2}))?$';
+
+/** How long GET /readyz waits for the database or Redis to answer before calling it unreachable. */
+export const READY_TIMEOUT_MS = 1_000;

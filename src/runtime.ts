@@ -19,11 +19,13 @@ import { AssertionSigner } from './gateway/assertion.js';
 import type { GatewayDeps } from './gateway/decide.js';
 import { DenialAudit } from './gateway/denials.js';
 import { ApiRegistry } from './gateway/registry.js';
+import { READY_TIMEOUT_MS } from './limits.js';
 import { Notifier } from './notify/notifier.js';
 import { outboxBacklog } from './notify/outbox.js';
 import { createServices, type ServiceOverrides } from './services.js';
 import { type ChangeFeed, createChangeFeed } from './storage/change-feed.js';
 import { migrateToLatest } from './storage/migrate.js';
+import { withTimeout } from './time.js';
 import { TrafficControl } from './traffic/control.js';
 import { RedisRates } from './traffic/counters.js';
 import { QuotaLedger } from './traffic/quota-ledger.js';
@@ -32,6 +34,8 @@ import { UsagePruner } from './traffic/usage-prune.js';
 
 export interface Runtime extends GatewayDeps {
   bootstrap: BootstrapResult;
+  /** Ping every Redis connection (GET /readyz); unset without REDIS_URL. */
+  pingRedis?: () => Promise<void>;
   /** Publishing this process's changes from the start; listening to the others' is background work. */
   feed: ChangeFeed;
   /**
@@ -62,6 +66,7 @@ export async function startRuntime(config: Config, overrides: ServiceOverrides =
     await signingKeys.init();
     let throttle: FailureThrottle = new MemoryThrottle();
     let rates: RedisRates | null = null;
+    let pingRedis: (() => Promise<void>) | undefined;
     if (config.redisUrl) {
       const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
       redis.on('error', (error) => svc.logger.warn({ err: error }, 'redis error'));
@@ -81,6 +86,9 @@ export async function startRuntime(config: Config, overrides: ServiceOverrides =
       await trafficRedis.connect();
       closers.push(() => trafficRedis.quit());
       rates = new RedisRates(trafficRedis);
+      pingRedis = async () => {
+        await Promise.all([redis, trafficRedis].map((r) => withTimeout(r.ping(), READY_TIMEOUT_MS)));
+      };
     }
     const keys = new KeyAuthority(svc);
     const lastUsed = new LastUsedRecorder(svc);
@@ -118,6 +126,7 @@ export async function startRuntime(config: Config, overrides: ServiceOverrides =
       assertions: new AssertionSigner(svc, signingKeys),
       bootstrap,
       feed,
+      ...(pingRedis ? { pingRedis } : {}),
       close: async () => {
         await backgroundOf.get(runtime)?.();
         await close();

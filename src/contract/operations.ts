@@ -172,6 +172,21 @@ export const operations = {
     },
     errors: [],
   }),
+  readyz: define({
+    method: 'GET',
+    url: '/readyz',
+    auth: 'none',
+    schema: {
+      operationId: 'readyz',
+      summary:
+        'Readiness: 503 while the database or a configured Redis does not answer (and while shutting down)',
+      description:
+        'For a load balancer or an orchestrator: send traffic only on 200. Once shutdown begins the port accepts no new connection, so a probe fails. `/healthcheck` stays the liveness check.',
+      tags: ['System'],
+      response: { 200: V.Readiness, 503: V.Readiness },
+    },
+    errors: [],
+  }),
   version: define({
     method: 'GET',
     url: '/version',

@@ -327,6 +327,16 @@ export const Health = Type.Object({
   }),
 });
 
+const DependencyStatus = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('unreachable')]),
+});
+
+export const Readiness = Type.Object({
+  status: Type.Union([Type.Literal('ready'), Type.Literal('unavailable')]),
+  database: DependencyStatus,
+  redis: Type.Optional(DependencyStatus),
+});
+
 export const Version = Type.Object({
   name: Type.String(),
   version: Type.String(),

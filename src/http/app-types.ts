@@ -16,4 +16,8 @@ export type App = FastifyInstance<
   TypeBoxTypeProvider
 >;
 
-export type RouteDeps = GatewayDeps & { version: string };
+export type RouteDeps = GatewayDeps & {
+  version: string;
+  /** Ping every Redis connection (rejects when one does not answer in time); unset without REDIS_URL. */
+  pingRedis?: () => Promise<void>;
+};

@@ -1,8 +1,11 @@
 import { sql } from 'kysely';
+import { bearerTokenOf } from '../../auth/login.js';
 import { operations as op } from '../../contract/operations.js';
 import { sameSecret } from '../../crypto/compare.js';
 import { AppError } from '../../errors.js';
+import { READY_TIMEOUT_MS } from '../../limits.js';
 import { METRICS_CONTENT_TYPE } from '../../observability/metrics.js';
+import { withTimeout } from '../../time.js';
 import type { App, RouteDeps } from '../app-types.js';
 import { route } from '../contract.js';
 
@@ -27,6 +30,25 @@ export async function systemRoutes(app: App, deps: RouteDeps): Promise<void> {
     }
   });
 
+  route(app, op.readyz, async (_request, reply) => {
+    const answers = async (check: () => Promise<unknown>) =>
+      withTimeout(check(), READY_TIMEOUT_MS).then(
+        () => 'ok' as const,
+        () => 'unreachable' as const,
+      );
+    const [database, redis] = await Promise.all([
+      answers(() => sql`select 1`.execute(deps.svc.db)),
+      deps.pingRedis ? answers(deps.pingRedis) : undefined,
+    ]);
+    const ready = database === 'ok' && redis !== 'unreachable';
+    if (!ready) deps.svc.logger.warn({ database, redis }, 'readyz: not ready');
+    return reply.status(ready ? 200 : 503).send({
+      status: ready ? ('ready' as const) : ('unavailable' as const),
+      database: { status: database },
+      ...(redis ? { redis: { status: redis } } : {}),
+    });
+  });
+
   // The default signing scope is public: clients (and the console) need it to sign requests.
   route(app, op.version, async () => ({
     name: 'latchkey',
@@ -44,8 +66,8 @@ export async function systemRoutes(app: App, deps: RouteDeps): Promise<void> {
         'metrics are not served on this port: set LATCHKEY_METRICS_TOKEN, or LATCHKEY_METRICS_PORT for a loopback port',
       );
     }
-    const given = /^Bearer (\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
-    if (given === undefined) {
+    const given = bearerTokenOf(request.headers.authorization);
+    if (!given) {
       throw new AppError(
         'UNAUTHENTICATED',
         'send the metrics token: Authorization: Bearer <LATCHKEY_METRICS_TOKEN>',
