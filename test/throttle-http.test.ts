@@ -26,7 +26,9 @@ describeEachEngine('failed-authentication throttling over HTTP', (engine) => {
   // on one engine; both engines run the memory throttle (the engine only looks the subjects up).
   describe.each(engine === 'sqlite' ? THROTTLES : (['memory'] as const))('with the %s throttle', (kind) => {
     const run = kind === 'memory' || redisReachable ? describe : describe.skip;
-    run('throttling', () => {
+    // Many tests here sign in with passwords dozens of times (scrypt, on purpose slow): 90 s each,
+    // not the default 30 s, for a loaded machine.
+    run('throttling', { timeout: 90_000 }, () => {
       // ioredis reads client options from the URL's query: every key this app writes is under it.
       const keyPrefix = `latchkey-test-${randomBytes(4).toString('hex')}:`;
       const t = useTestApp(engine, {
@@ -155,10 +157,7 @@ describeEachEngine('failed-authentication throttling over HTTP', (engine) => {
         t.clock.advance(2000);
       });
 
-      // Some 40 password checks (scrypt, on purpose slow): past the default 30 s on a loaded machine.
-      it('limits password sign-in per account across addresses: slows for seconds, then the owner gets in', {
-        timeout: 90_000,
-      }, async () => {
+      it('limits password sign-in per account across addresses: slows for seconds, then the owner gets in', async () => {
         await refreshAdminToken(t);
         const email = `victim-${kind}@example.com`;
         const password = 'the-owners-long-password';

@@ -4,7 +4,7 @@
  * file itself (vitest runs `*.test.ts(x)` only).
  */
 import { MantineProvider } from '@mantine/core';
-import { cleanup, render } from '@testing-library/react';
+import { cleanup, configure, render } from '@testing-library/react';
 import type { ReactNode } from 'react';
 import { afterEach, vi } from 'vitest';
 import { App } from './App';
@@ -13,6 +13,10 @@ import { ApiAccessPanel } from './components/ApiAccessPanel';
 import { DEFAULT_SCOPE } from './format';
 import type { Principal } from './principals';
 import { type ConsoleContext, Ctx, permissionAllows } from './shared';
+
+// findBy… and waitFor give up after 5 s, not testing-library's 1 s: the full suite runs four
+// workers on two cores beside browsers and servers, and a page's first render once took longer.
+configure({ asyncUtilTimeout: 5_000 });
 
 // happy-dom has no document.fonts (a FontFaceSet, in every browser); Mantine's autosizing
 // Textarea listens on it for fonts that finish loading.
