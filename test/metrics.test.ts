@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { enqueueMail } from '../src/notify/outbox.js';
+import { Metrics } from '../src/observability/metrics.js';
 import { startMetricsServer } from '../src/observability/metrics-server.js';
 import { call, type TestApp } from './helpers/app.js';
 import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
@@ -133,6 +134,22 @@ describeEachEngine('GET /metrics', (engine) => {
     const text = await scrape(t);
     expect(sample(text, 'latchkey_mail_outbox_waiting')).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'latchkey_mail_outbox_oldest_age_seconds')).toBeGreaterThanOrEqual(90);
+  });
+});
+
+describe('a gauge that cannot be read', () => {
+  it('keeps its last value and is counted; the scrape still answers', async () => {
+    const metrics = new Metrics();
+    let up = true;
+    metrics.gauge('test_backlog', 'a backlog read from a database', () => {
+      if (!up) throw new Error('database unreachable');
+      return 7;
+    });
+    expect(sample(await metrics.expose(), 'test_backlog')).toBe(7);
+    up = false;
+    const text = await metrics.expose();
+    expect(sample(text, 'test_backlog')).toBe(7);
+    expect(sample(text, 'latchkey_metrics_collect_failures_total', { gauge: 'test_backlog' })).toBe(1);
   });
 });
 

@@ -10,6 +10,10 @@
  * request no route matched is `unmatched`.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { withTimeout } from '../time.js';
+
+/** A gauge read taking longer than this (a database that does not answer) counts as failed. */
+const GAUGE_READ_TIMEOUT_MS = 2_000;
 
 /** The exposition format's media type (Prometheus text format 0.0.4). */
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -51,22 +55,30 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly collectFailures = new Counter({
+    name: 'latchkey_metrics_collect_failures_total',
+    help: 'Gauges that could not be read when scraped (they keep their last value), by gauge',
+    labelNames: ['gauge'] as const,
+    registers: [this.registry],
+  });
+
   readonly trafficRedisFailures = new Counter({
     name: 'latchkey_traffic_redis_failures_total',
     help: 'Admissions for which Redis could not be reached (rate limits failed open; quotas were counted on this instance)',
     registers: [this.registry],
   });
 
-  /** A gauge whose value is read when scraped. */
+  /** Gauges read when scraped, before the registry is serialised (expose). */
+  private readonly sources: Array<{ name: string; gauge: Gauge; read: GaugeSource }> = [];
+
+  /**
+   * A gauge whose value is read when scraped. When the read fails (the database is down) the gauge
+   * keeps its last value and `latchkey_metrics_collect_failures_total` counts it (also after 2 s
+   * without an answer), in the same
+   * scrape: a scrape still answers, which is when operators need it most.
+   */
   gauge(name: string, help: string, read: GaugeSource): void {
-    new Gauge({
-      name,
-      help,
-      registers: [this.registry],
-      async collect() {
-        this.set(await read());
-      },
-    });
+    this.sources.push({ name, gauge: new Gauge({ name, help, registers: [this.registry] }), read });
   }
 
   /** The text a scrape gets; the first call also starts collecting the process metrics. */
@@ -75,6 +87,15 @@ export class Metrics {
       this.processMetrics = true;
       collectDefaultMetrics({ register: this.registry, prefix: 'latchkey_' });
     }
+    await Promise.all(
+      this.sources.map(async ({ name, gauge, read }) => {
+        try {
+          gauge.set(await withTimeout(Promise.resolve(read()), GAUGE_READ_TIMEOUT_MS));
+        } catch {
+          this.collectFailures.inc({ gauge: name });
+        }
+      }),
+    );
     return this.registry.metrics();
   }
 }
