@@ -101,15 +101,18 @@ export async function startRuntime(config: Config, overrides: ServiceOverrides =
     closers.push(() => lastUsed.stop());
     closers.push(() => ledger.stop());
     closers.push(() => usage.stop());
-    svc.metrics.gauge(
-      'latchkey_mail_outbox_waiting',
-      'Mail not sent yet (pending, or being sent)',
-      async () => (await outboxBacklog(svc)).waiting,
-    );
-    svc.metrics.gauge(
-      'latchkey_mail_outbox_oldest_age_seconds',
-      'How long the oldest mail not sent yet has waited (0 when none waits)',
-      async () => (await outboxBacklog(svc)).oldestAgeSeconds,
+    svc.metrics.gauges(
+      [
+        { name: 'latchkey_mail_outbox_waiting', help: 'Mail not sent yet (pending, or being sent)' },
+        {
+          name: 'latchkey_mail_outbox_oldest_age_seconds',
+          help: 'How long the oldest mail not sent yet has waited (0 when none waits)',
+        },
+      ],
+      async () => {
+        const { waiting, oldestAgeSeconds } = await outboxBacklog(svc);
+        return [waiting, oldestAgeSeconds];
+      },
     );
     const runtime: Runtime = {
       svc,

@@ -141,9 +141,9 @@ describe('a gauge that cannot be read', () => {
   it('keeps its last value and is counted; the scrape still answers', async () => {
     const metrics = new Metrics();
     let up = true;
-    metrics.gauge('test_backlog', 'a backlog read from a database', () => {
+    metrics.gauges([{ name: 'test_backlog', help: 'a backlog read from a database' }], () => {
       if (!up) throw new Error('database unreachable');
-      return 7;
+      return [7];
     });
     expect(sample(await metrics.expose(), 'test_backlog')).toBe(7);
     up = false;

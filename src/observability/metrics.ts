@@ -18,8 +18,8 @@ const GAUGE_READ_TIMEOUT_MS = 2_000;
 /** The exposition format's media type (Prometheus text format 0.0.4). */
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
-/** Reads a gauge's value when scraped (the mail outbox's depth is a database count). */
-export type GaugeSource = () => Promise<number> | number;
+/** Reads gauges' values when scraped (the mail outbox's depth is a database count). */
+export type GaugeSource = () => Promise<readonly number[]> | readonly number[];
 
 export class Metrics {
   readonly registry = new Registry();
@@ -69,16 +69,17 @@ export class Metrics {
   });
 
   /** Gauges read when scraped, before the registry is serialised (expose). */
-  private readonly sources: Array<{ name: string; gauge: Gauge; read: GaugeSource }> = [];
+  private readonly sources: Array<{ names: string[]; gauges: Gauge[]; read: GaugeSource }> = [];
 
   /**
-   * A gauge whose value is read when scraped. When the read fails (the database is down) the gauge
-   * keeps its last value and `latchkey_metrics_collect_failures_total` counts it (also after 2 s
-   * without an answer), in the same
-   * scrape: a scrape still answers, which is when operators need it most.
+   * Gauges whose values one read gives when scraped (the outbox's depth and age come from one
+   * query), in the order given. When the read fails (the database is down) the gauges keep their
+   * last values and `latchkey_metrics_collect_failures_total` counts each (also after 2 s without
+   * an answer), in the same scrape: a scrape still answers, which is when operators need it most.
    */
-  gauge(name: string, help: string, read: GaugeSource): void {
-    this.sources.push({ name, gauge: new Gauge({ name, help, registers: [this.registry] }), read });
+  gauges(specs: ReadonlyArray<{ name: string; help: string }>, read: GaugeSource): void {
+    const gauges = specs.map(({ name, help }) => new Gauge({ name, help, registers: [this.registry] }));
+    this.sources.push({ names: specs.map((spec) => spec.name), gauges, read });
   }
 
   /** The text a scrape gets; the first call also starts collecting the process metrics. */
@@ -88,11 +89,12 @@ export class Metrics {
       collectDefaultMetrics({ register: this.registry, prefix: 'latchkey_' });
     }
     await Promise.all(
-      this.sources.map(async ({ name, gauge, read }) => {
+      this.sources.map(async ({ names, gauges, read }) => {
         try {
-          gauge.set(await withTimeout(Promise.resolve(read()), GAUGE_READ_TIMEOUT_MS));
+          const values = await withTimeout(Promise.resolve(read()), GAUGE_READ_TIMEOUT_MS);
+          for (const [i, gauge] of gauges.entries()) gauge.set(values[i] ?? 0);
         } catch {
-          this.collectFailures.inc({ gauge: name });
+          for (const gauge of names) this.collectFailures.inc({ gauge });
         }
       }),
     );
