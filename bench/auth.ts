@@ -8,13 +8,17 @@
  *     signature) with BENCH_KEYS keys (default 1,000,000) in SQLite and in PostgreSQL.
  * Options (env): BENCH_KEYS, BENCH_SLICE_SECONDS (2), BENCH_SLICES (10 per side), BENCH_SAMPLES (2000),
  * PG_URL (postgres://postgres@127.0.0.1:5432/postgres; the PostgreSQL part is skipped when unreachable),
- * BENCH_PARTS (default `1,2,3,4`: which measurements to run), BENCH_ENGINES (default
+ * BENCH_PARTS (default `1,2,3,4,5`: which measurements to run), BENCH_ENGINES (default
  * `sqlite,postgres`: the engines of part 3), BENCH_REDIS_URL (redis://127.0.0.1:6379/13, part 4),
  * BENCH_LIMIT (200 requests/s) and BENCH_ACCURACY_SECONDS (20) for part 4's accuracy runs,
  * BENCH_TRAFFIC_CONNECTIONS (10,50) for its throughput comparison.
  *  4. traffic control: signed requests on a key with a rate limit and quota vs one without (in
  *     memory, and with Redis), and how close a limit of N/s holds under 5 × N (one instance, and
- *     two sharing Redis).
+ *     two sharing Redis);
+ *  5. the access log's cost: /healthcheck and signed /profile at LOG_LEVEL=info vs warn;
+ *  6. LATCHKEY_WORKERS: signed /profile with 2 workers vs 1 (BENCH_WORKER_CONNECTIONS, default 20;
+ *     BENCH_WORKER_WARMUP_SECONDS, default 8, of load on each first), and each server's CPU time
+ *     per request (the primary's and its workers', from /proc).
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -191,11 +195,13 @@ async function newKey(
 /** The built server (`node dist/main.js`) in its own process, on its own port, ready. */
 async function serve(
   env: NodeJS.ProcessEnv,
-): Promise<{ base: string; port: number; stop: () => Promise<void> }> {
+  /** A file descriptor for the server's stdout (its log); default: discarded. */
+  stdout: number | 'ignore' = 'ignore',
+): Promise<{ base: string; port: number; pid: number; stop: () => Promise<void> }> {
   const port = await freePort();
   const server = spawn(process.execPath, [fileURLToPath(new URL('../dist/main.js', import.meta.url))], {
     env: { ...env, PORT: String(port) },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', stdout, 'inherit'],
   });
   const base = `http://127.0.0.1:${port}`;
   const stop = async () => {
@@ -215,7 +221,7 @@ async function serve(
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { base, port, stop };
+  return { base, port, pid: server.pid as number, stop };
 }
 
 /** autocannon in its own process: its JSON result. */
@@ -281,6 +287,200 @@ async function httpRatio(): Promise<void> {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Part 5: what the access log costs. Two servers of the same build, one at LOG_LEVEL=info (the
+ * default: one access line per request, written to a file as an operator's redirect or journald
+ * pipe would take it) and one at warn (no per-request line); GET /healthcheck and signed
+ * GET /profile on each, interleaved. Goal: info ≥ 0.80 × warn for both.
+ */
+async function loggingRatio(): Promise<void> {
+  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-bench-log-'));
+  const logFile = path.join(logDir, 'access.log');
+  const logFd = fs.openSync(logFile, 'a');
+  const started: Array<{ stop: () => Promise<void>; dir: string }> = [];
+  try {
+    const server = async (level: string) => {
+      const { env, dir } = await newDeployment({ LOG_LEVEL: level });
+      const key = await newKey(env, `bench-${level}`);
+      const running = await serve(env, level === 'warn' ? 'ignore' : logFd);
+      started.push({ stop: running.stop, dir });
+      const headers = await signedHeaders(
+        key.accessKeyId,
+        key.secretAccessKey,
+        `127.0.0.1:${running.port}`,
+        '/profile',
+      );
+      const check = await fetch(`${running.base}/profile`, { headers });
+      if (check.status !== 200) throw new Error(`signed /profile (${level}) answered ${check.status}`);
+      return { base: running.base, headers, pid: running.pid };
+    };
+    /** A slice's req/s; its CPU time per request (µs, from /proc) goes to `cpu`. */
+    const measured = async (
+      target: { base: string; headers: Record<string, string>; pid: number },
+      path_: string,
+      signed: boolean,
+      cpu: number[],
+    ) => {
+      const before = cpuSeconds(target.pid);
+      const result = await autocannon(`${target.base}${path_}`, signed ? target.headers : {}, [
+        '-c',
+        '10',
+        '-d',
+        String(SLICE_SECONDS),
+      ]);
+      if (result.non2xx > 0 || result.errors > 0)
+        throw new Error(`${path_}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+      cpu.push(((cpuSeconds(target.pid) - before) * 1e6) / result.requests.total);
+      return result.requests.average;
+    };
+    const info = await server('info');
+    const warn = await server('warn');
+    const linesBefore = fs.readFileSync(logFile, 'utf8').split('\n').length;
+    for (const [label, path_, signed] of [
+      ['GET /healthcheck', '/healthcheck', false],
+      ['signed GET /profile', '/profile', true],
+    ] as const) {
+      const cpuInfo: number[] = [];
+      const cpuWarn: number[] = [];
+      const r = await interleaved(
+        () => measured(info, path_, signed, cpuInfo),
+        () => measured(warn, path_, signed, cpuWarn),
+      );
+      console.log(
+        `5. access log: ${label} at LOG_LEVEL=info ${Math.round(r.a)} req/s, at warn ${Math.round(r.b)} req/s (medians); ratio ${r.ratio.toFixed(2)} (pairs ${r.ratios.map((x) => x.toFixed(2)).join(' ')}; goal ≥ 0.80: ${r.ratio >= 0.8 ? 'met' : 'NOT met'})\n` +
+          `   server CPU per request: info ${median(cpuInfo).toFixed(1)} µs, warn ${median(cpuWarn).toFixed(1)} µs (medians of the slices, warm-up included)`,
+      );
+    }
+    const lines = fs.readFileSync(logFile, 'utf8').split('\n').length - linesBefore;
+    console.log(
+      `   the info server wrote ${lines.toLocaleString('en')} access lines to ${logFile} during the slices`,
+    );
+  } finally {
+    for (const s of started) {
+      await s.stop();
+      fs.rmSync(s.dir, { recursive: true, force: true });
+    }
+    fs.closeSync(logFd);
+    fs.rmSync(logDir, { recursive: true, force: true });
+  }
+}
+
+/** CPU time (user + system, in seconds) of a process and its children (a cluster's workers), from /proc. */
+function cpuSeconds(pid: number): number {
+  const ticks = Number(process.env.BENCH_CLK_TCK ?? 100); // getconf CLK_TCK: 100 on Linux
+  const ofOne = (p: number): number => {
+    const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces, inside parentheses): utime is the 14th
+    // field of the line, stime the 15th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / ticks;
+  };
+  const children = (p: number): number[] =>
+    fs
+      .readdirSync(`/proc/${p}/task`)
+      .flatMap((t) => fs.readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').trim().split(' '))
+      .filter((c) => c !== '')
+      .map(Number);
+  let total = ofOne(pid);
+  for (const child of children(pid)) total += ofOne(child);
+  return total;
+}
+
+/**
+ * 6. LATCHKEY_WORKERS (issue 16): two servers of the same build, one process (LATCHKEY_WORKERS=1)
+ * and a primary with two workers, each with its own deployment and key; signed GET /profile on
+ * each, interleaved. For each slice, the server's CPU time (primary and workers, /proc) divided by
+ * the requests answered: the cost of a request, which must not grow with workers (goal: within
+ * 10 % of one process's) if the throughput is to scale with cores. autocannon runs on the same two
+ * cores, so the ratio of throughputs here understates what a machine with more cores would see.
+ */
+async function workersRatio(): Promise<void> {
+  const connections = Number(process.env.BENCH_WORKER_CONNECTIONS ?? 20);
+  const WARMUP_SECONDS = Number(process.env.BENCH_WORKER_WARMUP_SECONDS ?? 8);
+  const started: Array<{ stop: () => Promise<void>; dir: string }> = [];
+  try {
+    const server = async (workers: number) => {
+      const metricsPort = await freePort();
+      const { env, dir } = await newDeployment({
+        LATCHKEY_WORKERS: String(workers),
+        LATCHKEY_METRICS_PORT: String(metricsPort),
+      });
+      const key = await newKey(env, `bench-workers-${workers}`);
+      const running = await serve(env);
+      started.push({ stop: running.stop, dir });
+      // /healthcheck answers once the first worker listens. A scrape of the primary's metrics port
+      // that every worker answered (none missing) says they have all started.
+      if (workers > 1) {
+        const deadline = Date.now() + 60_000;
+        const missing = async () => {
+          const text = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text());
+          return Number(/^latchkey_metrics_workers_missing_total (\d+)/m.exec(text)?.[1] ?? 0);
+        };
+        for (;;) {
+          const before = await missing();
+          // This scrape's missing workers show in the next one's count.
+          if ((await missing()) === before) break;
+          if (Date.now() > deadline) throw new Error(`the ${workers} workers did not all start`);
+          await sleepMs(500);
+        }
+      }
+      const headers = await signedHeaders(
+        key.accessKeyId,
+        key.secretAccessKey,
+        `127.0.0.1:${running.port}`,
+        '/profile',
+      );
+      const cpuPerRequest: number[] = [];
+      const slice = async () => {
+        const before = cpuSeconds(running.pid);
+        const result = await autocannon(`${running.base}/profile`, headers, [
+          '-c',
+          String(connections),
+          '-d',
+          String(SLICE_SECONDS),
+        ]);
+        const cpu = cpuSeconds(running.pid) - before;
+        if (result.non2xx > 0 || result.errors > 0)
+          throw new Error(`${workers} workers: ${result.non2xx} non-2xx, ${result.errors} errors`);
+        cpuPerRequest.push(cpu / result.requests.total);
+        return result.requests.average;
+      };
+      const check = await fetch(`${running.base}/profile`, { headers });
+      if (check.status !== 200)
+        throw new Error(`signed /profile (${workers} workers) answered ${check.status}`);
+      // Warm-up: each worker compiles its own hot paths (JIT), so two workers need twice the
+      // requests one process does before their cost per request settles (measured: 540 µs a
+      // request in a cold 2-worker server's first 4 s, 90 µs by its third).
+      await autocannon(`${running.base}/profile`, headers, [
+        '-c',
+        String(connections),
+        '-d',
+        String(WARMUP_SECONDS),
+      ]);
+      return { slice, cpuPerRequest };
+    };
+    const one = await server(1);
+    const two = await server(2);
+    const r = await interleaved(two.slice, one.slice);
+    // The warm-up slices are not measurements.
+    const cpuOne = median(one.cpuPerRequest.slice(1)) * 1e6;
+    const cpuTwo = median(two.cpuPerRequest.slice(1)) * 1e6;
+    console.log(
+      `6. workers (${connections} connections, autocannon on the same ${os.availableParallelism()} cores): signed GET /profile with LATCHKEY_WORKERS=2 ${Math.round(r.a)} req/s, =1 ${Math.round(r.b)} req/s (medians); ratio ${r.ratio.toFixed(2)} (pairs ${r.ratios.map((x) => x.toFixed(2)).join(' ')}; goal ≥ 1.30: ${r.ratio >= 1.3 ? 'met' : 'NOT met'})`,
+    );
+    console.log(
+      `   server CPU time per request (primary + workers, /proc): 2 workers ${cpuTwo.toFixed(1)} µs, 1 process ${cpuOne.toFixed(1)} µs (medians of ${SLICES} slices); ratio ${(cpuTwo / cpuOne).toFixed(2)} (goal ≤ 1.10: ${cpuTwo / cpuOne <= 1.1 ? 'met' : 'NOT met'})`,
+    );
+  } finally {
+    for (const s of started) {
+      await s.stop();
+      fs.rmSync(s.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The administrator's session on a bench server (to set keys' traffic rules through the API). */
 async function adminToken(base: string): Promise<string> {
@@ -562,10 +762,12 @@ async function coldLatency(label: string, databaseUrl?: string): Promise<void> {
 
 async function main(): Promise<void> {
   console.log(`latchkey auth benchmark — node ${process.version}, ${os.cpus().length} cores`);
-  const parts = new Set((process.env.BENCH_PARTS ?? '1,2,3,4').split(','));
+  const parts = new Set((process.env.BENCH_PARTS ?? '1,2,3,4,5').split(','));
   if (parts.has('1')) await pureVerifier();
   if (parts.has('2')) await httpRatio();
   if (parts.has('4')) await traffic();
+  if (parts.has('5')) await loggingRatio();
+  if (parts.has('6')) await workersRatio();
   if (!parts.has('3')) return;
   const engines = new Set((process.env.BENCH_ENGINES ?? 'sqlite,postgres').split(','));
   if (engines.has('sqlite')) await coldLatency('SQLite');

@@ -23,7 +23,8 @@
  * the Fastify proxy and nginx, in rotation: shows whether the upstream or the load generator, not
  * the proxy, bounds the baselines on this machine.
  * Options (env): BENCH_SLICE_SECONDS (2), BENCH_SLICES (6 per side), BENCH_PARTS (`1,2,3,4`; `3` is
- * `3a,3b`; add `0` for the baselines alone).
+ * `3a,3b`; add `0` for the baselines alone), BENCH_CPU_PROFILE (a directory: latchkey and the
+ * same-stack proxy write V8 CPU profiles in latchkey/ and proxy/ there when they stop).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -69,6 +70,8 @@ const spread = (xs: number[]) => quantile(xs, 0.75) - quantile(xs, 0.25);
 interface Party {
   name: string;
   url: string;
+  /** The server's process, when its CPU time can be read (/proc): for CPU per request. */
+  pid?: number;
   stop(): Promise<void>;
   /** The last of what the process wrote to stderr: printed when something fails. */
   stderr(): string;
@@ -104,8 +107,9 @@ async function startScript(
   file: string,
   env: Record<string, string>,
   check?: string,
+  flags: string[] = [],
 ): Promise<Party> {
-  const child = spawn(process.execPath, ['--import', 'tsx', here(file)], {
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', here(file)], {
     env: childEnv({ ...env, PORT: '0' }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -130,7 +134,13 @@ async function startScript(
       reject(new Error(`${name} exited (${code}) before listening:\n${err.get()}`));
     });
   });
-  const party = { name, url: `http://127.0.0.1:${port}`, stop: () => stopChild(child), stderr: err.get };
+  const party = {
+    name,
+    url: `http://127.0.0.1:${port}`,
+    ...(child.pid !== undefined ? { pid: child.pid } : {}),
+    stop: () => stopChild(child),
+    stderr: err.get,
+  };
   parties.push(party);
   if (check !== undefined) await expectUpstreamBody(`${party.url}${check}`);
   return party;
@@ -146,7 +156,7 @@ async function startLatchkey(): Promise<Party & { dataDir: string }> {
     throw new Error(`${main} is missing: build first (npx tsc -p tsconfig.build.json)`);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-bench-gateway-'));
   const port = await freePort();
-  const child = spawn(process.execPath, [main], {
+  const child = spawn(process.execPath, [...profileFlags('latchkey'), main], {
     env: childEnv({
       LATCHKEY_DATA_DIR: dataDir,
       LATCHKEY_ADMIN_EMAIL: ADMIN_EMAIL,
@@ -164,6 +174,7 @@ async function startLatchkey(): Promise<Party & { dataDir: string }> {
     name: 'latchkey',
     url,
     dataDir,
+    ...(child.pid !== undefined ? { pid: child.pid } : {}),
     stderr: err.get,
     stop: async () => {
       await stopChild(child);
@@ -182,8 +193,21 @@ async function startLatchkey(): Promise<Party & { dataDir: string }> {
   }
 }
 
+/** BENCH_CPU_PROFILE=<dir>: latchkey and the same-stack proxy write V8 CPU profiles there when they stop. */
+function profileFlags(name: string): string[] {
+  const dir = process.env.BENCH_CPU_PROFILE;
+  // A directory per process: tsx's module loader runs on a thread of its own that writes a profile too.
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(dir, name)}`] : [];
+}
+
 function startSameStackProxy(upstream: Party): Promise<Party> {
-  return startScript('same-stack proxy', './gateway-baseline-proxy.ts', { UPSTREAM: upstream.url }, ITEMS);
+  return startScript(
+    'same-stack proxy',
+    './gateway-baseline-proxy.ts',
+    { UPSTREAM: upstream.url },
+    ITEMS,
+    profileFlags('proxy'),
+  );
 }
 
 async function startNginxProxy(upstream: string): Promise<Party> {
@@ -373,7 +397,37 @@ async function expectUpstreamBody(url: string, headers: Record<string, string> =
 // ---------------------------------------------------------------------------------------------
 // measuring
 
-async function load(label: string, options: LoadOptions): Promise<LoadResult> {
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere.
+ * Ticks are 1/100 s: over a slice of a few thousand requests, a few µs per request.
+ */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (in parentheses, which may contain spaces): utime is 14th, stime 15th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A slice of load; with `server`, also that process's CPU time per request (µs) over the slice. */
+async function load(
+  label: string,
+  options: LoadOptions,
+  server?: Party,
+): Promise<LoadResult & { cpuMicros?: number }> {
+  const cpuBefore = cpuSeconds(server?.pid);
+  const result = await loadOnly(label, options);
+  const cpuAfter = cpuSeconds(server?.pid);
+  return cpuBefore === undefined || cpuAfter === undefined || result.sent === 0
+    ? result
+    : { ...result, cpuMicros: ((cpuAfter - cpuBefore) * 1e6) / result.sent };
+}
+
+async function loadOnly(label: string, options: LoadOptions): Promise<LoadResult> {
   const { stdout } = await execFileAsync(
     process.execPath,
     ['--import', 'tsx', here('./gateway-load.ts'), JSON.stringify(options)],
@@ -397,21 +451,22 @@ async function load(label: string, options: LoadOptions): Promise<LoadResult> {
  * falls on both sides alike. `options` runs before each slice, outside the measurement: the
  * gateway's sides re-sign there, so a long run never outlives a signature.
  */
-async function interleave(
-  a: { label: string; options: () => Promise<LoadOptions> },
-  b: { label: string; options: () => Promise<LoadOptions> },
-): Promise<Array<{ a: LoadResult; b: LoadResult }>> {
-  await load(a.label, await a.options());
-  await load(b.label, await b.options());
-  const pairs: Array<{ a: LoadResult; b: LoadResult }> = [];
+type Side = { label: string; options: () => Promise<LoadOptions>; server?: Party };
+type Measured = LoadResult & { cpuMicros?: number };
+
+async function interleave(a: Side, b: Side): Promise<Array<{ a: Measured; b: Measured }>> {
+  const run = async (side: Side) => load(side.label, await side.options(), side.server);
+  await run(a);
+  await run(b);
+  const pairs: Array<{ a: Measured; b: Measured }> = [];
   for (let i = 0; i < SLICES; i++) {
     if (i % 2 === 0) {
-      const ra = await load(a.label, await a.options());
-      const rb = await load(b.label, await b.options());
+      const ra = await run(a);
+      const rb = await run(b);
       pairs.push({ a: ra, b: rb });
     } else {
-      const rb = await load(b.label, await b.options());
-      const ra = await load(a.label, await a.options());
+      const rb = await run(b);
+      const ra = await run(a);
       pairs.push({ a: ra, b: rb });
     }
     progress(`   … ${a.label} vs ${b.label}: ${i + 1}/${SLICES} pairs`);
@@ -439,15 +494,22 @@ const rows: Row[] = [];
 const rps = (x: number) => `${Math.round(x).toLocaleString('en')} req/s`;
 const ms = (x: number) => `${x.toFixed(3)} ms`;
 
-async function throughputPart(
-  part: string,
-  a: { label: string; options: () => Promise<LoadOptions> },
-  b: { label: string; options: () => Promise<LoadOptions> },
-  bar: number,
-): Promise<void> {
+async function throughputPart(part: string, a: Side, b: Side, bar: number): Promise<void> {
   const pairs = await interleave(a, b);
   const ratios = pairs.map((p) => p.a.rps / p.b.rps);
   const ratio = median(ratios);
+  // CPU per request of each server (when both are known): what the ratio costs in work, which a
+  // 2-core machine shared with the load generator turns into throughput.
+  const cpu = (pick: (p: (typeof pairs)[number]) => Measured) => {
+    const values = pairs.map((p) => pick(p).cpuMicros);
+    return values.every((v) => v !== undefined) ? median(values as number[]) : undefined;
+  };
+  const cpuA = cpu((p) => p.a);
+  const cpuB = cpu((p) => p.b);
+  const cpuNote =
+    cpuA !== undefined && cpuB !== undefined
+      ? `; server CPU per request ${a.label} ${cpuA.toFixed(0)} µs, ${b.label} ${cpuB.toFixed(0)} µs`
+      : '';
   const row: Row = {
     part,
     a: `${a.label}: ${rps(median(pairs.map((p) => p.a.rps)))}`,
@@ -455,7 +517,7 @@ async function throughputPart(
     figure: `ratio ${ratio.toFixed(2)}`,
     bar: `≥ ${bar.toFixed(2)}`,
     verdict: ratio >= bar ? 'yes' : 'NO',
-    detail: `pair ratios ${ratios.map((r) => r.toFixed(2)).join(' ')}`,
+    detail: `pair ratios ${ratios.map((r) => r.toFixed(2)).join(' ')}${cpuNote}`,
   };
   rows.push(row);
   printRow(row);
@@ -580,8 +642,8 @@ async function main(): Promise<void> {
     const options = unauthenticated(`${proxy.url}${ITEMS}`);
     await throughputPart(
       '1',
-      { label: 'gateway', options: gateway },
-      { label: 'Fastify proxy', options },
+      { label: 'gateway', options: gateway, server: latchkey as Party },
+      { label: 'Fastify proxy', options, server: proxy },
       0.8,
     );
     await retire(proxy);
@@ -589,7 +651,12 @@ async function main(): Promise<void> {
   if (PARTS.has('2')) {
     const nginx = await startNginxProxy(upstream.url);
     const options = unauthenticated(`${nginx.url}${ITEMS}`);
-    await throughputPart('2', { label: 'gateway', options: gateway }, { label: 'nginx', options }, 0.5);
+    await throughputPart(
+      '2',
+      { label: 'gateway', options: gateway, server: latchkey as Party },
+      { label: 'nginx', options },
+      0.5,
+    );
     await retire(nginx);
   }
   const direct = unauthenticated(`${upstream.url}/items`);
@@ -606,8 +673,9 @@ async function main(): Promise<void> {
       {
         label: 'POST /v1/verify',
         options: () => verifyRequest(latchkey as Party, credentials as Credentials),
+        server: latchkey as Party,
       },
-      { label: 'GET /healthcheck', options: health },
+      { label: 'GET /healthcheck', options: health, server: latchkey as Party },
       0.6,
     );
   }

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { fastifyTrustProxy } from './config.js';
 import { AppError } from './errors.js';
 import type { GatewayDeps } from './gateway/decide.js';
@@ -25,8 +25,11 @@ import { systemRoutes } from './http/routes/system.js';
 import { usageRoutes } from './http/routes/usage.js';
 import { userRoutes } from './http/routes/users.js';
 import { verifyRoutes } from './http/routes/verify.js';
+import { webhookRoutes } from './http/routes/webhooks.js';
 import { validatorCompiler } from './http/validation.js';
+import { accessLogWriter, lazyChildLogger } from './observability/access-log.js';
 import { answerCounter } from './observability/http-metrics.js';
+import { requestTracing } from './observability/tracing.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -55,6 +58,9 @@ export async function buildApp(
   const { svc } = deps;
   const app = Fastify({
     loggerInstance: svc.logger as FastifyBaseLogger,
+    // One access line per request, written by the onResponse hook below, instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: lazyChildLogger,
     bodyLimit: svc.config.bodyLimitBytes,
     trustProxy: fastifyTrustProxy(svc.config.trustProxy),
     requestIdHeader: false,
@@ -80,6 +86,13 @@ export async function buildApp(
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
+  // Tracing on (OTEL_EXPORTER_OTLP_ENDPOINT): a span per request, current for everything after this
+  // first hook. Off: no hook at all.
+  const tracing = requestTracing();
+  if (tracing) {
+    app.addHook('onRequest', tracing.onRequest);
+    app.addHook('onRequestAbort', tracing.onRequestAbort);
+  }
   // A callback, not an async function: no promise per request (every request runs it).
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
@@ -95,8 +108,11 @@ export async function buildApp(
   // error code when it is an error (sendError notes the code on the request).
   app.decorateRequest('errorCode', undefined);
   const countAnswer = answerCounter(svc.metrics);
+  const writeAccessLine = accessLogWriter(svc.logger, tracing?.ids);
   app.addHook('onResponse', (request, reply, done) => {
     countAnswer(request, reply);
+    writeAccessLine?.(request, reply);
+    tracing?.onResponse(request, reply);
     done();
   });
 
@@ -152,6 +168,7 @@ export async function buildApp(
     usageRoutes,
     notificationRoutes,
     apiRoutes,
+    webhookRoutes,
     verifyRoutes,
     // The data API's paths are one static prefix per registry resource (/agent/…), so they never
     // shadow /iam, /healthcheck, /version, /profile, /openapi.json, /docs or /console.

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { PASSWORD_LENGTH } from './limits.js';
 
@@ -40,6 +41,22 @@ export interface Config {
   readonly metricsToken: string | undefined;
   /** LATCHKEY_METRICS_PORT: GET /metrics without a token on its own port, bound to 127.0.0.1. */
   readonly metricsPort: number | undefined;
+  /**
+   * LATCHKEY_WEBHOOK_ALLOW_PRIVATE: webhooks may be sent to loopback, private, link-local and other
+   * non-public addresses (off by default: an endpoint URL must not reach into the operator's network).
+   */
+  readonly webhookAllowPrivate: boolean;
+  /**
+   * LATCHKEY_WORKERS: serving processes on the one port (node:cluster; src/cluster.ts). 1, the
+   * default, is one process and no cluster; `auto` is one per core the process may use.
+   */
+  readonly workers: number;
+  /**
+   * LATCHKEY_SHUTDOWN_DELAY_SECONDS: on SIGTERM, answer GET /readyz 503 and go on serving this long
+   * before stopping, so load balancers take the instance out before its port closes (Kubernetes'
+   * preStop pattern). 0, the default, stops at once.
+   */
+  readonly shutdownDelaySeconds: number;
 }
 
 export interface SmtpConfig {
@@ -241,6 +258,23 @@ export function parseSmtpUrl(raw: string): SmtpConfig {
   });
 }
 
+/** More workers than this is a typo, not a machine: each holds its own database connections and caches. */
+export const MAX_WORKERS = 64;
+
+/** LATCHKEY_WORKERS: a whole number from 1 to MAX_WORKERS, or `auto` (the cores this process may use). */
+export function parseWorkers(raw: string | undefined, cores = os.availableParallelism()): number {
+  const value = (raw ?? '').trim().toLowerCase();
+  if (value === '') return 1;
+  if (value === 'auto') return Math.max(1, Math.min(MAX_WORKERS, cores));
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_WORKERS) {
+    throw new ConfigError(
+      'LATCHKEY_WORKERS',
+      `must be a whole number from 1 to ${MAX_WORKERS}, or auto (one per core), got "${raw}"`,
+    );
+  }
+  return Number(value);
+}
+
 const MAIL_FROM = /^(?:[^<>@\r\n]*<[^<>@\s]+@[^<>@\s]+>|[^<>@\s]+@[^<>@\s]+)$/;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -329,5 +363,8 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl,
     metricsToken,
     metricsPort: metricsPortRaw === -1 ? undefined : metricsPortRaw,
+    webhookAllowPrivate: bool(env, 'LATCHKEY_WEBHOOK_ALLOW_PRIVATE', false),
+    workers: parseWorkers(env.LATCHKEY_WORKERS),
+    shutdownDelaySeconds: int(env, 'LATCHKEY_SHUTDOWN_DELAY_SECONDS', 0, 0, 120),
   });
 }

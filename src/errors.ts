@@ -37,6 +37,16 @@ export const ERRORS = {
     status: 400,
     meaning: 'allowedCidrs: an entry is not a CIDR or an address, or has bits set beyond its prefix',
   },
+  INVALID_WEBHOOK: {
+    status: 400,
+    meaning:
+      'a webhook endpoint is wrong: its URL (http or https only), an event type, or its secret (`whsec_` and base64); the message names it',
+  },
+  WEBHOOK_ADDRESS_REFUSED: {
+    status: 400,
+    meaning:
+      "the webhook URL's host is or resolves to a loopback, private, link-local or other non-public address (`LATCHKEY_WEBHOOK_ALLOW_PRIVATE=1` allows them)",
+  },
   EMAIL_REQUIRED: { status: 400, meaning: 'emailing the credentials needs an email address on the owner' },
   // ---- 401: who are you?
   UNAUTHENTICATED: { status: 401, meaning: 'no credentials: sign the request or send a Bearer token' },

@@ -7,7 +7,7 @@
 import { Redis } from 'ioredis';
 import { KeyAuthority } from './auth/key-authority.js';
 import { LastUsedRecorder } from './auth/last-used.js';
-import { RedisThrottle } from './auth/redis-throttle.js';
+import { FallbackThrottle, RedisThrottle } from './auth/redis-throttle.js';
 import { SigningKeyCache } from './auth/sigv4/index.js';
 import { type FailureThrottle, MemoryThrottle } from './auth/throttle.js';
 import { clearBlocks } from './auth/throttle-keys.js';
@@ -31,6 +31,7 @@ import { RedisRates } from './traffic/counters.js';
 import { QuotaLedger } from './traffic/quota-ledger.js';
 import { UsageRecorder } from './traffic/usage.js';
 import { UsagePruner } from './traffic/usage-prune.js';
+import { WebhookDispatcher } from './webhooks/worker.js';
 
 export interface Runtime extends GatewayDeps {
   bootstrap: BootstrapResult;
@@ -68,11 +69,28 @@ export async function startRuntime(config: Config, overrides: ServiceOverrides =
     let rates: RedisRates | null = null;
     let pingRedis: (() => Promise<void>) | undefined;
     if (config.redisUrl) {
-      const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
-      redis.on('error', (error) => svc.logger.warn({ err: error }, 'redis error'));
+      // Failing at once while Redis is away, as admission's connection does: the throttle then
+      // counts in memory (FallbackThrottle) instead of holding requests until Redis is back.
+      const redis = new Redis(config.redisUrl, {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 0,
+        commandTimeout: 1_000,
+      });
+      redis.on('error', () => {});
       await redis.connect();
       closers.push(() => redis.quit());
-      throttle = new RedisThrottle(redis);
+      let lastWarnedMs = 0;
+      throttle = new FallbackThrottle(new RedisThrottle(redis), (error) => {
+        svc.metrics.throttleRedisFailures.inc();
+        const nowMs = Date.now();
+        if (nowMs - lastWarnedMs < 10_000) return;
+        lastWarnedMs = nowMs;
+        svc.logger.warn(
+          { err: error },
+          'throttle: Redis unreachable; failed authentications are counted on this instance',
+        );
+      });
       // Admission has its own connection (RedisRates batches requests itself: many share a round
       // trip), failing at once while Redis is away instead of queueing (limits then fail open:
       // traffic/control.ts).
@@ -103,14 +121,38 @@ export async function startRuntime(config: Config, overrides: ServiceOverrides =
     closers.push(() => usage.stop());
     svc.metrics.gauges(
       [
-        { name: 'latchkey_mail_outbox_waiting', help: 'Mail not sent yet (pending, or being sent)' },
+        // One database, read by every worker: `max`, not a sum over LATCHKEY_WORKERS.
+        {
+          name: 'latchkey_mail_outbox_waiting',
+          help: 'Mail not sent yet (pending, or being sent)',
+          aggregator: 'max',
+        },
         {
           name: 'latchkey_mail_outbox_oldest_age_seconds',
           help: 'How long the oldest mail not sent yet has waited (0 when none waits)',
+          aggregator: 'max',
         },
       ],
       async () => {
         const { waiting, oldestAgeSeconds } = await outboxBacklog(svc);
+        return [waiting, oldestAgeSeconds];
+      },
+    );
+    svc.metrics.gauges(
+      [
+        {
+          name: 'latchkey_webhook_outbox_waiting',
+          help: 'Webhook deliveries not made yet (pending, or being sent)',
+          aggregator: 'max',
+        },
+        {
+          name: 'latchkey_webhook_outbox_oldest_age_seconds',
+          help: 'How long the oldest webhook delivery not made yet has waited (0 when none waits)',
+          aggregator: 'max',
+        },
+      ],
+      async () => {
+        const { waiting, oldestAgeSeconds } = await outboxBacklog(svc, 'webhook_deliveries');
         return [waiting, oldestAgeSeconds];
       },
     );
@@ -144,8 +186,9 @@ export async function startRuntime(config: Config, overrides: ServiceOverrides =
 
 export interface BackgroundOptions {
   /**
-   * The expiry-reminder job and the mail outbox worker (default: on). Tests leave them off and
-   * drive a Notifier of their own with runOnce(), so they never wait on timers.
+   * The expiry-reminder job, the mail outbox worker and the webhook deliveries (default: on). Tests
+   * leave them off and drive a Notifier or WebhookWorker of their own with runOnce(), so they never
+   * wait on timers.
    */
   notifications?: boolean;
 }
@@ -207,6 +250,10 @@ export async function startBackgroundWork(
       const notifier = new Notifier(svc);
       notifier.start();
       stops.push(() => notifier.stop());
+      // Webhook deliveries (webhooks/worker.ts), on the same outbox discipline.
+      const webhooks = new WebhookDispatcher(svc);
+      webhooks.start();
+      stops.push(() => webhooks.stop());
     }
     // 5. Pruning usage past each tenant's retention, and old quota windows (hourly).
     const pruner = new UsagePruner(svc);

@@ -191,6 +191,10 @@ describeEachEngine('change feed between runtimes', (engine) => {
       const resets = () => [seenOne, seenTwo].map((s) => s.filter((e) => e.event === 'feed-reset').length);
       const elapsed = await elapsedUntil(() => resets().every((n, i) => n > (resetsBefore[i] as number)));
       expect(elapsed, 'both listeners emit feed-reset').toBeLessThan(BUDGET_MS);
+      // Each reconnection is counted in /metrics (latchkey_change_feed_reconnects_total).
+      const reconnects = async (rt: Runtime) =>
+        (await rt.svc.metrics.changeFeedReconnects.get()).values[0]?.value;
+      for (const rt of [one, two]) expect(await reconnects(rt)).toBe(engine === 'postgres' ? 1 : 0);
       expect(withTenant(seenOne, 'authz-changed', lost)).toHaveLength(0);
 
       // The feed keeps working afterwards.

@@ -174,6 +174,7 @@ describeEachEngine('upgrade of a deployment made by the previous release', (engi
         '2026-12-04-0005-fidelity',
         '2026-12-04-0006-gateway',
         '2026-12-04-0007-traffic',
+        '2026-12-05-0008-webhooks',
       ]);
       tokens.set(t.tenantId, t.adminToken);
       const second = await login(t, fixture.secondTenant.adminEmail, fixture.secondTenant.password);

@@ -39,6 +39,8 @@ interface World {
   adminKey: string;
   /** A registered API whose routes need `vault:read` (only `*` holds it). */
   api: string;
+  /** A webhook endpoint subscribed to key events. */
+  webhook: string;
 }
 
 interface Attempt {
@@ -188,6 +190,19 @@ function attempts(w: World, c: Caller['self']): Attempt[] {
       body: { upstream: 'http://127.0.0.1:10' },
     },
     { name: 'delete an API', method: 'DELETE', url: `/iam/apis/${w.api}` },
+    // Webhooks: subscribing to events is reading what they carry, by other means.
+    {
+      name: 'subscribe to audit events without reading the audit log',
+      method: 'POST',
+      url: '/iam/webhooks',
+      body: { url: 'http://127.0.0.1:9/probe', events: ['audit.*'] },
+    },
+    {
+      name: 'widen a webhook endpoint to audit events',
+      method: 'PATCH',
+      url: `/iam/webhooks/${w.webhook}`,
+      body: { events: ['access_key.created', 'audit.*'] },
+    },
   ];
   if (c.kind === 'key') {
     // A key without assignments of its own has its owner's (an administrator's) permissions.
@@ -233,7 +248,8 @@ const within = (after: string[], before: string[]) => after.filter((p) => !befor
 
 describeEachEngine('privilege escalation', (engine) => {
   describe('no delegated permission leads further than itself', () => {
-    const t = useTestApp(engine);
+    // Webhook endpoints on 127.0.0.1 are allowed: the attempts need no public receiver.
+    const t = useTestApp(engine, { env: { LATCHKEY_WEBHOOK_ALLOW_PRIVATE: '1' } });
     let w: World;
     let adminCreds: Credentials;
     let address = 0;
@@ -292,6 +308,11 @@ describeEachEngine('privilege escalation', (engine) => {
               upstream: 'http://127.0.0.1:9',
               routes: [{ method: 'GET', path: '/*', permission: 'vault:read' }],
             },
+          })
+        ).json().id,
+        webhook: (
+          await call(t, 'POST', '/iam/webhooks', {
+            body: { url: 'http://127.0.0.1:9/hook', events: ['access_key.created'] },
           })
         ).json().id,
       };

@@ -99,6 +99,7 @@ describeEachEngine('master-key rotation of key emails', (engine) => {
         currentVersion: 2,
         reencryptedMailBodies: 2,
         reencryptedRevealLinks: 1,
+        reencryptedWebhookSecrets: 0,
       });
       expect(keyFileVersions()).toEqual([2, 1]);
 
@@ -107,6 +108,7 @@ describeEachEngine('master-key rotation of key emails', (engine) => {
         currentVersion: 2,
         reencryptedMailBodies: 0,
         reencryptedRevealLinks: 0,
+        reencryptedWebhookSecrets: 0,
       });
       expect(keyFileVersions()).toEqual([2]);
 

@@ -6,12 +6,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
+import { Notifier } from '../src/notify/notifier.js';
 import { enqueueMail } from '../src/notify/outbox.js';
 import { Metrics } from '../src/observability/metrics.js';
 import { startMetricsServer } from '../src/observability/metrics-server.js';
 import { call, type TestApp } from './helpers/app.js';
 import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 import { type Credentials, signHeaders } from './helpers/sign.js';
+import { useTestSmtp } from './helpers/smtp.js';
+import { startUpstream } from './helpers/upstream.js';
 
 const TOKEN = 'metrics-token-0123456789abcdef0123456789';
 const HOST = 'latchkey.test';
@@ -120,6 +123,49 @@ describeEachEngine('GET /metrics', (engine) => {
     expect(moved('latchkey_http_requests_total', { method: 'GET', route: '/metrics', status: 200 })).toBe(1);
   });
 
+  it('counts key-cache hits and misses, background job runs, gateway upstream latency and the PostgreSQL pool', async () => {
+    const upstream = await startUpstream();
+    try {
+      const key = await newKey(t);
+      const api = await call(t, 'POST', '/iam/apis', {
+        body: {
+          name: `metered${engine}`,
+          basePath: `/api/metered-${engine}`,
+          upstream: upstream.url,
+          routes: [{ method: 'GET', path: '/*', permission: 'metered:read' }],
+        },
+      });
+      expect(api.statusCode, api.body).toBe(201);
+      const before = await scrape(t);
+      // A new key: its first request reads the database, the next two are answered from memory.
+      for (let i = 0; i < 3; i++) expect((await signedGet(t, key, '/profile')).statusCode).toBe(200);
+      for (let i = 0; i < 2; i++)
+        expect((await signedGet(t, key, `/api/metered-${engine}/items`)).statusCode).toBe(200);
+      await t.runtime.usage.flush();
+      const after = await scrape(t);
+      const moved = (name: string, labels: Record<string, string | number> = {}) =>
+        sample(after, name, labels) - sample(before, name, labels);
+      expect(moved('latchkey_key_cache_lookups_total', { result: 'miss' })).toBe(1);
+      expect(moved('latchkey_key_cache_lookups_total', { result: 'hit' })).toBe(4);
+      expect(moved('latchkey_gateway_upstream_duration_seconds_count', { api: api.json().id })).toBe(2);
+      expect(moved('latchkey_job_runs_total', { job: 'usage_flush', outcome: 'ok' })).toBeGreaterThanOrEqual(
+        1,
+      );
+      expect(
+        sample(after, 'latchkey_job_duration_seconds_count', { job: 'usage_flush' }),
+      ).toBeGreaterThanOrEqual(1);
+      if (engine === 'postgres') {
+        expect(sample(after, 'latchkey_db_pool_connections')).toBeGreaterThanOrEqual(1);
+        expect(after).toMatch(/^latchkey_db_pool_waiting 0$/m);
+      } else {
+        // SQLite has no pool: no such gauge.
+        expect(after).not.toContain('latchkey_db_pool_connections');
+      }
+    } finally {
+      await upstream.close();
+    }
+  });
+
   it("shows the mail outbox's backlog: how many wait, and for how long the oldest has", async () => {
     const svc = t.runtime.svc;
     await enqueueMail(svc, svc.db, {
@@ -134,6 +180,51 @@ describeEachEngine('GET /metrics', (engine) => {
     const text = await scrape(t);
     expect(sample(text, 'latchkey_mail_outbox_waiting')).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'latchkey_mail_outbox_oldest_age_seconds')).toBeGreaterThanOrEqual(90);
+  });
+});
+
+describe('mail delivery and background jobs in /metrics', () => {
+  const smtp = useTestSmtp();
+  const t = useTestApp('sqlite', () => ({ env: { LATCHKEY_METRICS_TOKEN: TOKEN, SMTP_URL: smtp.url } }));
+
+  it('counts mail by outcome and each run of the reminder job and the outbox', async () => {
+    const svc = t.runtime.svc;
+    const before = await scrape(t);
+    await enqueueMail(svc, svc.db, {
+      tenantId: t.tenantId,
+      kind: 'test',
+      to: 'metrics@example.com',
+      subject: 'counted',
+      text: 'counted',
+      html: '<p>counted</p>',
+    });
+    const notifier = new Notifier(svc);
+    const { outbox } = await notifier.runOnce();
+    expect(outbox.sent).toBe(1);
+    expect(smtp.to('metrics@example.com')).toHaveLength(1);
+    // The SMTP server refuses (5xx): the message fails for good.
+    smtp.refuse = { code: 550, message: 'no such mailbox' };
+    try {
+      await enqueueMail(svc, svc.db, {
+        tenantId: t.tenantId,
+        kind: 'test',
+        to: 'refused@example.com',
+        subject: 'refused',
+        text: 'refused',
+        html: '<p>refused</p>',
+      });
+      expect((await notifier.runOutbox()).failed).toBe(1);
+    } finally {
+      smtp.refuse = null;
+    }
+    const after = await scrape(t);
+    const moved = (name: string, labels: Record<string, string | number> = {}) =>
+      sample(after, name, labels) - sample(before, name, labels);
+    expect(moved('latchkey_mail_deliveries_total', { outcome: 'sent' })).toBe(1);
+    expect(moved('latchkey_mail_deliveries_total', { outcome: 'failed' })).toBe(1);
+    expect(moved('latchkey_job_runs_total', { job: 'reminders', outcome: 'ok' })).toBe(1);
+    expect(moved('latchkey_job_runs_total', { job: 'mail_outbox', outcome: 'ok' })).toBe(2);
+    expect(moved('latchkey_job_duration_seconds_count', { job: 'mail_outbox' })).toBe(2);
   });
 });
 

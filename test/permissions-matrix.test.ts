@@ -35,7 +35,8 @@ interface Route {
 
 describeEachEngine('permission matrix', (engine) => {
   describe('every route × every kind of caller', () => {
-    const t = useTestApp(engine);
+    // Webhook endpoints on 127.0.0.1 are allowed, so the matrix needs no public receiver.
+    const t = useTestApp(engine, { env: { LATCHKEY_WEBHOOK_ALLOW_PRIVATE: '1' } });
     const creds: Partial<Record<Who, Credentials>> = {};
     const tokens: Partial<Record<Who, string>> = {};
     const ids: Record<string, string> = {};
@@ -83,6 +84,12 @@ describeEachEngine('permission matrix', (engine) => {
             upstream: 'http://127.0.0.1:9',
             routes: [{ method: 'GET', path: '/*', permission: 'target:read' }],
           },
+        })
+      ).json().id;
+
+      ids.webhook = (
+        await call(t, 'POST', '/iam/webhooks', {
+          body: { url: 'http://127.0.0.1:9/hook', events: ['access_key.created'] },
         })
       ).json().id;
 
@@ -202,6 +209,36 @@ describeEachEngine('permission matrix', (engine) => {
       {
         method: 'GET',
         url: `/iam/apis/${ids.api}/postman-collection`,
+        allowed: ADMIN_ONLY,
+        tenantObject: true,
+      },
+      { method: 'GET', url: '/iam/webhooks', allowed: ADMIN_ONLY },
+      { method: 'POST', url: '/iam/webhooks', body: {}, allowed: ADMIN_ONLY },
+      { method: 'GET', url: `/iam/webhooks/${ids.webhook}`, allowed: ADMIN_ONLY, tenantObject: true },
+      {
+        method: 'PATCH',
+        url: `/iam/webhooks/${ids.webhook}`,
+        body: {},
+        allowed: ADMIN_ONLY,
+        tenantObject: true,
+      },
+      {
+        method: 'GET',
+        url: `/iam/webhooks/${ids.webhook}/deliveries`,
+        allowed: ADMIN_ONLY,
+        tenantObject: true,
+      },
+      {
+        method: 'POST',
+        url: `/iam/webhooks/${ids.webhook}/test`,
+        body: {},
+        allowed: ADMIN_ONLY,
+        tenantObject: true,
+      },
+      {
+        method: 'POST',
+        url: `/iam/webhooks/${ids.webhook}/secret`,
+        body: { secret: 'whsec_bad' },
         allowed: ADMIN_ONLY,
         tenantObject: true,
       },

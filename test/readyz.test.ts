@@ -7,8 +7,10 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, startTestApp, type TestApp } from './helpers/app.js';
+import { ensureServerBuilt } from './helpers/build.js';
 import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
-import { engineAvailable } from './helpers/engines.js';
+import { engineAvailable, scratchDatabase } from './helpers/engines.js';
+import { freePort, ServerProcess, sleep } from './helpers/process.js';
 import { REDIS_AVAILABLE, REDIS_URL } from './helpers/redis.js';
 
 /** A TCP relay to `target` on a loopback port: cut() drops every connection and stops listening. */
@@ -103,6 +105,42 @@ describe('GET /readyz while shutting down', () => {
       expect(refused).toBe('TypeError'); // fetch failed: connection refused
     } finally {
       await t.close();
+    }
+  });
+});
+
+describe('LATCHKEY_SHUTDOWN_DELAY_SECONDS', () => {
+  it('on SIGTERM /readyz answers 503 (stopping) while everything else is still served, then the process stops', async () => {
+    await ensureServerBuilt();
+    const db = await scratchDatabase('sqlite');
+    const server = new ServerProcess(
+      await freePort(),
+      {
+        LATCHKEY_DATA_DIR: db.dataDir,
+        LATCHKEY_ADMIN_EMAIL: ADMIN_EMAIL,
+        LATCHKEY_ADMIN_PASSWORD: ADMIN_PASSWORD,
+        LATCHKEY_SHUTDOWN_DELAY_SECONDS: '3',
+      },
+      ['dist/main.js'],
+    );
+    try {
+      await server.waitReady();
+      expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+      const signalled = Date.now();
+      server.child.kill('SIGTERM');
+      await sleep(500);
+      const probe = await fetch(`${server.url}/readyz`);
+      expect(probe.status).toBe(503);
+      expect(await probe.json()).toMatchObject({ status: 'unavailable', stopping: true });
+      // A new connection is still accepted and served during the delay.
+      expect((await fetch(`${server.url}/healthcheck`)).status).toBe(200);
+      const { code } = await server.waitExit(20_000);
+      expect(code).toBe(0);
+      expect(Date.now() - signalled).toBeGreaterThanOrEqual(3_000);
+      expect(server.stdout).toContain('/readyz answers 503');
+    } finally {
+      await server.stop();
+      await db.drop();
     }
   });
 });

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisThrottle } from '../src/auth/redis-throttle.js';
+import { FallbackThrottle, RedisThrottle } from '../src/auth/redis-throttle.js';
 import { DEFAULT_THROTTLE } from '../src/auth/throttle.js';
 import { REDIS_AVAILABLE, REDIS_URL } from './helpers/redis.js';
 
@@ -61,5 +61,53 @@ const reachable = REDIS_AVAILABLE;
     expect(await a.get(`${prefix}b:ttl`)).toBe(blockedUntil);
     expect(await a.ttl(`${prefix}f:ttl`)).toBeGreaterThan(140);
     expect((await a.keys(`${prefix}*ttl`)).sort()).toEqual([`${prefix}b:ttl`, `${prefix}f:ttl`]);
+  });
+});
+
+describe('FallbackThrottle: Redis unreachable', () => {
+  it("counts in this instance's memory at once, reports each failure, and goes back to Redis when it answers", async () => {
+    // A connection that fails at once, as runtime.ts configures it (no offline queue, no retries):
+    // nothing listens on port 1.
+    const away = new Redis('redis://127.0.0.1:1', {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    away.on('error', () => {});
+    const failures: unknown[] = [];
+    const throttle = new FallbackThrottle(new RedisThrottle(away, 'latchkey:test:away:'), (error) =>
+      failures.push(error),
+    );
+    const k = [{ name: 'sigv4-ip:10.9.9.9', policy: DEFAULT_THROTTLE }];
+    const now = Date.now();
+    const started = performance.now();
+    for (let i = 0; i < 5; i++) expect(await throttle.recordFailure(k, now)).toBe(0);
+    // The sixth failure blocks, as MemoryThrottle and RedisThrottle both do.
+    expect(await throttle.recordFailure(k, now)).toBe(1);
+    expect(await throttle.retryAfter(k, now)).toBe(1);
+    expect(await throttle.blocked(k, now)).toMatchObject({ failures: 6, retryAfterSeconds: 1 });
+    expect(performance.now() - started, 'no call waits for Redis').toBeLessThan(500);
+    expect(failures.length).toBe(8);
+    await throttle.reset(k);
+    expect(await throttle.retryAfter(k, now)).toBe(0);
+    // An operator's clear must reach Redis: its failure is reported, not hidden.
+    await expect(throttle.clear()).rejects.toThrow();
+    away.disconnect();
+  });
+
+  (reachable ? it : it.skip)('uses Redis whenever it answers', async () => {
+    const redis = new Redis(url);
+    const prefix = `latchkey:test:${randomBytes(4).toString('hex')}:`;
+    const failures: unknown[] = [];
+    const throttle = new FallbackThrottle(new RedisThrottle(redis, prefix), (error) => failures.push(error));
+    const k = [{ name: 'sigv4-ip:10.9.9.8', policy: DEFAULT_THROTTLE }];
+    const now = Date.now();
+    for (let i = 0; i < 6; i++) await throttle.recordFailure(k, now);
+    // The block is in Redis, where another instance sees it.
+    expect(await new RedisThrottle(redis, prefix).retryAfter(k, now)).toBe(1);
+    expect(failures).toEqual([]);
+    await throttle.clear();
+    redis.disconnect();
   });
 });

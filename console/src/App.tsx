@@ -25,6 +25,7 @@ import {
   IconShield,
   IconUserCircle,
   IconUsers,
+  IconWebhook,
 } from '@tabler/icons-react';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { client, type Me, session } from './api';
@@ -41,6 +42,7 @@ import { SettingsPage } from './pages/Settings';
 import { SignIn } from './pages/SignIn';
 import { UsagePage } from './pages/Usage';
 import { UserDetailPage, UsersPage } from './pages/Users';
+import { WebhookDetailPage, WebhooksPage } from './pages/Webhooks';
 import { type ConsoleContext, Ctx, ErrorAlert, permissionAllows } from './shared';
 
 const BASE = '/console';
@@ -62,6 +64,7 @@ const NAV = [
   { path: '/usage', label: 'Usage', icon: IconChartBar, permission: 'iam:keys:read' },
   { path: '/groups', label: 'Groups and roles', icon: IconShield, permission: 'iam:roles:read' },
   { path: '/apis', label: 'APIs', icon: IconApi, permission: 'iam:apis:read' },
+  { path: '/webhooks', label: 'Webhooks', icon: IconWebhook, permission: 'iam:webhooks:read' },
   { path: '/settings', label: 'IAM settings', icon: IconAdjustments, permission: 'iam:settings:read' },
   { path: '/audit', label: 'Audit log', icon: IconHistory, permission: 'iam:audit:read' },
 ] as const;
@@ -233,6 +236,9 @@ export function App() {
       break;
     case 'apis':
       page = segments[1] ? <ApiDetailPage key={segments[1]} id={segments[1]} /> : <ApisPage />;
+      break;
+    case 'webhooks':
+      page = segments[1] ? <WebhookDetailPage key={segments[1]} id={segments[1]} /> : <WebhooksPage />;
       break;
     case 'settings':
       page = <SettingsPage />;

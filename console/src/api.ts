@@ -209,6 +209,8 @@ const TITLES: Record<string, string> = {
   EXPIRED_TOKEN: 'Your session has expired',
   INVALID_API: 'Check the API',
   BASE_PATH_TAKEN: 'That base path is taken',
+  INVALID_WEBHOOK: 'Check the webhook',
+  WEBHOOK_ADDRESS_REFUSED: 'That address is not allowed',
 };
 
 // ---- the admin API's shapes and operations, from the server's contract (src/contract) ----
@@ -234,6 +236,9 @@ export type SampleCurl = Static<typeof V.SampleCurl>;
 export type ApiView = Static<typeof V.ApiView>;
 export type ApiRoute = Static<typeof V.ApiRoute>;
 export type ApiRouteMethod = Static<typeof V.ApiRouteMethod>;
+/** A webhook endpoint (its secret is shown once, in the create answer only). */
+export type WebhookView = Static<typeof V.WebhookView>;
+export type WebhookDeliveryView = Static<typeof V.WebhookDeliveryView>;
 
 type Ops = typeof operations;
 type SchemaOf<K extends OperationId> = Ops[K]['schema'];

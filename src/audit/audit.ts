@@ -1,6 +1,7 @@
 /**
  * The audit trail: one row per change to identity or keys. Callers pass views that hold no
- * secrets (the key views never include the secret; user views never the password hash).
+ * secrets (the key views never include the secret; user views never the password hash). Each
+ * entry also raises its webhook events (webhooks/events.ts), queued in the caller's transaction.
  */
 
 import type { Static } from '@sinclair/typebox';
@@ -11,6 +12,7 @@ import type { Clock } from '../services.js';
 import { type DbOrTx, startsWith } from '../storage/dialect.js';
 import type { AuditEntry } from '../storage/tables.js';
 import { iso } from '../time.js';
+import { enqueueWebhookEvents, eventsOfAudit } from '../webhooks/events.js';
 
 export interface AuditTarget {
   type: string;
@@ -45,10 +47,11 @@ export async function writeAudit(
   after: unknown,
 ): Promise<void> {
   const now = clock.now();
+  const id = auditId(now);
   await db
     .insertInto('audit_log')
     .values({
-      id: auditId(now),
+      id,
       tenant_id: actor.tenantId,
       at: iso(now),
       actor_type: actor.type,
@@ -62,6 +65,23 @@ export async function writeAudit(
       after: after === undefined || after === null ? null : JSON.stringify(after),
     })
     .execute();
+  // The entry's webhook events, in the same transaction: they commit with the change, or not at all.
+  await enqueueWebhookEvents(
+    db,
+    clock,
+    actor.tenantId,
+    eventsOfAudit({
+      id,
+      at: iso(now),
+      action,
+      actor: { type: actor.type, id: actor.id },
+      target,
+      sourceIp: actor.sourceIp,
+      requestId: actor.requestId,
+      before: before ?? null,
+      after: after ?? null,
+    }),
+  );
 }
 
 export interface AuditFilter {

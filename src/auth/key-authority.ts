@@ -174,6 +174,7 @@ export class KeyAuthority {
     if (cached === undefined) return undefined;
     const missing = 'missing' in cached;
     if (Date.now() - cached.loadedAt < (missing ? this.options.negativeTtlMs : this.options.ttlMs)) {
+      this.svc.metrics.keyCacheLookup(true);
       return missing ? null : cached;
     }
     this.entries.delete(accessKeyId);
@@ -185,6 +186,8 @@ export class KeyAuthority {
     const now = Date.now();
     const cached = this.peek(accessKeyId);
     if (cached !== undefined) return cached ?? undefined;
+    // A miss, whether this request starts the read or joins one in flight.
+    this.svc.metrics.keyCacheLookup(false);
     let pending = this.loading.get(accessKeyId);
     if (!pending) {
       const generation = this.generation;

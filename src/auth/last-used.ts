@@ -28,7 +28,7 @@ export class LastUsedRecorder extends PeriodicFlush {
     private readonly svc: Services,
     flushMs = 5_000,
   ) {
-    super(flushMs);
+    super(flushMs, 'last_used_flush', svc.metrics);
   }
 
   /**

@@ -11,6 +11,7 @@ import { AppError } from '../errors.js';
 import { IntersectionSet, PermissionSet } from '../identity/permissions.js';
 import { getSettings } from '../identity/settings.js';
 import { normalizeEmail } from '../identity/users.js';
+import { traceVerification, tracingEnabled } from '../observability/tracing.js';
 import type { RateLimitHeaders } from '../traffic/control.js';
 import { currentSecrets, type KeyEntry, keyUnusable } from './key-authority.js';
 import type { SignedAuthDeps } from './signed-request.js';
@@ -210,19 +211,41 @@ function keyTokenPermissions(claims: TokenClaims, key: PermissionSet): Permissio
   return set;
 }
 
-/** Turn a Bearer token into the Actor it speaks for, checking the principal (and key) still may act. */
-export async function actorFromToken(
-  deps: AuthDeps,
-  token: string,
-  request: { sourceIp: string | null; requestId: string | null },
-): Promise<{
+export interface TokenActor {
   actor: Actor;
   claims: TokenClaims & { exp: number };
   /** A key token's key (its usage is counted by the caller, with what it decided). */
   entry?: KeyEntry;
   /** A key token's RateLimit header fields (null: its key has no limits). */
   rateLimit: RateLimitHeaders | null;
-}> {
+}
+
+/**
+ * Turn a Bearer token into the Actor it speaks for, checking the principal (and key) still may act.
+ * With tracing on, in a `verify` span (outcome: `ok` or the error code; never the token).
+ */
+export function actorFromToken(
+  deps: AuthDeps,
+  token: string,
+  request: { sourceIp: string | null; requestId: string | null },
+): Promise<TokenActor> {
+  if (!tracingEnabled()) return tokenActor(deps, token, request);
+  return traceVerification(
+    'token',
+    undefined,
+    () => tokenActor(deps, token, request),
+    (r) => ({
+      code: 'ok',
+      ...(r.actor.accessKeyId !== undefined ? { accessKeyId: r.actor.accessKeyId } : {}),
+    }),
+  ) as Promise<TokenActor>;
+}
+
+async function tokenActor(
+  deps: AuthDeps,
+  token: string,
+  request: { sourceIp: string | null; requestId: string | null },
+): Promise<TokenActor> {
   const { svc } = deps;
   const claims = await verifyToken(svc, deps.signingKeys, token, deps.verifiedTokens);
   const ended = (why: string) => new AppError('INVALID_TOKEN', `this session has ended: ${why}`);

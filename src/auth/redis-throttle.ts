@@ -13,7 +13,13 @@
  * blocked-until time `b:`, read together with one MGET by `retryAfter` and `blocked`).
  */
 import type { Redis } from 'ioredis';
-import { type FailureThrottle, type ThrottleBlock, type ThrottleKey, waitSeconds } from './throttle.js';
+import {
+  type FailureThrottle,
+  MemoryThrottle,
+  type ThrottleBlock,
+  type ThrottleKey,
+  waitSeconds,
+} from './throttle.js';
 
 // KEYS[1] = failure counter, KEYS[2] = blocked-until (ms); ARGV = now (ms), free, base, max,
 // forget (s). Returns the blocked-until time after this failure (0: not blocked).
@@ -122,3 +128,65 @@ export class RedisThrottle implements FailureThrottle {
 
 /** A literal string inside a Redis glob pattern. */
 const globEscape = (text: string): string => text.replace(/[*?[\]\\]/g, '\\$&');
+
+/**
+ * The Redis throttle, falling back to this instance's memory while Redis does not answer. A Redis
+ * outage must not turn sign-ins and signed requests into errors, nor hold them until Redis is back
+ * (the connection fails at once instead of queueing: see runtime.ts), nor lift throttling
+ * altogether (an attacker would wait for an outage): each instance counts failures on its own, as
+ * without REDIS_URL, until Redis answers again. Blocks held in Redis are not seen meanwhile.
+ * `onFailure` hears each Redis error (counted in /metrics, logged at most every 10 s).
+ */
+export class FallbackThrottle implements FailureThrottle {
+  private readonly memory = new MemoryThrottle();
+
+  constructor(
+    private readonly shared: RedisThrottle,
+    private readonly onFailure: (error: unknown) => void,
+  ) {}
+
+  private async either<T>(shared: () => Promise<T>, local: () => Promise<T>): Promise<T> {
+    try {
+      return await shared();
+    } catch (error) {
+      this.onFailure(error);
+      return local();
+    }
+  }
+
+  retryAfter(keys: readonly ThrottleKey[], nowMs: number): Promise<number> {
+    return this.either(
+      () => this.shared.retryAfter(keys, nowMs),
+      () => this.memory.retryAfter(keys, nowMs),
+    );
+  }
+
+  blocked(keys: readonly ThrottleKey[], nowMs: number): Promise<ThrottleBlock | undefined> {
+    return this.either(
+      () => this.shared.blocked(keys, nowMs),
+      () => this.memory.blocked(keys, nowMs),
+    );
+  }
+
+  recordFailure(keys: readonly ThrottleKey[], nowMs: number): Promise<number> {
+    return this.either(
+      () => this.shared.recordFailure(keys, nowMs),
+      () => this.memory.recordFailure(keys, nowMs),
+    );
+  }
+
+  /** Both: what was counted here during an outage goes too. */
+  async reset(keys: readonly ThrottleKey[]): Promise<void> {
+    await this.memory.reset(keys);
+    await this.either(
+      () => this.shared.reset(keys),
+      async () => undefined,
+    );
+  }
+
+  /** An operator's clear must reach Redis: its failure is the operator's to see. */
+  async clear(): Promise<number> {
+    const local = await this.memory.clear();
+    return Math.max(local, await this.shared.clear());
+  }
+}

@@ -8,6 +8,7 @@ import type { Actor } from '../context.js';
 import { isWellFormedAccessKeyId } from '../crypto/access-key-id.js';
 import type { ErrorCode } from '../errors.js';
 import { PermissionSet } from '../identity/permissions.js';
+import { traceVerification, tracingEnabled } from '../observability/tracing.js';
 import type { Services } from '../services.js';
 import type { Admission, RateLimitHeaders, TrafficControl } from '../traffic/control.js';
 import type { UsageOutcome, UsageRecorder } from '../traffic/usage.js';
@@ -124,9 +125,33 @@ function scopeAccepted(deps: SignedAuthDeps, entry: KeyEntry, region: string, se
  * The request path of every signed call, so it is kept free of per-request closures and spare
  * allocations (bench/auth.ts measures it against an unauthenticated route). A request whose key is
  * in the cache is answered synchronously (no promise to wait for); otherwise the answer is a
- * promise. Failures are counted by the throttle and may turn into 429 SlowDown.
+ * promise. Failures are counted by the throttle and may turn into 429 SlowDown. With tracing on,
+ * it runs in a `verify` span (the closures it takes exist only then).
  */
 export function authenticateSigned(
+  deps: SignedAuthDeps,
+  input: SignedRequestInput,
+): SignedAuthResult | Promise<SignedAuthResult> {
+  if (!tracingEnabled()) return authenticate(deps, input);
+  return traceVerification(
+    'sigv4',
+    credentialAccessKeyId(input),
+    () => authenticate(deps, input),
+    (r) => (r.ok ? { code: 'ok', accessKeyId: r.actor.accessKeyId } : { code: r.code }),
+  );
+}
+
+/** The access key ID a request's credential names (for its trace; not yet checked). */
+function credentialAccessKeyId(input: SignedRequestInput): string | undefined {
+  const raw = input.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if ((raw[i] as string).toLowerCase() !== 'authorization') continue;
+    return /Credential=([A-Za-z0-9]{1,128})\//.exec(raw[i + 1] as string)?.[1];
+  }
+  return /[?&]X-Amz-Credential=([A-Za-z0-9]{1,128})(?:\/|%2F)/i.exec(input.url)?.[1];
+}
+
+function authenticate(
   deps: SignedAuthDeps,
   input: SignedRequestInput,
 ): SignedAuthResult | Promise<SignedAuthResult> {

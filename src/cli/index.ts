@@ -31,8 +31,18 @@ import { reencryptAll } from '../keys/master-key-rotation.js';
 import { keyViewOf, listKeys } from '../keys/views.js';
 import { GRACE_SECONDS_MAX, PASSWORD_LENGTH, UNUSED_DAYS } from '../limits.js';
 import { type Runtime, startRuntime } from '../runtime.js';
+import { exportTenant, importTenant } from '../storage/tenant-transfer.js';
+import { openExportFile } from '../storage/tenant-transfer-file.js';
 import type { RulesPatch } from '../traffic/rules.js';
+import { BackupError, backupDatabase, describeBackup, describeRestore, restoreDatabase } from './backup.js';
 import { formatRecord, formatTable, type TableOptions } from './columns.js';
+import {
+  exportSummary,
+  importSummary,
+  PASSPHRASE_ENV,
+  readPassphrase,
+  withImportTarget,
+} from './tenant-transfer.js';
 
 interface GlobalOptions {
   json?: boolean;
@@ -556,6 +566,7 @@ program
         reencryptedSigningKeys: counts.signingKeys,
         reencryptedMailBodies: counts.mailBodies,
         reencryptedRevealLinks: counts.revealLinks,
+        reencryptedWebhookSecrets: counts.webhookSecrets,
         note:
           source.kind === 'env'
             ? 'LATCHKEY_MASTER_KEY: everything now uses its first key; remove the older entries from every instance.'
@@ -573,10 +584,83 @@ program
   .description('sign new tokens with a new key; the old key stays published until its tokens expire')
   .action(() => withRuntime(async (rt) => ({ kid: await new SigningKeys(rt.svc).rotate() })));
 
+// Backup and restore open the SQLite file directly (src/cli/backup.ts): no runtime, no migrations.
+program
+  .command('backup <file>')
+  .description(
+    'copy a SQLite deployment to <file> while it serves (SQLite’s online backup API); the master key is not in the copy',
+  )
+  .option('--force', 'replace <file> if it exists')
+  .action(async (file: string, o: { force?: boolean }) => {
+    const config = loadConfig();
+    requireDatabase(config);
+    const result = await backupDatabase(config, file, o);
+    for (const warning of result.warnings) process.stderr.write(`latchkey: warning: ${warning}\n`);
+    print(program.opts<GlobalOptions>().json ? result : describeBackup(result));
+  });
+program
+  .command('restore <file>')
+  .description(
+    'restore a backup into this SQLite deployment, with every server stopped; --force replaces an existing database',
+  )
+  .option('--force', 'replace the existing database; restore even if the master key does not open the backup')
+  .action(async (file: string, o: { force?: boolean }) => {
+    const result = await restoreDatabase(loadConfig(), file, o);
+    for (const warning of result.warnings) process.stderr.write(`latchkey: warning: ${warning}\n`);
+    print(program.opts<GlobalOptions>().json ? result : describeRestore(result));
+  });
+
+// Moving one tenant between deployments, any engine to any engine (src/storage/tenant-transfer.ts).
+program
+  .command('export')
+  .description(
+    'write the tenant named by --tenant to a passphrase-encrypted file, for `latchkey import` on another deployment',
+  )
+  .requiredOption('--out <file>', 'the file to write (created 0600; an existing file is never replaced)')
+  .option('--passphrase-file <file>', `the passphrase that encrypts the file (or ${PASSPHRASE_ENV})`)
+  .action(async (o: { out: string; passphraseFile?: string }) => {
+    if (program.opts<GlobalOptions>().tenant === undefined)
+      throw new AppError(
+        'VALIDATION_FAILED',
+        'export needs --tenant <id>: `latchkey tenants list` shows them',
+      );
+    const passphrase = readPassphrase(o.passphraseFile);
+    await withRuntime(async (rt, actor) => {
+      const result = await exportTenant(rt.svc, { tenantId: actor.tenantId, file: o.out, passphrase });
+      return program.opts<GlobalOptions>().json ? result : exportSummary(result);
+    });
+  });
+program
+  .command('import <file>')
+  .description(
+    'add the tenant of an export file to this deployment in one transaction; refused when the tenant, its name or any of its IDs is here already',
+  )
+  .option('--passphrase-file <file>', `the passphrase the file was exported with (or ${PASSPHRASE_ENV})`)
+  .option('--tenant-name <name>', 'import under this name (when a tenant here has the same name)')
+  .option(
+    '--init',
+    'create the SQLite database if there is none (without a first tenant: the imported one is its only one)',
+  )
+  .action(async (file: string, o: { passphraseFile?: string; tenantName?: string; init?: boolean }) => {
+    const config = loadConfig();
+    if (!o.init) requireDatabase(config);
+    const passphrase = readPassphrase(o.passphraseFile);
+    // The file and passphrase first: a wrong one changes nothing here, not even with --init.
+    const opened = await openExportFile(file, passphrase);
+    const result = await withImportTarget(config, pino({ level: 'warn' }, pino.destination(2)), (svc) =>
+      importTenant(svc, { file, passphrase, tenantName: o.tenantName, opened }),
+    );
+    print(program.opts<GlobalOptions>().json ? result : importSummary(result));
+  });
+
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof NoDatabaseError) {
     process.stderr.write(`latchkey: ${error.message}\n`);
     process.exit(2);
+  }
+  if (error instanceof BackupError) {
+    process.stderr.write(`latchkey: ${error.message}\n`);
+    process.exit(error.exitCode);
   }
   if (error instanceof AppError || error instanceof ConfigError) {
     process.stderr.write(`latchkey: ${error instanceof AppError ? `${error.code}: ` : ''}${error.message}\n`);

@@ -42,6 +42,7 @@ import {
   TrafficRuleFields,
 } from './common.js';
 import * as V from './views.js';
+import { EVENT_TYPES } from './webhook-events.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -91,6 +92,27 @@ const ServiceAccountParams = Strict({ serviceAccountId: Id });
 const GroupParams = Strict({ groupId: Id });
 const RoleParams = Strict({ roleId: Id });
 const ApiParams = Strict({ apiId: Id });
+const WebhookParams = Strict({ webhookId: Id });
+const WebhookUrl = Type.String({
+  minLength: 8,
+  maxLength: 2000,
+  description:
+    'http(s); its host must resolve to public addresses only (unless LATCHKEY_WEBHOOK_ALLOW_PRIVATE=1)',
+});
+const WebhookEvents = Type.Array(Type.String({ enum: [...EVENT_TYPES] }), {
+  minItems: 1,
+  maxItems: 50,
+  uniqueItems: true,
+  description:
+    'access_key.created, .rotated, .deactivated, .deleted, .expiring, .expired, .throttled; audit.<action> or audit.* for audit entries',
+});
+const WebhookSecretInput = Type.String({
+  minLength: 38,
+  maxLength: 200,
+  description: '`whsec_` and the base64 of 24 to 64 random bytes; left out, latchkey generates one',
+});
+const webhookAccess =
+  'receiving audit events needs iam:audit:read, key events iam:keys:read (subscribing is reading)';
 const AssignmentsBody = Strict({ groupIds: Type.Optional(IdList), roleIds: Type.Optional(IdList) });
 const NullableEmail = Nullable(Email);
 const Search = Type.Optional(Type.String({ maxLength: 100 }));
@@ -1282,6 +1304,131 @@ export const operations = {
       tags: ['Registered APIs'],
       params: ApiParams,
       response: { 200: V.JsonDocument },
+    },
+    errors: ['NOT_FOUND'],
+  }),
+  // ---- event webhooks
+  listWebhooks: define({
+    method: 'GET',
+    url: '/iam/webhooks',
+    permission: 'iam:webhooks:read',
+    schema: {
+      operationId: 'listWebhooks',
+      summary: 'The endpoints events are sent to',
+      tags: ['Webhooks'],
+      response: { 200: Items(V.WebhookView) },
+    },
+    errors: [],
+  }),
+  createWebhook: define({
+    method: 'POST',
+    url: '/iam/webhooks',
+    permission: 'iam:webhooks:manage',
+    access: webhookAccess,
+    schema: {
+      operationId: 'createWebhook',
+      summary:
+        'Register an endpoint: the events it subscribes to are POSTed to it, signed (Standard Webhooks)',
+      description:
+        'Each event is sent at least once, retried with back-off, with the same `webhook-id` on every attempt. The answer holds the signing secret, this once.',
+      tags: ['Webhooks'],
+      body: Strict({
+        url: WebhookUrl,
+        events: WebhookEvents,
+        description: Type.Optional(Description),
+        secret: Type.Optional(WebhookSecretInput),
+      }),
+      response: { 201: V.WebhookCreated },
+    },
+    errors: ['INVALID_WEBHOOK', 'WEBHOOK_ADDRESS_REFUSED', 'PRIVILEGE_ESCALATION'],
+  }),
+  getWebhook: define({
+    method: 'GET',
+    url: '/iam/webhooks/:webhookId',
+    permission: 'iam:webhooks:read',
+    schema: {
+      operationId: 'getWebhook',
+      summary: 'One webhook endpoint',
+      tags: ['Webhooks'],
+      params: WebhookParams,
+      response: { 200: V.WebhookView },
+    },
+    errors: ['NOT_FOUND'],
+  }),
+  updateWebhook: define({
+    method: 'PATCH',
+    url: '/iam/webhooks/:webhookId',
+    permission: 'iam:webhooks:manage',
+    access: webhookAccess,
+    schema: {
+      operationId: 'updateWebhook',
+      summary: 'Change an endpoint; `enabled: true` turns on again one that was disabled after failures',
+      tags: ['Webhooks'],
+      params: WebhookParams,
+      body: Strict({
+        url: Type.Optional(WebhookUrl),
+        events: Type.Optional(WebhookEvents),
+        description: Type.Optional(Description),
+        enabled: Type.Optional(Type.Boolean()),
+      }),
+      response: { 200: V.WebhookView },
+    },
+    errors: ['NOT_FOUND', 'INVALID_WEBHOOK', 'WEBHOOK_ADDRESS_REFUSED', 'PRIVILEGE_ESCALATION'],
+  }),
+  deleteWebhook: define({
+    method: 'DELETE',
+    url: '/iam/webhooks/:webhookId',
+    permission: 'iam:webhooks:manage',
+    schema: {
+      operationId: 'deleteWebhook',
+      summary: 'Remove an endpoint and its delivery log (events not yet delivered are not sent)',
+      tags: ['Webhooks'],
+      params: WebhookParams,
+      response: { 204: NoContent },
+    },
+    errors: ['NOT_FOUND'],
+  }),
+  rotateWebhookSecret: define({
+    method: 'POST',
+    url: '/iam/webhooks/:webhookId/secret',
+    permission: 'iam:webhooks:manage',
+    bodyOptional: true,
+    schema: {
+      operationId: 'rotateWebhookSecret',
+      summary: 'A new signing secret (yours, or generated), shown this once; the old one stops at once',
+      tags: ['Webhooks'],
+      params: WebhookParams,
+      body: Strict({ secret: Type.Optional(WebhookSecretInput) }),
+      response: { 200: V.WebhookSecret },
+    },
+    errors: ['NOT_FOUND', 'INVALID_WEBHOOK'],
+  }),
+  testWebhook: define({
+    method: 'POST',
+    url: '/iam/webhooks/:webhookId/test',
+    permission: 'iam:webhooks:manage',
+    bodyOptional: true,
+    schema: {
+      operationId: 'testWebhook',
+      summary: 'Queue a `webhook.test` event for this endpoint; its delivery appears in the log',
+      tags: ['Webhooks'],
+      params: WebhookParams,
+      body: Strict({}),
+      response: { 202: V.WebhookDeliveryView },
+    },
+    errors: ['NOT_FOUND', 'CONFLICT'],
+  }),
+  listWebhookDeliveries: define({
+    method: 'GET',
+    url: '/iam/webhooks/:webhookId/deliveries',
+    permission: 'iam:webhooks:read',
+    schema: {
+      operationId: 'listWebhookDeliveries',
+      summary: "An endpoint's delivery log, newest first",
+      tags: ['Webhooks'],
+      params: WebhookParams,
+      querystring: Strict({ ...Page, status: Type.Optional(V.WebhookDeliveryStatus) }),
+      response: { 200: Paged(V.WebhookDeliveryView) },
     },
     errors: ['NOT_FOUND'],
   }),

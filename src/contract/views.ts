@@ -333,6 +333,9 @@ const DependencyStatus = Type.Object({
 
 export const Readiness = Type.Object({
   status: Type.Union([Type.Literal('ready'), Type.Literal('unavailable')]),
+  stopping: Type.Optional(
+    Type.Boolean({ description: 'true once the instance was asked to stop: take it out of rotation' }),
+  ),
   database: DependencyStatus,
   redis: Type.Optional(DependencyStatus),
 });
@@ -499,3 +502,50 @@ export const TenantUsage = Type.Object({
 
 /** What the tenant usage's `api` grouping calls latchkey's own routes (`api_id` ''). */
 export const OWN_ROUTES_NAME = 'latchkey (data API and /iam)';
+
+// ---- event webhooks
+export const WebhookView = Type.Object({
+  id: Type.String(),
+  url: Type.String(),
+  description: Type.String(),
+  events: Type.Array(Type.String()),
+  enabled: Type.Boolean(),
+  disabledReason: Nullable(Type.String(), {
+    description: 'why it is disabled: by an administrator, or after repeated failed deliveries',
+  }),
+  consecutiveFailures: Type.Integer({ description: 'failed attempts since the last delivered one' }),
+  failingSince: Nullable(Type.String()),
+  lastSuccessAt: Nullable(Type.String()),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+});
+
+export const WebhookSecret = Type.Object({
+  secret: Type.String({
+    description:
+      'the signing secret (`whsec_…`): shown this once, stored encrypted; verify `webhook-signature` with it',
+  }),
+});
+
+export const WebhookCreated = Type.Composite([WebhookView, WebhookSecret]);
+
+export const WebhookDeliveryStatus = Type.Union([
+  Type.Literal('pending'),
+  Type.Literal('sending'),
+  Type.Literal('delivered'),
+  Type.Literal('failed'),
+  Type.Literal('dropped'),
+]);
+
+export const WebhookDeliveryView = Type.Object({
+  id: Type.String({ description: 'the `webhook-id` header: the same on every attempt' }),
+  eventId: Type.String(),
+  eventType: Type.String(),
+  status: WebhookDeliveryStatus,
+  attempts: Type.Integer(),
+  nextAttemptAt: Nullable(Type.String()),
+  lastStatusCode: Nullable(Type.Integer({ description: "the receiver's last HTTP status" })),
+  lastError: Nullable(Type.String()),
+  createdAt: Type.String(),
+  deliveredAt: Nullable(Type.String()),
+});

@@ -72,7 +72,10 @@ export class ApiRegistry {
   /** Load now and keep the safety-net reload running (unref'd). */
   async start(): Promise<void> {
     await this.refresh();
-    this.timer = setInterval(() => void this.refresh().catch(() => {}), SAFETY_RELOAD_MS);
+    this.timer = setInterval(
+      () => void this.svc.metrics.job('apis_reload', () => this.refresh()).catch(() => {}),
+      SAFETY_RELOAD_MS,
+    );
     this.timer.unref();
   }
 

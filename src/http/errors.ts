@@ -7,6 +7,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, type ErrorCode, statusOf } from '../errors.js';
+import { isDatabaseUnavailable } from '../storage/unavailable.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -81,6 +82,17 @@ export function registerErrorHandling(app: FastifyInstance): void {
     const status = fastifyError.statusCode;
     if (status !== undefined && status >= 400 && status < 500) {
       return sendError(reply, request, status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST', fastifyError.message);
+    }
+    if (isDatabaseUnavailable(error)) {
+      // Not a bug: the database restarted, dropped the connection or is locked. Clients retry.
+      request.log.warn({ err: error }, 'the database is unavailable');
+      reply.header('retry-after', '1');
+      return sendError(
+        reply,
+        request,
+        'SERVICE_UNAVAILABLE',
+        'the database is unavailable for a moment; retry the request',
+      );
     }
     request.log.error({ err: error }, 'unhandled error');
     if (error.name === 'ContractViolation') {

@@ -29,6 +29,8 @@ export const IAM_PERMISSIONS = [
   'iam:outbox:read',
   'iam:apis:read',
   'iam:apis:manage',
+  'iam:webhooks:read',
+  'iam:webhooks:manage',
   'iam:verify',
 ] as const;
 

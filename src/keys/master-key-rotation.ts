@@ -1,12 +1,14 @@
 /**
  * `latchkey master-key rotate`: re-encrypt every sealed secret (access-key secrets, token signing
- * keys, sealed key emails waiting in the outbox, unused reveal links) under the current master key.
+ * keys, sealed key emails waiting in the outbox, unused reveal links, webhook signing secrets) under
+ * the current master key.
  */
 import { signingKeyContext } from '../auth/tokens/signing-keys.js';
 import type { Sealed } from '../crypto/envelope.js';
 import { revealContext } from '../notify/key-email.js';
 import { bodyContext } from '../notify/outbox.js';
 import type { Services } from '../services.js';
+import { webhookSecretContext } from '../webhooks/endpoints.js';
 import { secretContext } from './secrets.js';
 
 const BATCH = 500;
@@ -22,9 +24,13 @@ const sealedColumns = (sealed: Sealed) => ({
   master_key_version: sealed.masterKeyVersion,
 });
 
-export async function reencryptAll(
-  svc: Services,
-): Promise<{ keySecrets: number; signingKeys: number; mailBodies: number; revealLinks: number }> {
+export async function reencryptAll(svc: Services): Promise<{
+  keySecrets: number;
+  signingKeys: number;
+  mailBodies: number;
+  revealLinks: number;
+  webhookSecrets: number;
+}> {
   svc.secrets.refresh();
   const current = svc.secrets.currentVersion;
   let keySecrets = 0;
@@ -125,5 +131,31 @@ export async function reencryptAll(
         .execute();
     }
   });
-  return { keySecrets, signingKeys: signing.length, mailBodies: mails.length, revealLinks: links.length };
+  // Webhook endpoints' signing secrets.
+  const webhooks = await svc.db
+    .selectFrom('webhook_endpoints')
+    .select(['id', 'tenant_id', 'secret_ciphertext', 'master_key_version'])
+    .where('master_key_version', '!=', current)
+    .execute();
+  await svc.db.transaction().execute(async (trx) => {
+    for (const w of webhooks) {
+      const sealed = reseal(
+        svc,
+        { ciphertext: w.secret_ciphertext, masterKeyVersion: w.master_key_version },
+        webhookSecretContext(w.tenant_id, w.id),
+      );
+      await trx
+        .updateTable('webhook_endpoints')
+        .set({ secret_ciphertext: sealed.ciphertext, master_key_version: sealed.masterKeyVersion })
+        .where('id', '=', w.id)
+        .execute();
+    }
+  });
+  return {
+    keySecrets,
+    signingKeys: signing.length,
+    mailBodies: mails.length,
+    revealLinks: links.length,
+    webhookSecrets: webhooks.length,
+  };
 }

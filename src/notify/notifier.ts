@@ -46,13 +46,14 @@ export class Notifier {
 
   /** One pass of the reminder job. */
   async runJobs(): Promise<ReminderRunResult> {
-    return runReminders(this.svc);
+    return this.svc.metrics.job('reminders', () => runReminders(this.svc));
   }
 
   /** Deliver due mail (nothing without an SMTP transport: mail waits in the outbox). */
   async runOutbox(): Promise<OutboxRunResult> {
-    if (!this.outbox) return { sent: 0, retried: 0, failed: 0, dropped: 0 };
-    return this.outbox.runOnce();
+    const { outbox } = this;
+    if (!outbox) return { sent: 0, retried: 0, failed: 0, dropped: 0 };
+    return this.svc.metrics.job('mail_outbox', () => outbox.runOnce());
   }
 
   /** The job, then the outbox: what one tick of the server does. */

@@ -14,7 +14,8 @@
  *
  * Several instances on PostgreSQL claim with `FOR UPDATE SKIP LOCKED`, so no two claim one row;
  * on SQLite the claiming transaction is the lock. The claim's UPDATE also re-checks the due
- * condition, so even a racing claimer that read the same row cannot take it twice.
+ * condition, so even a racing claimer that read the same row cannot take it twice (leases.ts,
+ * shared with webhook deliveries).
  *
  * Right before sending, the worker proves with the claim's token that the row is still its own
  * (a worker whose lease ran out while it waited leaves the row to the one that took it over),
@@ -25,13 +26,12 @@
  */
 
 import type { Static } from '@sinclair/typebox';
-import { sql } from 'kysely';
 import type { OutboxView as OutboxViewSchema } from '../contract/views.js';
-import { randomBase32 } from '../crypto/random.js';
 import type { Services } from '../services.js';
-import { type DbOrTx, forUpdateSkipLocked } from '../storage/dialect.js';
+import type { DbOrTx } from '../storage/dialect.js';
 import type { OutboxRow, OutboxStatus } from '../storage/tables.js';
 import { addMs, iso } from '../time.js';
+import { backoffMs, ClaimTokens, claimDue, holdClaim } from './leases.js';
 import { keyNow, type MailAbout, releaseReminderClaim, staleReason } from './mail-recheck.js';
 
 export interface OutgoingMail {
@@ -108,10 +108,16 @@ export function mailQueued(svc: Services, tenantId: string): void {
   svc.events.emit('mail-queued', { tenantId });
 }
 
-/** Mail not sent yet (pending, or being sent) across tenants, and how long the oldest has waited. */
-export async function outboxBacklog(svc: Services): Promise<{ waiting: number; oldestAgeSeconds: number }> {
+/**
+ * What is not delivered yet (pending, or being sent) across tenants, and how long the oldest has
+ * waited: mail, or webhook deliveries (the same outbox discipline, src/notify/leases.ts).
+ */
+export async function outboxBacklog(
+  svc: Services,
+  table: 'mail_outbox' | 'webhook_deliveries' = 'mail_outbox',
+): Promise<{ waiting: number; oldestAgeSeconds: number }> {
   const row = await svc.db
-    .selectFrom('mail_outbox')
+    .selectFrom(table)
     .where('status', 'in', ['pending', 'sending'])
     .select((eb) => [eb.fn.countAll<string | number>().as('waiting'), eb.fn.min('created_at').as('oldest')])
     .executeTakeFirst();
@@ -233,8 +239,7 @@ function describe(error: unknown): { permanent: boolean; reason: string } {
 }
 
 export class OutboxWorker {
-  private readonly workerId = `w${randomBase32(10).toLowerCase()}`;
-  private claimSeq = 0;
+  private readonly tokens = new ClaimTokens();
   private readonly batchSize: number;
   private readonly leaseMs: number;
   private readonly maxAttempts: number;
@@ -261,61 +266,19 @@ export class OutboxWorker {
       if (rows.length === 0) return result;
       for (const row of rows) {
         const outcome = await this.deliver(row, token);
-        if (outcome !== 'lost') result[outcome] += 1;
+        if (outcome === 'lost') continue;
+        result[outcome] += 1;
+        this.svc.metrics.mailDeliveries.inc({ outcome });
       }
     }
   }
 
   private async claim(): Promise<{ rows: OutboxRow[]; token: string }> {
-    const { svc } = this;
-    const now = svc.clock.now();
-    const nowIso = iso(now);
-    this.claimSeq += 1;
-    const token = `${this.workerId}:${this.claimSeq}`;
-    const rows = await svc.db.transaction().execute(async (trx) => {
-      const candidates = await forUpdateSkipLocked(
-        trx
-          .selectFrom('mail_outbox')
-          .select('id')
-          .where((eb) =>
-            eb.or([
-              eb.and([eb('status', '=', 'pending'), eb('next_attempt_at', '<=', nowIso)]),
-              // A claim whose lease ran out: its worker died (or hung) mid-delivery.
-              eb.and([eb('status', '=', 'sending'), eb('locked_until', '<=', nowIso)]),
-            ]),
-          )
-          .orderBy('next_attempt_at')
-          .orderBy('id')
-          .limit(this.batchSize),
-        svc.engine,
-      ).execute();
-      if (candidates.length === 0) return [];
-      const ids = candidates.map((c) => c.id);
-      await trx
-        .updateTable('mail_outbox')
-        .set({
-          status: 'sending',
-          locked_until: iso(addMs(now, this.leaseMs)),
-          locked_by: token,
-          attempts: sql<number>`attempts + 1`,
-          updated_at: nowIso,
-        })
-        .where('id', 'in', ids)
-        .where((eb) =>
-          eb.or([
-            eb.and([eb('status', '=', 'pending'), eb('next_attempt_at', '<=', nowIso)]),
-            eb.and([eb('status', '=', 'sending'), eb('locked_until', '<=', nowIso)]),
-          ]),
-        )
-        .execute();
-      return trx
-        .selectFrom('mail_outbox')
-        .selectAll()
-        .where('id', 'in', ids)
-        .where('locked_by', '=', token)
-        .orderBy('next_attempt_at')
-        .orderBy('id')
-        .execute();
+    const token = this.tokens.next();
+    const rows = await claimDue(this.svc, 'mail_outbox', {
+      token,
+      limit: this.batchSize,
+      leaseMs: this.leaseMs,
     });
     return { rows, token };
   }
@@ -393,18 +356,9 @@ export class OutboxWorker {
     const accessKeyId = row.access_key_id;
     const outcome = await svc.db.transaction().execute(async (trx) => {
       const nowIso = iso(svc.clock.now());
-      // A write first: it proves the claim is still ours and holds the row until the verdict is
-      // written (a row lock on PostgreSQL, the write lock on SQLite), so no other worker can
-      // claim the row between our check and our mark. A dropped row is never marked sent: that
-      // mark needs status 'sending'.
-      const held = await trx
-        .updateTable('mail_outbox')
-        .set({ updated_at: nowIso })
-        .where('id', '=', row.id)
-        .where('locked_by', '=', token)
-        .where('status', '=', 'sending')
-        .executeTakeFirst();
-      if (Number(held.numUpdatedRows) === 0) return { verdict: 'lost' as const };
+      // A write first (holdClaim): no other worker can claim the row between our check and our
+      // mark. A dropped row is never marked sent: that mark needs status 'sending'.
+      if (!(await holdClaim(trx, 'mail_outbox', row.id, token, nowIso))) return { verdict: 'lost' as const };
       if (accessKeyId === null) return { verdict: 'send' as const };
       const reason = staleReason(row, await keyNow(trx, row.tenant_id, accessKeyId), svc.clock.now());
       if (reason === null) return { verdict: 'send' as const };
@@ -450,7 +404,7 @@ export class OutboxWorker {
     const now = svc.clock.now();
     const giveUp = permanent || row.attempts >= this.maxAttempts;
     const lastError = giveUp && !permanent ? `gave up after ${row.attempts} attempts: ${reason}` : reason;
-    const delay = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** Math.max(0, row.attempts - 1));
+    const delay = backoffMs(row.attempts, this.backoffBaseMs, this.backoffMaxMs);
     await svc.db
       .updateTable('mail_outbox')
       .set({

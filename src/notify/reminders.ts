@@ -21,6 +21,7 @@ import type { Services } from '../services.js';
 import { type DbOrTx, forUpdate } from '../storage/dialect.js';
 import type { AccessKey, Database } from '../storage/tables.js';
 import { addDays, iso } from '../time.js';
+import { enqueueWebhookEvents } from '../webhooks/events.js';
 import { notifyUsers } from './notifications.js';
 import { enqueueMail, mailQueued } from './outbox.js';
 import { expiryReminderEmail } from './templates.js';
@@ -138,6 +139,20 @@ async function notifyOwnerOfExpiry(
   });
 }
 
+/** The webhook event of a reminder: sent once per key and expiry time, like the reminder. */
+const expiryEvent = (
+  type: 'access_key.expiring' | 'access_key.expired',
+  key: AccessKey & { expires_at: string },
+) => ({
+  type,
+  data: {
+    accessKeyId: key.id,
+    name: key.name,
+    expiresAt: key.expires_at,
+    owner: { type: key.owner_type, id: key.owner_id },
+  },
+});
+
 /** Send the expiry reminder of one key if it is due and not sent for this expiry time yet. */
 export async function remindKey(svc: Services, accessKeyId: string): Promise<RemindResult> {
   const none: RemindResult = { reminded: false, emails: 0 };
@@ -173,6 +188,7 @@ export async function remindKey(svc: Services, accessKeyId: string): Promise<Rem
         about: { accessKeyId: key.id, expiresAt: key.expires_at },
       });
     }
+    await enqueueWebhookEvents(trx, svc.clock, key.tenant_id, [expiryEvent('access_key.expiring', key)]);
     await notifyOwnerOfExpiry(svc, trx, key, {
       kind: 'key_expiring',
       title: `Your key "${key.name}" expires soon`,
@@ -194,6 +210,7 @@ export async function noticeExpired(svc: Services, accessKeyId: string): Promise
     const now = svc.clock.now();
     if (Date.parse(key.expires_at) > now.getTime()) return false;
     if (!(await claimReminder(trx, key, key.expires_at, 'expired', now))) return false;
+    await enqueueWebhookEvents(trx, svc.clock, key.tenant_id, [expiryEvent('access_key.expired', key)]);
     await notifyOwnerOfExpiry(svc, trx, key, {
       kind: 'key_expired',
       title: `Your key "${key.name}" expired`,

@@ -162,3 +162,46 @@ export function keyCreatedEmail(d: KeyCreatedData): RenderedEmail {
     `<p>An access key was created for you in the latchkey tenant <strong>${escapeHtml(d.tenantName)}</strong>:</p>${details.html}${htmlHow}`,
   );
 }
+
+export interface WebhookDisabledData {
+  tenantName: string;
+  webhookId: string;
+  url: string;
+  failures: number;
+  failingSince: string;
+  lastError: string;
+  baseUrl: string;
+}
+
+/** To the tenant's administrators: an endpoint was turned off after failing for too long. */
+export function webhookDisabledEmail(d: WebhookDisabledData): RenderedEmail {
+  const details = table([
+    ['Endpoint', d.url],
+    ['Webhook ID', d.webhookId],
+    ['Failed attempts', String(d.failures)],
+    ['Failing since', `${d.failingSince} (UTC)`],
+    ['Last error', d.lastError],
+  ]);
+  const console = `${d.baseUrl}/console/`;
+  return framed(
+    d.tenantName,
+    'A webhook endpoint was disabled after repeated failures',
+    [
+      `latchkey stopped sending events to a webhook endpoint of the tenant "${d.tenantName}": every delivery to it failed for too long.`,
+      '',
+      details.text,
+      '',
+      'Events raised while it is disabled are not sent to it. Once the receiver works again, enable it:',
+      `  - in the console: ${console} (Webhooks), or`,
+      `  - with the API: PATCH /iam/webhooks/${d.webhookId} with {"enabled": true}.`,
+      '',
+      'Its delivery log (GET /iam/webhooks/{id}/deliveries) shows each attempt and its error.',
+    ],
+    [
+      `<p>latchkey stopped sending events to a webhook endpoint of the tenant <strong>${escapeHtml(d.tenantName)}</strong>: every delivery to it failed for too long.</p>`,
+      details.html,
+      '<p>Events raised while it is disabled are not sent to it. Once the receiver works again, enable it ',
+      `in the <a href="${escapeHtml(console)}">console</a> (Webhooks) or with <code>PATCH /iam/webhooks/${escapeHtml(d.webhookId)}</code> and <code>{"enabled": true}</code>.</p>`,
+    ].join(''),
+  );
+}

@@ -18,6 +18,20 @@ const GAUGE_READ_TIMEOUT_MS = 2_000;
 /** The exposition format's media type (Prometheus text format 0.0.4). */
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
+/** One process's metrics as JSON (what prom-client's AggregatorRegistry.aggregate sums). */
+export type MetricsSnapshot = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
+/**
+ * A gauge read when scraped. `aggregator`: how workers' values combine (LATCHKEY_WORKERS > 1):
+ * `sum` (default) for what each process holds (its pool's connections), `max` for what every
+ * worker reads from the one database (the outbox's depth), which a sum would count N times.
+ */
+export interface GaugeSpec {
+  name: string;
+  help: string;
+  aggregator?: 'sum' | 'max';
+}
+
 /** Reads gauges' values when scraped (the mail outbox's depth is a database count). */
 export type GaugeSource = () => Promise<readonly number[]> | readonly number[];
 
@@ -62,9 +76,96 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly throttleRedisFailures = new Counter({
+    name: 'latchkey_throttle_redis_failures_total',
+    help: 'Failed-authentication throttle calls for which Redis could not be reached (counted in this instance’s memory instead)',
+    registers: [this.registry],
+  });
+
   readonly trafficRedisFailures = new Counter({
     name: 'latchkey_traffic_redis_failures_total',
     help: 'Admissions for which Redis could not be reached (rate limits failed open; quotas were counted on this instance)',
+    registers: [this.registry],
+  });
+
+  /**
+   * Key-cache lookups of request authentication, by result: `hit` (answered from memory) or `miss`
+   * (read from the database). Counted in plain numbers on the request path and copied into the
+   * counter when scraped: a labelled prom-client step hashes its labels every time.
+   */
+  private readonly keyCacheCounts = { hit: 0, miss: 0 };
+  readonly keyCacheLookups = new Counter({
+    name: 'latchkey_key_cache_lookups_total',
+    help: 'Access-key lookups when authenticating a request: hit (from memory) or miss (read from the database)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.keyCacheLookups.reset();
+      this.keyCacheLookups.inc({ result: 'hit' }, this.keyCacheCounts.hit);
+      this.keyCacheLookups.inc({ result: 'miss' }, this.keyCacheCounts.miss);
+    },
+  });
+
+  keyCacheLookup(hit: boolean): void {
+    if (hit) this.keyCacheCounts.hit++;
+    else this.keyCacheCounts.miss++;
+  }
+
+  readonly jobRuns = new Counter({
+    name: 'latchkey_job_runs_total',
+    help: 'Runs of background jobs (reminders, mail and webhook delivery, batched writes, pruning), by job and outcome (ok, failed)',
+    labelNames: ['job', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly jobDuration = new Histogram({
+    name: 'latchkey_job_duration_seconds',
+    help: 'How long background job runs take, by job',
+    labelNames: ['job'] as const,
+    buckets: [0.001, 0.005, 0.025, 0.1, 0.5, 2.5, 10, 60],
+    registers: [this.registry],
+  });
+
+  /** Run one pass of a background job, counting it (and its failure) under `job`. */
+  async job<T>(job: string, run: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      const result = await run();
+      this.jobRuns.inc({ job, outcome: 'ok' });
+      return result;
+    } catch (error) {
+      this.jobRuns.inc({ job, outcome: 'failed' });
+      throw error;
+    } finally {
+      this.jobDuration.observe({ job }, (performance.now() - started) / 1000);
+    }
+  }
+
+  readonly mailDeliveries = new Counter({
+    name: 'latchkey_mail_deliveries_total',
+    help: 'Mail delivery attempts by outcome: sent, retried (will be tried again), failed (given up), dropped (no longer true when its turn came)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhookDeliveries = new Counter({
+    name: 'latchkey_webhook_deliveries_total',
+    help: 'Webhook delivery attempts by outcome: delivered, retried (will be tried again), failed (given up), dropped (endpoint deleted or disabled)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly changeFeedReconnects = new Counter({
+    name: 'latchkey_change_feed_reconnects_total',
+    help: "Times the change feed's PostgreSQL LISTEN connection was re-established after it was lost (caches are cleared each time)",
+    registers: [this.registry],
+  });
+
+  readonly upstreamDuration = new Histogram({
+    name: 'latchkey_gateway_upstream_duration_seconds',
+    help: "Gateway: time from forwarding a request to the upstream's response headers, by registered API id",
+    labelNames: ['api'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
 
@@ -77,13 +178,39 @@ export class Metrics {
    * last values and `latchkey_metrics_collect_failures_total` counts each (also after 2 s without
    * an answer), in the same scrape: a scrape still answers, which is when operators need it most.
    */
-  gauges(specs: ReadonlyArray<{ name: string; help: string }>, read: GaugeSource): void {
-    const gauges = specs.map(({ name, help }) => new Gauge({ name, help, registers: [this.registry] }));
+  gauges(specs: ReadonlyArray<GaugeSpec>, read: GaugeSource): void {
+    const gauges = specs.map(
+      ({ name, help, aggregator }) =>
+        new Gauge({ name, help, registers: [this.registry], ...(aggregator ? { aggregator } : {}) }),
+    );
     this.sources.push({ names: specs.map((spec) => spec.name), gauges, read });
+  }
+
+  /**
+   * LATCHKEY_WORKERS > 1: each worker counts in its own registry, and a scrape (whichever worker
+   * or port it reaches) answers the sum over every worker, which the primary assembles
+   * (cluster/metrics.ts); set on each worker and on the primary's metrics port.
+   */
+  private aggregated: (() => Promise<string>) | undefined;
+
+  aggregateWith(expose: () => Promise<string>): void {
+    this.aggregated = expose;
   }
 
   /** The text a scrape gets; the first call also starts collecting the process metrics. */
   async expose(): Promise<string> {
+    if (this.aggregated !== undefined) return this.aggregated();
+    await this.collect();
+    return this.registry.metrics();
+  }
+
+  /** This process's own metrics, as prom-client's AggregatorRegistry sums them over workers. */
+  async snapshot(): Promise<MetricsSnapshot> {
+    await this.collect();
+    return this.registry.getMetricsAsJSON();
+  }
+
+  private async collect(): Promise<void> {
     if (!this.processMetrics) {
       this.processMetrics = true;
       collectDefaultMetrics({ register: this.registry, prefix: 'latchkey_' });
@@ -98,6 +225,5 @@ export class Metrics {
         }
       }),
     );
-    return this.registry.metrics();
   }
 }

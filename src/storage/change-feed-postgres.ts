@@ -76,6 +76,7 @@ export class PostgresChangeFeed implements ChangeFeed {
         this.connect()
           .then(() => {
             this.reconnectTimer = undefined;
+            this.svc.metrics.changeFeedReconnects.inc();
             if (!this.closed) deliverPayload(this.svc.events, this.svc.logger, 'feed-reset', []);
           })
           .catch((error: unknown) => {

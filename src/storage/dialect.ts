@@ -17,6 +17,7 @@ import { jsonArrayFrom as pgJsonArrayFrom } from 'kysely/helpers/postgres';
 import { jsonArrayFrom as sqliteJsonArrayFrom } from 'kysely/helpers/sqlite';
 import pg from 'pg';
 import type { Config } from '../config.js';
+import { tracedDialect, traceQuery, tracingEnabled } from '../observability/tracing.js';
 import {
   createPrivateFile,
   ensurePrivateDir,
@@ -68,9 +69,15 @@ export function openDatabase(database: Config['database'], files: DatabaseFileOp
     pool.on('connect', (client) => {
       client.on('error', () => {});
     });
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    const arrays = async (text: string, parameters: readonly unknown[], name?: string) =>
+    const traced = tracingEnabled();
+    const dialect = new PostgresDialect({ pool });
+    const db = new Kysely<Database>({ dialect: traced ? tracedDialect(dialect, 'postgresql') : dialect });
+    const query = async (text: string, parameters: readonly unknown[], name?: string) =>
       (await pool.query<unknown[]>({ text, values: [...parameters], rowMode: 'array', name })).rows;
+    const arrays = traced
+      ? (text: string, parameters: readonly unknown[], name?: string) =>
+          traceQuery('postgresql', text, () => query(text, parameters, name))
+      : query;
     return { db, engine: 'postgres', pool, arrays, close: () => db.destroy() };
   }
   const dir = path.dirname(database.file);
@@ -84,11 +91,18 @@ export function openDatabase(database: Config['database'], files: DatabaseFileOp
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachedStatements(sqlite) }) });
+  // Traced (tracing on): every statement in a `db.query` span (src/observability/tracing.ts).
+  const traced = tracingEnabled();
+  const dialect = new SqliteDialect({ database: cachedStatements(sqlite) });
+  const db = new Kysely<Database>({ dialect: traced ? tracedDialect(dialect, 'sqlite') : dialect });
   // Statements of their own: raw mode is a property of the statement, and Kysely's want objects.
   const raw = cachedStatements(sqlite, (statement) => statement.raw(true));
-  const arrays = async (text: string, parameters: readonly unknown[]) =>
+  const query = async (text: string, parameters: readonly unknown[]) =>
     raw.prepare(text).all(...parameters) as unknown[][];
+  const arrays = traced
+    ? (text: string, parameters: readonly unknown[]) =>
+        traceQuery('sqlite', text, () => query(text, parameters))
+    : query;
   return { db, engine: 'sqlite', arrays, close: () => db.destroy() };
 }
 

@@ -7,6 +7,7 @@ import * as security from './migrations/2026-12-04-0004-security.js';
 import * as fidelity from './migrations/2026-12-04-0005-fidelity.js';
 import * as gateway from './migrations/2026-12-04-0006-gateway.js';
 import * as traffic from './migrations/2026-12-04-0007-traffic.js';
+import * as webhooks from './migrations/2026-12-05-0008-webhooks.js';
 
 /** Migrations are listed here (not read from disk) so they work from src/ and dist/ alike. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -17,6 +18,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-12-04-0005-fidelity': fidelity,
   '2026-12-04-0006-gateway': gateway,
   '2026-12-04-0007-traffic': traffic,
+  '2026-12-05-0008-webhooks': webhooks,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -3,11 +3,21 @@
  * a timer that flushes every `flushMs` without keeping the process alive, one flush at a time
  * (a flush asked for while one runs joins it), and a last flush on stop.
  */
+import type { Metrics } from '../observability/metrics.js';
+
 export abstract class PeriodicFlush {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
 
-  constructor(private readonly flushMs: number) {}
+  /**
+   * `job`: the name its writes are counted under (latchkey_job_runs_total); `metrics`: where
+   * (none in unit tests that build a flusher alone).
+   */
+  constructor(
+    private readonly flushMs: number,
+    private readonly job: string,
+    private readonly metrics?: Metrics,
+  ) {}
 
   start(): void {
     this.timer = setInterval(() => void this.flush(), this.flushMs);
@@ -21,8 +31,9 @@ export abstract class PeriodicFlush {
 
   flush(): Promise<void> {
     if (this.flushing) return this.flushing;
-    const run = this.write();
-    if (run === undefined) return Promise.resolve();
+    const written = this.write();
+    if (written === undefined) return Promise.resolve();
+    const run = this.metrics ? this.metrics.job(this.job, () => written) : written;
     this.flushing = run.finally(() => {
       this.flushing = undefined;
     });

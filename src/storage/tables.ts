@@ -204,6 +204,8 @@ export interface Database {
   notifications: NotificationTable;
   quota_usage: QuotaUsageTable;
   key_usage: KeyUsageTable;
+  webhook_endpoints: WebhookEndpointTable;
+  webhook_deliveries: WebhookDeliveryTable;
   /** SQLite only: the cross-process change feed (storage/change-feed). */
   change_events: ChangeEventTable;
 }
@@ -333,3 +335,56 @@ export interface KeyUsageTable {
   expired: ColumnType<number, number | undefined, number>;
   inactive: ColumnType<number, number | undefined, number>;
 }
+
+/** Where a tenant wants events sent (src/webhooks/endpoints.ts). */
+export interface WebhookEndpointTable {
+  id: string;
+  tenant_id: string;
+  url: string;
+  description: string;
+  /** JSON array of event types (`access_key.created`, `audit.*`, …). */
+  events: string;
+  /** The signing secret (`whsec_…`), sealed under the master key. */
+  secret_ciphertext: string;
+  master_key_version: number;
+  enabled: Flag;
+  /** Why it was disabled (by an administrator, or after repeated failures); null while enabled. */
+  disabled_reason: string | null;
+  /** Failed attempts since the last success, and when that run of failures began. */
+  consecutive_failures: ColumnType<number, number | undefined, number>;
+  failing_since: string | null;
+  last_success_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/**
+ * One event for one endpoint, delivered like mail (src/notify/leases.ts): `pending` → `sending`
+ * (claimed under a lease) → `delivered`, or back to `pending` with a later `next_attempt_at`, or
+ * `failed` (gave up), or `dropped` (its endpoint was disabled before its turn came).
+ */
+export type WebhookDeliveryStatus = 'pending' | 'sending' | 'delivered' | 'failed' | 'dropped';
+
+export interface WebhookDeliveryTable {
+  /** Also the `webhook-id` header: the same on every attempt, for the receiver to de-duplicate. */
+  id: string;
+  tenant_id: string;
+  endpoint_id: string;
+  event_id: string;
+  event_type: string;
+  /** The JSON body exactly as it is signed and sent. */
+  payload: string;
+  status: WebhookDeliveryStatus;
+  attempts: number;
+  next_attempt_at: string;
+  locked_until: string | null;
+  locked_by: string | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+  delivered_at: string | null;
+}
+
+export type WebhookEndpointRow = Selectable<WebhookEndpointTable>;
+export type WebhookDeliveryRow = Selectable<WebhookDeliveryTable>;

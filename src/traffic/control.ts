@@ -10,7 +10,7 @@
  * every 10 s) and counted (`latchkey_traffic_redis_failures_total` in GET /metrics).
  */
 import type { Services } from '../services.js';
-import { MemoryRates, type QuotaCheck, type RedisRates, type Take } from './counters.js';
+import { MemoryRates, type QuotaCheck, type SharedRates, type Take } from './counters.js';
 import { OPEN_POLICY, type QuotaRule, quotaWindow, type RateRule, type TrafficPolicy } from './policy.js';
 import type { QuotaLedger, Tally } from './quota-ledger.js';
 
@@ -49,7 +49,8 @@ export class TrafficControl {
   constructor(
     private readonly svc: Services,
     readonly ledger: QuotaLedger,
-    private readonly redis: RedisRates | null = null,
+    /** Redis (RedisRates), or the primary process of LATCHKEY_WORKERS (IpcRates); null: this process's memory. */
+    private readonly redis: SharedRates | null = null,
   ) {}
 
   /**

@@ -35,6 +35,15 @@ export interface QuotaCheck {
   windowEndMs: number;
 }
 
+/**
+ * Counters shared beyond this process: Redis (RedisRates, every instance) or the primary process
+ * of LATCHKEY_WORKERS (IpcRates, every worker of one machine). Same answers as MemoryRates, except
+ * that quota counts start from `used` only when the shared store has none yet (it then counts on).
+ */
+export interface SharedRates {
+  take(rates: readonly RateRule[], quotas: readonly QuotaCheck[], nowMs: number): Promise<Take>;
+}
+
 /** GCRA in memory: one instance's counters. */
 export class MemoryRates {
   private readonly tats = new Map<string, number>();
@@ -157,7 +166,7 @@ interface Queued {
  * the rest of the batch ahead of it too; a busy one still sends one script for many requests (a
  * call per request, even pipelined, costs each a command of its own in both processes).
  */
-export class RedisRates {
+export class RedisRates implements SharedRates {
   private readonly admit: AdmitCommand;
   private queue: Queued[] = [];
   private scheduled = false;

@@ -26,7 +26,7 @@ export class QuotaLedger extends PeriodicFlush {
     private readonly svc: Services,
     flushMs = 5_000,
   ) {
-    super(flushMs);
+    super(flushMs, 'quota_flush', svc.metrics);
   }
 
   /** The counter's tally in the window: synchronous once read from the database. */

@@ -80,7 +80,8 @@ export class UsagePruner {
   private tick(): void {
     if (this.stopped || this.busy) return;
     this.busy = true;
-    this.running = this.runOnce()
+    this.running = this.svc.metrics
+      .job('usage_prune', () => this.runOnce())
       .then((result) => {
         if (result.keyUsage + result.quotaUsage > 0) this.svc.logger.info(result, 'usage pruned');
       })

@@ -125,10 +125,12 @@ describe.skipIf(SKIP_BROWSER)('console accessibility in Chromium (axe-core, WCAG
   let browser: Browser;
   let saId: string;
   let apiId: string;
+  let webhookId: string;
 
   beforeAll(async () => {
     ensureConsoleBuilt();
-    ({ t, origin } = await listeningTestApp());
+    // A webhook endpoint on 127.0.0.1 (nothing listens there: the pages only show it).
+    ({ t, origin } = await listeningTestApp({ env: { LATCHKEY_WEBHOOK_ALLOW_PRIVATE: '1' } }));
     const ana = (
       await call(t, 'POST', '/iam/users', { body: { email: 'ana@example.com', name: 'Ana Lim' } })
     ).json();
@@ -179,6 +181,12 @@ describe.skipIf(SKIP_BROWSER)('console accessibility in Chromium (axe-core, WCAG
         },
       })
     ).json().id;
+    webhookId = (
+      await call(t, 'POST', '/iam/webhooks', {
+        body: { url: 'http://127.0.0.1:9/hooks', events: ['access_key.expiring', 'audit.*'] },
+      })
+    ).json().id;
+    await call(t, 'POST', `/iam/webhooks/${webhookId}/test`, { body: {} });
   }, 120_000);
 
   afterAll(async () => {
@@ -329,6 +337,15 @@ describe.skipIf(SKIP_BROWSER)('console accessibility in Chromium (axe-core, WCAG
       await page.getByRole('button', { name: 'Test Connection' }).click();
       await page.getByTestId('api-test-result').waitFor();
       await check('API Test Connection result');
+      await open('/webhooks', 'Webhooks');
+      await check('webhooks');
+      await page.getByRole('button', { name: 'Add endpoint' }).click();
+      await page.getByRole('dialog', { name: 'Add webhook endpoint' }).waitFor();
+      await check('Add webhook endpoint dialog');
+      await closeDialog();
+      await open(`/webhooks/${webhookId}`, 'http://127.0.0.1:9/hooks');
+      await page.getByTestId('delivery-row').first().waitFor();
+      await check('webhook details and delivery log');
       await open('/settings', 'IAM settings');
       await check('settings');
       await open('/audit', 'Audit log');

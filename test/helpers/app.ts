@@ -1,12 +1,11 @@
 /** Build a real latchkey (real database, real services) for a test, with a pinnable clock. */
 import { Writable } from 'node:stream';
 import type { LightMyRequestResponse } from 'fastify';
-import { pino } from 'pino';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import type { App } from '../../src/http/app-types.js';
 import { type Runtime, startBackgroundWork, startRuntime } from '../../src/runtime.js';
-import { type Clock, REDACT_PATHS } from '../../src/services.js';
+import { type Clock, createLogger } from '../../src/services.js';
 import { type EngineName, type ScratchDatabase, scratchDatabase } from './engines.js';
 
 export const ADMIN_EMAIL = 'admin@example.com';
@@ -63,9 +62,11 @@ export async function startTestApp(engine: EngineName, options: TestAppOptions =
       done();
     },
   });
-  const logger = pino({ level: 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, sink);
+  const config = loadConfig(env);
+  // The production logger's settings (level, redaction, serializers), writing to memory.
+  const logger = createLogger(config, sink);
   const clock = options.clock ?? new TestClock();
-  const runtime = await startRuntime(loadConfig(env), { clock, logger });
+  const runtime = await startRuntime(config, { clock, logger });
   // Reminders and mail are left to each test's own Notifier (runOnce): no timers to wait on.
   await startBackgroundWork(runtime, { notifications: false });
   const app = await buildApp(runtime, { checkContract: true });

@@ -105,8 +105,10 @@ export class ServerProcess {
   constructor(
     readonly port: number,
     env: Record<string, string | undefined>,
+    /** Node's arguments: the sources through tsx by default; `['dist/main.js']` runs the build. */
+    args: string[] = tsxArgs('src/main.ts', []),
   ) {
-    this.child = spawn(process.execPath, tsxArgs('src/main.ts', []), {
+    this.child = spawn(process.execPath, args, {
       cwd: ROOT,
       env: childEnv({ HOST: '127.0.0.1', PORT: String(port), ...env }),
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -19,6 +19,7 @@ import { isSignedRequest } from '../../auth/signed-request.js';
 import { isSigV4QueryAuthParam } from '../../auth/sigv4/query-auth-params.js';
 import { AppError } from '../../errors.js';
 import { decide, type GatewayDecision, type GatewayDeps, identityHeaders } from '../../gateway/decide.js';
+import { propagationHeaderNames } from '../../observability/tracing.js';
 import type { App } from '../app-types.js';
 import { sourceIp } from '../auth.js';
 import { sendError } from '../errors.js';
@@ -100,6 +101,9 @@ export async function gatewayRoutes(app: App, deps: GatewayDeps): Promise<void> 
     undici: { connections: 128, pipelining: 1, connect: { rejectUnauthorized: true } },
   });
   const bodyLimit = deps.svc.config.bodyLimitBytes;
+  const { upstreamDuration } = deps.svc.metrics;
+  // With tracing on, the upstream gets latchkey's own trace headers (src/observability/tracing.ts).
+  const traceHeaders = propagationHeaderNames();
 
   /** Forward an allowed request (its body, if it was read, is sent as read). */
   const forward = (
@@ -113,14 +117,20 @@ export async function gatewayRoutes(app: App, deps: GatewayDeps): Promise<void> 
     const { api } = decision;
     const query = forwardedQuery(request.raw.url ?? '');
     const limits = decision.rateLimit ? rateLimitHeaderFields(decision.rateLimit) : undefined;
+    const forwardedAt = performance.now();
     return reply.from(`${api.origin}${api.upstreamPath}${decision.restPath}`, {
       timeout: api.timeoutMs,
-      // A limited key's RateLimit fields are latchkey's, whatever the upstream says.
-      ...(limits ? { rewriteHeaders: (headers: IncomingHttpHeaders) => ({ ...headers, ...limits }) } : {}),
+      // Called when the upstream's response headers arrive: its latency, and a limited key's
+      // RateLimit fields, which are latchkey's whatever the upstream says.
+      rewriteHeaders: (headers: IncomingHttpHeaders) => {
+        upstreamDuration.observe({ api: api.id }, (performance.now() - forwardedAt) / 1000);
+        return limits ? { ...headers, ...limits } : headers;
+      },
       queryString: () => query,
       // `headers` is reply-from's own copy of the client's; undici sends no header set to undefined.
       rewriteRequestHeaders: (_req, headers) => {
         for (const name in headers) if (isStrippedHeader(name)) headers[name] = undefined;
+        for (const name of traceHeaders) headers[name] = undefined;
         return Object.assign(headers, identity);
       },
       onError: (failed, { error }) => upstreamError(failed as FastifyReply, request, error as Error),
@@ -135,6 +145,9 @@ export async function gatewayRoutes(app: App, deps: GatewayDeps): Promise<void> 
     body: Buffer | undefined,
   ): FastifyReply | Promise<FastifyReply> => {
     if (decision.kind === 'not-ours') return reply.callNotFound() as unknown as FastifyReply;
+    // Who called, for the access log, once the signature or token has named them.
+    const { caller } = decision;
+    if (caller) request.actor = caller.actor;
     if (decision.kind === 'refused') {
       if (decision.retryAfterSeconds !== undefined)
         reply.header('retry-after', String(decision.retryAfterSeconds));

@@ -40,10 +40,12 @@ export async function systemRoutes(app: App, deps: RouteDeps): Promise<void> {
       answers(() => sql`select 1`.execute(deps.svc.db)),
       deps.pingRedis ? answers(deps.pingRedis) : undefined,
     ]);
-    const ready = database === 'ok' && redis !== 'unreachable';
-    if (!ready) deps.svc.logger.warn({ database, redis }, 'readyz: not ready');
+    const { stopping } = deps.svc.lifecycle;
+    const ready = database === 'ok' && redis !== 'unreachable' && !stopping;
+    if (!ready && !stopping) deps.svc.logger.warn({ database, redis }, 'readyz: not ready');
     return reply.status(ready ? 200 : 503).send({
       status: ready ? ('ready' as const) : ('unavailable' as const),
+      ...(stopping ? { stopping: true } : {}),
       database: { status: database },
       ...(redis ? { redis: { status: redis } } : {}),
     });
