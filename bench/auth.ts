@@ -41,6 +41,7 @@ import { generateAccessKeyId, generateSecretAccessKey } from '../src/crypto/acce
 import { secretContext } from '../src/keys/secrets.js';
 import { type Runtime, startRuntime } from '../src/runtime.js';
 import type { AccessKey, KeySecret } from '../src/storage/tables.js';
+import { cpuSeconds } from './proc.js';
 
 const KEYS = Number(process.env.BENCH_KEYS ?? 1_000_000);
 const SLICE_SECONDS = Number(process.env.BENCH_SLICE_SECONDS ?? 2);
@@ -364,27 +365,6 @@ async function loggingRatio(): Promise<void> {
     fs.closeSync(logFd);
     fs.rmSync(logDir, { recursive: true, force: true });
   }
-}
-
-/** CPU time (user + system, in seconds) of a process and its children (a cluster's workers), from /proc. */
-function cpuSeconds(pid: number): number {
-  const ticks = Number(process.env.BENCH_CLK_TCK ?? 100); // getconf CLK_TCK: 100 on Linux
-  const ofOne = (p: number): number => {
-    const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces, inside parentheses): utime is the 14th
-    // field of the line, stime the 15th.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / ticks;
-  };
-  const children = (p: number): number[] =>
-    fs
-      .readdirSync(`/proc/${p}/task`)
-      .flatMap((t) => fs.readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').trim().split(' '))
-      .filter((c) => c !== '')
-      .map(Number);
-  let total = ofOne(pid);
-  for (const child of children(pid)) total += ofOne(child);
-  return total;
 }
 
 /**

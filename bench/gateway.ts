@@ -37,6 +37,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { NGINX_BIN, type NginxInstance, nginxAvailable, startNginx } from '../test/helpers/nginx.js';
 import { childEnv, freePort } from '../test/helpers/process.js';
 import type { LoadOptions, LoadResult } from './gateway-load.js';
+import { cpuSecondsIfKnown } from './proc.js';
 
 const SLICE_SECONDS = Number(process.env.BENCH_SLICE_SECONDS ?? 2);
 const SLICES = Number(process.env.BENCH_SLICES ?? 6);
@@ -397,31 +398,15 @@ async function expectUpstreamBody(url: string, headers: Record<string, string> =
 // ---------------------------------------------------------------------------------------------
 // measuring
 
-/**
- * CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere.
- * Ticks are 1/100 s: over a slice of a few thousand requests, a few µs per request.
- */
-function cpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (in parentheses, which may contain spaces): utime is 14th, stime 15th.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
-}
-
 /** A slice of load; with `server`, also that process's CPU time per request (µs) over the slice. */
 async function load(
   label: string,
   options: LoadOptions,
   server?: Party,
 ): Promise<LoadResult & { cpuMicros?: number }> {
-  const cpuBefore = cpuSeconds(server?.pid);
+  const cpuBefore = cpuSecondsIfKnown(server?.pid);
   const result = await loadOnly(label, options);
-  const cpuAfter = cpuSeconds(server?.pid);
+  const cpuAfter = cpuSecondsIfKnown(server?.pid);
   return cpuBefore === undefined || cpuAfter === undefined || result.sent === 0
     ? result
     : { ...result, cpuMicros: ((cpuAfter - cpuBefore) * 1e6) / result.sent };

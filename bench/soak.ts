@@ -38,6 +38,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import pg from 'pg';
 import { childEnv, freePort } from '../test/helpers/process.js';
 import { TestSmtp } from '../test/helpers/smtp.js';
+import { rssBytes } from './proc.js';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 300);
 const CLIENTS = Number(process.env.SOAK_CLIENTS ?? 6);
@@ -63,16 +64,6 @@ const log = (text: string) => console.log(`[${(elapsed() / 1000).toFixed(1).padS
 
 // ---------------------------------------------------------------------------------------------
 // the parties
-
-function rssBytes(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 class Instance {
   child: ChildProcess | undefined;
