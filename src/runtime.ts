@@ -4,6 +4,7 @@
  */
 // ioredis stays on 5.x: 6.0 subclasses String when imported, which slows every string method in
 // the process (test/builtins-fast.test.ts says why and guards it).
+
 import { Redis } from 'ioredis';
 import { KeyAuthority } from './auth/key-authority.js';
 import { LastUsedRecorder } from './auth/last-used.js';
@@ -22,6 +23,7 @@ import { ApiRegistry } from './gateway/registry.js';
 import { READY_TIMEOUT_MS } from './limits.js';
 import { Notifier } from './notify/notifier.js';
 import { outboxBacklog } from './notify/outbox.js';
+import { redisFailureReporter } from './observability/redis-failures.js';
 import { createServices, type ServiceOverrides } from './services.js';
 import { type ChangeFeed, createChangeFeed } from './storage/change-feed.js';
 import { migrateToLatest } from './storage/migrate.js';
@@ -80,17 +82,14 @@ export async function startRuntime(config: Config, overrides: ServiceOverrides =
       redis.on('error', () => {});
       await redis.connect();
       closers.push(() => redis.quit());
-      let lastWarnedMs = 0;
-      throttle = new FallbackThrottle(new RedisThrottle(redis), (error) => {
-        svc.metrics.throttleRedisFailures.inc();
-        const nowMs = Date.now();
-        if (nowMs - lastWarnedMs < 10_000) return;
-        lastWarnedMs = nowMs;
-        svc.logger.warn(
-          { err: error },
+      throttle = new FallbackThrottle(
+        new RedisThrottle(redis),
+        redisFailureReporter(
+          svc.logger,
+          svc.metrics.throttleRedisFailures,
           'throttle: Redis unreachable; failed authentications are counted on this instance',
-        );
-      });
+        ),
+      );
       // Admission has its own connection (RedisRates batches requests itself: many share a round
       // trip), failing at once while Redis is away instead of queueing (limits then fail open:
       // traffic/control.ts).

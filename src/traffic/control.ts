@@ -9,6 +9,7 @@
  * exceeded by at most what the other instances admit meanwhile; each failure is logged (at most
  * every 10 s) and counted (`latchkey_traffic_redis_failures_total` in GET /metrics).
  */
+import { redisFailureReporter } from '../observability/redis-failures.js';
 import type { Services } from '../services.js';
 import { MemoryRates, type QuotaCheck, type SharedRates, type Take } from './counters.js';
 import { OPEN_POLICY, type QuotaRule, quotaWindow, type RateRule, type TrafficPolicy } from './policy.js';
@@ -44,14 +45,20 @@ export class TrafficControl {
   private readonly memory = new MemoryRates();
   /** Times Redis could not be reached for an admission (limits then fail open; quotas count locally). */
   redisFailures = 0;
-  private lastFailureLogMs = 0;
+  private readonly reportRedisFailure: (error: unknown, fields?: Record<string, unknown>) => void;
 
   constructor(
     private readonly svc: Services,
     readonly ledger: QuotaLedger,
     /** Redis (RedisRates), or the primary process of LATCHKEY_WORKERS (IpcRates); null: this process's memory. */
     private readonly redis: SharedRates | null = null,
-  ) {}
+  ) {
+    this.reportRedisFailure = redisFailureReporter(
+      svc.logger,
+      svc.metrics.trafficRedisFailures,
+      'traffic: Redis unreachable; rate limits are not enforced and quotas are counted on this instance',
+    );
+  }
 
   /**
    * Admit one request of a key from `ip`, or say why not. Synchronous in memory once the key's
@@ -94,14 +101,7 @@ export class TrafficControl {
       (take) => this.answer(policy, tallies, take, nowMs),
       (error: unknown) => {
         this.redisFailures++;
-        this.svc.metrics.trafficRedisFailures.inc();
-        if (nowMs - this.lastFailureLogMs >= 10_000) {
-          this.lastFailureLogMs = nowMs;
-          this.svc.logger.warn(
-            { err: error, failures: this.redisFailures },
-            'traffic: Redis unreachable; rate limits are not enforced and quotas are counted on this instance',
-          );
-        }
+        this.reportRedisFailure(error, { failures: this.redisFailures });
         const local = this.memory.take([], checks, nowMs);
         local.tats = policy.rates.map(() => nowMs);
         return this.answer(policy, tallies, local, nowMs);
