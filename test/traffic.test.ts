@@ -700,7 +700,8 @@ redisOnly('Redis counters', () => {
     const admin = new Redis(REDIS_URL, { lazyConnect: true });
     await Promise.all([redis.connect(), admin.connect()]);
     try {
-      const rates = new RedisRates(redis, `latchkey:test:${process.pid}:${Date.now()}:`, 2);
+      const prefix = `latchkey:test:${process.pid}:${Date.now()}:`;
+      const rates = new RedisRates(redis, prefix, 2);
       const rule = compilePolicy({
         accessKeyId: 'K',
         owner: { type: 'user', id: 'U' },
@@ -711,8 +712,10 @@ redisOnly('Redis counters', () => {
       const calls: number[] = [];
       const monitor = await redis.duplicate().monitor();
       monitor.on('monitor', (_time: string, args: string[]) => {
-        // EVALSHA sha numkeys key…: one key per request of the batch here.
-        if (/^evalsha$|^eval$/i.test(String(args[0]))) calls.push(Number(args[2]));
+        // EVALSHA sha numkeys key…: one key per request of the batch here. MONITOR shows every
+        // client of this Redis: only this test's keys count (other test files run alongside).
+        if (/^evalsha$|^eval$/i.test(String(args[0])) && String(args[3]).startsWith(prefix))
+          calls.push(Number(args[2]));
       });
       // Write commands wait while Redis is paused: the first batches stay out while more arrive.
       await admin.call('CLIENT', 'PAUSE', '300', 'WRITE');
