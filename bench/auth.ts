@@ -643,6 +643,9 @@ async function fillKeys(runtime: Runtime, count: number): Promise<Array<{ id: st
         last_used_decision: null,
         last_used_ip: null,
         manager_disabled: 0,
+        quarantined_at: null,
+        quarantine_reason: null,
+        quarantine_url: null,
       });
       secrets.push({
         access_key_id: id,
@@ -651,6 +654,8 @@ async function fillKeys(runtime: Runtime, count: number): Promise<Array<{ id: st
         master_key_version: sealed.masterKeyVersion,
         created_at: now,
         not_after: null,
+        lookup_hash: null,
+        lookup_key: null,
       });
     }
     await svc.db.transaction().execute(async (trx) => {

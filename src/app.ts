@@ -17,10 +17,14 @@ import { devtoolsRoutes } from './http/routes/devtools.js';
 import { gatewayRoutes } from './http/routes/gateway.js';
 import { groupRoleRoutes } from './http/routes/groups-roles.js';
 import { keyRoutes } from './http/routes/keys.js';
+import { leakRoutes } from './http/routes/leaks.js';
+import { mfaRoutes } from './http/routes/mfa.js';
 import { notificationRoutes } from './http/routes/notifications.js';
 import { serviceAccountRoutes } from './http/routes/service-accounts.js';
 import { sessionRoutes } from './http/routes/session.js';
+import { sessionCredentialRoutes } from './http/routes/session-credentials.js';
 import { settingsAuditRoutes } from './http/routes/settings-audit.js';
+import { ssoRoutes } from './http/routes/sso.js';
 import { systemRoutes } from './http/routes/system.js';
 import { usageRoutes } from './http/routes/usage.js';
 import { userRoutes } from './http/routes/users.js';
@@ -160,6 +164,8 @@ export async function buildApp(
   for (const routes of [
     systemRoutes,
     sessionRoutes,
+    mfaRoutes,
+    sessionCredentialRoutes,
     userRoutes,
     serviceAccountRoutes,
     keyRoutes,
@@ -169,6 +175,8 @@ export async function buildApp(
     notificationRoutes,
     apiRoutes,
     webhookRoutes,
+    leakRoutes,
+    ssoRoutes,
     verifyRoutes,
     // The data API's paths are one static prefix per registry resource (/agent/…), so they never
     // shadow /iam, /healthcheck, /version, /profile, /openapi.json, /docs or /console.

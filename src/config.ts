@@ -47,6 +47,18 @@ export interface Config {
    */
   readonly webhookAllowPrivate: boolean;
   /**
+   * LATCHKEY_LEAK_REPORT_KEYS_FILE: GitHub's secret-scanning public keys (its meta format,
+   * `{"public_keys":[{"key_identifier","key","is_current"}]}`), which POST /v1/leaked-keys verifies
+   * signed reports with. Read at start and again whenever the file changes. Unset: only in-house
+   * reporters (iam:leaks:report) can report.
+   */
+  readonly leakReportKeysFile: string | undefined;
+  /**
+   * LATCHKEY_SSO_ALLOW_PRIVATE: a tenant's OIDC identity provider may be on a loopback, private or
+   * other non-public address, and use http:// (off by default, as for webhooks).
+   */
+  readonly ssoAllowPrivate: boolean;
+  /**
    * LATCHKEY_WORKERS: serving processes on the one port (node:cluster; src/cluster.ts). 1, the
    * default, is one process and no cluster; `auto` is one per core the process may use.
    */
@@ -364,6 +376,10 @@ export function loadConfig(env: Env = process.env): Config {
     metricsToken,
     metricsPort: metricsPortRaw === -1 ? undefined : metricsPortRaw,
     webhookAllowPrivate: bool(env, 'LATCHKEY_WEBHOOK_ALLOW_PRIVATE', false),
+    leakReportKeysFile: env.LATCHKEY_LEAK_REPORT_KEYS_FILE
+      ? path.resolve(env.LATCHKEY_LEAK_REPORT_KEYS_FILE)
+      : undefined,
+    ssoAllowPrivate: bool(env, 'LATCHKEY_SSO_ALLOW_PRIVATE', false),
     workers: parseWorkers(env.LATCHKEY_WORKERS),
     shutdownDelaySeconds: int(env, 'LATCHKEY_SHUTDOWN_DELAY_SECONDS', 0, 0, 120),
   });

@@ -7,7 +7,7 @@ export interface Actor {
   readonly type: PrincipalType | 'system';
   readonly id: string;
   /** How the actor authenticated: a password session, an access key (or its token), or the operator CLI. */
-  readonly via: 'password' | 'key' | 'cli';
+  readonly via: 'password' | 'key' | 'cli' | 'sso';
   readonly accessKeyId?: string;
   readonly permissions: PermissionSet;
   readonly sourceIp: string | null;

@@ -47,7 +47,32 @@ export const ERRORS = {
     meaning:
       "the webhook URL's host is or resolves to a loopback, private, link-local or other non-public address (`LATCHKEY_WEBHOOK_ALLOW_PRIVATE=1` allows them)",
   },
+  WEBAUTHN_FAILED: {
+    status: 400,
+    meaning:
+      'a passkey registration did not verify (its challenge, origin, RP ID or attestation); the message says why',
+  },
   EMAIL_REQUIRED: { status: 400, meaning: 'emailing the credentials needs an email address on the owner' },
+  INVALID_SSO_CONFIG: {
+    status: 400,
+    meaning:
+      'single sign-on settings are wrong: the issuer URL, the client id or secret, or an email domain (the message names it)',
+  },
+  SSO_DISCOVERY_FAILED: {
+    status: 400,
+    meaning:
+      'the issuer did not answer OpenID Connect discovery (`/.well-known/openid-configuration`) as that issuer',
+  },
+  SSO_ADDRESS_REFUSED: {
+    status: 400,
+    meaning:
+      'the identity provider is not https://, or is or resolves to a non-public address (`LATCHKEY_SSO_ALLOW_PRIVATE=1` allows them)',
+  },
+  SSO_STATE_INVALID: {
+    status: 400,
+    meaning:
+      'single sign-on callback: the sign-in is unknown, used, expired, or was started in another browser',
+  },
   // ---- 401: who are you?
   UNAUTHENTICATED: { status: 401, meaning: 'no credentials: sign the request or send a Bearer token' },
   INVALID_CREDENTIALS: { status: 401, meaning: 'wrong email, password, access key or secret' },
@@ -56,6 +81,36 @@ export const ERRORS = {
     meaning: 'the Bearer token is not valid, or no longer is (its key or session changed)',
   },
   EXPIRED_TOKEN: { status: 401, meaning: 'the Bearer token has expired: sign in again' },
+  MFA_REQUIRED: {
+    status: 401,
+    meaning:
+      'the password is right; finish with `{"auth_mode":"mfa","challenge","code"}` (`challenge`, `methods`, `expiresAt` in the body)',
+  },
+  MFA_ENROLMENT_REQUIRED: {
+    status: 401,
+    meaning:
+      'the tenant requires a second factor and the user has none: set one up with the `challenge` (POST /iam/login/mfa-enrolment)',
+  },
+  MFA_CODE_INVALID: {
+    status: 401,
+    meaning:
+      'the TOTP code, recovery code or passkey is wrong or was already used (counts toward throttling)',
+  },
+  MFA_CHALLENGE_INVALID: {
+    status: 401,
+    meaning:
+      'the MFA challenge is unknown, used, expired or ended by wrong codes: sign in with the password again',
+  },
+  LEAK_REPORT_KEY_UNKNOWN: {
+    status: 401,
+    meaning:
+      'leak report: `Github-Public-Key-Identifier` names no key in `LATCHKEY_LEAK_REPORT_KEYS_FILE` (or none is configured)',
+  },
+  LEAK_REPORT_SIGNATURE_INVALID: {
+    status: 401,
+    meaning:
+      'leak report: `Github-Public-Key-Signature` is missing, malformed, or does not verify over the body (ECDSA P-256, SHA-256)',
+  },
   // ---- 403: you may not
   AccessDenied: {
     status: 403,
@@ -78,9 +133,33 @@ export const ERRORS = {
   CROSS_SITE_REQUEST: { status: 403, meaning: "a one-time link's form was posted from another site" },
   API_USER_PASSWORD_LOGIN: { status: 403, meaning: 'an API user signs requests with keys, not a password' },
   USER_DISABLED: { status: 403, meaning: 'the account is disabled' },
+  SSO_FAILED: {
+    status: 403,
+    meaning:
+      'single sign-on: the identity provider refused the sign-in or did not confirm it (code exchange, ID token checks)',
+  },
+  SSO_EMAIL_NOT_VERIFIED: {
+    status: 403,
+    meaning:
+      'single sign-on: the identity provider gave no verified email, so the identity cannot be matched to a user',
+  },
+  SSO_NO_ACCOUNT: {
+    status: 403,
+    meaning:
+      'single sign-on: no user has this email in the tenant (and just-in-time creation is off), or its domain is not accepted',
+  },
+  SESSION_CREDENTIALS_CHAINED: {
+    status: 403,
+    meaning: 'temporary credentials cannot issue more temporary credentials',
+  },
   KEY_TYPE_NOT_ALLOWED: { status: 403, meaning: 'an `api`-type key cannot be exchanged for a token' },
   KEY_INACTIVE: { status: 403, meaning: 'the key (or its owner) is deactivated' },
   KEY_EXPIRED: { status: 403, meaning: 'the key has expired' },
+  KEY_QUARANTINED: {
+    status: 403,
+    meaning:
+      'a leak report named the key: it is refused (or read-only) until an administrator releases it or generates a new secret',
+  },
   // ---- signed requests (AWS codes)
   SignatureDoesNotMatch: {
     status: 403,
@@ -90,6 +169,11 @@ export const ERRORS = {
   InvalidAccessKeyId: { status: 403, meaning: 'no such key (malformed, mistyped, deleted)' },
   AccessKeyInactive: { status: 403, meaning: 'the key (or its owner) is deactivated' },
   ExpiredToken: { status: 403, meaning: 'the key has expired' },
+  AccessKeyQuarantined: {
+    status: 403,
+    meaning:
+      "a leak report named the key: every request is refused, or every one but GET and HEAD (the tenant's `leakedKeyAction`)",
+  },
   RequestTimeTooSkewed: { status: 403, meaning: '`X-Amz-Date` is more than 15 minutes off the server clock' },
   MissingAuthenticationToken: { status: 403, meaning: 'no Authorization header and no presigned parameters' },
   AuthorizationHeaderMalformed: {
@@ -107,7 +191,8 @@ export const ERRORS = {
   },
   InvalidToken: {
     status: 400,
-    meaning: '`X-Amz-Security-Token` sent: session credentials are not supported',
+    meaning:
+      '`X-Amz-Security-Token` wrong, missing (temporary `LKSA…` credentials need it), sent with a long-term key, or its credentials have ended',
   },
   InvalidURI: { status: 400, meaning: 'the request target is not a valid path' },
   SlowDown: {
@@ -130,7 +215,18 @@ export const ERRORS = {
   CONFLICT: { status: 409, meaning: 'the change conflicts with the current state (the message says how)' },
   ALREADY_EXISTS: { status: 409, meaning: 'a name, email, code or docno that must be unique is taken' },
   KEY_LIMIT_REACHED: { status: 409, meaning: "the owner already has the tenant's per-user number of keys" },
+  MFA_ALREADY_ACTIVE: {
+    status: 409,
+    meaning:
+      'an authenticator app is already active: remove it (with a current code) before setting up another',
+  },
+  MFA_NOT_ENABLED: { status: 409, meaning: 'the user has no second factor (of that kind) to use for this' },
   LAST_ADMINISTRATOR: { status: 409, meaning: 'the change would leave the tenant without an administrator' },
+  SSO_LINK_CONFLICT: {
+    status: 409,
+    meaning:
+      'single sign-on: the user with this email is linked to another identity at the same identity provider',
+  },
   BASE_PATH_TAKEN: {
     status: 409,
     meaning: "another of the tenant's APIs has this base path, or one containing it or inside it",
@@ -144,6 +240,11 @@ export const ERRORS = {
   RECORD_CHANGED: {
     status: 409,
     meaning: 'data API: a stale `updatecount` (SQL Account\'s "Record has been changed by other users.")',
+  },
+  SSO_NOT_CONFIGURED: {
+    status: 404,
+    meaning:
+      'single sign-on is not set up, or is turned off, for this tenant (or no tenant accepts the email domain)',
   },
   REVEAL_LINK_USED: { status: 410, meaning: 'the one-time link to a secret was already used' },
   REVEAL_LINK_EXPIRED: { status: 410, meaning: 'the one-time link to a secret has expired' },

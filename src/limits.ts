@@ -45,6 +45,8 @@ export const QUOTA_LIMIT = { min: 1, max: 2_000_000_000 } as const;
 export const ALLOWED_CIDRS_MAX = 100;
 /** How long hourly usage rows are kept (days). */
 export const USAGE_RETENTION_DAYS = { min: 1, max: 3_650, default: 90 } as const;
+/** Temporary credentials' lifetime, seconds (as AWS STS GetSessionToken: 15 minutes to 12 hours here). */
+export const SESSION_DURATION_SECONDS = { min: 900, max: 43_200, default: 3_600 } as const;
 
 // Reading usage (src/traffic/usage-queries.ts) and the unused-keys filter.
 
@@ -64,3 +66,11 @@ export const USAGE_INSTANT_PATTERN =
 
 /** How long GET /readyz waits for the database or Redis to answer before calling it unreachable. */
 export const READY_TIMEOUT_MS = 1_000;
+
+/** POST /v1/leaked-keys: tokens per report and the length of each field (GitHub's reports are far smaller). */
+export const LEAK_REPORT_LIMITS = {
+  tokens: 100,
+  tokenLength: 1_000,
+  fieldLength: 200,
+  urlLength: 4_000,
+} as const;

@@ -20,6 +20,7 @@ import { AssertionSigner } from './gateway/assertion.js';
 import type { GatewayDeps } from './gateway/decide.js';
 import { DenialAudit } from './gateway/denials.js';
 import { ApiRegistry } from './gateway/registry.js';
+import { backfillLookupHashes } from './leaks/lookup.js';
 import { READY_TIMEOUT_MS } from './limits.js';
 import { Notifier } from './notify/notifier.js';
 import { outboxBacklog } from './notify/outbox.js';
@@ -258,6 +259,13 @@ export async function startBackgroundWork(
     const pruner = new UsagePruner(svc);
     pruner.start();
     stops.push(() => pruner.stop());
+    // 6. Leak-report lookup hashes for secrets stored before them or under another master key
+    // (src/leaks/lookup.ts): each such secret is opened once; nothing to do on later starts.
+    const backfill = backfillLookupHashes(svc).then(
+      (n) => n > 0 && svc.logger.info({ secrets: n }, 'leak reports: lookup hashes written'),
+      (error: unknown) => svc.logger.warn({ err: error }, 'leak reports: lookup hash backfill failed'),
+    );
+    stops.push(() => backfill.then(() => undefined));
   } catch (error) {
     await stop();
     throw error;

@@ -175,6 +175,10 @@ describeEachEngine('upgrade of a deployment made by the previous release', (engi
         '2026-12-04-0006-gateway',
         '2026-12-04-0007-traffic',
         '2026-12-05-0008-webhooks',
+        '2026-12-05-0009-mfa',
+        '2026-12-05-0010-sso',
+        '2026-12-05-0011-leaks',
+        '2026-12-05-0012-session-credentials',
       ]);
       tokens.set(t.tenantId, t.adminToken);
       const second = await login(t, fixture.secondTenant.adminEmail, fixture.secondTenant.password);

@@ -4,27 +4,14 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../src/errors.js';
-import type { IamSettings } from '../src/identity/settings.js';
+import { DEFAULT_SETTINGS, type IamSettings } from '../src/identity/settings.js';
 import { resolveExpiry } from '../src/keys/expiry.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, call, startTestApp } from './helpers/app.js';
 import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 import { runCli } from './helpers/process.js';
 
 const NOW = new Date('2026-12-04T00:00:00Z');
-const SETTINGS: IamSettings = {
-  defaultKeyLifetimeDays: 90,
-  maxKeyLifetimeDays: null,
-  tokenLifetimeSeconds: 3600,
-  userKeyLimit: 2,
-  reminderLeadDays: 2,
-  acceptedScopes: [],
-  rateLimit: null,
-  quota: null,
-  allowedCidrs: null,
-  usageRetentionDays: 90,
-  allowUnsignedPayload: false,
-  emailSecretInline: false,
-};
+const SETTINGS: IamSettings = { ...DEFAULT_SETTINGS, acceptedScopes: [] };
 
 const IMPOSSIBLE = [
   '2030-02-30',

@@ -244,6 +244,35 @@ describeEachEngine('the gateway', (engine) => {
       expect(upstream.received[0]?.url).toBe('/items/7?colour=red');
     });
 
+    it('accepts temporary credentials (header and presigned); their token never reaches the upstream', async () => {
+      const issued = (
+        await call(t, 'POST', '/iam/session-credentials', { body: { permissions: ['orders:read'] } })
+      ).json();
+      const temp: Credentials = {
+        accessKeyId: issued.accessKeyId,
+        secretAccessKey: issued.secretAccessKey,
+        sessionToken: issued.sessionToken,
+      };
+      const res = await signed(t, temp, 'GET', '/api/orders/items/7');
+      expect(res.statusCode, res.body).toBe(200);
+      const h = upstream.received[0]?.headers ?? {};
+      expect(h['x-latchkey-access-key']).toBe(issued.accessKeyId);
+      expect(JSON.stringify(h)).not.toContain(issued.sessionToken);
+      // Narrowed to orders:read: writing is refused before the upstream.
+      const write = await signed(t, temp, 'POST', '/api/orders/items', { body: '{}' });
+      expect(write.statusCode).toBe(403);
+      const url = await presign(temp, {
+        method: 'GET',
+        path: '/api/orders/items/8?x=1',
+        host: HOST,
+        date: t.clock.now(),
+      });
+      const pre = await t.app.inject({ method: 'GET', url, headers: { host: HOST } });
+      expect(pre.statusCode, pre.body).toBe(200);
+      expect(upstream.received.at(-1)?.url).toBe('/items/8?x=1');
+      expect(upstream.received).toHaveLength(2);
+    });
+
     it('accepts a key token, but not a console session', async () => {
       const token = (await loginWithKey(t, admin.accessKeyId, admin.secretAccessKey)).json().token;
       const res = await t.app.inject({

@@ -121,6 +121,9 @@ describeEachEngine('groups, roles, settings and audit', (engine) => {
         quota: null,
         allowedCidrs: null,
         usageRetentionDays: 90,
+        maxSessionDurationSeconds: 43200,
+        leakedKeyAction: 'disable',
+        mfaRequired: 'off',
       });
       const bad = await call(t, 'PATCH', '/iam/settings', {
         body: { maxKeyLifetimeDays: 10, defaultKeyLifetimeDays: 20 },

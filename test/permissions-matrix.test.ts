@@ -93,6 +93,8 @@ describeEachEngine('permission matrix', (engine) => {
         })
       ).json().id;
 
+      ids.session = (await call(t, 'POST', '/iam/session-credentials', { body: {} })).json().accessKeyId;
+
       // A second tenant with its own administrator.
       tokens.wrongTenant = (await secondTenantAdmin(t, 'admin@other.example')).token;
     });
@@ -137,10 +139,43 @@ describeEachEngine('permission matrix', (engine) => {
         url: '/iam/me',
         allowed: ['readOnlyKey', 'readWriteKey', 'userToken', 'admin', 'wrongTenant'],
       },
+      // Two-factor sign-in: a user's own factors (password sessions only; a key or its token is refused).
+      ...(
+        [
+          ['GET', '/iam/me/mfa', undefined],
+          ['POST', '/iam/me/mfa/totp', {}],
+          ['POST', '/iam/me/mfa/totp/verify', {}],
+          ['DELETE', '/iam/me/mfa/totp', {}],
+          ['POST', '/iam/me/mfa/recovery-codes', {}],
+          ['POST', '/iam/me/mfa/webauthn/registration-options', {}],
+          ['POST', '/iam/me/mfa/webauthn/registration', {}],
+          ['DELETE', '/iam/me/mfa/webauthn/mfa_nosuchpasskey00', {}],
+        ] as const
+      ).map(
+        ([method, url, body]): Route => ({
+          method,
+          url,
+          ...(body === undefined ? {} : { body }),
+          allowed: ['userToken', 'admin', 'wrongTenant'],
+        }),
+      ),
+      { method: 'DELETE', url: `/iam/users/${ids.user}/mfa`, allowed: ADMIN_ONLY, tenantObject: true },
       {
         method: 'GET',
         url: '/iam/permissions',
         allowed: ['readOnlyKey', 'readWriteKey', 'userToken', 'admin', 'wrongTenant'],
+      },
+      {
+        method: 'POST',
+        url: '/iam/session-credentials',
+        body: {},
+        allowed: ['readOnlyKey', 'readWriteKey', 'userToken', 'admin', 'wrongTenant'],
+      },
+      {
+        method: 'DELETE',
+        url: `/iam/session-credentials/${ids.session}`,
+        allowed: ADMIN_ONLY,
+        tenantObject: true,
       },
       { method: 'GET', url: '/iam/users', allowed: ADMIN_ONLY },
       { method: 'POST', url: '/iam/users', body: {}, allowed: ADMIN_ONLY },
@@ -242,8 +277,23 @@ describeEachEngine('permission matrix', (engine) => {
         allowed: ADMIN_ONLY,
         tenantObject: true,
       },
+      // Single sign-on: one configuration per tenant (no id in the path: another tenant sees its own).
+      { method: 'GET', url: '/iam/sso', allowed: ADMIN_ONLY },
+      { method: 'PUT', url: '/iam/sso', body: {}, allowed: ADMIN_ONLY },
+      { method: 'DELETE', url: '/iam/sso', allowed: ADMIN_ONLY },
+      { method: 'POST', url: '/iam/sso/disable-subject', body: {}, allowed: ADMIN_ONLY },
+      { method: 'POST', url: '/iam/sso/unlink-subject', body: {}, allowed: ADMIN_ONLY },
       // iam:verify: held through `*` by administrators (api-type keys hold no iam: permission).
       { method: 'POST', url: '/v1/verify', body: {}, allowed: ADMIN_ONLY },
+      // iam:leaks:report (administrators through `*`); a GitHub-signed report is tested in leaks.test.ts.
+      { method: 'POST', url: '/v1/leaked-keys', body: [], allowed: ADMIN_ONLY },
+      {
+        method: 'POST',
+        url: `/iam/keys/${ids.key}/quarantine/release`,
+        body: {},
+        allowed: ADMIN_ONLY,
+        tenantObject: true,
+      },
       ...RESOURCES.flatMap((r): Route[] => [
         {
           method: 'GET',

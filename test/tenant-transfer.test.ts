@@ -31,7 +31,8 @@ const ANA = { email: 'ana@acme.example', password: 'ana-password-0000001' };
 const LEFT_BEHIND = ['mail_outbox', 'key_reveal_links', 'webhook_deliveries'];
 /** The sealed columns differ by design (sealed again under the target's master key): compared opened. */
 const SEALED: Record<string, string[]> = {
-  key_secrets: ['ciphertext', 'master_key_version'],
+  // The leak-report lookup hash is keyed by the deployment's master key too (checked below).
+  key_secrets: ['ciphertext', 'master_key_version', 'lookup_hash', 'lookup_key'],
   webhook_endpoints: ['secret_ciphertext', 'master_key_version'],
 };
 /** The audit rows export and import write (each on its own side, after and during the move). */
@@ -425,6 +426,16 @@ for (const [from, to] of ROUND_TRIPS) {
             : list;
         expect(filter(moved), table).toEqual(filter(rows));
       }
+      // Every moved secret can be found by a leak report on the target: its lookup hash was made
+      // again under the target's master key.
+      const lookups = await target.runtime.svc.db
+        .selectFrom('key_secrets')
+        .innerJoin('access_keys', 'access_keys.id', 'key_secrets.access_key_id')
+        .select(['key_secrets.lookup_hash', 'key_secrets.lookup_key'])
+        .where('access_keys.tenant_id', '=', seeded.tenantId)
+        .execute();
+      expect(lookups.length).toBeGreaterThan(0);
+      for (const l of lookups) expect(l.lookup_hash && l.lookup_key).toBeTruthy();
       // Something of each kind was there to compare.
       for (const table of [
         'users',

@@ -468,7 +468,7 @@ describeEachEngine('usage', (engine) => {
         .execute();
 
       const pruner = new UsagePruner(t.runtime.svc);
-      expect(await pruner.runOnce(now)).toEqual({ keyUsage: 4, quotaUsage: 1 });
+      expect(await pruner.runOnce(now)).toEqual({ keyUsage: 4, quotaUsage: 1, sessionCredentials: 0 });
       const hours = async (id: string) =>
         (
           await db
@@ -485,9 +485,13 @@ describeEachEngine('usage', (engine) => {
       const windows = await db.selectFrom('quota_usage').select('used').execute();
       expect(windows.map((w) => Number(w.used))).toEqual([4]);
       // Nothing more to do: a second pass deletes nothing.
-      expect(await pruner.runOnce(now)).toEqual({ keyUsage: 0, quotaUsage: 0 });
+      expect(await pruner.runOnce(now)).toEqual({ keyUsage: 0, quotaUsage: 0, sessionCredentials: 0 });
       // The retention moves with time: a day later the short tenant's last hour goes too.
-      expect(await pruner.runOnce(now + DAY_MS)).toEqual({ keyUsage: 1, quotaUsage: 0 });
+      expect(await pruner.runOnce(now + DAY_MS)).toEqual({
+        keyUsage: 1,
+        quotaUsage: 0,
+        sessionCredentials: 0,
+      });
       expect(await hours(shortKey.id)).toEqual([]);
     });
   });

@@ -17,12 +17,14 @@ import {
   IconAdjustments,
   IconApi,
   IconChartBar,
+  IconClockHour4,
   IconHistory,
   IconKey,
   IconLock,
   IconLogout,
   IconRobot,
   IconShield,
+  IconShieldLock,
   IconUserCircle,
   IconUsers,
   IconWebhook,
@@ -32,6 +34,8 @@ import { client, type Me, session } from './api';
 import { ChangePasswordForm } from './components/ChangePassword';
 import { ColorSchemeMenu } from './components/ColorSchemeMenu';
 import { NotificationBell } from './components/NotificationBell';
+import { TemporaryCredentialsForm } from './components/TemporaryCredentials';
+import { TwoFactorSettings } from './components/TwoFactor';
 import { DEFAULT_SCOPE, type SigningScope, scopeFromVersion } from './format';
 import { AccessKeysPage } from './pages/AccessKeys';
 import { ApiDetailPage, ApisPage } from './pages/Apis';
@@ -123,6 +127,8 @@ export function App() {
   const [scope, setScope] = useState<SigningScope>(DEFAULT_SCOPE);
   const [navOpened, { toggle: toggleNav, close: closeNav }] = useDisclosure(false);
   const [changingPassword, setChangingPassword] = useState(false);
+  const [twoFactor, setTwoFactor] = useState(false);
+  const [creatingTemporary, setCreatingTemporary] = useState(false);
   /** The person moved to another page: its heading takes focus once it is there. */
   const moved = useRef(false);
   usePageHeading(path, me !== null, moved);
@@ -301,6 +307,20 @@ export function App() {
                     >
                       Change password
                     </Menu.Item>
+                    {me.authenticatedWith === 'password' ? (
+                      <Menu.Item
+                        leftSection={<IconShieldLock size={16} aria-hidden />}
+                        onClick={() => setTwoFactor(true)}
+                      >
+                        Two-factor authentication
+                      </Menu.Item>
+                    ) : null}
+                    <Menu.Item
+                      leftSection={<IconClockHour4 size={16} aria-hidden />}
+                      onClick={() => setCreatingTemporary(true)}
+                    >
+                      Temporary credentials
+                    </Menu.Item>
                   </Menu.Dropdown>
                 </Menu>
               ) : null}
@@ -346,6 +366,21 @@ export function App() {
           {page}
         </AppShell.Main>
       </AppShell>
+      <Modal
+        opened={creatingTemporary}
+        onClose={() => setCreatingTemporary(false)}
+        title="Temporary credentials"
+      >
+        {creatingTemporary ? <TemporaryCredentialsForm onClose={() => setCreatingTemporary(false)} /> : null}
+      </Modal>
+      <Modal
+        opened={twoFactor}
+        onClose={() => setTwoFactor(false)}
+        title="Two-factor authentication"
+        size="lg"
+      >
+        {twoFactor ? <TwoFactorSettings onClose={() => setTwoFactor(false)} /> : null}
+      </Modal>
       <Modal opened={changingPassword} onClose={() => setChangingPassword(false)} title="Change password">
         {changingPassword ? <ChangePasswordForm onClose={() => setChangingPassword(false)} /> : null}
       </Modal>

@@ -211,6 +211,11 @@ const TITLES: Record<string, string> = {
   BASE_PATH_TAKEN: 'That base path is taken',
   INVALID_WEBHOOK: 'Check the webhook',
   WEBHOOK_ADDRESS_REFUSED: 'That address is not allowed',
+  MFA_CODE_INVALID: 'That code is not right',
+  MFA_CHALLENGE_INVALID: 'Sign in again',
+  MFA_ALREADY_ACTIVE: 'An authenticator app is already on',
+  MFA_NOT_ENABLED: 'No second factor for this',
+  WEBAUTHN_FAILED: 'The passkey was not accepted',
 };
 
 // ---- the admin API's shapes and operations, from the server's contract (src/contract) ----

@@ -190,6 +190,7 @@ export const keyWith = (overrides: Partial<KeyView> = {}): KeyView => ({
   lastUsedApiId: null,
   lastUsedDecision: null,
   secretVersion: 1,
+  quarantine: null,
   groups: [],
   roles: [],
   deactivatedByManager: false,

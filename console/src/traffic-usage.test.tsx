@@ -92,6 +92,9 @@ const settings: IamSettings = {
   quota: null,
   allowedCidrs: null,
   usageRetentionDays: 90,
+  leakedKeyAction: 'disable',
+  maxSessionDurationSeconds: 43200,
+  mfaRequired: 'off',
 };
 
 const badCidr = () =>

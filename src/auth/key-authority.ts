@@ -25,6 +25,7 @@ import { jsonArrayFrom, jsonRows } from '../storage/dialect.js';
 import type { AccessKey } from '../storage/tables.js';
 import { compilePolicy, type TrafficPolicy } from '../traffic/policy.js';
 import { rulesFromJson } from '../traffic/rules.js';
+import { loadSessionRecord, type SessionOfEntry, type SessionRecord } from './session-credentials.js';
 
 export interface KeyEntry {
   key: AccessKey;
@@ -39,15 +40,28 @@ export interface KeyEntry {
   /** Every traffic rule that applies to the key (its own, its owner's, its tenant's defaults). */
   traffic: TrafficPolicy;
   loadedAt: number;
+  /** Set when the entry stands for temporary credentials (src/auth/session-credentials.ts). */
+  session?: SessionOfEntry;
 }
 
 /**
  * Why a key cannot authenticate at `nowMs` (`inactive` also covers a disabled owner), or null.
  * The one rule behind signed requests, key-token exchange and key-token requests.
+ * A quarantined key (a leak report named it: src/leaks) is refused, unless its tenant's
+ * `leakedKeyAction` is `read-only` and the request's `method` is GET or HEAD (no method: refused).
  */
-export function keyUnusable(entry: KeyEntry, nowMs: number): 'inactive' | 'expired' | null {
+export function keyUnusable(
+  entry: KeyEntry,
+  nowMs: number,
+  method?: string,
+): 'inactive' | 'expired' | 'quarantined' | null {
   if (entry.key.status !== 'active' || !entry.ownerActive) return 'inactive';
   if (entry.expiresAt !== undefined && entry.expiresAt.getTime() <= nowMs) return 'expired';
+  if (
+    entry.key.quarantined_at !== null &&
+    !(entry.settings.leakedKeyAction === 'read-only' && (method === 'GET' || method === 'HEAD'))
+  )
+    return 'quarantined';
   return null;
 }
 
@@ -107,6 +121,9 @@ const KEY_COLUMNS = [
   'access_keys.last_used_api_id',
   'access_keys.last_used_decision',
   'access_keys.traffic',
+  'access_keys.quarantined_at',
+  'access_keys.quarantine_reason',
+  'access_keys.quarantine_url',
 ] as const satisfies ReadonlyArray<`access_keys.${keyof AccessKey}`>;
 
 /** Distinct permission sets kept for sharing between cached keys. */
@@ -119,6 +136,9 @@ export class KeyAuthority {
   private readonly loading = new Map<string, Promise<KeyEntry | undefined>>();
   private readonly principals = new Map<string, Cached<PrincipalState | undefined>>();
   private readonly tenants = new Map<string, Cached<IamSettings>>();
+  /** Temporary credentials' records (their source is looked up in the maps above on each use). */
+  private readonly sessions = new Map<string, SessionRecord | { missing: true; loadedAt: number }>();
+  private readonly sessionLoadedAt = new WeakMap<SessionRecord, number>();
   private readonly options: KeyAuthorityOptions;
   /** Bumped on every invalidation: a load that started before it must not be cached. */
   private generation = 0;
@@ -136,6 +156,7 @@ export class KeyAuthority {
   invalidate(accessKeyId: string): void {
     this.generation++;
     this.entries.delete(accessKeyId);
+    this.sessions.delete(accessKeyId);
   }
 
   invalidateTenant(tenantId: string): void {
@@ -146,6 +167,9 @@ export class KeyAuthority {
     for (const [id, entry] of this.entries) {
       if (!('missing' in entry) && entry.key.tenant_id === tenantId) this.entries.delete(id);
     }
+    for (const [id, record] of this.sessions) {
+      if (!('missing' in record) && record.tenantId === tenantId) this.sessions.delete(id);
+    }
   }
 
   clear(): void {
@@ -153,6 +177,7 @@ export class KeyAuthority {
     this.entries.clear();
     this.principals.clear();
     this.tenants.clear();
+    this.sessions.clear();
   }
 
   get size(): number {
@@ -254,6 +279,46 @@ export class KeyAuthority {
     if (generation === this.generation)
       this.principals.set(cacheKey, { value, loadedAt: Date.now(), tenantId });
     return value;
+  }
+
+  /**
+   * Temporary credentials' record if the cache holds a fresh one (`null`: known not to exist),
+   * `undefined` when only the database can tell.
+   */
+  peekSession(id: string): SessionRecord | null | undefined {
+    const cached = this.sessions.get(id);
+    if (cached === undefined) return undefined;
+    if ('missing' in cached) {
+      if (Date.now() - cached.loadedAt < this.options.negativeTtlMs) return null;
+    } else if (Date.now() - (this.sessionLoadedAt.get(cached) ?? 0) < this.options.ttlMs) return cached;
+    this.sessions.delete(id);
+    return undefined;
+  }
+
+  /** Temporary credentials' record, from cache or database; undefined when unknown. */
+  async session(id: string): Promise<SessionRecord | undefined> {
+    const cached = this.peekSession(id);
+    if (cached !== undefined) return cached ?? undefined;
+    const generation = this.generation;
+    const now = Date.now();
+    const record = await loadSessionRecord(this.svc, id);
+    if (generation === this.generation) {
+      if (record === undefined) this.sessions.set(id, { missing: true, loadedAt: now });
+      else {
+        this.sessions.set(id, record);
+        this.sessionLoadedAt.set(record, now);
+      }
+      if (this.sessions.size > this.options.maxEntries) {
+        const oldest = this.sessions.keys().next().value;
+        if (oldest !== undefined) this.sessions.delete(oldest);
+      }
+    }
+    return record;
+  }
+
+  /** The tenant's settings, cached like everything else here. */
+  settings(tenantId: string): Promise<IamSettings> {
+    return this.tenantSettings(tenantId);
   }
 
   private async tenantSettings(tenantId: string): Promise<IamSettings> {

@@ -14,6 +14,7 @@ import { normalizeEmail } from '../identity/users.js';
 import { traceVerification, tracingEnabled } from '../observability/tracing.js';
 import type { RateLimitHeaders } from '../traffic/control.js';
 import { currentSecrets, type KeyEntry, keyUnusable } from './key-authority.js';
+import { requireSecondFactor } from './mfa/gate.js';
 import type { SignedAuthDeps } from './signed-request.js';
 import type { ThrottleKey } from './throttle.js';
 import {
@@ -117,6 +118,8 @@ export async function loginWithPassword(
       'this user is an API user: it signs requests with its access keys and cannot sign in with a password',
     );
   }
+  // A second factor, when the user has one (or the tenant requires one), before any token.
+  await requireSecondFactor(svc, user);
   return passwordSession(deps, user);
 }
 
@@ -164,6 +167,8 @@ export async function loginWithKey(
     throw new AppError('KEY_INACTIVE', `access key ${key.id} (or its owner) is inactive`);
   if (unusable === 'expired')
     throw new AppError('KEY_EXPIRED', `access key ${key.id} expired at ${key.expires_at}`);
+  if (unusable === 'quarantined')
+    throw new AppError('KEY_QUARANTINED', `access key ${key.id} is quarantined: it was reported leaked`);
   if (key.type !== 'access') {
     throw new AppError(
       'KEY_TYPE_NOT_ALLOWED',
@@ -227,7 +232,7 @@ export interface TokenActor {
 export function actorFromToken(
   deps: AuthDeps,
   token: string,
-  request: { sourceIp: string | null; requestId: string | null },
+  request: { sourceIp: string | null; requestId: string | null; method?: string },
 ): Promise<TokenActor> {
   if (!tracingEnabled()) return tokenActor(deps, token, request);
   return traceVerification(
@@ -244,7 +249,7 @@ export function actorFromToken(
 async function tokenActor(
   deps: AuthDeps,
   token: string,
-  request: { sourceIp: string | null; requestId: string | null },
+  request: { sourceIp: string | null; requestId: string | null; method?: string },
 ): Promise<TokenActor> {
   const { svc } = deps;
   const claims = await verifyToken(svc, deps.signingKeys, token, deps.verifiedTokens);
@@ -258,9 +263,16 @@ async function tokenActor(
     const entry = claims.akid ? await deps.keys.get(claims.akid) : undefined;
     if (!entry || entry.key.tenant_id !== claims.tid) throw ended('its access key was deleted');
     const nowMs = svc.clock.now().getTime();
-    const unusable = keyUnusable(entry, nowMs);
+    // The request's method: a quarantined key's token still reads in a read-only tenant.
+    const unusable = keyUnusable(entry, nowMs, request.method);
     if (unusable)
-      throw ended(unusable === 'inactive' ? 'its access key is inactive' : 'its access key has expired');
+      throw ended(
+        unusable === 'inactive'
+          ? 'its access key is inactive'
+          : unusable === 'quarantined'
+            ? 'its access key is quarantined (reported leaked)'
+            : 'its access key has expired',
+      );
     // The secret it was exchanged for must still work (a new secret ends it after its grace period).
     if (claims.sv === undefined || !currentSecrets(entry, nowMs).some((s) => s.version === claims.sv))
       throw ended('a new secret key was generated for its access key');

@@ -25,8 +25,11 @@ export async function updateOwnProfile(
   actor: Actor,
   patch: OwnProfilePatch,
 ): Promise<OwnProfileUpdate> {
-  if (actor.type !== 'user' || actor.via !== 'password') {
-    throw new AppError('AccessDenied', 'only a user signed in with a password can change their own profile');
+  if (actor.type !== 'user' || (actor.via !== 'password' && actor.via !== 'sso')) {
+    throw new AppError(
+      'AccessDenied',
+      'only a user signed in with a password or single sign-on can change their own profile',
+    );
   }
   const { svc } = deps;
   const { name, password, currentPassword } = patch;

@@ -5,7 +5,11 @@
  * failures. Answers use the error codes AWS clients know.
  */
 import type { Actor } from '../context.js';
-import { isWellFormedAccessKeyId } from '../crypto/access-key-id.js';
+import {
+  isSessionKeyIdShape,
+  isWellFormedAccessKeyId,
+  isWellFormedSessionKeyId,
+} from '../crypto/access-key-id.js';
 import type { ErrorCode } from '../errors.js';
 import { PermissionSet } from '../identity/permissions.js';
 import { traceVerification, tracingEnabled } from '../observability/tracing.js';
@@ -14,6 +18,12 @@ import type { Admission, RateLimitHeaders, TrafficControl } from '../traffic/con
 import type { UsageOutcome, UsageRecorder } from '../traffic/usage.js';
 import { currentSecrets, type KeyAuthority, type KeyEntry, keyUnusable } from './key-authority.js';
 import type { LastUsedRecorder } from './last-used.js';
+import {
+  type SessionEnded,
+  type SessionRecord,
+  sessionEntry,
+  sessionTokenMatches,
+} from './session-credentials.js';
 import {
   type ParsedSigV4,
   parseSigV4,
@@ -61,6 +71,8 @@ export type SignedAuthResult =
       ok: true;
       actor: Actor;
       entry: KeyEntry;
+      /** The version of the key's secret the request was signed with (a rotation's grace period has two). */
+      secretVersion: number;
       /** The RateLimit header fields for every answer to this request; null when the key has no limits. */
       rateLimit: RateLimitHeaders | null;
     }
@@ -169,6 +181,9 @@ function authenticate(
   const parsed = parseSigV4(request, { now, allowedScopes: 'any' });
   if (!parsed.ok) return refuse(deps, input, now, undefined, fromSigV4(parsed.failure), 'invalid_signature');
   const { accessKeyId } = parsed.parsed;
+  // Temporary credentials (or a session token sent with a long-term key) take their own way in.
+  if (parsed.parsed.securityToken !== undefined || isSessionKeyIdShape(accessKeyId))
+    return authenticateSession(deps, input, now, request, parsed.parsed);
   const entry = deps.keys.peek(accessKeyId);
   if (entry !== undefined) return checkSigned(deps, input, now, request, parsed.parsed, entry);
   // Not cached: the checksum rejects mistyped and made-up IDs before any database lookup.
@@ -178,6 +193,95 @@ function authenticate(
     .get(accessKeyId)
     .then((loaded) => checkSigned(deps, input, now, request, parsed.parsed, loaded ?? null));
 }
+
+const invalidToken = (message: string): Failure => ({ code: 'InvalidToken', message });
+
+/**
+ * Temporary credentials (`LKSA…` with X-Amz-Security-Token): their record, then their source as it
+ * is now (see session-credentials.ts), then the checks every key gets, plus the token's.
+ */
+function authenticateSession(
+  deps: SignedAuthDeps,
+  input: SignedRequestInput,
+  now: Date,
+  request: SigV4Request,
+  parsed: ParsedSigV4,
+): SignedAuthResult | Promise<SignedAuthResult> {
+  const id = parsed.accessKeyId;
+  if (!isSessionKeyIdShape(id)) {
+    return refuse(
+      deps,
+      input,
+      now,
+      undefined,
+      invalidToken(
+        `X-Amz-Security-Token goes with temporary credentials (LKSA…) only; ${id} is a long-term access key: sign without it.`,
+      ),
+      'invalid_signature',
+    );
+  }
+  const cached = deps.keys.peekSession(id);
+  if (cached !== undefined) return withSessionRecord(deps, input, now, request, parsed, cached);
+  if (!isWellFormedSessionKeyId(id))
+    return refuse(deps, input, now, undefined, unknownKey(), 'invalid_signature');
+  return deps.keys
+    .session(id)
+    .then((record) => withSessionRecord(deps, input, now, request, parsed, record ?? null));
+}
+
+function withSessionRecord(
+  deps: SignedAuthDeps,
+  input: SignedRequestInput,
+  now: Date,
+  request: SigV4Request,
+  parsed: ParsedSigV4,
+  record: SessionRecord | null,
+): SignedAuthResult | Promise<SignedAuthResult> {
+  if (record === null) return refuse(deps, input, now, undefined, unknownKey(), 'invalid_signature');
+  const composed = sessionEntry(deps.keys, record, now.getTime());
+  return composed instanceof Promise
+    ? composed.then((c) => withSessionEntry(deps, input, now, request, parsed, record, c))
+    : withSessionEntry(deps, input, now, request, parsed, record, composed);
+}
+
+function withSessionEntry(
+  deps: SignedAuthDeps,
+  input: SignedRequestInput,
+  now: Date,
+  request: SigV4Request,
+  parsed: ParsedSigV4,
+  record: SessionRecord,
+  composed: KeyEntry | SessionEnded,
+): SignedAuthResult | Promise<SignedAuthResult> {
+  if (!('ended' in composed)) return checkSigned(deps, input, now, request, parsed, composed);
+  // Why they ended is told only to their holder: the signature and the token must both be right.
+  const verified = verifySigV4(request, parsed, [record.secret], {
+    allowUnsignedPayload: true,
+    signingKeyCache: null,
+  });
+  if (!verified.ok) {
+    const failure =
+      verified.failure.code === 'InvalidAccessKeyId' ? unknownKey() : fromSigV4(verified.failure);
+    return refuse(deps, input, now, undefined, failure, 'invalid_signature');
+  }
+  if (!sessionTokenMatches(record, parsed.securityToken))
+    return refuse(deps, input, now, undefined, wrongToken(parsed), 'invalid_signature');
+  return refuse(
+    deps,
+    input,
+    now,
+    undefined,
+    invalidToken(`The temporary credentials ${record.id} have ended: ${composed.ended}.`),
+    'inactive',
+  );
+}
+
+const wrongToken = (parsed: ParsedSigV4): Failure =>
+  invalidToken(
+    parsed.securityToken === undefined
+      ? `Temporary credentials (${parsed.accessKeyId}) need their session token in X-Amz-Security-Token.`
+      : 'The security token included in the request is invalid.',
+  );
 
 /**
  * The checks that need the key's entry (`null`: no such key): signature, then scope, then key state.
@@ -212,6 +316,9 @@ function checkSigned(
       verified.failure.code === 'InvalidAccessKeyId' ? unknownKey() : fromSigV4(verified.failure);
     return refuse(deps, input, now, entry, failure, 'invalid_signature');
   }
+  // Temporary credentials: the session token must be theirs.
+  if (entry.session !== undefined && !sessionTokenMatches(entry.session.record, parsed.securityToken))
+    return refuse(deps, input, now, entry, wrongToken(parsed), 'invalid_signature');
   if (!scopeOk) {
     // The key's holder signed in another scope: tell them which ones are accepted.
     const d = deps.svc.config.sigv4;
@@ -228,7 +335,7 @@ function checkSigned(
     );
   }
   // Key state is checked after the signature, so only the key's holder learns it.
-  const unusable = keyUnusable(entry, nowMs);
+  const unusable = keyUnusable(entry, nowMs, input.method);
   if (unusable !== null) {
     return refuse(
       deps,
@@ -236,20 +343,28 @@ function checkSigned(
       now,
       entry,
       {
-        code: unusable === 'inactive' ? 'AccessKeyInactive' : 'ExpiredToken',
+        code:
+          unusable === 'inactive'
+            ? 'AccessKeyInactive'
+            : unusable === 'quarantined'
+              ? 'AccessKeyQuarantined'
+              : 'ExpiredToken',
         message:
           unusable === 'inactive'
             ? `The access key ${accessKeyId} is inactive.`
-            : `The access key ${accessKeyId} expired at ${key.expires_at}.`,
+            : unusable === 'quarantined'
+              ? `The access key ${accessKeyId} is quarantined: it was reported leaked${entry.settings.leakedKeyAction === 'read-only' ? ' (only GET and HEAD requests are accepted)' : ''}.`
+              : `The access key ${accessKeyId} expired at ${key.expires_at}.`,
       },
-      unusable,
+      unusable === 'quarantined' ? 'inactive' : unusable,
     );
   }
   // Then the key's traffic rules (address, rate limits, quotas): only its holder learns them.
   const admission = deps.traffic.admit(entry.traffic, input.ip, nowMs);
+  const secretVersion = verified.secret.version;
   return admission instanceof Promise
-    ? admission.then((a) => admitted(deps, input, nowMs, entry, a))
-    : admitted(deps, input, nowMs, entry, admission);
+    ? admission.then((a) => admitted(deps, input, nowMs, entry, a, secretVersion))
+    : admitted(deps, input, nowMs, entry, admission, secretVersion);
 }
 
 function admitted(
@@ -258,6 +373,7 @@ function admitted(
   nowMs: number,
   entry: KeyEntry,
   admission: Admission,
+  secretVersion: number,
 ): SignedAuthResult {
   const { key } = entry;
   if (!admission.ok) {
@@ -279,10 +395,11 @@ function admitted(
     };
   }
   const accessKeyId = key.id;
-  if (input.recordUse !== false) deps.lastUsed.record(accessKeyId, input.ip, nowMs);
+  if (input.recordUse !== false) recordUse(deps, entry, input.ip, nowMs);
   return {
     ok: true,
     entry,
+    secretVersion,
     rateLimit: admission.headers,
     actor: {
       tenantId: key.tenant_id,
@@ -296,6 +413,16 @@ function admitted(
       principal: entry.owner,
     },
   };
+}
+
+/**
+ * The key's last use (shown in key lists). Temporary credentials count as a use of the key they
+ * came from; those from a password session have no key to mark.
+ */
+export function recordUse(deps: SignedAuthDeps, entry: KeyEntry, ip: string, nowMs: number): void {
+  const { session } = entry;
+  if (session === undefined) deps.lastUsed.record(entry.key.id, ip, nowMs);
+  else if (session.record.sourceKeyId !== null) deps.lastUsed.record(session.record.sourceKeyId, ip, nowMs);
 }
 
 /**

@@ -161,6 +161,17 @@ export function passwordSignInKeys(
 }
 
 /**
+ * A second factor (the second step of a password sign-in, or a code confirming an MFA change): the
+ * address, and the user whose factor it is. A user's counter blocks like an address's (5 free
+ * failures, then up to 15 min): whoever reaches this step already knows the password, and a
+ * six-digit code must not be guessable at the account limit's pace.
+ */
+export function secondFactorKeys(ip: string | null, userId: string): ThrottleKey[] {
+  const user = key(`mfa-user:${userId}`, ADDRESS_POLICY, 'account');
+  return ip === null ? [user] : [...passwordSignInAddressKeys(ip), user];
+}
+
+/**
  * Every counter of one source address (`latchkey throttle clear --address`): sign-in and signed
  * requests, under the address's throttle name, so an IPv6 address clears its whole /64.
  */

@@ -10,6 +10,9 @@ import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
 import { seedDemoData } from '../accounting/demo.js';
 import type { DataDb } from '../accounting/store.js';
+import { resetMfa } from '../auth/mfa/factors.js';
+import { deleteSso, getSso } from '../auth/sso/config.js';
+import { disableBySubject } from '../auth/sso/flow.js';
 import { addressKey, clearBlocks } from '../auth/throttle-keys.js';
 import { SigningKeys } from '../auth/tokens/signing-keys.js';
 import { type Config, ConfigError, loadConfig } from '../config.js';
@@ -440,6 +443,29 @@ settings
     }),
   );
 
+const sso = program.command('sso').description('single sign-on (OIDC) of the tenant');
+sso.command('show').action(() => withRuntime((rt, actor) => getSso(rt.svc, actor.tenantId)));
+sso
+  .command('disable-subject <subject>')
+  .description(
+    "disable the user linked to this identity provider subject (the ID token's sub): keys and sessions stop",
+  )
+  .action((subject: string) =>
+    withRuntime(async (rt, actor) => {
+      const user = await disableBySubject(rt.svc, actor, subject);
+      return { id: user.id, email: user.email, status: user.status };
+    }),
+  );
+sso
+  .command('off')
+  .description('remove the single sign-on configuration (sign-in through the identity provider stops)')
+  .action(() =>
+    withRuntime(async (rt, actor) => {
+      await deleteSso(rt.svc, actor);
+      return 'single sign-on removed';
+    }),
+  );
+
 program
   .command('init')
   .description(
@@ -546,6 +572,20 @@ admin
   );
 
 program
+  .command('mfa')
+  .description('two-factor sign-in')
+  .command('reset')
+  .description("remove every second factor of a user who lost theirs (the last administrator's way back in)")
+  .requiredOption('--email <email>')
+  .action((o: { email: string }) =>
+    withRuntime(async (rt, actor) => {
+      const owner = await ownerFrom(rt, actor, { user: o.email });
+      await resetMfa(rt.svc, actor, owner.id);
+      return `two-factor sign-in of ${o.email} reset: they sign in with their password (and enrol again if the tenant requires it)`;
+    }),
+  );
+
+program
   .command('master-key')
   .description('master key operations')
   .command('rotate')
@@ -567,6 +607,9 @@ program
         reencryptedMailBodies: counts.mailBodies,
         reencryptedRevealLinks: counts.revealLinks,
         reencryptedWebhookSecrets: counts.webhookSecrets,
+        reencryptedTotpSecrets: counts.totpSecrets,
+        reencryptedSsoSecrets: counts.ssoSecrets,
+        reencryptedSessionSecrets: counts.sessionSecrets,
         note:
           source.kind === 'env'
             ? 'LATCHKEY_MASTER_KEY: everything now uses its first key; remove the older entries from every instance.'

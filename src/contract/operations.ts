@@ -12,8 +12,10 @@ import {
   API_ROUTES_MAX,
   GRACE_SECONDS_MAX,
   KEY_LIFETIME_DAYS,
+  LEAK_REPORT_LIMITS,
   PASSWORD_LENGTH,
   REMINDER_LEAD_DAYS,
+  SESSION_DURATION_SECONDS,
   TENANT_HOURLY_MAX_DAYS,
   TOKEN_LIFETIME_SECONDS,
   UNUSED_DAYS,
@@ -41,6 +43,7 @@ import {
   Timestamp,
   TrafficRuleFields,
 } from './common.js';
+import * as MV from './mfa-views.js';
 import * as V from './views.js';
 import { EVENT_TYPES } from './webhook-events.js';
 
@@ -84,6 +87,171 @@ export interface Operation {
 const define = <const O extends Operation>(op: O): O => op;
 const NoContent = null;
 
+// ---- two-factor sign-in (src/auth/mfa)
+const MfaCode = Type.String({ minLength: 1, maxLength: 32, description: 'a TOTP code or a recovery code' });
+const ChallengeBody = Strict({ challenge: Type.String({ minLength: 1, maxLength: 128 }) });
+const ownMfa = 'a user signed in with a password (their own second factors)';
+const MFA_OPERATIONS = {
+  loginMfaEnrolment: define({
+    method: 'POST',
+    url: '/iam/login/mfa-enrolment',
+    auth: 'none',
+    schema: {
+      operationId: 'loginMfaEnrolment',
+      summary: 'Set up an authenticator app during a sign-in the tenant requires it for',
+      description:
+        'With the `challenge` of an MFA_ENROLMENT_REQUIRED answer. Then sign in with `{"auth_mode":"mfa","challenge","code"}`: the answer also carries the recovery codes.',
+      tags: ['Session'],
+      body: ChallengeBody,
+      response: { 200: MV.TotpSetup },
+    },
+    errors: ['MFA_CHALLENGE_INVALID', 'MFA_ALREADY_ACTIVE'],
+  }),
+  loginWebauthnOptions: define({
+    method: 'POST',
+    url: '/iam/login/webauthn-options',
+    auth: 'none',
+    schema: {
+      operationId: 'loginWebauthnOptions',
+      summary: 'Passkey options for the second step of a sign-in',
+      description:
+        'With the `challenge` of an MFA_REQUIRED answer; give the options to the browser, then sign in with `{"auth_mode":"mfa","challenge","webauthn":<assertion>}`.',
+      tags: ['Session'],
+      body: ChallengeBody,
+      response: { 200: MV.WebAuthnOptions },
+    },
+    errors: ['MFA_CHALLENGE_INVALID', 'MFA_NOT_ENABLED'],
+  }),
+  getMyMfa: define({
+    method: 'GET',
+    url: '/iam/me/mfa',
+    access: ownMfa,
+    schema: {
+      operationId: 'getMyMfa',
+      summary: 'Your two-factor sign-in: authenticator app, recovery codes left, passkeys',
+      tags: ['Two-factor sign-in'],
+      response: { 200: MV.MfaStatus },
+    },
+    errors: ['AccessDenied'],
+  }),
+  startTotp: define({
+    method: 'POST',
+    url: '/iam/me/mfa/totp',
+    access: ownMfa,
+    bodyOptional: true,
+    schema: {
+      operationId: 'startTotp',
+      summary: 'Set up an authenticator app (TOTP): a new secret, active once a code confirms it',
+      tags: ['Two-factor sign-in'],
+      body: Strict({}),
+      response: { 200: MV.TotpSetup },
+    },
+    errors: ['AccessDenied', 'MFA_ALREADY_ACTIVE'],
+  }),
+  verifyTotp: define({
+    method: 'POST',
+    url: '/iam/me/mfa/totp/verify',
+    access: ownMfa,
+    schema: {
+      operationId: 'verifyTotp',
+      summary:
+        'Confirm the authenticator app with a code: it becomes active; the answer holds recovery codes',
+      tags: ['Two-factor sign-in'],
+      body: Strict({ code: MfaCode }),
+      response: { 200: MV.RecoveryCodesAnswer },
+    },
+    errors: ['AccessDenied', 'MFA_CODE_INVALID', 'MFA_ALREADY_ACTIVE', 'NOT_FOUND', 'TOO_MANY_REQUESTS'],
+  }),
+  deleteTotp: define({
+    method: 'DELETE',
+    url: '/iam/me/mfa/totp',
+    access: ownMfa,
+    schema: {
+      operationId: 'deleteTotp',
+      summary: 'Remove the authenticator app (with a current code or a recovery code)',
+      tags: ['Two-factor sign-in'],
+      body: Strict({ code: MfaCode }),
+      response: { 204: NoContent },
+    },
+    errors: ['AccessDenied', 'MFA_CODE_INVALID', 'NOT_FOUND', 'TOO_MANY_REQUESTS'],
+  }),
+  regenerateRecoveryCodes: define({
+    method: 'POST',
+    url: '/iam/me/mfa/recovery-codes',
+    access: ownMfa,
+    schema: {
+      operationId: 'regenerateRecoveryCodes',
+      summary: 'New recovery codes (the old ones stop working), with a current code',
+      tags: ['Two-factor sign-in'],
+      body: Strict({ code: MfaCode }),
+      response: { 200: MV.RecoveryCodesAnswer },
+    },
+    errors: ['AccessDenied', 'MFA_CODE_INVALID', 'MFA_NOT_ENABLED', 'TOO_MANY_REQUESTS'],
+  }),
+  passkeyRegistrationOptions: define({
+    method: 'POST',
+    url: '/iam/me/mfa/webauthn/registration-options',
+    access: ownMfa,
+    bodyOptional: true,
+    schema: {
+      operationId: 'passkeyRegistrationOptions',
+      summary: 'Options to register a passkey (for navigator.credentials.create)',
+      tags: ['Two-factor sign-in'],
+      body: Strict({}),
+      response: { 200: MV.WebAuthnOptions },
+    },
+    errors: ['AccessDenied'],
+  }),
+  registerPasskey: define({
+    method: 'POST',
+    url: '/iam/me/mfa/webauthn/registration',
+    access: ownMfa,
+    schema: {
+      operationId: 'registerPasskey',
+      summary: 'Register a passkey as a second factor (the first factor comes with recovery codes)',
+      tags: ['Two-factor sign-in'],
+      body: Strict({
+        name: Type.Optional(Type.String({ maxLength: 100 })),
+        response: Type.Object(
+          {},
+          { additionalProperties: true, description: 'the browser’s RegistrationResponseJSON' },
+        ),
+      }),
+      response: { 201: MV.PasskeyRegistered },
+    },
+    errors: ['AccessDenied', 'WEBAUTHN_FAILED', 'ALREADY_EXISTS'],
+  }),
+  deletePasskey: define({
+    method: 'DELETE',
+    url: '/iam/me/mfa/webauthn/:passkeyId',
+    access: ownMfa,
+    schema: {
+      operationId: 'deletePasskey',
+      summary: 'Remove a passkey (with a current code or a recovery code)',
+      tags: ['Two-factor sign-in'],
+      params: Strict({ passkeyId: Id }),
+      body: Strict({ code: MfaCode }),
+      response: { 204: NoContent },
+    },
+    errors: ['AccessDenied', 'MFA_CODE_INVALID', 'NOT_FOUND', 'TOO_MANY_REQUESTS'],
+  }),
+  resetUserMfa: define({
+    method: 'DELETE',
+    url: '/iam/users/:userId/mfa',
+    permission: 'iam:users:manage',
+    access: 'the caller must hold every permission the user holds (as for setting their password)',
+    schema: {
+      operationId: 'resetUserMfa',
+      summary:
+        'Remove every second factor of a user (who lost theirs); they sign in with the password and enrol again',
+      tags: ['Users'],
+      params: Strict({ userId: Id }),
+      response: { 204: NoContent },
+    },
+    errors: ['NOT_FOUND', 'PRIVILEGE_ESCALATION'],
+  }),
+} as const;
+
 // ---- shared inputs
 // Not validated by pattern: the route checks the format and checksum and answers INVALID_ACCESS_KEY_ID.
 const AccessKeyParams = Strict({ accessKeyId: Type.String({ minLength: 1, maxLength: 128 }) });
@@ -104,7 +272,7 @@ const WebhookEvents = Type.Array(Type.String({ enum: [...EVENT_TYPES] }), {
   maxItems: 50,
   uniqueItems: true,
   description:
-    'access_key.created, .rotated, .deactivated, .deleted, .expiring, .expired, .throttled; audit.<action> or audit.* for audit entries',
+    'access_key.created, .rotated, .deactivated, .deleted, .expiring, .expired, .throttled, .quarantined; audit.<action> or audit.* for audit entries',
 });
 const WebhookSecretInput = Type.String({
   minLength: 38,
@@ -320,17 +488,44 @@ export const operations = {
       operationId: 'login',
       summary: 'Sign in with a password or exchange an access key for a token',
       description:
-        'JSON or form fields. `auth_mode` `password` needs `email` and `password` (and `tenantId` when the pair matches in several tenants); `apikey` needs `apikey` and `secretkey`.',
+        'JSON or form fields. `auth_mode` `password` needs `email` and `password` (and `tenantId` when the pair matches in several tenants); `apikey` needs `apikey` and `secretkey`; `sso` needs the one-time `code` a single sign-on callback gave the console.',
       tags: ['Session'],
       body: Strict({
-        auth_mode: Type.Union([Type.Literal('password'), Type.Literal('apikey')]),
+        auth_mode: Type.Union([
+          Type.Literal('password'),
+          Type.Literal('apikey'),
+          Type.Literal('sso'),
+          Type.Literal('mfa'),
+        ]),
         email: Type.Optional(Type.String({ maxLength: 254 })),
         password: Type.Optional(Type.String({ maxLength: PASSWORD_LENGTH.max })),
         tenantId: Type.Optional(Type.String({ maxLength: 64 })),
         apikey: Type.Optional(Type.String({ maxLength: 128 })),
         secretkey: Type.Optional(Type.String({ maxLength: 256 })),
+        code: Type.Optional(
+          Type.String({
+            maxLength: 128,
+            description: 'auth_mode sso: the one-time code; auth_mode mfa: a TOTP code or a recovery code',
+          }),
+        ),
+        challenge: Type.Optional(
+          Type.String({
+            maxLength: 128,
+            description: 'auth_mode mfa: the challenge of the MFA_REQUIRED answer',
+          }),
+        ),
+        webauthn: Type.Optional(
+          Type.Object(
+            {},
+            {
+              additionalProperties: true,
+              description:
+                'auth_mode mfa: a passkey assertion (JSON only), after POST /iam/login/webauthn-options',
+            },
+          ),
+        ),
       }),
-      response: { 200: V.TokenAnswer },
+      response: { 200: MV.LoginAnswer },
     },
     errors: [
       'INVALID_CREDENTIALS',
@@ -340,11 +535,19 @@ export const operations = {
       'KEY_TYPE_NOT_ALLOWED',
       'KEY_INACTIVE',
       'KEY_EXPIRED',
+      'KEY_QUARANTINED',
       'TOO_MANY_REQUESTS',
       'SourceIpNotAllowed',
       'RATE_LIMITED',
+      'MFA_REQUIRED',
+      'MFA_ENROLMENT_REQUIRED',
+      'MFA_CODE_INVALID',
+      'MFA_CHALLENGE_INVALID',
+      'MFA_ALREADY_ACTIVE',
+      'NOT_FOUND',
     ],
   }),
+  ...MFA_OPERATIONS,
   getMe: define({
     method: 'GET',
     url: '/iam/me',
@@ -385,6 +588,46 @@ export const operations = {
       response: { 200: V.Profile },
     },
     errors: [],
+  }),
+  createSessionCredentials: define({
+    method: 'POST',
+    url: '/iam/session-credentials',
+    access:
+      'any caller with valid credentials (a password session, a key token or a signed request), except temporary credentials themselves',
+    bodyOptional: true,
+    schema: {
+      operationId: 'createSessionCredentials',
+      summary: 'Temporary SigV4 credentials (like AWS STS GetSessionToken)',
+      description:
+        "Returns an `LKSA…` access key ID, a secret and a session token to send as `X-Amz-Security-Token`. They last `durationSeconds` (default 3600, at most the tenant's `maxSessionDurationSeconds`, never past the source key's expiry), may do what the caller may do narrowed to `permissions` when given, and end when their source key or password session ends. The secret and token are shown this once.",
+      tags: ['Session'],
+      body: Strict({
+        durationSeconds: Type.Optional(
+          Type.Integer({ minimum: SESSION_DURATION_SECONDS.min, maximum: SESSION_DURATION_SECONDS.max }),
+        ),
+        permissions: Type.Optional(PermissionList),
+      }),
+      response: { 201: V.SessionCredentials },
+    },
+    errors: [
+      'SESSION_CREDENTIALS_CHAINED',
+      'KEY_TYPE_NOT_ALLOWED',
+      'UNKNOWN_PERMISSION',
+      'VALIDATION_FAILED',
+    ],
+  }),
+  revokeSessionCredentials: define({
+    method: 'DELETE',
+    url: '/iam/session-credentials/:accessKeyId',
+    access: "the credentials' own principal, or iam:keys:manage",
+    schema: {
+      operationId: 'revokeSessionCredentials',
+      summary: 'End temporary credentials before they expire',
+      tags: ['Session'],
+      params: AccessKeyParams,
+      response: { 204: NoContent },
+    },
+    errors: ['NOT_FOUND', 'AccessDenied'],
   }),
 
   // ---- users
@@ -1088,6 +1331,11 @@ export const operations = {
         usageRetentionDays: Type.Optional(
           Type.Integer({ minimum: USAGE_RETENTION_DAYS.min, maximum: USAGE_RETENTION_DAYS.max }),
         ),
+        leakedKeyAction: Type.Optional(Type.Union([Type.Literal('disable'), Type.Literal('read-only')])),
+        maxSessionDurationSeconds: Type.Optional(
+          Type.Integer({ minimum: SESSION_DURATION_SECONDS.min, maximum: SESSION_DURATION_SECONDS.max }),
+        ),
+        mfaRequired: Type.Optional(V.MfaRequiredSetting),
       }),
       response: { 200: V.IamSettings },
     },
@@ -1432,6 +1680,194 @@ export const operations = {
     },
     errors: ['NOT_FOUND'],
   }),
+  // ---- single sign-on (OIDC)
+  getSso: define({
+    method: 'GET',
+    url: '/iam/sso',
+    permission: 'iam:settings:read',
+    schema: {
+      operationId: 'getSso',
+      summary: 'The tenant’s single sign-on (OIDC) settings; the client secret is never returned',
+      tags: ['Single sign-on'],
+      response: { 200: V.SsoConfigView },
+    },
+    errors: [],
+  }),
+  putSso: define({
+    method: 'PUT',
+    url: '/iam/sso',
+    permission: 'iam:settings:manage',
+    access:
+      'choosing the identity provider (issuer, client, secret), turning sign-in on or accepting more email domains needs `*` (the IdP can sign in as any user); the just-in-time group must give no more than the caller holds',
+    schema: {
+      operationId: 'putSso',
+      summary: 'Set up single sign-on: the identity provider, and how its identities map to users',
+      description:
+        'The issuer is checked by OpenID Connect discovery before anything is stored. `clientSecret` is needed the first time; left out later, the stored one stays. Register `redirectUri` (from the answer) at the IdP.',
+      tags: ['Single sign-on'],
+      body: Strict({
+        issuer: Type.String({
+          minLength: 8,
+          maxLength: 2000,
+          description: 'https://; the IdP’s issuer identifier',
+        }),
+        clientId: Type.String({ minLength: 1, maxLength: 255 }),
+        clientSecret: Type.Optional(
+          Type.String({ minLength: 1, maxLength: 1000, description: 'write-only' }),
+        ),
+        enabled: Type.Optional(Type.Boolean({ default: true })),
+        jitEnabled: Type.Optional(Type.Boolean({ default: false })),
+        jitGroupId: Type.Optional(Nullable(Id)),
+        allowedDomains: Type.Optional(
+          Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { maxItems: 50, uniqueItems: true }),
+        ),
+      }),
+      response: { 200: V.SsoConfigView },
+    },
+    errors: [
+      'INVALID_SSO_CONFIG',
+      'SSO_DISCOVERY_FAILED',
+      'SSO_ADDRESS_REFUSED',
+      'PRIVILEGE_ESCALATION',
+      'NOT_FOUND',
+    ],
+  }),
+  deleteSso: define({
+    method: 'DELETE',
+    url: '/iam/sso',
+    permission: 'iam:settings:manage',
+    schema: {
+      operationId: 'deleteSso',
+      summary: 'Remove single sign-on (users linked to IdP identities keep their links for a later set-up)',
+      tags: ['Single sign-on'],
+      response: { 204: NoContent },
+    },
+    errors: ['NOT_FOUND'],
+  }),
+  disableSsoSubject: define({
+    method: 'POST',
+    url: '/iam/sso/disable-subject',
+    permission: 'iam:users:manage',
+    access: 'as `PATCH /iam/users/{id}` with `status: disabled` (never the last administrator)',
+    schema: {
+      operationId: 'disableSsoSubject',
+      summary:
+        'Disable the user linked to an IdP subject: their keys and sessions stop everywhere within a second',
+      tags: ['Single sign-on'],
+      body: Strict({
+        subject: Type.String({ minLength: 1, maxLength: 255, description: 'the ID token’s `sub`' }),
+      }),
+      response: { 200: V.SsoDisabledUser },
+    },
+    errors: ['NOT_FOUND', 'SSO_NOT_CONFIGURED', 'LAST_ADMINISTRATOR'],
+  }),
+  unlinkSsoSubject: define({
+    method: 'POST',
+    url: '/iam/sso/unlink-subject',
+    permission: 'iam:users:manage',
+    access:
+      'the caller must hold all the linked user holds (the next sign-in with that email becomes the user)',
+    schema: {
+      operationId: 'unlinkSsoSubject',
+      summary: 'Forget which user an IdP subject is: its next sign-in maps by verified email again',
+      tags: ['Single sign-on'],
+      body: Strict({
+        subject: Type.String({ minLength: 1, maxLength: 255, description: 'the ID token’s `sub`' }),
+      }),
+      response: { 204: NoContent },
+    },
+    errors: ['NOT_FOUND', 'SSO_NOT_CONFIGURED', 'PRIVILEGE_ESCALATION'],
+  }),
+  startSso: define({
+    method: 'GET',
+    url: '/iam/sso/start',
+    auth: 'none',
+    schema: {
+      operationId: 'startSso',
+      summary: 'Start a console sign-in: redirects (302) to the tenant’s identity provider',
+      description:
+        'By `tenantId`, or by `email` (its domain must be in one tenant’s `allowedDomains`). Authorization code flow with PKCE, state and nonce. A failure redirects to `/console/#sso_error=<code>`.',
+      tags: ['Single sign-on'],
+      querystring: Strict({
+        tenantId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+        email: Type.Optional(Type.String({ minLength: 3, maxLength: 254 })),
+      }),
+      response: { 302: NoContent },
+    },
+    errors: ['SSO_NOT_CONFIGURED', 'SSO_DISCOVERY_FAILED', 'SSO_ADDRESS_REFUSED'],
+  }),
+  ssoCallback: define({
+    method: 'GET',
+    url: '/iam/sso/callback',
+    auth: 'none',
+    schema: {
+      operationId: 'ssoCallback',
+      summary: 'Where the identity provider sends the browser back; redirects (302) to the console',
+      description:
+        'Success: `/console/#sso_code=<one-time code>` (exchange it within 60 s with `POST /iam/login` `{"auth_mode":"sso","code"}`). Failure: `/console/#sso_error=<code>&sso_message=<text>`.',
+      tags: ['Single sign-on'],
+      querystring: Type.Record(Type.String(), Type.String({ maxLength: 4096 })),
+      response: { 302: NoContent },
+    },
+    errors: [
+      'SSO_STATE_INVALID',
+      'SSO_FAILED',
+      'SSO_EMAIL_NOT_VERIFIED',
+      'SSO_NO_ACCOUNT',
+      'SSO_LINK_CONFLICT',
+      'SSO_NOT_CONFIGURED',
+      'SSO_ADDRESS_REFUSED',
+      'SSO_DISCOVERY_FAILED',
+      'USER_DISABLED',
+      'API_USER_PASSWORD_LOGIN',
+      'CONFLICT',
+    ],
+  }),
+  // ---- leaked-key intake (src/leaks)
+  reportLeakedKeys: define({
+    method: 'POST',
+    url: '/v1/leaked-keys',
+    permission: 'iam:leaks:report',
+    access:
+      'a report signed by GitHub secret scanning (`Github-Public-Key-Identifier`, `Github-Public-Key-Signature`; keys from LATCHKEY_LEAK_REPORT_KEYS_FILE), which reaches every tenant; or latchkey credentials holding iam:leaks:report, which reach keys of your own tenant only',
+    schema: {
+      operationId: 'reportLeakedKeys',
+      summary:
+        'Report leaked credentials (GitHub secret-scanning partner format): each live one is quarantined at once',
+      description:
+        'A JSON array of `{token, type, url, source}`; `token` is a secret access key (`lksk_…`) or an access key ID (`LKIA…`). The answer has one `{token_raw, token_type, label}` per token: `true_positive` when it is a credential of a key this reporter may report (the key is now quarantined; a key already quarantined is not notified about again), `false_positive` otherwise.',
+      tags: ['Leaked keys'],
+      body: Type.Array(
+        Type.Object({
+          token: Type.String({ minLength: 1, maxLength: LEAK_REPORT_LIMITS.tokenLength }),
+          type: Type.String({ maxLength: LEAK_REPORT_LIMITS.fieldLength }),
+          url: Type.Optional(Nullable(Type.String({ maxLength: LEAK_REPORT_LIMITS.urlLength }))),
+          source: Type.Optional(Nullable(Type.String({ maxLength: LEAK_REPORT_LIMITS.fieldLength }))),
+        }),
+        { minItems: 1, maxItems: LEAK_REPORT_LIMITS.tokens },
+      ),
+      response: { 200: V.LeakFeedback },
+    },
+    errors: ['LEAK_REPORT_KEY_UNKNOWN', 'LEAK_REPORT_SIGNATURE_INVALID'],
+  }),
+  releaseKeyQuarantine: define({
+    method: 'POST',
+    url: '/iam/keys/:accessKeyId/quarantine/release',
+    permission: 'iam:keys:manage',
+    access: 'you must hold everything the key may do (releasing gives its holder that back)',
+    bodyOptional: true,
+    schema: {
+      operationId: 'releaseKeyQuarantine',
+      summary: 'Lift a leak report’s quarantine without a new secret (the report was wrong)',
+      description:
+        'Generating a new secret (POST /iam/keys/{id}/secret) also lifts it, and ends the reported secret at once.',
+      tags: ['Access keys'],
+      params: AccessKeyParams,
+      body: Strict({}),
+      response: { 200: V.KeyView },
+    },
+    errors: [...oneKey, 'CONFLICT', 'PRIVILEGE_ESCALATION'],
+  }),
   verifyRequest: define({
     method: 'POST',
     url: '/v1/verify',
@@ -1497,6 +1933,7 @@ export const operations = {
       'InvalidAccessKeyId',
       'AccessKeyInactive',
       'ExpiredToken',
+      'AccessKeyQuarantined',
       'RequestTimeTooSkewed',
       'AuthorizationHeaderMalformed',
       'AuthorizationQueryParametersError',
@@ -1565,6 +2002,7 @@ export const AUTHENTICATION_ERRORS: readonly ErrorCode[] = [
   'InvalidAccessKeyId',
   'AccessKeyInactive',
   'ExpiredToken',
+  'AccessKeyQuarantined',
   'RequestTimeTooSkewed',
   'MissingAuthenticationToken',
   'AuthorizationHeaderMalformed',

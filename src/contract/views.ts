@@ -43,6 +43,13 @@ export const KeyView = Type.Object({
     }),
   ),
   secretVersion: Type.Integer(),
+  quarantine: Nullable(
+    Type.Object({ at: Type.String(), reason: Type.String(), url: Nullable(Type.String()) }),
+    {
+      description:
+        'set when a leak report named the key (POST /v1/leaked-keys): refused, or read-only, until released or given a new secret',
+    },
+  ),
   groups: Type.Array(NamedRef),
   roles: Type.Array(NamedRef),
   ...TrafficRuleView,
@@ -169,6 +176,19 @@ export const Profile = Type.Object({
   permissions: Type.Array(Type.String()),
 });
 
+export const SessionCredentials = Type.Object({
+  accessKeyId: Type.String({ description: '`LKSA…`: temporary credentials' }),
+  secretAccessKey: Type.String({ description: 'shown this once' }),
+  sessionToken: Type.String({ description: 'send as `X-Amz-Security-Token`; shown this once' }),
+  expiration: Type.String({ format: 'date-time' }),
+  tenantId: Type.String(),
+  source: Type.Union([Type.Literal('key'), Type.Literal('password')], {
+    description:
+      'what they follow: the key that asked for them, or the console sign-in (password or SSO) session',
+  }),
+  permissions: Type.Array(Type.String(), { description: 'what they may do now' }),
+});
+
 export const RoleView = Type.Object({
   id: Type.String(),
   name: Type.String(),
@@ -227,6 +247,15 @@ export const GroupDetail = Type.Composite([
 
 export const SigningScope = Type.Object({ region: Type.String(), service: Type.String() });
 
+/** Who must sign in with a second factor (src/auth/mfa). */
+export const MfaRequiredSetting = Type.Union(
+  [Type.Literal('off'), Type.Literal('administrators'), Type.Literal('everyone')],
+  {
+    description:
+      'who must complete a second factor after the password: nobody, members of the Administrators group, or everyone',
+  },
+);
+
 export const IamSettings = Type.Object({
   defaultKeyLifetimeDays: Nullable(Type.Integer()),
   maxKeyLifetimeDays: Nullable(Type.Integer()),
@@ -238,6 +267,14 @@ export const IamSettings = Type.Object({
   emailSecretInline: Type.Boolean(),
   ...TrafficRuleView,
   usageRetentionDays: Type.Integer({ description: 'days hourly usage is kept' }),
+  leakedKeyAction: Type.Union([Type.Literal('disable'), Type.Literal('read-only')], {
+    description:
+      'what a leak report does to a key (POST /v1/leaked-keys): `disable` refuses it, `read-only` lets only GET and HEAD through',
+  }),
+  maxSessionDurationSeconds: Type.Integer({
+    description: 'longest life of temporary credentials (POST /iam/session-credentials), seconds',
+  }),
+  mfaRequired: MfaRequiredSetting,
 });
 
 const AuditParty = Type.Object({
@@ -503,6 +540,16 @@ export const TenantUsage = Type.Object({
 /** What the tenant usage's `api` grouping calls latchkey's own routes (`api_id` ''). */
 export const OWN_ROUTES_NAME = 'latchkey (data API and /iam)';
 
+// ---- leaked-key intake
+export const LeakFeedback = Type.Array(
+  Type.Object({
+    token_raw: Type.String(),
+    token_type: Type.String(),
+    label: Type.Union([Type.Literal('true_positive'), Type.Literal('false_positive')]),
+  }),
+  { description: "GitHub's secret-scanning feedback shape, one entry per reported token, in order" },
+);
+
 // ---- event webhooks
 export const WebhookView = Type.Object({
   id: Type.String(),
@@ -548,4 +595,30 @@ export const WebhookDeliveryView = Type.Object({
   lastError: Nullable(Type.String()),
   createdAt: Type.String(),
   deliveredAt: Nullable(Type.String()),
+});
+
+export const SsoConfigView = Type.Object({
+  configured: Type.Boolean({
+    description: 'false: no identity provider is set up (the other fields are empty)',
+  }),
+  issuer: Nullable(Type.String({ description: "the IdP's issuer URL, as its discovery document names it" })),
+  clientId: Nullable(Type.String()),
+  clientSecretSet: Type.Boolean({ description: 'the client secret is write-only: never returned' }),
+  enabled: Type.Boolean(),
+  jitEnabled: Type.Boolean({
+    description: 'create a user on the first sign-in of an unknown verified email',
+  }),
+  jitGroupId: Nullable(Type.String({ description: 'the group just-in-time users join (null: none)' })),
+  allowedDomains: Type.Array(Type.String(), {
+    description: 'email domains accepted (empty: any); also how `GET /iam/sso/start?email=` finds the tenant',
+  }),
+  redirectUri: Type.String({ description: 'register this redirect URI at the identity provider' }),
+  signInUrl: Type.String({ description: 'a link that starts a sign-in to this tenant' }),
+  updatedAt: Nullable(Type.String()),
+});
+
+export const SsoDisabledUser = Type.Object({
+  id: Type.String(),
+  email: Type.String(),
+  status: Type.Union([Type.Literal('active'), Type.Literal('disabled')]),
 });

@@ -12,6 +12,7 @@ export const KEY_EVENTS = [
   'access_key.expiring',
   'access_key.expired',
   'access_key.throttled',
+  'access_key.quarantined',
 ] as const;
 
 /**
@@ -27,6 +28,12 @@ export const AUDIT_ACTIONS = [
   'user.delete',
   'user.api_user',
   'user.assignments',
+  'user.mfa_enable',
+  'user.mfa_disable',
+  'user.mfa_recovery_codes',
+  'user.mfa_reset',
+  'user.passkey_add',
+  'user.passkey_delete',
   'service_account.create',
   'service_account.update',
   'service_account.delete',
@@ -36,6 +43,8 @@ export const AUDIT_ACTIONS = [
   'access_key.rotate_secret',
   'access_key.delete',
   'access_key.assignments',
+  'access_key.quarantine',
+  'access_key.quarantine_release',
   'group.create',
   'group.update',
   'group.delete',
@@ -53,6 +62,12 @@ export const AUDIT_ACTIONS = [
   'webhook.delete',
   'webhook.disable',
   'webhook.secret',
+  'sso.configure',
+  'sso.delete',
+  'sso.sign_in',
+  'sso.link',
+  'sso.disable_subject',
+  'sso.unlink',
 ] as const;
 
 /** Every audit entry. */

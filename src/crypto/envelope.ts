@@ -3,7 +3,7 @@
  * ciphertext to the row it belongs to (e.g. `key-secret:<tenant>:<accessKeyId>:<version>`),
  * so a ciphertext copied into another row does not decrypt.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import type { MasterKeyring } from './master-key.js';
 
 export interface Sealed {
@@ -28,6 +28,22 @@ export class SecretBox {
   /** Re-read the keyring (after the CLI added a key to the keyring file). */
   refresh(): void {
     if (this.reload) this.keyring = this.reload();
+  }
+
+  /**
+   * A key derived (HKDF-SHA256) from each master key in the keyring for `purpose`, current first:
+   * for keyed hashes of secrets (src/leaks/lookup.ts), never for encryption.
+   */
+  derivedKeys(purpose: string): Array<{ version: number; key: Buffer }> {
+    const versions = [
+      this.keyring.current,
+      ...[...this.keyring.keys.keys()].filter((v) => v !== this.keyring.current),
+    ];
+    return versions.flatMap((version) => {
+      const material = this.keyring.keys.get(version);
+      if (!material) return [];
+      return [{ version, key: Buffer.from(hkdfSync('sha256', material, Buffer.alloc(0), purpose, 32)) }];
+    });
   }
 
   seal(plaintext: string, context: string): Sealed {

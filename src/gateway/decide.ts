@@ -150,6 +150,7 @@ async function fromToken(
     const { actor, rateLimit } = await actorFromToken(deps, token, {
       sourceIp: input.ip,
       requestId: input.requestId,
+      method: input.method,
     });
     const entry = actor.accessKeyId === undefined ? undefined : await deps.keys.get(actor.accessKeyId);
     if (actor.via !== 'key' || entry === undefined) {

@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { KeyEntry } from '../auth/key-authority.js';
 import { type AuthDeps, actorFromToken, bearerTokenOf, rateLimitHeaderFields } from '../auth/login.js';
 import { authenticateSigned, isSignedRequest, type SignedAuthResult } from '../auth/signed-request.js';
+import type { TokenClaims } from '../auth/tokens/tokens.js';
 import type { Actor } from '../context.js';
 import { AppError } from '../errors.js';
 import type { UsageKey } from '../traffic/usage.js';
@@ -23,11 +24,21 @@ declare module 'fastify' {
      * run after authentication and before the body is validated. Throws AppError to refuse.
      */
     authorize?: (request: FastifyRequest, actor: Actor) => Promise<void> | void;
+    /**
+     * A route that authenticates some requests itself (GitHub-signed leak reports): true when it
+     * did (the request then has no actor), false to require the usual credentials. Runs before the
+     * body is validated, synchronously; throws AppError to refuse.
+     */
+    ownAuthentication?: (request: FastifyRequest) => boolean;
   }
   interface FastifyRequest {
     actor: Actor | null;
     /** The key cache entry of a request signed with SigV4 (null for token requests). */
     signedKey: KeyEntry | null;
+    /** The version of the key's secret a signed request was signed with (null for token requests). */
+    signedSecretVersion: number | null;
+    /** A token request's verified claims (null for signed requests). */
+    tokenClaims: (TokenClaims & { exp: number }) | null;
   }
 }
 
@@ -60,6 +71,8 @@ export function requestBaseUrl(config: { publicUrl?: string | undefined }, reque
 export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
   app.decorateRequest('actor', null);
   app.decorateRequest('signedKey', null);
+  app.decorateRequest('signedSecretVersion', null);
+  app.decorateRequest('tokenClaims', null);
 
   /** After authentication: the route's permission, then its finer rules. Throws AppError to refuse. */
   const authorize = (request: FastifyRequest, actor: Actor): Promise<void> | undefined => {
@@ -119,6 +132,7 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
     }
     request.actor = result.actor;
     request.signedKey = result.entry;
+    request.signedSecretVersion = result.secretVersion;
     return authorizeKey(request, result.actor, result.entry.key);
   };
 
@@ -130,11 +144,13 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
         'credentials required: sign the request with AWS Signature Version 4, or send "Authorization: Bearer <token>" from POST /iam/login',
       );
     }
-    const { actor, entry, rateLimit } = await actorFromToken(deps, token, {
+    const { actor, claims, entry, rateLimit } = await actorFromToken(deps, token, {
       sourceIp: sourceIp(request),
       requestId: request.id,
+      method: request.method,
     });
     request.actor = actor;
+    request.tokenClaims = claims;
     if (rateLimit) reply.headers(rateLimitHeaderFields(rateLimit));
     await (entry ? authorizeKey(request, actor, entry.key) : authorize(request, actor));
   };
@@ -147,6 +163,7 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
     if (request.routeOptions.config.auth === 'none') return done();
     let outcome: Promise<unknown> | undefined | null;
     try {
+      if (request.routeOptions.config.ownAuthentication?.(request)) return done();
       if (isSignedRequest(request.headers.authorization, request.raw.url ?? '')) {
         const result = authenticateSigned(deps, {
           method: request.raw.method ?? request.method,

@@ -39,6 +39,8 @@ export type OperationHandler<O extends Operation> = RouteHandlerMethod<
 export interface OperationOptions {
   /** Finer access rules that depend on the target (see FastifyContextConfig.authorize). */
   authorize?: FastifyContextConfig['authorize'];
+  /** Requests the route authenticates itself (see FastifyContextConfig.ownAuthentication). */
+  ownAuthentication?: FastifyContextConfig['ownAuthentication'];
   onRequest?: onRequestHookHandler;
 }
 
@@ -72,6 +74,7 @@ export function route<O extends Operation>(
       ...(op.auth ? { auth: op.auth } : {}),
       ...(op.permission ? { permission: op.permission } : {}),
       ...(options.authorize ? { authorize: options.authorize } : {}),
+      ...(options.ownAuthentication ? { ownAuthentication: options.ownAuthentication } : {}),
     },
     ...(options.onRequest ? { onRequest: options.onRequest } : {}),
     // A body that may be left out entirely means `{}` (Fastify would validate an absent body as null).

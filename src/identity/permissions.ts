@@ -32,6 +32,7 @@ export const IAM_PERMISSIONS = [
   'iam:webhooks:read',
   'iam:webhooks:manage',
   'iam:verify',
+  'iam:leaks:report',
 ] as const;
 
 /** Every concrete permission latchkey checks, in a stable order. */

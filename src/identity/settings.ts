@@ -5,13 +5,14 @@ import {
   ACCEPTED_SCOPES_MAX,
   KEY_LIFETIME_DAYS,
   REMINDER_LEAD_DAYS,
+  SESSION_DURATION_SECONDS,
   TOKEN_LIFETIME_SECONDS,
   USAGE_RETENTION_DAYS,
   USER_KEY_LIMIT,
 } from '../limits.js';
 import type { Services } from '../services.js';
 import type { DbOrTx } from '../storage/dialect.js';
-import type { TenantSettingsRow } from '../storage/tables.js';
+import type { MfaRequired, TenantSettingsRow } from '../storage/tables.js';
 import { iso } from '../time.js';
 import {
   checkRules,
@@ -27,6 +28,11 @@ export interface SigningScope {
   region: string;
   service: string;
 }
+
+export type LeakedKeyAction = 'disable' | 'read-only';
+export type { MfaRequired } from '../storage/tables.js';
+export const MFA_REQUIRED_VALUES: readonly MfaRequired[] = ['off', 'administrators', 'everyone'];
+export const LEAKED_KEY_ACTIONS: readonly LeakedKeyAction[] = ['disable', 'read-only'];
 
 export interface IamSettings {
   /** Lifetime of a new key when the request names none; null = never expires. */
@@ -48,6 +54,12 @@ export interface IamSettings {
   allowedCidrs: string[] | null;
   /** Days hourly usage rows are kept before the job runner prunes them. */
   usageRetentionDays: number;
+  /** What a leak report does to a key (src/leaks): `disable` refuses it, `read-only` lets GET and HEAD through. */
+  leakedKeyAction: LeakedKeyAction;
+  /** Longest life of temporary credentials (POST /iam/session-credentials), seconds. */
+  maxSessionDurationSeconds: number;
+  /** Who must sign in with a second factor (src/auth/mfa): nobody, Administrators-group members, everyone. */
+  mfaRequired: MfaRequired;
 }
 
 export const DEFAULT_SETTINGS: IamSettings = {
@@ -63,6 +75,9 @@ export const DEFAULT_SETTINGS: IamSettings = {
   quota: null,
   allowedCidrs: null,
   usageRetentionDays: USAGE_RETENTION_DAYS.default,
+  leakedKeyAction: 'disable',
+  maxSessionDurationSeconds: SESSION_DURATION_SECONDS.max,
+  mfaRequired: 'off',
 };
 
 export function settingsFromRow(row: TenantSettingsRow): IamSettings {
@@ -77,6 +92,9 @@ export function settingsFromRow(row: TenantSettingsRow): IamSettings {
     emailSecretInline: row.email_secret_inline === 1,
     ...rulesFromJson(row.traffic),
     usageRetentionDays: row.usage_retention_days,
+    leakedKeyAction: row.leaked_key_action === 'read-only' ? 'read-only' : 'disable',
+    maxSessionDurationSeconds: row.max_session_duration_seconds,
+    mfaRequired: row.mfa_required,
   };
 }
 
@@ -93,6 +111,9 @@ export function settingsToRow(tenantId: string, s: IamSettings, now: Date): Tena
     email_secret_inline: s.emailSecretInline ? 1 : 0,
     traffic: rulesToJson({ rateLimit: s.rateLimit, quota: s.quota, allowedCidrs: s.allowedCidrs }),
     usage_retention_days: s.usageRetentionDays,
+    leaked_key_action: s.leakedKeyAction,
+    max_session_duration_seconds: s.maxSessionDurationSeconds,
+    mfa_required: s.mfaRequired,
     updated_at: iso(now),
   };
 }
@@ -138,7 +159,13 @@ function checkConsistent(s: IamSettings): void {
     USAGE_RETENTION_DAYS.max,
     false,
   );
+  const session = SESSION_DURATION_SECONDS;
+  intIn('maxSessionDurationSeconds', s.maxSessionDurationSeconds, session.min, session.max, false);
   checkRules({ rateLimit: s.rateLimit, quota: s.quota, allowedCidrs: s.allowedCidrs });
+  if (!LEAKED_KEY_ACTIONS.includes(s.leakedKeyAction))
+    throw new AppError('VALIDATION_FAILED', `leakedKeyAction must be ${LEAKED_KEY_ACTIONS.join(' or ')}`);
+  if (!MFA_REQUIRED_VALUES.includes(s.mfaRequired))
+    throw new AppError('VALIDATION_FAILED', `mfaRequired must be ${MFA_REQUIRED_VALUES.join(', ')}`);
   for (const flag of ['allowUnsignedPayload', 'emailSecretInline'] as const) {
     if (typeof s[flag] !== 'boolean')
       throw new AppError('VALIDATION_FAILED', `${flag} must be true or false`);

@@ -1,7 +1,7 @@
 /**
  * Who may read and manage the keys of whom. Holders of iam:keys:read / iam:keys:manage may act on
- * any key of the tenant; a user signed in with a password may also read and manage their own keys
- * (self-service), but not through a token obtained with a key.
+ * any key of the tenant; a user signed in with a password or single sign-on may also read and
+ * manage their own keys (self-service), but not through a token obtained with a key.
  */
 import { type Actor, can } from '../context.js';
 import { AppError } from '../errors.js';
@@ -12,7 +12,9 @@ import { findKey, type Owner } from './key-rows.js';
 
 /** Self-service: a user signed in with their password may manage their own keys without iam:keys:manage. */
 export function isSelfService(actor: Actor, owner: Owner): boolean {
-  return actor.via === 'password' && owner.type === 'user' && actor.type === 'user' && actor.id === owner.id;
+  // A console session (password or single sign-on), never a key's token.
+  const interactive = actor.via === 'password' || actor.via === 'sso';
+  return interactive && owner.type === 'user' && actor.type === 'user' && actor.id === owner.id;
 }
 
 export function assertMayManageKeysOf(actor: Actor, owner: Owner): void {

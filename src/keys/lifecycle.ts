@@ -164,6 +164,9 @@ export async function createKey(
       last_used_ip: null,
       manager_disabled: 0,
       traffic,
+      quarantined_at: null,
+      quarantine_reason: null,
+      quarantine_url: null,
     };
     await trx.insertInto('access_keys').values(row).execute();
     await storeSecret(svc, trx, { tenantId: actor.tenantId, accessKeyId }, 1, secret, at);
@@ -265,6 +268,8 @@ export async function updateKey(
 /**
  * Generate a new secret key. The previous secret stops working at once, or after `graceSeconds`
  * (at most GRACE_SECONDS_MAX) during which both work; any older secret still in its grace period ends now.
+ * A quarantined key (reported leaked: src/leaks) is released, and its old secret ends at once
+ * whatever `graceSeconds` says: the leaked secret must not keep working.
  */
 export async function rotateSecret(
   svc: Services,
@@ -291,12 +296,13 @@ export async function rotateSecret(
     await assertMayActAs(trx, actor, keySubject(accessKeyId), 'generating a new secret for this key');
     const now = svc.clock.now();
     const version = before.secret_version + 1;
+    const releasing = before.quarantined_at !== null;
     await trx
       .deleteFrom('key_secrets')
       .where('access_key_id', '=', accessKeyId)
       .where('version', '<', before.secret_version)
       .execute();
-    if (graceSeconds === 0) {
+    if (graceSeconds === 0 || releasing) {
       await trx.deleteFrom('key_secrets').where('access_key_id', '=', accessKeyId).execute();
     } else {
       await trx
@@ -312,6 +318,7 @@ export async function rotateSecret(
       updated_at: iso(now),
       updated_by_type: actor.type,
       updated_by_id: actor.id,
+      ...(releasing ? { quarantined_at: null, quarantine_reason: null, quarantine_url: null } : {}),
     };
     await trx.updateTable('access_keys').set(values).where('id', '=', accessKeyId).execute();
     const afterView = await keyViewOf(svc, trx, { ...before, ...values });
@@ -322,7 +329,9 @@ export async function rotateSecret(
       'access_key.rotate_secret',
       { type: 'access_key', id: accessKeyId },
       { secretVersion: before.secret_version },
-      { secretVersion: version, graceSeconds },
+      releasing
+        ? { secretVersion: version, graceSeconds: 0, quarantineReleased: true }
+        : { secretVersion: version, graceSeconds },
     );
     return afterView;
   });

@@ -1,10 +1,15 @@
 /**
  * `latchkey master-key rotate`: re-encrypt every sealed secret (access-key secrets, token signing
- * keys, sealed key emails waiting in the outbox, unused reveal links, webhook signing secrets) under
- * the current master key.
+ * keys, sealed key emails waiting in the outbox, unused reveal links, webhook signing secrets, single
+ * sign-on client secrets, authenticator secrets of two-factor sign-in) under the current master key.
  */
+
+import { totpSecretContext } from '../auth/mfa/factors.js';
+import { sessionSecretContext } from '../auth/session-credentials.js';
+import { ssoSecretContext } from '../auth/sso/config.js';
 import { signingKeyContext } from '../auth/tokens/signing-keys.js';
 import type { Sealed } from '../crypto/envelope.js';
+import { lookupColumns } from '../crypto/secret-lookup.js';
 import { revealContext } from '../notify/key-email.js';
 import { bodyContext } from '../notify/outbox.js';
 import type { Services } from '../services.js';
@@ -30,6 +35,9 @@ export async function reencryptAll(svc: Services): Promise<{
   mailBodies: number;
   revealLinks: number;
   webhookSecrets: number;
+  totpSecrets: number;
+  ssoSecrets: number;
+  sessionSecrets: number;
 }> {
   svc.secrets.refresh();
   const current = svc.secrets.currentVersion;
@@ -51,14 +59,16 @@ export async function reencryptAll(svc: Services): Promise<{
     if (rows.length === 0) break;
     await svc.db.transaction().execute(async (trx) => {
       for (const row of rows) {
-        const sealed = reseal(
-          svc,
+        const context = secretContext(row.tenant_id, row.access_key_id, row.version);
+        const secret = svc.secrets.open(
           { ciphertext: row.ciphertext, masterKeyVersion: row.master_key_version },
-          secretContext(row.tenant_id, row.access_key_id, row.version),
+          context,
         );
+        const sealed = svc.secrets.seal(secret, context);
         await trx
           .updateTable('key_secrets')
-          .set(sealedColumns(sealed))
+          // The leak-report lookup hash moves to the new master key with the secret (src/leaks/lookup.ts).
+          .set({ ...sealedColumns(sealed), ...lookupColumns(svc.secrets, secret) })
           .where('access_key_id', '=', row.access_key_id)
           .where('version', '=', row.version)
           .execute();
@@ -151,11 +161,75 @@ export async function reencryptAll(svc: Services): Promise<{
         .execute();
     }
   });
+  // Authenticator (TOTP) secrets of two-factor sign-in.
+  const totps = await svc.db
+    .selectFrom('mfa_factors')
+    .select(['id', 'tenant_id', 'user_id', 'secret_ciphertext', 'master_key_version'])
+    .where('secret_ciphertext', 'is not', null)
+    .where('master_key_version', '!=', current)
+    .execute();
+  await svc.db.transaction().execute(async (trx) => {
+    for (const f of totps) {
+      const sealed = reseal(
+        svc,
+        { ciphertext: f.secret_ciphertext as string, masterKeyVersion: f.master_key_version as number },
+        totpSecretContext(f.tenant_id, f.user_id, f.id),
+      );
+      await trx
+        .updateTable('mfa_factors')
+        .set({ secret_ciphertext: sealed.ciphertext, master_key_version: sealed.masterKeyVersion })
+        .where('id', '=', f.id)
+        .execute();
+    }
+  });
+  // Single sign-on client secrets.
+  const ssoConfigs = await svc.db
+    .selectFrom('sso_configs')
+    .select(['tenant_id', 'secret_ciphertext', 'master_key_version'])
+    .where('master_key_version', '!=', current)
+    .execute();
+  await svc.db.transaction().execute(async (trx) => {
+    for (const c of ssoConfigs) {
+      const sealed = reseal(
+        svc,
+        { ciphertext: c.secret_ciphertext, masterKeyVersion: c.master_key_version },
+        ssoSecretContext(c.tenant_id),
+      );
+      await trx
+        .updateTable('sso_configs')
+        .set({ secret_ciphertext: sealed.ciphertext, master_key_version: sealed.masterKeyVersion })
+        .where('tenant_id', '=', c.tenant_id)
+        .execute();
+    }
+  });
+  // Temporary credentials' secrets (unexpired or not: they are deleted a day after expiry).
+  const sessions = await svc.db
+    .selectFrom('session_credentials')
+    .select(['id', 'tenant_id', 'secret_ciphertext', 'master_key_version'])
+    .where('master_key_version', '!=', current)
+    .execute();
+  await svc.db.transaction().execute(async (trx) => {
+    for (const c of sessions) {
+      const sealed = reseal(
+        svc,
+        { ciphertext: c.secret_ciphertext, masterKeyVersion: c.master_key_version },
+        sessionSecretContext(c.tenant_id, c.id),
+      );
+      await trx
+        .updateTable('session_credentials')
+        .set({ secret_ciphertext: sealed.ciphertext, master_key_version: sealed.masterKeyVersion })
+        .where('id', '=', c.id)
+        .execute();
+    }
+  });
   return {
     keySecrets,
     signingKeys: signing.length,
     mailBodies: mails.length,
     revealLinks: links.length,
     webhookSecrets: webhooks.length,
+    totpSecrets: totps.length,
+    ssoSecrets: ssoConfigs.length,
+    sessionSecrets: sessions.length,
   };
 }

@@ -37,6 +37,8 @@ export interface KeyView {
   lastUsedApiId: string | null;
   lastUsedDecision: 'allowed' | 'denied' | null;
   secretVersion: number;
+  /** Set when a leak report named the key (src/leaks); null otherwise. */
+  quarantine: { at: string; reason: string; url: string | null } | null;
   groups: NamedRef[];
   roles: NamedRef[];
   /** The key's own traffic rules (its owner's and the tenant's defaults apply too). */
@@ -68,6 +70,10 @@ function view(row: KeyRow, assignments: Assignments, now: Date, leadDays: number
     lastUsedApiId: row.last_used_api_id,
     lastUsedDecision: row.last_used_decision,
     secretVersion: row.secret_version,
+    quarantine:
+      row.quarantined_at === null
+        ? null
+        : { at: row.quarantined_at, reason: row.quarantine_reason ?? 'leaked', url: row.quarantine_url },
     groups: assignments.groups,
     roles: assignments.roles,
     ...rulesFromJson(row.traffic),

@@ -20,7 +20,8 @@ export type NotificationKind =
   | 'group_roles_changed'
   | 'group_membership_changed'
   | 'key_expiring'
-  | 'key_expired';
+  | 'key_expired'
+  | 'key_quarantined';
 
 /** Who made a change, as stored on the notification (null for the system's own jobs). */
 export interface ChangeActor {

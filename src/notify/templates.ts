@@ -205,3 +205,57 @@ export function webhookDisabledEmail(d: WebhookDisabledData): RenderedEmail {
     ].join(''),
   );
 }
+
+export interface KeyQuarantinedData {
+  tenantName: string;
+  keyName: string;
+  accessKeyId: string;
+  ownerLabel: string;
+  /** Who reported it (`GitHub secret scanning`, or the in-house reporter's name). */
+  reporter: string;
+  /** Where the secret was found, when the report said. */
+  url: string | null;
+  /** `disable` or `read-only`: what the quarantine does. */
+  action: string;
+  quarantinedAt: string;
+  baseUrl: string;
+}
+
+/** To the key's owner and the tenant's administrators: a leak report named the key. */
+export function keyQuarantinedEmail(d: KeyQuarantinedData): RenderedEmail {
+  const details = table([
+    ['Key name', d.keyName],
+    ['Access key ID', d.accessKeyId],
+    ['Owner', d.ownerLabel],
+    ['Reported by', d.reporter],
+    ['Found at', d.url ?? '(not given)'],
+    ['Quarantined at', `${d.quarantinedAt} (UTC)`],
+  ]);
+  const effect =
+    d.action === 'read-only'
+      ? 'Until then it signs GET and HEAD requests only; everything else is refused.'
+      : 'Until then every request signed with it is refused.';
+  const console = `${d.baseUrl}/console/`;
+  return framed(
+    d.tenantName,
+    `Access key "${d.keyName}" was reported leaked and is quarantined`,
+    [
+      `A secret scanner reported a credential of the access key "${d.keyName}" in a public place. latchkey quarantined the key at once.`,
+      effect,
+      '',
+      details.text,
+      '',
+      'Generate a new secret for the key (the reported one stops working at once), update the clients that use it, and check the key’s recent use:',
+      `  - in the console: ${console} (Access keys), or`,
+      `  - with the API: POST /iam/keys/${d.accessKeyId}/secret`,
+      `If the report is wrong, an administrator can release the key: POST /iam/keys/${d.accessKeyId}/quarantine/release.`,
+    ],
+    [
+      `<p>A secret scanner reported a credential of the access key <strong>${escapeHtml(d.keyName)}</strong> in a public place. latchkey quarantined the key at once. ${escapeHtml(effect)}</p>`,
+      details.html,
+      '<p>Generate a new secret for the key (the reported one stops working at once), update the clients that use it, and check the key’s recent use: ',
+      `in the <a href="${escapeHtml(console)}">console</a> (Access keys) or with <code>POST /iam/keys/${escapeHtml(d.accessKeyId)}/secret</code>.</p>`,
+      `<p>If the report is wrong, an administrator can release the key: <code>POST /iam/keys/${escapeHtml(d.accessKeyId)}/quarantine/release</code>.</p>`,
+    ].join(''),
+  );
+}

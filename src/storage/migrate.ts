@@ -8,6 +8,10 @@ import * as fidelity from './migrations/2026-12-04-0005-fidelity.js';
 import * as gateway from './migrations/2026-12-04-0006-gateway.js';
 import * as traffic from './migrations/2026-12-04-0007-traffic.js';
 import * as webhooks from './migrations/2026-12-05-0008-webhooks.js';
+import * as mfa from './migrations/2026-12-05-0009-mfa.js';
+import * as sso from './migrations/2026-12-05-0010-sso.js';
+import * as leaks from './migrations/2026-12-05-0011-leaks.js';
+import * as sessionCredentials from './migrations/2026-12-05-0012-session-credentials.js';
 
 /** Migrations are listed here (not read from disk) so they work from src/ and dist/ alike. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -19,6 +23,10 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-12-04-0006-gateway': gateway,
   '2026-12-04-0007-traffic': traffic,
   '2026-12-05-0008-webhooks': webhooks,
+  '2026-12-05-0009-mfa': mfa,
+  '2026-12-05-0010-sso': sso,
+  '2026-12-05-0011-leaks': leaks,
+  '2026-12-05-0012-session-credentials': sessionCredentials,
 };
 
 class StaticProvider implements MigrationProvider {

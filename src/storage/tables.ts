@@ -28,8 +28,20 @@ export interface TenantSettingsTable {
   /** JSON traffic rules set at this level (src/traffic/rules.ts); null: none. */
   traffic: ColumnType<string | null, string | null | undefined, string | null>;
   usage_retention_days: ColumnType<number, number | undefined, number>;
+  /** What a leak report does to a key: `disable` (refuse it) or `read-only` (GET and HEAD only). */
+  leaked_key_action: ColumnType<
+    'disable' | 'read-only',
+    'disable' | 'read-only' | undefined,
+    'disable' | 'read-only'
+  >;
+  /** Longest life of temporary credentials (POST /iam/session-credentials), seconds. */
+  max_session_duration_seconds: ColumnType<number, number | undefined, number>;
+  /** Who must sign in with a second factor (src/auth/mfa): `off`, `administrators`, `everyone`. */
+  mfa_required: ColumnType<MfaRequired, MfaRequired | undefined, MfaRequired>;
   updated_at: string;
 }
+
+export type MfaRequired = 'off' | 'administrators' | 'everyone';
 
 export interface UserTable {
   id: string;
@@ -131,6 +143,10 @@ export interface AccessKeyTable {
   >;
   /** JSON traffic rules set at this level (src/traffic/rules.ts); null: none. */
   traffic: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Set when a leak report named the key (src/leaks): refused, or read-only, until released. */
+  quarantined_at: ColumnType<string | null, string | null | undefined, string | null>;
+  quarantine_reason: ColumnType<string | null, string | null | undefined, string | null>;
+  quarantine_url: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** A registered API (src/gateway): requests under its base path are verified and forwarded upstream. */
@@ -157,6 +173,10 @@ export interface KeySecretTable {
   created_at: string;
   /** Set when a newer secret replaced this one: valid until then (grace period). */
   not_after: string | null;
+  /** HMAC-SHA256 of the secret under a key derived from the master key (src/leaks/lookup.ts). */
+  lookup_hash: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Fingerprint of the derived key that made lookup_hash. */
+  lookup_key: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface SigningKeyTable {
@@ -206,6 +226,14 @@ export interface Database {
   key_usage: KeyUsageTable;
   webhook_endpoints: WebhookEndpointTable;
   webhook_deliveries: WebhookDeliveryTable;
+  sso_configs: SsoConfigTable;
+  sso_identities: SsoIdentityTable;
+  sso_flows: SsoFlowTable;
+  sso_codes: SsoCodeTable;
+  session_credentials: SessionCredentialTable;
+  mfa_factors: MfaFactorTable;
+  mfa_recovery_codes: MfaRecoveryCodeTable;
+  mfa_challenges: MfaChallengeTable;
   /** SQLite only: the cross-process change feed (storage/change-feed). */
   change_events: ChangeEventTable;
 }
@@ -336,6 +364,31 @@ export interface KeyUsageTable {
   inactive: ColumnType<number, number | undefined, number>;
 }
 
+/** Temporary SigV4 credentials (src/auth/session-credentials.ts). */
+export interface SessionCredentialTable {
+  /** `LKSA…`: the access key ID clients sign with. */
+  id: string;
+  tenant_id: string;
+  principal_type: PrincipalType;
+  principal_id: string;
+  /** What they were issued from and follow: a long-term key (`key`) or a password session. */
+  source: 'key' | 'password';
+  source_key_id: string | null;
+  source_secret_version: number | null;
+  /** JSON patterns a key token already narrowed its key to (null: none). */
+  source_permissions: string | null;
+  session_epoch: number | null;
+  /** JSON patterns the request narrowed to (null: everything the source may do). */
+  permissions: string | null;
+  secret_ciphertext: string;
+  master_key_version: number;
+  token_sha256: string;
+  expires_at: string;
+  revoked_at: string | null;
+  created_at: string;
+}
+export type SessionCredential = Selectable<SessionCredentialTable>;
+
 /** Where a tenant wants events sent (src/webhooks/endpoints.ts). */
 export interface WebhookEndpointTable {
   id: string;
@@ -388,3 +441,101 @@ export interface WebhookDeliveryTable {
 
 export type WebhookEndpointRow = Selectable<WebhookEndpointTable>;
 export type WebhookDeliveryRow = Selectable<WebhookDeliveryTable>;
+
+/** A tenant's OIDC identity provider (src/auth/sso/config.ts). */
+export interface SsoConfigTable {
+  tenant_id: string;
+  issuer: string;
+  client_id: string;
+  /** The client secret, sealed under the master key (context `sso-client-secret:<tenant>`). */
+  secret_ciphertext: string;
+  master_key_version: number;
+  enabled: Flag;
+  /** Create a user on the first sign-in of a verified email that matches nobody. */
+  jit_enabled: Flag;
+  jit_group_id: string | null;
+  /** JSON array of lower-case email domains accepted (empty: any). */
+  allowed_domains: string;
+  created_at: string;
+  updated_at: string;
+}
+export type SsoConfigRow = Selectable<SsoConfigTable>;
+
+/** An IdP subject linked to a latchkey user. */
+export interface SsoIdentityTable {
+  tenant_id: string;
+  issuer: string;
+  subject: string;
+  user_id: string;
+  email: string | null;
+  created_at: string;
+  last_sign_in_at: string | null;
+}
+export type SsoIdentityRow = Selectable<SsoIdentityTable>;
+
+/** A sign-in between its redirect to the IdP and the callback. */
+export interface SsoFlowTable {
+  state_hash: string;
+  tenant_id: string;
+  issuer: string;
+  verifier_ciphertext: string;
+  master_key_version: number;
+  nonce: string;
+  expires_at: string;
+}
+
+/** A one-time code the console exchanges for a session token. */
+export interface SsoCodeTable {
+  code_hash: string;
+  tenant_id: string;
+  user_id: string;
+  expires_at: string;
+}
+
+/** A user's second factor: a TOTP authenticator or a passkey (src/auth/mfa). */
+export interface MfaFactorTable {
+  id: string;
+  tenant_id: string;
+  user_id: string;
+  type: 'totp' | 'webauthn';
+  /** A TOTP factor is `pending` until a first code confirms it; a passkey is `active` once registered. */
+  status: 'pending' | 'active';
+  name: string;
+  /** TOTP: the base32 secret sealed under the master key (context `mfa-totp:<tenant>:<user>:<id>`). */
+  secret_ciphertext: string | null;
+  master_key_version: number | null;
+  /** TOTP: the 30 s time step of the last code accepted (an older or equal step is refused). */
+  last_used_step: number | null;
+  /** Passkey: credential ID and COSE public key (base64url), counter and transports (JSON array). */
+  credential_id: string | null;
+  public_key: string | null;
+  sign_count: number | null;
+  transports: string | null;
+  created_at: string;
+  last_used_at: string | null;
+}
+export type MfaFactorRow = Selectable<MfaFactorTable>;
+
+/** A one-time recovery code (SHA-256 of it). */
+export interface MfaRecoveryCodeTable {
+  code_hash: string;
+  tenant_id: string;
+  user_id: string;
+  created_at: string;
+  used_at: string | null;
+}
+
+/** The second step of a sign-in, an enrolment the tenant requires, or a passkey registration. */
+export interface MfaChallengeTable {
+  /** SHA-256 (hex) of the challenge value (or, for a passkey registration, of its WebAuthn challenge). */
+  challenge_hash: string;
+  tenant_id: string;
+  user_id: string;
+  purpose: 'sign-in' | 'enrol' | 'webauthn-registration';
+  session_epoch: number;
+  /** The WebAuthn challenge (base64url) issued for this sign-in, when one was asked for. */
+  webauthn_challenge: string | null;
+  failures: ColumnType<number, number | undefined, number>;
+  expires_at: string;
+}
+export type MfaChallengeRow = Selectable<MfaChallengeTable>;

@@ -32,7 +32,10 @@ import {
   UDF_COLUMN,
 } from '../accounting/schema.js';
 import { writeAudit } from '../audit/audit.js';
+import { totpSecretContext } from '../auth/mfa/factors.js';
+import { ssoSecretContext } from '../auth/sso/config.js';
 import { operatorActor } from '../context.js';
+import { lookupColumns } from '../crypto/secret-lookup.js';
 import { AppError } from '../errors.js';
 import { secretContext } from '../keys/secrets.js';
 import { PASSWORD_LENGTH } from '../limits.js';
@@ -86,6 +89,8 @@ interface SealedSecret {
   readonly context: (row: Readonly<Record<string, Value>>, tenantId: string) => string;
   /** The row, for an error message (never the secret). */
   readonly label: (row: Readonly<Record<string, Value>>) => string;
+  /** Rows may have no secret (both columns null; the file's `secret` is null): MFA passkeys. */
+  readonly optional?: true;
 }
 
 interface TableSpec {
@@ -136,6 +141,31 @@ const TENANT_TABLES: readonly TableSpec[] = [
       label: (row) => `the signing secret of webhook endpoint ${row.id}`,
     },
   },
+  {
+    name: 'sso_configs',
+    order: ['tenant_id'],
+    scope: 'tenant',
+    sealed: {
+      ciphertext: 'secret_ciphertext',
+      version: 'master_key_version',
+      context: (_row, tenantId) => ssoSecretContext(tenantId),
+      label: () => 'the single sign-on client secret',
+    },
+  },
+  { name: 'sso_identities', order: ['issuer', 'subject'], scope: 'tenant' },
+  {
+    name: 'mfa_factors',
+    order: ['id'],
+    scope: 'tenant',
+    sealed: {
+      ciphertext: 'secret_ciphertext',
+      version: 'master_key_version',
+      context: (row, tenantId) => totpSecretContext(tenantId, String(row.user_id), String(row.id)),
+      label: (row) => `the authenticator secret of user ${row.user_id}`,
+      optional: true,
+    },
+  },
+  { name: 'mfa_recovery_codes', order: ['code_hash'], scope: 'tenant' },
   { name: 'key_reminders', order: ['access_key_id', 'expires_at', 'kind'], scope: 'tenant' },
   { name: 'notifications', order: ['id'], scope: 'tenant' },
   { name: 'audit_log', order: ['id'], scope: 'tenant' },
@@ -153,6 +183,12 @@ export const NOT_EXPORTED: Readonly<Record<string, string>> = {
     "one-time links to a secret point at the source's address and were emailed already; whoever has not used theirs generates a new secret on the target",
   webhook_deliveries:
     "events are the source's to deliver, like mail: moving queued deliveries could send an event twice (the endpoints themselves move)",
+  sso_flows:
+    "single sign-on flows under way are minutes old and bound to the source's address: people sign in again",
+  mfa_challenges: 'second steps of sign-ins under way are minutes old: people sign in again',
+  sso_codes: 'one-time sign-in codes live for a minute and are bound to the source: people sign in again',
+  session_credentials:
+    "temporary credentials are hours long and follow a key or sign-in session of the source; the target's principals ask for new ones",
   change_events:
     "SQLite's cross-process change feed: notices to the source's own processes, seconds old and of no use elsewhere",
 };
@@ -169,6 +205,7 @@ const GLOBAL_IDS: Readonly<Record<string, string>> = {
   access_keys: 'access key',
   apis: 'registered API',
   webhook_endpoints: 'webhook endpoint',
+  mfa_factors: 'second factor',
 };
 
 /**
@@ -473,6 +510,9 @@ function fileRow(
   };
   const sealed = table.sealed;
   if (!sealed) return columns.map(value);
+  if (sealed.optional && row[sealed.ciphertext] === null) {
+    return table.fileColumns.map((c) => (c === SECRET_COLUMN ? null : value(c)));
+  }
   let secret: string;
   try {
     secret = svc.secrets.open(
@@ -575,7 +615,11 @@ class RecordChecker {
           break;
         }
       }
-      if (table.sealed && typeof at(row, SECRET_COLUMN) !== 'string')
+      if (
+        table.sealed &&
+        typeof at(row, SECRET_COLUMN) !== 'string' &&
+        !(table.sealed.optional && at(row, SECRET_COLUMN) === null)
+      )
         throw this.wrong(`a row of ${table.name} lacks its secret`);
       if (table.name === 'access_keys') this.keys.add(String(at(row, 'id')));
       if (table.name === 'users' || table.name === 'service_accounts')
@@ -777,7 +821,7 @@ async function insertRows(
     const out: Record<string, Value> = {};
     let secret: string | undefined;
     record.columns.forEach((c, i) => {
-      if (c === SECRET_COLUMN) secret = String(row[i]);
+      if (c === SECRET_COLUMN) secret = row[i] === null && sealed?.optional ? undefined : String(row[i]);
       else out[c] = row[i] ?? null;
     });
     if (sealed && secret !== undefined) {
@@ -785,6 +829,8 @@ async function insertRows(
       const box = svc.secrets.seal(secret, sealed.context(out, tenantId));
       out[sealed.ciphertext] = box.ciphertext;
       out[sealed.version] = box.masterKeyVersion;
+      // A key secret's leak-report lookup hash is keyed by the master key too (src/leaks/lookup.ts).
+      if (table.name === 'key_secrets') Object.assign(out, lookupColumns(svc.secrets, secret));
     }
     if (table.name === 'tenants' && newName !== undefined) out.name = newName;
     return out;

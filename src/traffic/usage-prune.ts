@@ -1,7 +1,8 @@
 /**
  * Pruning usage: hourly `key_usage` rows older than their tenant's `usage_retention_days`, and
  * `quota_usage` windows that started more than QUOTA_WINDOW_KEEP_DAYS ago (the longest quota
- * window is a month, so such a window is long over). Part of a serving instance's background
+ * window is a month, so such a window is long over), and temporary credentials a day past their
+ * expiry (src/auth/session-credentials.ts). Part of a serving instance's background
  * work (runtime.ts); every instance may run it, the deletes are idempotent. Tests call runOnce().
  */
 
@@ -15,6 +16,7 @@ const HOUR_MS = 3_600_000;
 export interface UsagePruneResult {
   keyUsage: number;
   quotaUsage: number;
+  sessionCredentials: number;
 }
 
 export class UsagePruner {
@@ -65,7 +67,15 @@ export class UsagePruner {
       .deleteFrom('quota_usage')
       .where('window_start', '<', cutoff(QUOTA_WINDOW_KEEP_DAYS))
       .executeTakeFirst();
-    return { keyUsage, quotaUsage: Number(quota.numDeletedRows) };
+    const sessions = await db
+      .deleteFrom('session_credentials')
+      .where('expires_at', '<', cutoff(1))
+      .executeTakeFirst();
+    return {
+      keyUsage,
+      quotaUsage: Number(quota.numDeletedRows),
+      sessionCredentials: Number(sessions.numDeletedRows),
+    };
   }
 
   /** A first pass now (catching up after a time with no instance running), then every interval. */
@@ -83,7 +93,8 @@ export class UsagePruner {
     this.running = this.svc.metrics
       .job('usage_prune', () => this.runOnce())
       .then((result) => {
-        if (result.keyUsage + result.quotaUsage > 0) this.svc.logger.info(result, 'usage pruned');
+        if (result.keyUsage + result.quotaUsage + result.sessionCredentials > 0)
+          this.svc.logger.info(result, 'usage pruned');
       })
       .catch((error: unknown) => this.svc.logger.warn({ err: error }, 'usage pruning failed'))
       .finally(() => {

@@ -5,7 +5,8 @@
  * - key lifecycle: `access_key.created`, `.rotated`, `.deactivated`, `.deleted` (from the audit
  *   entries of those changes), `.expiring` and `.expired` (from the reminder job, once per key and
  *   expiry time), `.throttled` (a burst of refusals: the first request of a key refused by its rate
- *   limit or quota in an hour, per registered API, noticed when usage is written: traffic/usage.ts);
+ *   limit or quota in an hour, per registered API, noticed when usage is written: traffic/usage.ts),
+ *   `.quarantined` (a leak report named the key: src/leaks/quarantine.ts);
  * - audit: `audit.<action>` for every audit entry (`audit.user.create`, …), or `audit.*` for all.
  *
  * Deliveries are rows inserted in the transaction of the change that causes the event (writeAudit
@@ -134,6 +135,10 @@ export function eventsOfAudit(entry: AuditFacts): WebhookEvent[] {
       break;
     case 'access_key.delete':
       events.push({ type: 'access_key.deleted', data: { ...key, key: entry.before } });
+      break;
+    case 'access_key.quarantine':
+      // A leak report named the key (src/leaks): `key.quarantine` holds the reason and URL.
+      events.push({ type: 'access_key.quarantined', data: { ...key, key: entry.after } });
       break;
   }
   return events;

@@ -68,7 +68,7 @@ describe.skipIf(SKIP)('web console in Chromium', () => {
     await page.goto(`${origin}/console/`);
     await page.getByLabel('Email').fill(email);
     await page.locator('input[type=password]').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   }
 
   async function pick(label: string, option: string) {
@@ -406,7 +406,7 @@ describe.skipIf(SKIP)('web console in Chromium', () => {
 
   it('sign-out clears the session; an API user gets a clear message instead of the console', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
     expect(JSON.parse(await storage()).session).toEqual({});
     await signIn(ANA.email, ANA.password);
     await page.getByText('This is an API user').first().waitFor();

@@ -5,6 +5,8 @@ import { SignatureV4 } from '@smithy/signature-v4';
 export interface Credentials {
   accessKeyId: string;
   secretAccessKey: string;
+  /** Temporary credentials' token: the signer sends it as X-Amz-Security-Token, as AWS SDKs do. */
+  sessionToken?: string;
 }
 
 export interface SignInput {

@@ -826,16 +826,46 @@ describe('canonical query string', () => {
 });
 
 describe('session tokens', () => {
-  it('refuses X-Amz-Security-Token in a header or in the query with InvalidToken', () => {
+  const parse = (req: SigV4Request) => parseSigV4(req, { now: at(0), allowedScopes: SCOPES });
+  it('hands a signed X-Amz-Security-Token (header or presigned query) to the caller, which checks it', () => {
     const h = sign({
       headers: [
         ['Host', 'example.amazonaws.com'],
-        ['X-Amz-Security-Token', 'tok'],
+        ['X-Amz-Security-Token', 'tok/en+='],
       ],
     });
-    expect(code(check(h))).toBe('InvalidToken');
-    const q = sign({ presign: { expires: 60 }, query: [['X-Amz-Security-Token', 'tok']] });
-    expect(code(check(q))).toBe('InvalidToken');
+    expect(code(check(h))).toBe('ok');
+    const ph = parse(h);
+    expect(ph.ok && ph.parsed.securityToken).toBe('tok/en+=');
+    const q = sign({ presign: { expires: 60 }, query: [['X-Amz-Security-Token', 'tok/en+=']] });
+    expect(code(check(q))).toBe('ok');
+    const pq = parse(q);
+    expect(pq.ok && pq.parsed.securityToken).toBe('tok/en+=');
+    // None sent: none handed over.
+    const plain = parse(sign());
+    expect(plain.ok && plain.parsed.securityToken).toBeUndefined();
+  });
+
+  it('refuses an unsigned token header, and two tokens, before any secret is needed', () => {
+    const unsigned = addHeader(sign(), 'X-Amz-Security-Token', 'tok');
+    expect(code(check(unsigned))).toBe('AccessDenied');
+    const twice = addHeader(
+      sign({
+        headers: [
+          ['Host', 'example.amazonaws.com'],
+          ['X-Amz-Security-Token', 'tok'],
+        ],
+      }),
+      'X-Amz-Security-Token',
+      'tok2',
+    );
+    expect(code(check(twice))).toBe('InvalidToken');
+    const both = addHeader(
+      sign({ presign: { expires: 60 }, query: [['X-Amz-Security-Token', 'tok']] }),
+      'X-Amz-Security-Token',
+      'tok',
+    );
+    expect(code(check(both))).toBe('InvalidToken');
   });
 });
 

@@ -37,32 +37,20 @@ const allCases = [...awsCAuth, ...botocore];
  * checked: the building blocks must rebuild their canonical request, string to sign and signature
  * exactly, and the public API must refuse them with the stated failure.
  */
-const SPECIAL: Record<string, { code: 'InvalidToken'; reason: string }> = {
-  'aws-c-auth/get-vanilla-with-session-token': {
-    code: 'InvalidToken',
-    reason: 'signs X-Amz-Security-Token (temporary credentials); latchkey does not support session tokens',
-  },
-  'aws-c-auth/post-sts-header-before': {
-    code: 'InvalidToken',
-    reason: 'signs X-Amz-Security-Token (temporary credentials); session tokens are not supported',
-  },
+const SPECIAL: Record<string, { code: Record<VectorCase['form'], string>; reason: string }> = {
   'aws-c-auth/post-sts-header-after': {
-    code: 'InvalidToken',
+    code: { header: 'AccessDenied', query: 'SignatureDoesNotMatch' },
     reason:
-      'adds X-Amz-Security-Token after signing (unsigned header / left out of the canonical query); session tokens are not supported',
+      'adds X-Amz-Security-Token after signing (an unsigned header / left out of the canonical query): latchkey requires the token signed, as the AWS SDKs, botocore, aws4 and curl send it',
   },
   'botocore/get-vanilla-with-session-token': {
-    code: 'InvalidToken',
-    reason:
-      'signs X-Amz-Security-Token; also, upstream, its .sreq carries the get-vanilla signature (the .authz has the right one)',
-  },
-  'botocore/post-sts-token/post-sts-header-before': {
-    code: 'InvalidToken',
-    reason: 'signs X-Amz-Security-Token (temporary credentials); session tokens are not supported',
+    code: { header: 'SignatureDoesNotMatch', query: 'SignatureDoesNotMatch' },
+    reason: 'upstream, its .sreq carries the get-vanilla signature (the .authz has the right one)',
   },
   'botocore/post-sts-token/post-sts-header-after': {
-    code: 'InvalidToken',
-    reason: 'adds X-Amz-Security-Token after signing (unsigned header); session tokens are not supported',
+    code: { header: 'AccessDenied', query: 'AccessDenied' },
+    reason:
+      'adds X-Amz-Security-Token after signing (an unsigned header): latchkey requires the token signed',
   },
 };
 
@@ -302,10 +290,10 @@ describe.each(allCases.map((c) => [label(c), c] as const))('%s', (_label, c) => 
   });
 
   if (special) {
-    it(`is refused with ${special.code}: ${special.reason}`, () => {
-      const p = parseSigV4(c.request, parseOpts(c));
-      expect(p.ok).toBe(false);
-      if (!p.ok) expect(p.failure.code).toBe(special.code);
+    it(`is refused with ${special.code[c.form]}: ${special.reason}`, () => {
+      const result = run(c, c.request);
+      expect(result.ok).toBe(false);
+      if (!result.ok) expect(result.failure.code).toBe(special.code[c.form]);
     });
     if (c.id === 'botocore/get-vanilla-with-session-token') {
       it('upstream quirk: the .sreq signature is not the signature of its own string to sign', () => {
@@ -313,6 +301,18 @@ describe.each(allCases.map((c) => [label(c), c] as const))('%s', (_label, c) => 
       });
     }
     return;
+  }
+
+  if (c.hasSessionToken) {
+    it('hands the session token (X-Amz-Security-Token) to the caller, which checks it', () => {
+      const p = parseSigV4(c.request, parseOpts(c));
+      expect(p.ok).toBe(true);
+      const sent =
+        c.request.headers.find(([n]) => n.toLowerCase() === 'x-amz-security-token')?.[1] ??
+        new URLSearchParams(splitTarget(c.request.rawTarget).query ?? '').get('X-Amz-Security-Token');
+      expect(sent).toBeTruthy();
+      if (p.ok) expect(p.parsed.securityToken).toBe(sent?.trim());
+    });
   }
 
   it('first candidate for the vector settings is the expected canonical URI; default candidates include it', () => {

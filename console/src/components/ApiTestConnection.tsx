@@ -170,6 +170,9 @@ export function connectionHint(result: RouteTestResult, api: ApiView): ReactNode
     case 'AccessKeyInactive':
     case 'KEY_INACTIVE':
       return 'The key, or its owner, is deactivated: mark it active in Access keys.';
+    case 'AccessKeyQuarantined':
+    case 'KEY_QUARANTINED':
+      return 'The key was reported leaked and is quarantined: generate a new secret for it in Access keys.';
     case 'ExpiredToken':
     case 'KEY_EXPIRED':
       return 'The key has expired: give it a later expiry in Access keys, or use another key.';

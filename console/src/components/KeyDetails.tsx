@@ -34,6 +34,79 @@ import { SecretEscapeNotice, SecretReveal } from './SecretReveal';
 import { TrafficRulesEditor } from './TrafficRules';
 import { UsageChart } from './UsageChart';
 
+/** A leak report named the key (POST /v1/leaked-keys): it is refused, or read-only, until released. */
+export function QuarantineBadge({ keyView }: { keyView: KeyView }) {
+  if (!keyView.quarantine) return null;
+  return (
+    <Tooltip label={`Reported leaked ${formatDateTime(keyView.quarantine.at)}`}>
+      <Badge color="red" variant="filled" data-testid="key-quarantined">
+        Quarantined
+      </Badge>
+    </Tooltip>
+  );
+}
+
+/** Why the key is quarantined, where it was found, and the two ways out. */
+function QuarantineNotice({
+  keyView,
+  canRelease,
+  onReleased,
+}: {
+  keyView: KeyView;
+  canRelease: boolean;
+  onReleased: () => void;
+}) {
+  const [error, setError] = useState<unknown>(null);
+  const q = keyView.quarantine;
+  if (!q) return null;
+  return (
+    <Alert
+      color="red"
+      title="This key was reported leaked and is quarantined"
+      data-testid="quarantine-notice"
+    >
+      <Stack gap={6}>
+        <Text size="sm">
+          {q.reason}, {formatDateTime(q.at)}.
+          {q.url ? (
+            <>
+              {' '}
+              Found at <Code>{q.url}</Code>.
+            </>
+          ) : null}
+        </Text>
+        <Text size="sm">
+          Requests signed with it are refused (or, if the tenant chose read-only, all but GET and HEAD).
+          Generate a new secret key below: the reported secret stops working at once and the quarantine ends.
+        </Text>
+        {canRelease ? (
+          <Group>
+            <Button
+              size="xs"
+              variant="default"
+              onClick={async () => {
+                setError(null);
+                try {
+                  await client.releaseKeyQuarantine({
+                    params: { accessKeyId: keyView.accessKeyId },
+                    body: {},
+                  });
+                  onReleased();
+                } catch (err) {
+                  setError(err);
+                }
+              }}
+            >
+              Release without a new secret (the report was wrong)
+            </Button>
+          </Group>
+        ) : null}
+        <ErrorAlert error={error} />
+      </Stack>
+    </Alert>
+  );
+}
+
 /** The key's effective permissions, read again when `version` changes. */
 function useKeyPermissions(accessKeyId: string | null, version: number) {
   return useLoad(
@@ -340,6 +413,7 @@ export function KeyDetailsDrawer({
         <Stack>
           <SecretEscapeNotice active={showingSecret} closeLabel="Close key details" />
           {showingSecret && secret ? <SecretReveal created={secret} scope={scope} /> : null}
+          <QuarantineNotice keyView={key} canRelease={can('iam:keys:manage')} onReleased={changed} />
           <Table variant="vertical" withTableBorder>
             <Table.Tbody>
               <Table.Tr>
@@ -368,7 +442,10 @@ export function KeyDetailsDrawer({
               <Table.Tr>
                 <Table.Th>Status</Table.Th>
                 <Table.Td>
-                  <KeyStateBadge state={key.state} daysLeft={key.daysLeft} />
+                  <Group gap={6}>
+                    <KeyStateBadge state={key.state} daysLeft={key.daysLeft} />
+                    <QuarantineBadge keyView={key} />
+                  </Group>
                 </Table.Td>
               </Table.Tr>
               <Table.Tr>
@@ -624,7 +701,10 @@ export function KeyTable({
             </Table.Td>
             {showOwner ? <Table.Td>{k.owner.label}</Table.Td> : null}
             <Table.Td>
-              <KeyStateBadge state={k.state} daysLeft={k.daysLeft} />
+              <Group gap={6} wrap="nowrap">
+                <KeyStateBadge state={k.state} daysLeft={k.daysLeft} />
+                <QuarantineBadge keyView={k} />
+              </Group>
             </Table.Td>
             <Table.Td>{k.expiresAt ? formatDate(k.expiresAt) : 'Never'}</Table.Td>
             <Table.Td>

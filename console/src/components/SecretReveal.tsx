@@ -84,7 +84,7 @@ export function CopyTextButton({
  * A read-only value in monospace with its Copy button ("Copy access key"). The value wraps
  * instead of scrolling inside its field, so a phone shows the whole key.
  */
-function CopyableField({ label, value, testId }: { label: string; value: string; testId: string }) {
+export function CopyableField({ label, value, testId }: { label: string; value: string; testId: string }) {
   return (
     <Group align="flex-end">
       <Textarea

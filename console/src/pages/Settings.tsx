@@ -6,6 +6,7 @@ import {
   Group,
   Loader,
   NumberInput,
+  Radio,
   Stack,
   Switch,
   Text,
@@ -17,15 +18,26 @@ import { useEffect, useState } from 'react';
 import {
   KEY_LIFETIME_DAYS,
   REMINDER_LEAD_DAYS,
+  SESSION_DURATION_SECONDS,
   TOKEN_LIFETIME_SECONDS,
   USAGE_RETENTION_DAYS,
   USER_KEY_LIMIT,
 } from '../../../src/limits';
 import { client, type IamSettings } from '../api';
+import { SsoSettings } from '../components/SsoSettings';
 import { TrafficRulesFields, useTrafficDraft } from '../components/TrafficRules';
 import { ErrorAlert, useAction, useConsole, useLoad } from '../shared';
 
 export function SettingsPage() {
+  return (
+    <Stack maw={720}>
+      <IamSettingsForm />
+      <SsoSettings />
+    </Stack>
+  );
+}
+
+function IamSettingsForm() {
   const { can, scope } = useConsole();
   const loaded = useLoad((signal) => client.getSettings({}, { signal }), []);
   const [form, setForm] = useState<IamSettings | null>(null);
@@ -141,6 +153,17 @@ export function SettingsPage() {
               value={form.tokenLifetimeSeconds}
               onChange={(v) => set('tokenLifetimeSeconds', typeof v === 'number' ? v : 3600)}
             />
+            <NumberInput
+              label="Longest temporary credentials (seconds)"
+              description={`The most POST /iam/session-credentials may ask for (${SESSION_DURATION_SECONDS.min} to ${SESSION_DURATION_SECONDS.max}).`}
+              min={SESSION_DURATION_SECONDS.min}
+              max={SESSION_DURATION_SECONDS.max}
+              disabled={readOnly}
+              value={form.maxSessionDurationSeconds}
+              onChange={(v) =>
+                set('maxSessionDurationSeconds', typeof v === 'number' ? v : SESSION_DURATION_SECONDS.max)
+              }
+            />
             <Text size="sm">
               Default signing scope: <strong>{scope.region}</strong> / <strong>{scope.service}</strong>. Also
               accepted:
@@ -210,6 +233,29 @@ export function SettingsPage() {
               disabled={readOnly}
               onChange={(e) => set('emailSecretInline', e.currentTarget.checked)}
             />
+            <Radio.Group
+              label="When a key is reported leaked"
+              description="A secret scanner's report (POST /v1/leaked-keys) quarantines the key at once, until it gets a new secret or is released."
+              value={form.leakedKeyAction}
+              onChange={(v) => set('leakedKeyAction', v === 'read-only' ? 'read-only' : 'disable')}
+            >
+              <Group mt="xs">
+                <Radio value="disable" label="Refuse every request" disabled={readOnly} />
+                <Radio value="read-only" label="Allow GET and HEAD only" disabled={readOnly} />
+              </Group>
+            </Radio.Group>
+            <Radio.Group
+              label="Require two-factor sign-in"
+              description="Who must finish a password sign-in with a second factor (an authenticator app or a passkey). Someone without one sets it up while signing in."
+              value={form.mfaRequired}
+              onChange={(v) => set('mfaRequired', v === 'everyone' || v === 'administrators' ? v : 'off')}
+            >
+              <Group mt="xs">
+                <Radio value="off" label="No one" disabled={readOnly} />
+                <Radio value="administrators" label="Administrators" disabled={readOnly} />
+                <Radio value="everyone" label="Everyone" disabled={readOnly} />
+              </Group>
+            </Radio.Group>
           </Stack>
         </Card>
         <Card withBorder padding="lg" component="section" aria-labelledby="traffic">

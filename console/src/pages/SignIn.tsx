@@ -14,6 +14,12 @@ import { IconLock } from '@tabler/icons-react';
 import { useEffect, useRef, useState } from 'react';
 import { ApiError, client, type TenantChoice, tenantChoices } from '../api';
 import { ColorSchemeMenu } from '../components/ColorSchemeMenu';
+import {
+  type SecondFactorChallenge,
+  SecondFactorStep,
+  secondFactorChallenge,
+} from '../components/SecondFactorStep';
+import { SsoSignIn } from '../components/SsoSignIn';
 import { ErrorAlert } from '../shared';
 
 export function SignIn({
@@ -32,6 +38,8 @@ export function SignIn({
   const [tenantId, setTenantId] = useState<string | null>(null);
   const [tenantMissing, setTenantMissing] = useState(false);
   const chooserRef = useRef<HTMLDivElement>(null);
+  // Set when the password was right and a second factor is asked for (or must be set up).
+  const [secondFactor, setSecondFactor] = useState<SecondFactorChallenge | null>(null);
   const apiUser = error instanceof ApiError && error.code === 'API_USER_PASSWORD_LOGIN';
 
   // The chooser appears after a submit: bring keyboard and screen-reader focus to it.
@@ -45,6 +53,23 @@ export function SignIn({
     setTenantId(null);
     setTenantMissing(false);
   };
+
+  if (secondFactor) {
+    return (
+      <Center mih="100vh" p="md" className="signin-page">
+        <Paper withBorder shadow="sm" p="xl" radius="md" w={420} maw="100%" component="main">
+          <SecondFactorStep
+            step={secondFactor}
+            onSignedIn={onSignedIn}
+            onRestart={() => {
+              setSecondFactor(null);
+              setPassword('');
+            }}
+          />
+        </Paper>
+      </Center>
+    );
+  }
 
   return (
     <Center mih="100vh" p="md" className="signin-page">
@@ -73,7 +98,10 @@ export function SignIn({
               onSignedIn(result.token);
             } catch (e) {
               const choices = tenantChoices(e);
-              if (choices.length > 1) {
+              const mfa = secondFactorChallenge(e);
+              if (mfa) {
+                setSecondFactor(mfa);
+              } else if (choices.length > 1) {
                 setTenants(choices);
                 setTenantId(null);
               } else {
@@ -154,6 +182,7 @@ export function SignIn({
             <Button type="submit" loading={busy} fullWidth>
               Sign in
             </Button>
+            <SsoSignIn email={email} onSignedIn={onSignedIn} />
           </Stack>
         </form>
       </Paper>

@@ -156,6 +156,9 @@ export function UsersPage() {
                       >
                         {u.status === 'active' ? 'Disable user' : 'Enable user'}
                       </Menu.Item>
+                      <Menu.Item onClick={() => setActing({ kind: 'reset-mfa', user: u })}>
+                        Reset MFA
+                      </Menu.Item>
                       <Menu.Divider />
                       <Menu.Item
                         color="red"
@@ -177,7 +180,7 @@ export function UsersPage() {
   );
 }
 
-type UserAction = { kind: 'disable' | 'delete'; user: UserView };
+type UserAction = { kind: 'disable' | 'delete' | 'reset-mfa'; user: UserView };
 
 const updateUser = (u: UserView, body: OperationInput<'updateUser'>['body']) =>
   client.updateUser({ params: { userId: u.id }, body });
@@ -215,6 +218,24 @@ function UserActionModals({
         <Text size="sm">
           Disable {u?.name} ({u?.email})? Their sessions end at once, they cannot sign in, and requests signed
           with their access keys are refused until the user is enabled again. Nothing is deleted.
+        </Text>
+      </ConfirmModal>
+      <ConfirmModal
+        opened={action?.kind === 'reset-mfa'}
+        title="Reset MFA"
+        confirmLabel="Reset MFA"
+        color="orange"
+        onClose={onClose}
+        onConfirm={async () => {
+          if (!u) return;
+          await client.resetUserMfa({ params: { userId: u.id } });
+          onDone('reset-mfa');
+        }}
+      >
+        <Text size="sm">
+          Remove every second factor of {u?.name} ({u?.email}): their authenticator app, passkeys and recovery
+          codes? They sign in with their password alone (and set up a second factor again if the tenant
+          requires one). Do this only for someone who lost theirs, once you know it is them.
         </Text>
       </ConfirmModal>
       <ConfirmModal

@@ -39,6 +39,7 @@ const KEY_EVENT_LABELS: Record<(typeof KEY_EVENTS)[number], string> = {
   'access_key.expiring': 'Key expires soon (reminder)',
   'access_key.expired': 'Key expired',
   'access_key.throttled': 'Key throttled (a burst of rate-limit or quota refusals)',
+  'access_key.quarantined': 'Key quarantined (reported leaked)',
 };
 const ALL_AUDIT = 'audit.*';
 

@@ -330,7 +330,8 @@ function parseUnchecked(req: SigV4Request, opts: ParseOptions): ParseResult {
   let amzDateHeader: string | undefined;
   let dateHeader: string | undefined;
   let contentShaHeader: string | undefined;
-  let securityTokenHeader = false;
+  let securityTokenHeader: string | undefined;
+  let securityTokenHeaders = 0;
   for (let i = 0; i < headers.length; i++) {
     const pair = headers[i];
     const name = pair?.[0];
@@ -344,7 +345,10 @@ function parseUnchecked(req: SigV4Request, opts: ParseOptions): ParseResult {
       amzHeaderNames.push(lower);
       if (lower === 'x-amz-date') amzDateHeader = joinValue(amzDateHeader, value);
       else if (lower === 'x-amz-content-sha256') contentShaHeader = joinValue(contentShaHeader, value);
-      else if (lower === 'x-amz-security-token') securityTokenHeader = true;
+      else if (lower === 'x-amz-security-token') {
+        securityTokenHeader = value;
+        securityTokenHeaders++;
+      }
     } else if (lower === 'authorization') {
       authorizationCount++;
       authorization = value;
@@ -369,7 +373,8 @@ function parseUnchecked(req: SigV4Request, opts: ParseOptions): ParseResult {
   const q = params.length === 0 ? NO_QUERY : new Map<string, string>();
   let duplicateAuthParam = false;
   let queryContentSha: string | undefined;
-  let securityTokenQuery = false;
+  let securityTokenQuery: string | undefined;
+  let securityTokenParams = 0;
   for (const p of params) {
     const k = p.key;
     if (k.length < 10 || (k.charCodeAt(0) | 0x20) !== 0x78) continue; // fast reject: not "x-amz-..."
@@ -386,8 +391,10 @@ function parseUnchecked(req: SigV4Request, opts: ParseOptions): ParseResult {
       continue;
     }
     const lk = k.toLowerCase();
-    if (lk === 'x-amz-security-token') securityTokenQuery = true;
-    else if (lk === 'x-amz-content-sha256') {
+    if (lk === 'x-amz-security-token') {
+      securityTokenQuery = p.value;
+      securityTokenParams++;
+    } else if (lk === 'x-amz-content-sha256') {
       if (queryContentSha !== undefined) duplicateAuthParam = true;
       queryContentSha = p.value;
     }
@@ -409,11 +416,23 @@ function parseUnchecked(req: SigV4Request, opts: ParseOptions): ParseResult {
     );
   }
   const form: Form = presigned ? 'query' : 'header';
-  if (securityTokenHeader || securityTokenQuery) {
-    return sigV4Failure(
-      'InvalidToken',
-      'X-Amz-Security-Token is not supported: session credentials are not accepted here.',
-    );
+  // Temporary credentials' session token: in a header (signed, like every x-amz-* header) or, in a
+  // presigned URL, in the query (where it is part of the signed canonical query). Whether one is
+  // needed, and whether it is right, depends on the access key ID: the caller decides.
+  let securityToken: string | undefined;
+  if (securityTokenHeaders + (form === 'query' ? securityTokenParams : 0) > 1) {
+    return sigV4Failure('InvalidToken', 'The request carries more than one X-Amz-Security-Token.');
+  }
+  if (securityTokenHeader !== undefined) securityToken = securityTokenHeader.trim();
+  else if (form === 'query' && securityTokenQuery !== undefined) {
+    const decoded = decodeAsciiComponent(securityTokenQuery);
+    if (decoded === undefined) {
+      return sigV4Failure(
+        'InvalidToken',
+        'The X-Amz-Security-Token parameter is not valid percent-encoding.',
+      );
+    }
+    securityToken = decoded;
   }
 
   let credentialRaw: string;
@@ -617,6 +636,7 @@ function parseUnchecked(req: SigV4Request, opts: ParseOptions): ParseResult {
     signature,
     expiresSeconds,
     payloadClaim,
+    securityToken,
     canonical: {
       method: req.method,
       uriCandidates,

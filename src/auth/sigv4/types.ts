@@ -74,7 +74,7 @@ export type SigV4FailureCode =
   | 'InvalidRequest'
   /** x-amz-content-sha256 does not match the body. */
   | 'XAmzContentSHA256Mismatch'
-  /** X-Amz-Security-Token present: session credentials are not supported. */
+  /** X-Amz-Security-Token repeated or unreadable (the caller also uses it for a wrong or missing token). */
   | 'InvalidToken'
   /** Request target is not a valid origin-form path with valid percent-encoding. */
   | 'InvalidURI'
@@ -126,6 +126,8 @@ export interface ParsedSigV4 {
   readonly expiresSeconds?: number;
   /** The x-amz-content-sha256 value the client declared (header or presigned query), if any. */
   readonly payloadClaim?: string;
+  /** X-Amz-Security-Token (header, or a presigned URL's query), if any: temporary credentials' token. */
+  readonly securityToken?: string | undefined;
   readonly canonical: CanonicalParts;
 }
 

@@ -15,7 +15,8 @@ export interface TokenClaims {
   sub: string;
   tid: string;
   pt: PrincipalType;
-  via: 'password' | 'key';
+  /** How the session began: a password, an access key, or single sign-on (auth/sso). */
+  via: 'password' | 'key' | 'sso';
   /** The access key the token was exchanged for. */
   akid?: string;
   /**
@@ -137,7 +138,7 @@ export async function verifyToken(
       typeof sub !== 'string' ||
       typeof tid !== 'string' ||
       (pt !== 'user' && pt !== 'service_account') ||
-      (via !== 'password' && via !== 'key') ||
+      (via !== 'password' && via !== 'key' && via !== 'sso') ||
       typeof exp !== 'number'
     ) {
       throw new AppError('INVALID_TOKEN', 'the token is missing claims');

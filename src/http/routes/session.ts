@@ -1,7 +1,10 @@
 import type { Static } from '@sinclair/typebox';
 import type { KeyEntry } from '../../auth/key-authority.js';
 import { loginWithKey, loginWithPassword } from '../../auth/login.js';
+import { completeMfaSignIn } from '../../auth/mfa/sign-in.js';
+import { relyingParty } from '../../auth/mfa/webauthn.js';
 import { updateOwnProfile } from '../../auth/own-profile.js';
+import { loginWithSsoCode } from '../../auth/sso/flow.js';
 import type { Actor } from '../../context.js';
 import { operations as op } from '../../contract/operations.js';
 import type { Profile } from '../../contract/views.js';
@@ -10,7 +13,7 @@ import { getAssignments } from '../../identity/assignments.js';
 import { findServiceAccount, serviceAccountView } from '../../identity/service-accounts.js';
 import { getUserView } from '../../identity/users.js';
 import type { App, RouteDeps } from '../app-types.js';
-import { actorOf, sourceIp } from '../auth.js';
+import { actorOf, requestBaseUrl, sourceIp } from '../auth.js';
 import { route } from '../contract.js';
 
 function required(body: Record<string, unknown>, fields: string[], mode: string): void {
@@ -34,6 +37,20 @@ export async function sessionRoutes(app: App, deps: RouteDeps): Promise<void> {
         { email: body.email as string, password: body.password as string, tenantId: body.tenantId },
         sourceIp(request),
       );
+    }
+    if (body.auth_mode === 'mfa') {
+      // The second step of a password sign-in (src/auth/mfa/sign-in.ts).
+      required(body, ['challenge'], 'mfa');
+      return completeMfaSignIn(
+        deps,
+        { challenge: body.challenge as string, code: body.code, webauthn: body.webauthn },
+        sourceIp(request),
+        relyingParty(requestBaseUrl(deps.svc.config, request)),
+      );
+    }
+    if (body.auth_mode === 'sso') {
+      required(body, ['code'], 'sso');
+      return loginWithSsoCode(deps, body.code as string);
     }
     required(body, ['apikey', 'secretkey'], 'apikey');
     return loginWithKey(
