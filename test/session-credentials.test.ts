@@ -328,6 +328,41 @@ describeEachEngine('temporary credentials', (engine) => {
     }
   });
 
+  it('a leak report naming them (ID or session token) ends them at once; their key stays', async () => {
+    const admin = (await call(t, 'POST', `/iam/users/${t.adminId}/keys`, { body: {} })).json();
+    const reporter = { accessKeyId: admin.accessKeyId, secretAccessKey: admin.secretAccessKey };
+    const { key, keyCreds } = await userWithKey(['DataReadOnly']);
+    for (const by of ['id', 'token'] as const) {
+      const c = (await signed(t, keyCreds, 'POST', '/iam/session-credentials', {})).json() as Issued;
+      expect((await signed(t, creds(c), 'GET', '/agent/')).statusCode).toBe(200);
+      const token = by === 'id' ? c.accessKeyId : c.sessionToken;
+      const report = await signed(t, reporter, 'POST', '/v1/leaked-keys', [
+        { token, type: 'latchkey_temporary', url: 'https://example.com/leak' },
+      ]);
+      expect(report.statusCode, report.body).toBe(200);
+      expect(report.json()).toEqual([
+        { token_raw: token, token_type: 'latchkey_temporary', label: 'true_positive' },
+      ]);
+      const refused = await signed(t, creds(c), 'GET', '/agent/');
+      expect(refused.json().error.message).toContain('revoked');
+      const audit = (await call(t, 'GET', '/iam/audit?action=session-credentials.revoke')).json();
+      const entry = audit.items.find((e: { target: { id: string } }) => e.target.id === c.accessKeyId);
+      expect(JSON.stringify(entry)).toContain('reported leaked at https://example.com/leak');
+    }
+    // The source key was not what leaked: it still works, unquarantined.
+    expect((await signed(t, keyCreds, 'GET', '/agent/')).statusCode).toBe(200);
+    expect((await call(t, 'GET', `/iam/keys/${key.accessKeyId}`)).json().quarantine).toBeNull();
+    // Unknown temporary IDs and tokens: false_positive.
+    const unknown = await signed(t, reporter, 'POST', '/v1/leaked-keys', [
+      { token: `LKSA${'0'.repeat(22)}`, type: 'x' },
+      { token: `lkst_${'a'.repeat(64)}`, type: 'x' },
+    ]);
+    expect(unknown.json().map((f: { label: string }) => f.label)).toEqual([
+      'false_positive',
+      'false_positive',
+    ]);
+  });
+
   it('never outlive their key', async () => {
     const user = await createUserWithLogin(t, `temp-exp-${++serial}@example.com`);
     const key = (

@@ -20,6 +20,7 @@ import {
   generateSecretAccessKey,
   generateSessionAccessKeyId,
   isSessionKeyIdShape,
+  isWellFormedSessionKeyId,
 } from '../crypto/access-key-id.js';
 import { randomBase62 } from '../crypto/random.js';
 import { AppError } from '../errors.js';
@@ -42,6 +43,7 @@ import type { TokenClaims } from './tokens/tokens.js';
 export const sessionSecretContext = (tenantId: string, id: string) => `session-secret:${tenantId}:${id}`;
 
 export const SESSION_TOKEN_PREFIX = 'lkst_';
+const SESSION_TOKEN_SHAPE = /^lkst_[0-9A-Za-z]{64}$/;
 
 const sha256 = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
 
@@ -434,15 +436,7 @@ export async function issueSessionCredentials(
 export async function revokeSessionCredentials(svc: Services, actor: Actor, id: string): Promise<void> {
   const notFound = () => new AppError('NOT_FOUND', `no temporary credentials ${id} in this tenant`);
   if (!isSessionKeyIdShape(id)) throw notFound();
-  const revokedAt = iso(svc.clock.now());
-  await writeTransaction(svc, {}, async (trx) => {
-    const row = await trx
-      .selectFrom('session_credentials')
-      .select(['id', 'principal_type', 'principal_id', 'revoked_at', 'expires_at'])
-      .where('tenant_id', '=', actor.tenantId)
-      .where('id', '=', id)
-      .executeTakeFirst();
-    if (!row) throw notFound();
+  const ended = await endSessionCredentials(svc, actor.tenantId, id, (row) => {
     const own = row.principal_type === actor.type && row.principal_id === actor.id;
     if (!own && !actor.permissions.allows('iam:keys:manage')) {
       throw new AppError(
@@ -453,7 +447,67 @@ export async function revokeSessionCredentials(svc: Services, actor: Actor, id: 
         },
       );
     }
-    if (row.revoked_at !== null) return;
+    return { actor, reason: null };
+  });
+  if (ended === undefined) throw notFound();
+}
+
+/**
+ * The temporary credentials a leak report names, by their `LKSA…` ID or their session token (whose
+ * SHA-256 is all that is stored): their ID and tenant, or undefined.
+ */
+export async function findReportedSessionCredentials(
+  svc: Services,
+  token: string,
+): Promise<{ id: string; tenantId: string } | undefined> {
+  let query = svc.db.selectFrom('session_credentials').select(['id', 'tenant_id']);
+  if (isWellFormedSessionKeyId(token)) query = query.where('id', '=', token);
+  else if (SESSION_TOKEN_SHAPE.test(token))
+    query = query.where('token_sha256', '=', sha256(token).toString('hex'));
+  else return undefined;
+  const row = await query.executeTakeFirst();
+  return row && { id: row.id, tenantId: row.tenant_id };
+}
+
+/**
+ * End temporary credentials a leak report named (the report's own authority: a GitHub-signed
+ * report, or iam:leaks:report in their tenant). Audited with the reason. Returns whether they were
+ * live until now (false: already ended, or unknown).
+ */
+export async function revokeLeakedSessionCredentials(
+  svc: Services,
+  actor: Actor,
+  id: string,
+  reason: string,
+): Promise<boolean> {
+  return (await endSessionCredentials(svc, actor.tenantId, id, () => ({ actor, reason }))) === true;
+}
+
+/**
+ * Mark the credentials revoked (once) and audit it, in one transaction, then tell every instance.
+ * `decide` sees the row first and may refuse (throw). Undefined when there is no such row; false
+ * when it was revoked already.
+ */
+async function endSessionCredentials(
+  svc: Services,
+  tenantId: string,
+  id: string,
+  decide: (row: Pick<SessionCredential, 'principal_type' | 'principal_id'>) => {
+    actor: Actor;
+    reason: string | null;
+  },
+): Promise<boolean | undefined> {
+  const revokedAt = iso(svc.clock.now());
+  const ended = await writeTransaction(svc, {}, async (trx) => {
+    const row = await trx
+      .selectFrom('session_credentials')
+      .select(['id', 'principal_type', 'principal_id', 'revoked_at', 'expires_at'])
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const { actor, reason } = decide(row);
+    if (row.revoked_at !== null) return false;
     await trx
       .updateTable('session_credentials')
       .set({ revoked_at: revokedAt })
@@ -466,9 +520,11 @@ export async function revokeSessionCredentials(svc: Services, actor: Actor, id: 
       'session-credentials.revoke',
       { type: 'session-credentials', id },
       { accessKeyId: id, expiration: row.expires_at },
-      { accessKeyId: id, revokedAt },
+      { accessKeyId: id, revokedAt, ...(reason !== null ? { reason } : {}) },
     );
+    return true;
   });
   // Every instance drops its cached record (the change feed carries it).
-  svc.events.emit('key-changed', { tenantId: actor.tenantId, accessKeyId: id });
+  if (ended) svc.events.emit('key-changed', { tenantId, accessKeyId: id });
+  return ended;
 }

@@ -38,7 +38,7 @@ export interface LeakFacts {
   url: string | null;
 }
 
-const GITHUB_ACTOR_ID = 'github-secret-scanning';
+export const GITHUB_ACTOR_ID = 'github-secret-scanning';
 const REASON_MAX = 300;
 const URL_MAX = 2000;
 

@@ -11,12 +11,20 @@
  * database read. A GitHub-signed report acts for the operator and reaches every tenant; a report
  * sent with latchkey credentials (iam:leaks:report) reaches only keys of the caller's tenant, and
  * a key of another tenant is answered false_positive, exactly like a token nobody has.
+ *
+ * Temporary credentials (`LKSA…` IDs, or their `lkst_…` session token) are ended at once
+ * (revoked, audited with the report as reason): they are the leaked thing, not their source key.
  */
+import {
+  findReportedSessionCredentials,
+  revokeLeakedSessionCredentials,
+} from '../auth/session-credentials.js';
+import { operatorActor } from '../context.js';
 import { isWellFormedAccessKeyId } from '../crypto/access-key-id.js';
 import { hasSecretShape } from '../crypto/secret-format.js';
 import type { Services } from '../services.js';
 import { findKeyBySecret } from './lookup.js';
-import { quarantineKey, type Reporter } from './quarantine.js';
+import { GITHUB_ACTOR_ID, quarantineKey, type Reporter } from './quarantine.js';
 
 export interface LeakReportItem {
   token: string;
@@ -63,6 +71,22 @@ export async function processLeakReport(
   const feedback: LeakFeedback[] = [];
   const quarantined: string[] = [];
   for (const item of items) {
+    const temporary = await findReportedSessionCredentials(svc, item.token);
+    if (temporary !== undefined) {
+      const mayEnd = reporter.kind === 'github' || reporter.actor.tenantId === temporary.tenantId;
+      if (mayEnd) {
+        const actor =
+          reporter.kind === 'github' ? operatorActor(temporary.tenantId, GITHUB_ACTOR_ID) : reporter.actor;
+        const where = item.url ? ` at ${item.url}` : '';
+        await revokeLeakedSessionCredentials(svc, actor, temporary.id, `reported leaked${where}`);
+      }
+      feedback.push({
+        token_raw: item.token,
+        token_type: item.type,
+        label: mayEnd ? 'true_positive' : 'false_positive',
+      });
+      continue;
+    }
     const key = await keyOfToken(svc, item.token);
     const mayReport =
       key !== undefined && (reporter.kind === 'github' || reporter.actor.tenantId === key.tenantId);

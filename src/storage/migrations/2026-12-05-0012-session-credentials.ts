@@ -32,6 +32,12 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .on('session_credentials')
     .columns(['tenant_id', 'principal_type', 'principal_id'])
     .execute();
+  // A leak report may name the credentials by their session token (only its SHA-256 is kept).
+  await db.schema
+    .createIndex('session_credentials_token')
+    .on('session_credentials')
+    .column('token_sha256')
+    .execute();
   await db.schema
     .createIndex('session_credentials_expiry')
     .on('session_credentials')
