@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { call, startTestApp, type TestApp } from './helpers/app.js';
 import { describeEachEngine } from './helpers/each-engine.js';
+import { msUntil } from './helpers/poll.js';
 import { type Credentials, signHeaders } from './helpers/sign.js';
 import { startUpstream, type TestUpstream } from './helpers/upstream.js';
 
@@ -45,14 +46,8 @@ describeEachEngine('the gateway on two instances', (engine) => {
   };
 
   /** Milliseconds until `t`'s key cache drops the key's entry (a change was heard), or Infinity after 3 s. */
-  const dropped = async (t: TestApp, c: Credentials): Promise<number> => {
-    const started = performance.now();
-    while (performance.now() - started < 3000) {
-      if (t.runtime.keys.peek(c.accessKeyId) === undefined) return performance.now() - started;
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    return Number.POSITIVE_INFINITY;
-  };
+  const dropped = (t: TestApp, c: Credentials): Promise<number> =>
+    msUntil(() => t.runtime.keys.peek(c.accessKeyId) === undefined, { everyMs: 5 });
 
   it('an API registered, a key revoked or a route changed on one instance is in force on the other within 1 s', async () => {
     const key: Credentials = (
