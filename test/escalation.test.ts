@@ -41,6 +41,8 @@ interface World {
   api: string;
   /** A webhook endpoint subscribed to key events. */
   webhook: string;
+  /** A key of the second administrator, quarantined by a leak report. */
+  quarantinedKey: string;
 }
 
 interface Attempt {
@@ -203,6 +205,31 @@ function attempts(w: World, c: Caller['self']): Attempt[] {
       url: `/iam/webhooks/${w.webhook}`,
       body: { events: ['access_key.created', 'audit.*'] },
     },
+    // Issue 17: second factors, single sign-on, quarantine, temporary credentials.
+    {
+      name: "reset an administrator's two-factor sign-in",
+      method: 'DELETE',
+      url: `/iam/users/${w.secondAdmin}/mfa`,
+    },
+    {
+      name: 'point single sign-on at an identity provider the caller runs',
+      method: 'PUT',
+      url: '/iam/sso',
+      body: { issuer: 'https://idp.attacker.example', clientId: 'latchkey', clientSecret: 'attacker' },
+    },
+    {
+      name: "release an administrator's quarantined key",
+      method: 'POST',
+      url: `/iam/keys/${w.quarantinedKey}/quarantine/release`,
+    },
+    {
+      // Passes (any caller may ask); what it hands out is checked below: never more than the caller.
+      name: 'temporary credentials asking for everything',
+      method: 'POST',
+      url: '/iam/session-credentials',
+      body: { permissions: ['*'] },
+      mayPass: true,
+    },
   ];
   if (c.kind === 'key') {
     // A key without assignments of its own has its owner's (an administrator's) permissions.
@@ -315,7 +342,13 @@ describeEachEngine('privilege escalation', (engine) => {
             body: { url: 'http://127.0.0.1:9/hook', events: ['access_key.created'] },
           })
         ).json().id,
+        quarantinedKey: (await call(t, 'POST', `/iam/users/${second.id}/keys`, { body: {} })).json()
+          .accessKeyId,
       };
+      const reported = await call(t, 'POST', '/v1/leaked-keys', {
+        body: [{ token: w.quarantinedKey, type: 'latchkey_access_key_id' }],
+      });
+      expect(reported.json()[0].label).toBe('true_positive');
     });
 
     /** A role holding only `permission`, and a group holding nothing (so group edits are a path too). */
@@ -411,6 +444,7 @@ describeEachEngine('privilege escalation', (engine) => {
           const start = await caller.permissions();
           expect(start, caller.label).toEqual([permission]);
           const handedKeys: string[] = [];
+          const handedTemporary: Credentials[] = [];
           const passwords: Array<{ email: string; password: string }> = [];
           for (const a of attempts(w, caller.self)) {
             const res = await caller.send(a.method, a.url, a.body);
@@ -424,7 +458,8 @@ describeEachEngine('privilege escalation', (engine) => {
             }
             if (res.statusCode < 300 && res.body) {
               const body = res.json();
-              if (typeof body.secretAccessKey === 'string') handedKeys.push(body.accessKeyId);
+              if (typeof body.sessionToken === 'string') handedTemporary.push(body);
+              else if (typeof body.secretAccessKey === 'string') handedKeys.push(body.accessKeyId);
               if (a.body && typeof (a.body as { password?: unknown }).password === 'string')
                 passwords.push({ email: 'second-admin@example.com', password: 'attacker-chosen-password' });
             }
@@ -438,6 +473,20 @@ describeEachEngine('privilege escalation', (engine) => {
             const extra = within(perms, start);
             if (extra.length > 0)
               problems.push(`${caller.label} was handed key ${id} with ${extra.join(', ')}`);
+          }
+          // Temporary credentials: what they may do, as their own signed request sees it.
+          for (const temp of handedTemporary) {
+            const profile = await inject('GET', '/profile', undefined, {
+              ...(await signHeaders(temp, {
+                method: 'GET',
+                path: '/profile',
+                host: 'lk.test',
+                date: t.clock.now(),
+              })),
+            });
+            const extra = within(profile.json().permissions as string[], start);
+            if (profile.statusCode !== 200 || extra.length > 0)
+              problems.push(`${caller.label} was handed temporary credentials with ${extra.join(', ')}`);
           }
           for (const p of passwords) {
             const res = await call(t, 'POST', '/iam/login', {
