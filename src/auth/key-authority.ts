@@ -25,7 +25,7 @@ import { jsonArrayFrom, jsonRows } from '../storage/dialect.js';
 import type { AccessKey } from '../storage/tables.js';
 import { compilePolicy, type TrafficPolicy } from '../traffic/policy.js';
 import { rulesFromJson } from '../traffic/rules.js';
-import { loadSessionRecord, type SessionOfEntry, type SessionRecord } from './session-credentials.js';
+import { loadSessionRecord, type SessionRecord } from './session-credentials.js';
 
 export interface KeyEntry {
   key: AccessKey;
@@ -41,7 +41,7 @@ export interface KeyEntry {
   traffic: TrafficPolicy;
   loadedAt: number;
   /** Set when the entry stands for temporary credentials (src/auth/session-credentials.ts). */
-  session?: SessionOfEntry;
+  session?: SessionRecord;
 }
 
 /**

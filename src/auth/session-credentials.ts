@@ -148,11 +148,6 @@ export function sessionTokenMatches(record: SessionRecord, token: string | undef
   return timingSafeEqual(sha256(token), record.tokenSha256);
 }
 
-/** The session part of a KeyEntry made for temporary credentials. */
-export interface SessionOfEntry {
-  readonly record: SessionRecord;
-}
-
 /** Why a source no longer backs its credentials (said only to a request whose signature verified). */
 export type SessionEnded = { ended: string };
 
@@ -206,7 +201,7 @@ function fromKey(record: SessionRecord, source: KeyEntry | null, nowMs: number):
     secrets: [record.secret],
     permissions: narrowed(source.permissions, record),
     expiresAt,
-    session: { record },
+    session: record,
     loadedAt: Date.now(),
   };
   composed.set(record, { source, settings: source.settings, entry });
@@ -266,7 +261,7 @@ function fromPassword(
       principal: rulesFromJson(record.owner.traffic),
       tenant: settings,
     }),
-    session: { record },
+    session: record,
     loadedAt: Date.now(),
   };
   composed.set(record, { source: principal, settings, entry });
@@ -344,7 +339,7 @@ export async function issueSessionCredentials(
     'source' | 'source_key_id' | 'source_secret_version' | 'source_permissions' | 'session_epoch'
   >;
   if (source.kind === 'signed' || source.claims.via === 'key') {
-    const entry = source.kind === 'signed' ? source.entry : source.entry;
+    const { entry } = source;
     if (entry === undefined) throw new AppError('INVALID_TOKEN', 'this session has ended');
     if (entry.key.type !== 'access') {
       throw new AppError(

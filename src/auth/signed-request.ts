@@ -317,7 +317,7 @@ function checkSigned(
     return refuse(deps, input, now, entry, failure, 'invalid_signature');
   }
   // Temporary credentials: the session token must be theirs.
-  if (entry.session !== undefined && !sessionTokenMatches(entry.session.record, parsed.securityToken))
+  if (entry.session !== undefined && !sessionTokenMatches(entry.session, parsed.securityToken))
     return refuse(deps, input, now, entry, wrongToken(parsed), 'invalid_signature');
   if (!scopeOk) {
     // The key's holder signed in another scope: tell them which ones are accepted.
@@ -422,7 +422,7 @@ function admitted(
 export function recordUse(deps: SignedAuthDeps, entry: KeyEntry, ip: string, nowMs: number): void {
   const { session } = entry;
   if (session === undefined) deps.lastUsed.record(entry.key.id, ip, nowMs);
-  else if (session.record.sourceKeyId !== null) deps.lastUsed.record(session.record.sourceKeyId, ip, nowMs);
+  else if (session.sourceKeyId !== null) deps.lastUsed.record(session.sourceKeyId, ip, nowMs);
 }
 
 /**
