@@ -1,15 +1,16 @@
 /** Counting each HTTP answer: requests and latency by route pattern and status, errors by code. */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { CounterChild, HistogramChild } from './bound-metrics.js';
 import type { Metrics } from './metrics.js';
 
 interface Children {
-  requests: { inc(): void };
-  duration: { observe(seconds: number): void };
+  requests: CounterChild;
+  duration: HistogramChild;
 }
 
 /**
- * A function counting one answer. The labelled series of each (method, route, status) are looked up
- * once and kept: prom-client would otherwise hash the label set twice per request.
+ * A function counting one answer. The series of each (method, route, status) are looked up once
+ * and kept (src/observability/bound-metrics.ts).
  */
 export function answerCounter(metrics: Metrics): (request: FastifyRequest, reply: FastifyReply) => void {
   const known = new Map<string, Children>();
@@ -21,12 +22,12 @@ export function answerCounter(metrics: Metrics): (request: FastifyRequest, reply
     if (children === undefined) {
       const labels = { method: request.method, route, status };
       children = {
-        requests: metrics.httpRequests.labels(labels),
-        duration: metrics.httpDuration.labels(labels),
+        requests: metrics.httpRequests.child(labels),
+        duration: metrics.httpDuration.child(labels),
       };
       known.set(id, children);
     }
-    children.requests.inc();
+    children.requests.value++;
     children.duration.observe(reply.elapsedTime / 1000);
     if (request.errorCode !== undefined) metrics.errors.inc({ code: request.errorCode });
   };

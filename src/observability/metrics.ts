@@ -11,6 +11,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { withTimeout } from '../time.js';
+import { BoundCounter, BoundHistogram } from './bound-metrics.js';
 
 /** A gauge read taking longer than this (a database that does not answer) counts as failed. */
 const GAUGE_READ_TIMEOUT_MS = 2_000;
@@ -39,14 +40,14 @@ export class Metrics {
   readonly registry = new Registry();
   private processMetrics = false;
 
-  readonly httpRequests = new Counter({
+  readonly httpRequests = new BoundCounter({
     name: 'latchkey_http_requests_total',
     help: 'HTTP requests answered, by method, route pattern and status',
     labelNames: ['method', 'route', 'status'] as const,
     registers: [this.registry],
   });
 
-  readonly httpDuration = new Histogram({
+  readonly httpDuration = new BoundHistogram({
     name: 'latchkey_http_request_duration_seconds',
     help: 'Time from the request arriving to its answer being written, by method, route pattern and status',
     labelNames: ['method', 'route', 'status'] as const,
@@ -161,7 +162,7 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly upstreamDuration = new Histogram({
+  readonly upstreamDuration = new BoundHistogram({
     name: 'latchkey_gateway_upstream_duration_seconds',
     help: "Gateway: time from forwarding a request to the upstream's response headers, by registered API id",
     labelNames: ['api'] as const,
