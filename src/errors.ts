@@ -205,6 +205,11 @@ export const ERRORS = {
     meaning:
       "signed request over the key's rate limit or quota; wait `Retry-After` seconds (`RateLimit` and `RateLimit-Policy` headers)",
   },
+  SSO_BUSY: {
+    status: 429,
+    meaning:
+      'single sign-on: the tenant already has as many sign-ins under way as it may (each is kept 10 minutes); try again in a few minutes',
+  },
   RATE_LIMITED: {
     status: 429,
     meaning:

@@ -45,6 +45,11 @@ export const QUOTA_LIMIT = { min: 1, max: 2_000_000_000 } as const;
 export const ALLOWED_CIDRS_MAX = 100;
 /** How long hourly usage rows are kept (days). */
 export const USAGE_RETENTION_DAYS = { min: 1, max: 3_650, default: 90 } as const;
+/**
+ * Single sign-ons under way at once per tenant (started, not yet back from the identity provider;
+ * each is kept 10 minutes). Starting one is anonymous: the cap bounds what a flood can store.
+ */
+export const SSO_PENDING_SIGN_INS_MAX = 10_000;
 /** Temporary credentials' lifetime, seconds (as AWS STS GetSessionToken: 15 minutes to 12 hours here). */
 export const SESSION_DURATION_SECONDS = { min: 900, max: 43_200, default: 3_600 } as const;
 

@@ -10,8 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { openClientSecret } from '../src/auth/sso/config.js';
+import { SSO_FLOW_SECONDS } from '../src/auth/sso/flow.js';
 import { addKeyToFileKeyring, masterKeyPath, pruneFileKeyring } from '../src/crypto/master-key.js';
 import { reencryptAll } from '../src/keys/master-key-rotation.js';
+import { SSO_PENDING_SIGN_INS_MAX } from '../src/limits.js';
 import { exportTenant, importTenant } from '../src/storage/tenant-transfer.js';
 import { call, login, startTestApp, type TestApp } from './helpers/app.js';
 import { secondTenantAdmin } from './helpers/data.js';
@@ -308,6 +310,48 @@ describeEachEngine('single sign-on (OIDC)', (engine) => {
       const res = await exchange(t, outcome.code as string);
       expect(res.statusCode).toBe(401);
       expect(res.json().error.code).toBe('INVALID_CREDENTIALS');
+    });
+
+    it('caps the sign-ins under way per tenant: a flood of anonymous starts stores no more', async () => {
+      const { db } = t.runtime.svc;
+      const pending = async () =>
+        Number(
+          (
+            await db
+              .selectFrom('sso_flows')
+              .select((eb) => eb.fn.countAll().as('n'))
+              .where('tenant_id', '=', t.tenantId)
+              .executeTakeFirstOrThrow()
+          ).n,
+        );
+      await db.deleteFrom('sso_flows').execute();
+      const expires = new Date(t.clock.now().getTime() + SSO_FLOW_SECONDS * 1000).toISOString();
+      for (let batch = 0; batch < SSO_PENDING_SIGN_INS_MAX / 1000; batch++) {
+        await db
+          .insertInto('sso_flows')
+          .values(
+            Array.from({ length: 1000 }, (_, i) => ({
+              state_hash: `flood-${batch}-${i}`,
+              tenant_id: t.tenantId,
+              issuer: idp.issuer,
+              verifier_ciphertext: 'x',
+              master_key_version: 1,
+              nonce: 'n',
+              expires_at: expires,
+            })),
+          )
+          .execute();
+      }
+      const refused = await t.app.inject({ method: 'GET', url: `/iam/sso/start?tenantId=${t.tenantId}` });
+      expect(refused.statusCode).toBe(302);
+      expect(outcomeOf(refused.headers.location as string).error).toBe('SSO_BUSY');
+      expect(refused.headers['set-cookie']).toBeUndefined();
+      expect(await pending()).toBe(SSO_PENDING_SIGN_INS_MAX);
+      // Once they have expired they are pruned, and sign-in starts again.
+      t.clock.advance(SSO_FLOW_SECONDS * 1000 + 1000);
+      const started = await start(t, `tenantId=${t.tenantId}`);
+      expect(started.location.startsWith('http://127.0.0.1:')).toBe(true);
+      expect(await pending()).toBe(1);
     });
 
     it('refuses a callback from another browser (state cookie), and a replayed one', async () => {

@@ -12,6 +12,7 @@ import * as mfa from './migrations/2026-12-05-0009-mfa.js';
 import * as sso from './migrations/2026-12-05-0010-sso.js';
 import * as leaks from './migrations/2026-12-05-0011-leaks.js';
 import * as sessionCredentials from './migrations/2026-12-05-0012-session-credentials.js';
+import * as ssoFlowTenant from './migrations/2026-12-05-0013-sso-flow-tenant.js';
 
 /** Migrations are listed here (not read from disk) so they work from src/ and dist/ alike. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -27,6 +28,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-12-05-0010-sso': sso,
   '2026-12-05-0011-leaks': leaks,
   '2026-12-05-0012-session-credentials': sessionCredentials,
+  '2026-12-05-0013-sso-flow-tenant': ssoFlowTenant,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -31,6 +31,7 @@ import {
   userView,
 } from '../../identity/users.js';
 import { writeTransaction } from '../../identity/write-transaction.js';
+import { SSO_PENDING_SIGN_INS_MAX } from '../../limits.js';
 import type { Services } from '../../services.js';
 import type { SsoConfigRow, User } from '../../storage/tables.js';
 import { iso } from '../../time.js';
@@ -127,6 +128,17 @@ export async function startSsoSignIn(
   const row = await configFor(svc, by);
   const idp = await idpOf(svc, row);
   await prune(svc);
+  const pending = await svc.db
+    .selectFrom('sso_flows')
+    .select((eb) => eb.fn.countAll().as('n'))
+    .where('tenant_id', '=', row.tenant_id)
+    .executeTakeFirstOrThrow();
+  if (Number(pending.n) >= SSO_PENDING_SIGN_INS_MAX) {
+    throw new AppError(
+      'SSO_BUSY',
+      `${SSO_PENDING_SIGN_INS_MAX.toLocaleString('en')} single sign-ons are already under way for this tenant; try again in a few minutes`,
+    );
+  }
   const state = oidc.randomState();
   const nonce = oidc.randomNonce();
   const verifier = oidc.randomPKCECodeVerifier();
