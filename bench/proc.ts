@@ -28,6 +28,19 @@ export function cpuSeconds(pid: number): number {
   return total;
 }
 
+/**
+ * CPU time (user + system, seconds) of this process's children that have exited and been waited
+ * for (cutime + cstime of /proc/self/stat): a load generator run with execFile counts here once
+ * it has finished, servers still running do not.
+ */
+export function finishedChildrenCpuSeconds(): number {
+  const ticks = Number(process.env.BENCH_CLK_TCK ?? 100);
+  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+  // cutime and cstime are the 16th and 17th fields of the line.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / ticks;
+}
+
 /** cpuSeconds, or undefined when there is no process to read (not Linux, or already gone). */
 export function cpuSecondsIfKnown(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
