@@ -179,6 +179,7 @@ describeEachEngine('upgrade of a deployment made by the previous release', (engi
         '2026-12-05-0010-sso',
         '2026-12-05-0011-leaks',
         '2026-12-05-0012-session-credentials',
+        '2026-12-05-0013-sso-flow-tenant',
       ]);
       tokens.set(t.tenantId, t.adminToken);
       const second = await login(t, fixture.secondTenant.adminEmail, fixture.secondTenant.password);
