@@ -45,9 +45,10 @@ abstract class BoundMetric<L extends string, C extends { labels: Labels<L> }> {
 
   protected abstract create(labels: Labels<L>): C;
 
-  /** The child for these labels (created at its first use). Callers keep it: finding it hashes. */
+  /** The child for these labels (created at its first use): one string key and one map lookup. */
   child(labels: Labels<L>): C {
-    const key = this.labelNames.map((name) => String(labels[name])).join('\u0000');
+    let key = '';
+    for (const name of this.labelNames) key += `${labels[name]}\u0000`;
     let child = this.children.get(key);
     if (child === undefined) {
       const copy = {} as Labels<L>;

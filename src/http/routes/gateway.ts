@@ -19,7 +19,6 @@ import { isSignedRequest } from '../../auth/signed-request.js';
 import { isSigV4QueryAuthParam } from '../../auth/sigv4/query-auth-params.js';
 import { AppError } from '../../errors.js';
 import { decide, type GatewayDecision, type GatewayDeps, identityHeaders } from '../../gateway/decide.js';
-import type { HistogramChild } from '../../observability/bound-metrics.js';
 import { propagationHeaderNames } from '../../observability/tracing.js';
 import type { App } from '../app-types.js';
 import { sourceIp } from '../auth.js';
@@ -103,16 +102,6 @@ export async function gatewayRoutes(app: App, deps: GatewayDeps): Promise<void> 
   });
   const bodyLimit = deps.svc.config.bodyLimitBytes;
   const { upstreamDuration } = deps.svc.metrics;
-  /** Each API's upstream-latency series, looked up once. */
-  const upstreamSeries = new Map<string, HistogramChild>();
-  const seriesOf = (apiId: string): HistogramChild => {
-    let series = upstreamSeries.get(apiId);
-    if (series === undefined) {
-      series = upstreamDuration.child({ api: apiId });
-      upstreamSeries.set(apiId, series);
-    }
-    return series;
-  };
   // With tracing on, the upstream gets latchkey's own trace headers (src/observability/tracing.ts).
   const traceHeaders = propagationHeaderNames();
 
@@ -134,7 +123,7 @@ export async function gatewayRoutes(app: App, deps: GatewayDeps): Promise<void> 
       // Called when the upstream's response headers arrive: its latency, and a limited key's
       // RateLimit fields, which are latchkey's whatever the upstream says.
       rewriteHeaders: (headers: IncomingHttpHeaders) => {
-        seriesOf(api.id).observe((performance.now() - forwardedAt) / 1000);
+        upstreamDuration.child({ api: api.id }).observe((performance.now() - forwardedAt) / 1000);
         return limits ? { ...headers, ...limits } : headers;
       },
       queryString: () => query,
