@@ -6,7 +6,9 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lazyChildLogger } from '../src/observability/access-log.js';
+import { loadConfig } from '../src/config.js';
+import { type AccessFields, fastAccessLine, lazyChildLogger } from '../src/observability/access-log.js';
+import { createLogger } from '../src/services.js';
 import { call, startTestApp, type TestApp } from './helpers/app.js';
 import { type Credentials, presign, signHeaders } from './helpers/sign.js';
 import { startUpstream, type TestUpstream } from './helpers/upstream.js';
@@ -188,5 +190,84 @@ describe('lazyChildLogger (request.log)', () => {
     await flushed();
     expect(children()).toBe(2);
     expect(lines.at(-1)).toMatchObject({ reqId: 'r-1', part: 'x', msg: 'nested' });
+  });
+});
+
+describe('the access line written without pino’s general path (fastAccessLine)', () => {
+  /** A logger of the production settings, and what it writes. */
+  const production = (bindings?: Record<string, unknown>) => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const root = createLogger(loadConfig({ LOG_LEVEL: 'info' }), sink);
+    const logger = (bindings ? root.child(bindings) : root).child({}, { redact: { paths: [] } });
+    return { logger, lines };
+  };
+  const flushed = () => new Promise((r) => setImmediate(r));
+  const withoutTime = (line: string) => line.replace(/"time":"[^"]*"/, '"time":"T"');
+  const base: AccessFields = {
+    reqId: 'req-1',
+    method: 'GET',
+    url: '/profile?x=1',
+    route: '/profile',
+    status: 200,
+    ms: 1.25,
+    ip: '127.0.0.1',
+  };
+  const cases: AccessFields[] = [
+    base,
+    { ...base, route: null, status: 404, code: 'NOT_FOUND' },
+    { ...base, tenant: 'ten_1', principal: 'usr_1', accessKey: 'AKIA1' },
+    { ...base, tenant: 'ten_1', principal: 'svc_1' },
+    { ...base, traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), ms: 0 },
+    { ...base, url: '/a"b\\c/%22/é/\u2028', method: 'POST', ip: '::1' },
+    { ...base, url: `/${'x'.repeat(150)}"` },
+  ];
+
+  it('writes exactly what pino writes for the same fields, with the logger’s bindings', async () => {
+    for (const bindings of [undefined, { worker: 2 }]) {
+      const { logger, lines } = production(bindings);
+      const fast = fastAccessLine(logger);
+      expect(fast).toBeTypeOf('function');
+      for (const fields of cases) {
+        (fast as NonNullable<typeof fast>)(fields);
+        logger.info({ ...fields }, 'request');
+      }
+      await flushed();
+      expect(lines).toHaveLength(cases.length * 2);
+      for (let i = 0; i < lines.length; i += 2) {
+        expect(withoutTime(lines[i] as string)).toBe(withoutTime(lines[i + 1] as string));
+      }
+      expect(JSON.parse(lines[2] as string)).toMatchObject({
+        level: 30,
+        service: 'latchkey',
+        ...(bindings ?? {}),
+      });
+    }
+  });
+
+  it('escapes a control character in the URL as JSON does', async () => {
+    const { logger, lines } = production();
+    const fast = fastAccessLine(logger) as NonNullable<ReturnType<typeof fastAccessLine>>;
+    fast({ ...base, url: '/a\u0001\n' });
+    logger.info({ ...base, url: '/a\u0001\n' }, 'request');
+    await flushed();
+    expect(JSON.parse(lines[0] as string).url).toBe('/a\u0001\n');
+    expect(withoutTime(lines[0] as string)).toBe(withoutTime(lines[1] as string));
+  });
+
+  it('leaves a logger whose output pino would shape further to pino', () => {
+    const sink = new Writable({ write: (_c, _e, done) => done() });
+    expect(fastAccessLine(pino({ mixin: () => ({ extra: 1 }) }, sink))).toBeUndefined();
+    expect(fastAccessLine(pino({ formatters: { log: (o) => o } }, sink))).toBeUndefined();
+    expect(fastAccessLine(pino({ messageKey: 'message' }, sink))).toBeUndefined();
+    expect(fastAccessLine(pino({ nestedKey: 'payload' }, sink))).toBeUndefined();
+    expect(fastAccessLine(pino({ hooks: { streamWrite: (s) => s } }, sink))).toBeUndefined();
+    expect(fastAccessLine(pino({}, pino.multistream([{ stream: sink }])))).toBeUndefined();
+    expect(fastAccessLine(pino({}, sink))).toBeTypeOf('function');
   });
 });

@@ -9,7 +9,7 @@
  * in batches (stdoutDestination in services.ts), never blocking the event loop on a slow stdout.
  */
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
-import type { Bindings, ChildLoggerOptions, Level, Logger } from 'pino';
+import { type Bindings, type ChildLoggerOptions, type Level, type Logger, pino } from 'pino';
 import { loggableUrl } from '../services.js';
 
 /**
@@ -86,43 +86,120 @@ class LazyChild {
   }
 }
 
+/** The access line's fields after pino's own (level, time, bindings), in the order written. */
+export interface AccessFields {
+  reqId: string;
+  method: string;
+  url: string;
+  route: string | null;
+  status: number;
+  ms: number;
+  ip: string;
+  code?: string;
+  tenant?: string;
+  principal?: string;
+  accessKey?: string;
+  traceId?: string;
+  spanId?: string;
+}
+
+/** The access line's fields for one answered request (the URL cleaned of credentials). */
+function accessFields(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  route: string | undefined,
+  traceIds: ((request: FastifyRequest) => { traceId: string; spanId: string } | undefined) | undefined,
+): AccessFields {
+  const actor = request.actor;
+  const ids = traceIds?.(request);
+  const fields: AccessFields = {
+    reqId: request.id,
+    method: request.method,
+    url: loggableUrl(request.url),
+    route: route ?? null,
+    status: reply.statusCode,
+    ms: Math.round(reply.elapsedTime * 100) / 100,
+    ip: request.ip,
+  };
+  if (request.errorCode !== undefined) fields.code = request.errorCode;
+  if (actor) {
+    fields.tenant = actor.tenantId;
+    fields.principal = actor.id;
+    if (actor.accessKeyId !== undefined) fields.accessKey = actor.accessKeyId;
+  }
+  if (ids !== undefined) {
+    fields.traceId = ids.traceId;
+    fields.spanId = ids.spanId;
+  }
+  return fields;
+}
+
+const INFO = 30;
+type PinoInternals = Record<symbol, unknown>;
+
 /**
- * The onResponse step writing the access line; undefined when `info` is not enabled (no cost at all).
+ * The access line as pino writes it (`{"level":30,"time":…,<bindings>,<fields>,"msg":"request"}`),
+ * built here as one string: every request writes one, and pino's general path (a loop over the
+ * object's keys asking for serializers, stringifiers and formatters for each) took 2.7–3.4 µs to
+ * build and hand over this line where this takes 2.0 µs (measured on this project's machines). It
+ * reads the logger's own level prefix, time function, bindings and stream through `pino.symbols`,
+ * pino's documented integration point, so a child logger's bindings (a worker's id) and the
+ * timestamp format are pino's. For a logger whose output pino would shape further (a mixin, a log
+ * formatter, hooks, a stream that wants metadata, another message key) it returns undefined and the
+ * line goes through pino.
+ * test/access-log.test.ts holds it to pino's output byte for byte (a lone surrogate, which pino may
+ * write raw, is escaped here as JSON.stringify does: the same value once parsed).
+ */
+export function fastAccessLine(logger: Logger): ((fields: AccessFields) => void) | undefined {
+  const internals = logger as unknown as PinoInternals;
+  const { symbols } = pino;
+  const stream = internals[symbols.streamSym] as { write(line: string): unknown } & Record<symbol, unknown>;
+  const formatters = internals[symbols.formattersSym] as { log?: unknown } | undefined;
+  const hooks = internals[symbols.hooksSym] as { logMethod?: unknown; streamWrite?: unknown } | undefined;
+  const levelPrefix = (internals[symbols.lsCacheSym] as Record<number, string> | undefined)?.[INFO];
+  const time = internals[symbols.timeSym] as (() => string) | undefined;
+  const chindings = internals[symbols.chindingsSym];
+  if (
+    internals[symbols.mixinSym] ||
+    formatters?.log ||
+    hooks?.logMethod ||
+    hooks?.streamWrite ||
+    stream?.[symbols.needsMetadataGsym] === true ||
+    internals[symbols.messageKeySym] !== 'msg' ||
+    internals[symbols.nestedKeySym] ||
+    typeof levelPrefix !== 'string' ||
+    typeof time !== 'function' ||
+    typeof chindings !== 'string' ||
+    typeof stream?.write !== 'function'
+  )
+    return undefined;
+  const str = JSON.stringify;
+  return (f) => {
+    let line = `${levelPrefix}${time.call(logger)}${chindings},"reqId":${str(f.reqId)},"method":${str(f.method)},"url":${str(f.url)},"route":${f.route === null ? 'null' : str(f.route)},"status":${f.status},"ms":${Number.isFinite(f.ms) ? f.ms : 'null'},"ip":${str(f.ip)}`;
+    if (f.code !== undefined) line += `,"code":${str(f.code)}`;
+    if (f.tenant !== undefined) line += `,"tenant":${str(f.tenant)},"principal":${str(f.principal)}`;
+    if (f.accessKey !== undefined) line += `,"accessKey":${str(f.accessKey)}`;
+    if (f.traceId !== undefined) line += `,"traceId":${str(f.traceId)},"spanId":${str(f.spanId)}`;
+    stream.write(`${line},"msg":"request"}\n`);
+  };
+}
+
+/**
+ * The onResponse step writing the access line (`route`: the matched route's pattern, undefined when
+ * none matched); undefined when `info` is not enabled (no cost at all).
  * `traceIds`: the request span's ids (tracing on), written as `traceId` and `spanId` so a line
  * leads to its trace.
  */
 export function accessLogWriter(
   logger: Logger,
   traceIds?: (request: FastifyRequest) => { traceId: string; spanId: string } | undefined,
-): ((request: FastifyRequest, reply: FastifyReply) => void) | undefined {
+): ((request: FastifyRequest, reply: FastifyReply, route: string | undefined) => void) | undefined {
   if (!logger.isLevelEnabled('info')) return undefined;
   // The line holds only fields built here (the URL cleaned of credentials by loggableUrl), so it
-  // skips the redaction pass: with its wildcard paths that pass costs
-  // about twice as much as writing the whole line (measured with pino 10 on this machine).
+  // skips the redaction pass: with its wildcard paths that pass costs about twice as much as writing
+  // the whole line (measured with pino 10 on this machine).
   const access = logger.child({}, { redact: { paths: [] } });
-  return (request, reply) => {
-    const actor = request.actor;
-    const ids = traceIds?.(request);
-    access.info(
-      {
-        reqId: request.id,
-        method: request.method,
-        url: loggableUrl(request.url),
-        route: request.routeOptions.url ?? null,
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime * 100) / 100,
-        ip: request.ip,
-        ...(request.errorCode !== undefined ? { code: request.errorCode } : {}),
-        ...(actor
-          ? {
-              tenant: actor.tenantId,
-              principal: actor.id,
-              ...(actor.accessKeyId !== undefined ? { accessKey: actor.accessKeyId } : {}),
-            }
-          : {}),
-        ...(ids !== undefined ? { traceId: ids.traceId, spanId: ids.spanId } : {}),
-      },
-      'request',
-    );
-  };
+  const fast = fastAccessLine(access);
+  if (fast) return (request, reply, route) => fast(accessFields(request, reply, route, traceIds));
+  return (request, reply, route) => access.info(accessFields(request, reply, route, traceIds), 'request');
 }
