@@ -1,9 +1,9 @@
 /**
  * `npm run bench:auth` — authentication performance, printed as figures and ratios from one run:
  *  1. verifications/s of the pure SigV4 verifier on one core with a warm signing-key cache;
- *  2. HTTP requests/s of signed GET /profile vs unauthenticated GET /healthcheck (autocannon,
- *     10 connections), interleaved A B B A in short slices, medians and their ratio; the built
- *     server (`dist/main.js`) and autocannon each run in their own process;
+ *  2. HTTP requests/s of signed GET /profile vs unauthenticated GET /healthcheck (10 connections),
+ *     interleaved A B B A in short slices, medians and their ratio; the built server
+ *     (`dist/main.js`) and the load generator each run in their own process;
  *  3. cold verification latency (key not cached: database lookup, decryption, permissions,
  *     signature) with BENCH_KEYS keys (default 1,000,000) in SQLite and in PostgreSQL.
  * Options (env): BENCH_KEYS, BENCH_SLICE_SECONDS (2), BENCH_SLICES (10 per side), BENCH_SAMPLES (2000),
@@ -11,7 +11,8 @@
  * BENCH_PARTS (default `1,2,3,4,5`: which measurements to run), BENCH_ENGINES (default
  * `sqlite,postgres`: the engines of part 3), BENCH_REDIS_URL (redis://127.0.0.1:6379/13, part 4),
  * BENCH_LIMIT (200 requests/s) and BENCH_ACCURACY_SECONDS (20) for part 4's accuracy runs,
- * BENCH_TRAFFIC_CONNECTIONS (10,50) for its throughput comparison.
+ * BENCH_TRAFFIC_CONNECTIONS (10,50) for its throughput comparison, BENCH_GENERATOR (`wrk` when
+ * /usr/bin/wrk is installed, else `autocannon`: the load generator of parts 2, 5 and 6).
  *  4. traffic control: signed requests on a key with a rate limit and quota vs one without (in
  *     memory, and with Redis), and how close a limit of N/s holds under 5 × N (one instance, and
  *     two sharing Redis);
@@ -42,6 +43,8 @@ import { secretContext } from '../src/keys/secrets.js';
 import { type Runtime, startRuntime } from '../src/runtime.js';
 import type { AccessKey, KeySecret } from '../src/storage/tables.js';
 import { cpuSeconds, finishedChildrenCpuSeconds } from './proc.js';
+import { median } from './stats.js';
+import { runWrk, throughputGenerator } from './wrk.js';
 
 const KEYS = Number(process.env.BENCH_KEYS ?? 1_000_000);
 const SLICE_SECONDS = Number(process.env.BENCH_SLICE_SECONDS ?? 2);
@@ -59,7 +62,6 @@ const quiet = pino({ level: 'warn' });
 const execFileAsync = promisify(execFile);
 const autocannonBin = fileURLToPath(new URL('../node_modules/.bin/autocannon', import.meta.url));
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] as number;
 
@@ -239,9 +241,30 @@ async function autocannon(url: string, headers: Record<string, string>, args: st
   };
 }
 
+/**
+ * The load generator of the HTTP throughput parts (2, 5, 6): wrk when Debian's package is installed
+ * (bench/wrk.ts: a small fraction of autocannon's CPU time per request, and it shares the server's
+ * two cores), else autocannon; BENCH_GENERATOR=wrk|autocannon chooses. Part 4 sends at a set rate,
+ * which only autocannon does here.
+ */
+const GENERATOR = throughputGenerator();
+
+/** A slice of load: `connections` keep-alive connections, each sending its next request once answered. */
+async function generate(
+  url: string,
+  headers: Record<string, string>,
+  connections: number,
+  seconds: number,
+): Promise<{ non2xx: number; errors: number; requests: { average: number; total: number } }> {
+  if (GENERATOR === 'autocannon')
+    return autocannon(url, headers, ['-c', String(connections), '-d', String(seconds)]);
+  const r = await runWrk({ url, headers, connections, seconds });
+  return { non2xx: r.non2xx, errors: r.errors, requests: { total: r.total, average: r.rps } };
+}
+
 /** Requests/s of 10 connections for one slice; any refusal or error fails the benchmark. */
 async function rate(url: string, headers: Record<string, string>, connections = 10): Promise<number> {
-  const result = await autocannon(url, headers, ['-c', String(connections), '-d', String(SLICE_SECONDS)]);
+  const result = await generate(url, headers, connections, SLICE_SECONDS);
   if (result.non2xx > 0 || result.errors > 0)
     throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return result.requests.average;
@@ -281,7 +304,7 @@ async function httpRatio(): Promise<void> {
       () => rate(`${base}/healthcheck`, {}),
     );
     console.log(
-      `2. HTTP, 10 connections, server and autocannon in separate processes: signed GET /profile ${Math.round(r.a)} req/s, GET /healthcheck ${Math.round(r.b)} req/s (medians); ratio ${r.ratio.toFixed(2)} (median of ${SLICES} back-to-back pairs of ${SLICE_SECONDS} s slices: ${r.ratios.map((x) => x.toFixed(2)).join(' ')}; goal ≥ 0.80)`,
+      `2. HTTP, 10 connections, server and ${GENERATOR} in separate processes: signed GET /profile ${Math.round(r.a)} req/s, GET /healthcheck ${Math.round(r.b)} req/s (medians); ratio ${r.ratio.toFixed(2)} (median of ${SLICES} back-to-back pairs of ${SLICE_SECONDS} s slices: ${r.ratios.map((x) => x.toFixed(2)).join(' ')}; goal ≥ 0.80)`,
     );
   } finally {
     await stop();
@@ -324,12 +347,12 @@ async function loggingRatio(): Promise<void> {
       cpu: number[],
     ) => {
       const before = cpuSeconds(target.pid);
-      const result = await autocannon(`${target.base}${path_}`, signed ? target.headers : {}, [
-        '-c',
-        '10',
-        '-d',
-        String(SLICE_SECONDS),
-      ]);
+      const result = await generate(
+        `${target.base}${path_}`,
+        signed ? target.headers : {},
+        10,
+        SLICE_SECONDS,
+      );
       if (result.non2xx > 0 || result.errors > 0)
         throw new Error(`${path_}: ${result.non2xx} non-2xx, ${result.errors} errors`);
       cpu.push(((cpuSeconds(target.pid) - before) * 1e6) / result.requests.total);
@@ -382,6 +405,19 @@ async function workersRatio(): Promise<void> {
   // each answer; default 1 (as real clients do).
   const pipelining = Number(process.env.BENCH_WORKER_PIPELINING ?? 1);
   const WARMUP_SECONDS = Number(process.env.BENCH_WORKER_WARMUP_SECONDS ?? 8);
+  // Pipelining is autocannon's option only (bench/wrk.ts sends one request at a time).
+  const generatorName = pipelining === 1 ? GENERATOR : 'autocannon';
+  const load = (url: string, headers: Record<string, string>, seconds: number) =>
+    pipelining === 1
+      ? generate(url, headers, connections, seconds)
+      : autocannon(url, headers, [
+          '-c',
+          String(connections),
+          '-p',
+          String(pipelining),
+          '-d',
+          String(seconds),
+        ]);
   const started: Array<{ stop: () => Promise<void>; dir: string }> = [];
   let generatorStartupSeconds = 0;
   try {
@@ -421,14 +457,7 @@ async function workersRatio(): Promise<void> {
       const slice = async () => {
         const before = cpuSeconds(running.pid);
         const generatorBefore = finishedChildrenCpuSeconds();
-        const result = await autocannon(`${running.base}/profile`, headers, [
-          '-c',
-          String(connections),
-          '-p',
-          String(pipelining),
-          '-d',
-          String(SLICE_SECONDS),
-        ]);
+        const result = await load(`${running.base}/profile`, headers, SLICE_SECONDS);
         const cpu = cpuSeconds(running.pid) - before;
         if (result.non2xx > 0 || result.errors > 0)
           throw new Error(`${workers} workers: ${result.non2xx} non-2xx, ${result.errors} errors`);
@@ -444,21 +473,19 @@ async function workersRatio(): Promise<void> {
       // Warm-up: each worker compiles its own hot paths (JIT), so two workers need twice the
       // requests one process does before their cost per request settles (measured: 540 µs a
       // request in a cold 2-worker server's first 4 s, 90 µs by its third).
-      await autocannon(`${running.base}/profile`, headers, [
-        '-c',
-        String(connections),
-        '-d',
-        String(WARMUP_SECONDS),
-      ]);
+      await load(`${running.base}/profile`, headers, WARMUP_SECONDS);
       return { base: running.base, slice, cpuPerRequest, generatorCpuPerRequest };
     };
     const one = await server(1);
     const two = await server(2);
     // What an autocannon process costs whatever it sends (starting node, loading its modules):
-    // one run of a single request, taken off each slice's generator time below.
-    const startupBefore = finishedChildrenCpuSeconds();
-    await autocannon(`${two.base}/healthcheck`, {}, ['-a', '1', '-c', '1']);
-    generatorStartupSeconds = finishedChildrenCpuSeconds() - startupBefore;
+    // one run of a single request, taken off each slice's generator time below. wrk starts in
+    // about a millisecond and has no single-request mode: nothing is taken off.
+    if (generatorName === 'autocannon') {
+      const startupBefore = finishedChildrenCpuSeconds();
+      await autocannon(`${two.base}/healthcheck`, {}, ['-a', '1', '-c', '1']);
+      generatorStartupSeconds = finishedChildrenCpuSeconds() - startupBefore;
+    }
     const r = await interleaved(two.slice, one.slice);
     // The warm-up slices are not measurements.
     const cpuOne = median(one.cpuPerRequest.slice(1)) * 1e6;
@@ -469,7 +496,7 @@ async function workersRatio(): Promise<void> {
     const cores = os.availableParallelism();
     const ceiling = (cores * 1e6) / (cpuTwo + generator) / r.b;
     console.log(
-      `6. workers (${connections} connections${pipelining > 1 ? `, ${pipelining} pipelined on each` : ''}, autocannon on the same ${os.availableParallelism()} cores): signed GET /profile with LATCHKEY_WORKERS=2 ${Math.round(r.a)} req/s, =1 ${Math.round(r.b)} req/s (medians); ratio ${r.ratio.toFixed(2)} (pairs ${r.ratios.map((x) => x.toFixed(2)).join(' ')}; goal ≥ 1.30: ${r.ratio >= 1.3 ? 'met' : 'NOT met'})`,
+      `6. workers (${connections} connections${pipelining > 1 ? `, ${pipelining} pipelined on each` : ''}, ${generatorName} on the same ${os.availableParallelism()} cores): signed GET /profile with LATCHKEY_WORKERS=2 ${Math.round(r.a)} req/s, =1 ${Math.round(r.b)} req/s (medians); ratio ${r.ratio.toFixed(2)} (pairs ${r.ratios.map((x) => x.toFixed(2)).join(' ')}; goal ≥ 1.30: ${r.ratio >= 1.3 ? 'met' : 'NOT met'})`,
     );
     console.log(
       `   server CPU time per request (primary + workers, /proc): 2 workers ${cpuTwo.toFixed(1)} µs, 1 process ${cpuOne.toFixed(1)} µs (medians of ${SLICES} slices); ratio ${(cpuTwo / cpuOne).toFixed(2)} (goal ≤ 1.10: ${cpuTwo / cpuOne <= 1.1 ? 'met' : 'NOT met'})`,
@@ -771,7 +798,9 @@ async function coldLatency(label: string, databaseUrl?: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  console.log(`latchkey auth benchmark — node ${process.version}, ${os.cpus().length} cores`);
+  console.log(
+    `latchkey auth benchmark — node ${process.version}, ${os.cpus().length} cores; load generator of parts 2, 5 and 6: ${GENERATOR}`,
+  );
   const parts = new Set((process.env.BENCH_PARTS ?? '1,2,3,4,5').split(','));
   if (parts.has('1')) await pureVerifier();
   if (parts.has('2')) await httpRatio();

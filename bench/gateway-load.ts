@@ -26,6 +26,8 @@ export interface LoadOptions {
   overallRate?: number;
   latencies?: boolean;
   paced?: boolean;
+  /** `wrk`: bench/gateway.ts runs wrk (bench/wrk.ts) instead of this script; throughput only. */
+  generator?: 'autocannon' | 'wrk';
 }
 
 export interface LoadResult {

@@ -7,7 +7,9 @@
  *  3. latency added at 1,000 requests/s: the upstream directly vs signed through the gateway; p50
  *     and p99 of each and the median over pairs of the p99 difference (bar < 1 ms). 3a with
  *     autocannon's overallRate, which sends each second's requests in one burst; 3b evenly paced,
- *     the steady 1,000 req/s the bar is about (bench/gateway-load.ts);
+ *     the steady 1,000 req/s the bar is about (bench/gateway-load.ts). Each also reads latchkey's
+ *     own histogram of the time it adds (latchkey_gateway_added_duration_seconds, from /metrics):
+ *     the same requests timed inside latchkey, without the network and the other processes;
  *  4. POST /v1/verify (a Bearer key token of a service account holding only iam:verify, describing
  *     a real signed request) vs unauthenticated GET /healthcheck on the same server (bar ≥ 0.60).
  * Requests are signed with a service account's key that holds only the API's permission, as a
@@ -38,11 +40,19 @@ import { NGINX_BIN, type NginxInstance, nginxAvailable, startNginx } from '../te
 import { childEnv, freePort } from '../test/helpers/process.js';
 import type { LoadOptions, LoadResult } from './gateway-load.js';
 import { cpuSecondsIfKnown } from './proc.js';
+import { median, quantile } from './stats.js';
+import { runWrk, throughputGenerator } from './wrk.js';
 
 const SLICE_SECONDS = Number(process.env.BENCH_SLICE_SECONDS ?? 2);
 const SLICES = Number(process.env.BENCH_SLICES ?? 6);
 const PARTS = new Set((process.env.BENCH_PARTS ?? '1,2,3,4').split(',').map((p) => p.trim()));
 const CONNECTIONS = 10;
+/**
+ * The load generator of the throughput parts (0, 1, 2, 4): wrk when installed (bench/wrk.ts: it
+ * leaves more of the two cores to the parties measured), else autocannon; BENCH_GENERATOR chooses.
+ * Part 3 measures latencies, which only gateway-load.ts records: autocannon or the paced sender.
+ */
+const GENERATOR = throughputGenerator();
 const RATE = 1000;
 const REGION = 'ap-southeast-5';
 const SERVICE = 'sqlaccount';
@@ -50,18 +60,13 @@ const BASE_PATH = '/api/bench';
 const ITEMS = `${BASE_PATH}/items`;
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 const ADMIN_EMAIL = 'bench@example.com';
+/** Part 3 reads latchkey's own histogram of the time it adds (GET /metrics with this token). */
+const METRICS_TOKEN = `bench-${'0123456789abcdef'.repeat(2)}`;
+const ADDED_HISTOGRAM = 'latchkey_gateway_added_duration_seconds';
 const ADMIN_PASSWORD = 'bench-admin-password';
 
 const execFileAsync = promisify(execFile);
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
-const quantile = (xs: number[], q: number) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const at = (sorted.length - 1) * q;
-  const low = sorted[Math.floor(at)] as number;
-  return low + ((sorted[Math.ceil(at)] as number) - low) * (at - Math.floor(at));
-};
-/** With an even count (6 pairs by default) the mean of the middle two: the upper one alone biases upwards. */
-const median = (xs: number[]) => quantile(xs, 0.5);
 /** The interquartile range. */
 const spread = (xs: number[]) => quantile(xs, 0.75) - quantile(xs, 0.25);
 
@@ -162,6 +167,7 @@ async function startLatchkey(): Promise<Party & { dataDir: string }> {
       LATCHKEY_DATA_DIR: dataDir,
       LATCHKEY_ADMIN_EMAIL: ADMIN_EMAIL,
       LATCHKEY_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      LATCHKEY_METRICS_TOKEN: METRICS_TOKEN,
       LOG_LEVEL: 'warn',
       HOST: '127.0.0.1',
       PORT: String(port),
@@ -366,7 +372,7 @@ async function signedGateway(latchkey: Party, credentials: Credentials): Promise
   const url = `${latchkey.url}${ITEMS}`;
   const headers = await sign(credentials, url);
   await expectUpstreamBody(url, headers);
-  return { url, headers, connections: CONNECTIONS, duration: SLICE_SECONDS };
+  return { url, headers, connections: CONNECTIONS, duration: SLICE_SECONDS, generator: GENERATOR };
 }
 
 /** POST /v1/verify describing a freshly signed GET, checked once to answer valid:true. */
@@ -384,7 +390,15 @@ async function verifyRequest(latchkey: Party, credentials: Credentials): Promise
   const text = await response.text();
   if (response.status !== 200 || (JSON.parse(text) as { valid?: unknown }).valid !== true)
     throw new Error(`POST /v1/verify answered ${response.status}: ${text}`);
-  return { url, method: 'POST', headers, body, connections: CONNECTIONS, duration: SLICE_SECONDS };
+  return {
+    url,
+    method: 'POST',
+    headers,
+    body,
+    connections: CONNECTIONS,
+    duration: SLICE_SECONDS,
+    generator: GENERATOR,
+  };
 }
 
 /** A baseline must really reach the upstream: a misrouted 2xx (nginx's own page) would look fast. */
@@ -413,12 +427,7 @@ async function load(
 }
 
 async function loadOnly(label: string, options: LoadOptions): Promise<LoadResult> {
-  const { stdout } = await execFileAsync(
-    process.execPath,
-    ['--import', 'tsx', here('./gateway-load.ts'), JSON.stringify(options)],
-    { maxBuffer: 1 << 24, env: childEnv({}) },
-  );
-  const result = JSON.parse(stdout) as LoadResult;
+  const result = options.generator === 'wrk' ? await loadWithWrk(options) : await loadWithNode(options);
   if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
     const logs = parties
       .filter((p) => p.stderr().trim() !== '')
@@ -429,6 +438,29 @@ async function loadOnly(label: string, options: LoadOptions): Promise<LoadResult
     );
   }
   return result;
+}
+
+async function loadWithNode(options: LoadOptions): Promise<LoadResult> {
+  const { stdout } = await execFileAsync(
+    process.execPath,
+    ['--import', 'tsx', here('./gateway-load.ts'), JSON.stringify(options)],
+    { maxBuffer: 1 << 24, env: childEnv({}) },
+  );
+  return JSON.parse(stdout) as LoadResult;
+}
+
+async function loadWithWrk(options: LoadOptions): Promise<LoadResult> {
+  if (options.overallRate !== undefined || options.latencies || options.paced)
+    throw new Error('wrk runs the throughput parts only');
+  const r = await runWrk({
+    url: options.url,
+    ...(options.method ? { method: options.method } : {}),
+    ...(options.headers ? { headers: options.headers } : {}),
+    ...(options.body === undefined ? {} : { body: options.body }),
+    connections: options.connections,
+    seconds: options.duration,
+  });
+  return { rps: r.rps, sent: r.total, non2xx: r.non2xx, errors: r.errors, timeouts: 0, statusCodes: {} };
 }
 
 /**
@@ -508,16 +540,56 @@ async function throughputPart(part: string, a: Side, b: Side, bar: number): Prom
   printRow(row);
 }
 
+/** The cumulative bucket counts of latchkey's added-time histogram, summed over its APIs, by bound. */
+async function addedBuckets(latchkey: Party): Promise<Map<number, number>> {
+  const response = await fetch(`${latchkey.url}/metrics`, {
+    headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+  });
+  if (!response.ok) throw new Error(`GET /metrics answered ${response.status}`);
+  const buckets = new Map<number, number>();
+  const line = new RegExp(`^${ADDED_HISTOGRAM}_bucket\\{.*le="([^"]+)".*\\} (\\S+)$`);
+  for (const text of (await response.text()).split('\n')) {
+    const m = line.exec(text);
+    if (!m) continue;
+    const bound = m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]);
+    buckets.set(bound, (buckets.get(bound) ?? 0) + Number(m[2]));
+  }
+  return buckets;
+}
+
+/**
+ * What latchkey itself added to the requests between two reads of its histogram (server side, no
+ * network and no other process in it): the share within 1 ms, and the p99 interpolated within its
+ * bucket as PromQL's histogram_quantile does.
+ */
+function addedSummary(before: Map<number, number>, after: Map<number, number>): string {
+  const bounds = [...after.keys()].sort((x, y) => x - y);
+  const cumulative = bounds.map((b) => (after.get(b) ?? 0) - (before.get(b) ?? 0));
+  const count = cumulative.at(-1) ?? 0;
+  if (count === 0) return `${ADDED_HISTOGRAM}: no requests recorded`;
+  const rank = 0.99 * count;
+  const i = cumulative.findIndex((c) => c >= rank);
+  const upper = bounds[i] as number;
+  const lower = i > 0 ? (bounds[i - 1] as number) : 0;
+  const below = i > 0 ? (cumulative[i - 1] as number) : 0;
+  const inBucket = (cumulative[i] as number) - below;
+  const p99 = Number.isFinite(upper) ? lower + (upper - lower) * ((rank - below) / inBucket) : lower;
+  const withinMs = (cumulative[bounds.indexOf(0.001)] ?? 0) / count;
+  return `latchkey's own time per forwarded request (${ADDED_HISTOGRAM}, server side, ${count} requests): p99 ≈ ${ms(p99 * 1000)}, ${(withinMs * 100).toFixed(2)} % within 1 ms`;
+}
+
 /**
  * 3a (`paced` false): autocannon at overallRate 1,000, as the bar is defined; 3b (`paced` true): the
  * same rate evenly spaced (see bench/gateway-load.ts on why autocannon's rate is a burst).
  */
 async function latencyPart(
+  latchkey: Party,
   direct: () => Promise<LoadOptions>,
   gateway: () => Promise<LoadOptions>,
   paced: boolean,
 ): Promise<void> {
-  const rated = { overallRate: RATE, latencies: true, paced };
+  const rated = { overallRate: RATE, latencies: true, paced, generator: 'autocannon' as const };
+  const before = await addedBuckets(latchkey);
   const pairs = await interleave(
     { label: 'gateway', options: async () => ({ ...(await gateway()), ...rated }) },
     { label: 'direct', options: async () => ({ ...(await direct()), ...rated }) },
@@ -526,6 +598,7 @@ async function latencyPart(
     if (!r.latency) throw new Error('no latencies were recorded');
     return r.latency;
   };
+  const own = addedSummary(before, await addedBuckets(latchkey));
   const p99Diffs = pairs.map((p) => lat(p.a).p99 - lat(p.b).p99);
   const p50Diffs = pairs.map((p) => lat(p.a).p50 - lat(p.b).p50);
   const added = median(p99Diffs);
@@ -547,7 +620,8 @@ async function latencyPart(
       `pair p99 differences ${p99Diffs.map((d) => d.toFixed(3)).join(' ')} ms (interquartile range ${spread(p99Diffs).toFixed(3)} ms); achieved req/s (gateway/direct) ${pairs.map((p) => `${Math.round(p.a.rps)}/${Math.round(p.b.rps)}`).join(' ')}` +
       (paced
         ? ''
-        : `; autocannon's own whole-ms p99 (corrected for coordinated omission): gateway ${whole((p) => p.a)} ms, direct ${whole((p) => p.b)} ms`),
+        : `; autocannon's own whole-ms p99 (corrected for coordinated omission): gateway ${whole((p) => p.a)} ms, direct ${whole((p) => p.b)} ms`) +
+      `\n   ${own}`,
   };
   rows.push(row);
   printRow(row);
@@ -581,7 +655,12 @@ async function baselinesOnly(upstream: Party, proxy: Party, nginx: Party): Promi
     for (let j = 0; j < targets.length; j++) {
       const k = (i + 1 + j) % targets.length;
       const t = targets[k] as (typeof targets)[number];
-      const r = await load(t.label, { url: t.url, connections: CONNECTIONS, duration: SLICE_SECONDS });
+      const r = await load(t.label, {
+        url: t.url,
+        connections: CONNECTIONS,
+        duration: SLICE_SECONDS,
+        generator: GENERATOR,
+      });
       if (i >= 0) results[k]?.push(r.rps);
     }
   }
@@ -600,7 +679,7 @@ function loadAverage(): string {
 
 async function main(): Promise<void> {
   console.log(
-    `latchkey gateway benchmark — node ${process.version}, ${os.cpus().length} cores; autocannon ${CONNECTIONS} connections, ${SLICES} pairs of ${SLICE_SECONDS} s slices per part, parts ${[...PARTS].join(',')}; ${loadAverage()}`,
+    `latchkey gateway benchmark — node ${process.version}, ${os.cpus().length} cores; ${GENERATOR} (part 3: autocannon and a paced sender) ${CONNECTIONS} connections, ${SLICES} pairs of ${SLICE_SECONDS} s slices per part, parts ${[...PARTS].join(',')}; ${loadAverage()}`,
   );
   const upstream = await startScript('upstream', './gateway-upstream.ts', {}, '/items');
   if (PARTS.has('0')) {
@@ -619,7 +698,7 @@ async function main(): Promise<void> {
   const unauthenticated = (url: string) => async (): Promise<LoadOptions> => {
     const signed = await sign(credentials as Credentials, `${(latchkey as Party).url}${ITEMS}`);
     const headers = Object.fromEntries(Object.entries(signed).filter(([name]) => name !== 'host'));
-    return { url, headers, connections: CONNECTIONS, duration: SLICE_SECONDS };
+    return { url, headers, connections: CONNECTIONS, duration: SLICE_SECONDS, generator: GENERATOR };
   };
 
   if (PARTS.has('1')) {
@@ -645,13 +724,14 @@ async function main(): Promise<void> {
     await retire(nginx);
   }
   const direct = unauthenticated(`${upstream.url}/items`);
-  if (PARTS.has('3') || PARTS.has('3a')) await latencyPart(direct, gateway, false);
-  if (PARTS.has('3') || PARTS.has('3b')) await latencyPart(direct, gateway, true);
+  if (PARTS.has('3') || PARTS.has('3a')) await latencyPart(latchkey as Party, direct, gateway, false);
+  if (PARTS.has('3') || PARTS.has('3b')) await latencyPart(latchkey as Party, direct, gateway, true);
   if (PARTS.has('4')) {
     const health = async (): Promise<LoadOptions> => ({
       url: `${(latchkey as Party).url}/healthcheck`,
       connections: CONNECTIONS,
       duration: SLICE_SECONDS,
+      generator: GENERATOR,
     });
     await throughputPart(
       '4',

@@ -24,6 +24,7 @@ import {
   stringToSign,
   verifySigV4,
 } from '../src/auth/sigv4/index.js';
+import { median } from './stats.js';
 
 const SLICE_MS = Number(process.argv[2] ?? 200);
 const ROUNDS = Number(process.argv[3] ?? 8);
@@ -117,12 +118,6 @@ function slice(fn: () => void, ms: number): number {
     elapsed = process.hrtime.bigint() - start;
   } while (elapsed < budget);
   return ops / (Number(elapsed) / 1e9);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
 // sanity + JIT warm-up
