@@ -114,8 +114,10 @@ export async function buildApp(
   const countAnswer = answerCounter(svc.metrics);
   const writeAccessLine = accessLogWriter(svc.logger, tracing?.ids);
   app.addHook('onResponse', (request, reply, done) => {
-    countAnswer(request, reply);
-    writeAccessLine?.(request, reply);
+    // The matched route pattern, read once: Fastify builds a new routeOptions object per read.
+    const route = request.routeOptions.url;
+    countAnswer(request, reply, route);
+    writeAccessLine?.(request, reply, route);
     tracing?.onResponse(request, reply);
     done();
   });

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { PASSWORD_HASH_COST } from './crypto/password.js';
 import { PASSWORD_LENGTH } from './limits.js';
 
 /** Every setting latchkey reads from the environment, parsed once at start-up. */
@@ -23,6 +24,8 @@ export interface Config {
   readonly jobsIntervalSeconds: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly bodyLimitBytes: number;
+  /** LATCHKEY_PASSWORD_HASH_COST: scrypt's cost, log2(N), for passwords set from now on. */
+  readonly passwordHashCost: number;
   /**
    * LATCHKEY_TRUST_PROXY: whose X-Forwarded-For is believed when working out a request's source
    * address (sign-in throttling, audit rows, a key's last-used address).
@@ -367,6 +370,13 @@ export function loadConfig(env: Env = process.env): Config {
     jobsIntervalSeconds: int(env, 'LATCHKEY_JOBS_INTERVAL_SECONDS', 60, 1, 86_400),
     logLevel: logLevel as Config['logLevel'],
     bodyLimitBytes: int(env, 'LATCHKEY_BODY_LIMIT_BYTES', 1_048_576, 1024, 104_857_600),
+    passwordHashCost: int(
+      env,
+      'LATCHKEY_PASSWORD_HASH_COST',
+      PASSWORD_HASH_COST.default,
+      PASSWORD_HASH_COST.min,
+      PASSWORD_HASH_COST.max,
+    ),
     trustProxy: parseTrustProxy(env.LATCHKEY_TRUST_PROXY),
     publicUrl,
     demoData: bool(env, 'LATCHKEY_DEMO_DATA', false),

@@ -1,10 +1,12 @@
 /** createServices(config): the one place that wires the database, clock, ids, crypto and logger. */
 
 import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.js';
 import { SecretBox } from './crypto/envelope.js';
 import { loadMasterKeyring, type MasterKeyring } from './crypto/master-key.js';
+import { PASSWORD_HASH_COST, setPasswordHashCost } from './crypto/password.js';
 import { randomBase32 } from './crypto/random.js';
 import { Metrics } from './observability/metrics.js';
 import { type DatabaseHandle, type Db, type Engine, openDatabase } from './storage/dialect.js';
@@ -116,13 +118,116 @@ export function loggableUrl(url: string): string {
  */
 export function stdoutDestination(maxWrite?: number): pino.DestinationStream {
   const minLength = maxWrite === undefined ? 4096 : Math.floor(maxWrite / 2);
-  return pino.destination({
-    dest: 1,
+  const fd = 1;
+  const sonic = pino.destination({
+    dest: fd,
     sync: false,
     minLength,
     periodicFlush: 250,
     ...(maxWrite === undefined ? {} : { maxWrite }),
   });
+  return new LineBatcher(sonic, fd, maxWrite ?? SONIC_BOOM_MAX_WRITE);
+}
+
+/** sonic-boom's default largest write (16 KiB). */
+const SONIC_BOOM_MAX_WRITE = 16 * 1024;
+
+type SonicBoomLike = pino.DestinationStream & {
+  flush(cb?: (error?: Error) => void): void;
+  flushSync(): void;
+  end(): void;
+  destroyed?: boolean;
+};
+
+/**
+ * Hands a sonic-boom destination the lines of one turn of the event loop joined, in one write,
+ * instead of one write per line. sonic-boom (4.x and 5.x) measures the UTF-8 length of its whole
+ * pending buffer on every write, which flattens and scans up to 4 KiB per line: measured with
+ * 300-byte lines into a file, one write per line cost about 3 µs of CPU, one per turn about 1.3 µs.
+ * No library does this in front of sonic-boom, hence this class. Batches never exceed `maxBatch` bytes
+ * (the destination's largest write, so cluster workers' writes stay atomic) and never split a line.
+ * Lines still here when the process exits are written synchronously, as sonic-boom's own are.
+ */
+export class LineBatcher implements pino.DestinationStream {
+  #lines: string[] = [];
+  #bytes = 0;
+  #scheduled = false;
+
+  constructor(
+    private readonly sink: SonicBoomLike,
+    /** The file descriptor `sink` writes to. */
+    private readonly fd: number,
+    private readonly maxBatch: number,
+  ) {
+    process.once('exit', () => this.flushSync());
+  }
+
+  write(line: string): boolean {
+    const bytes = Buffer.byteLength(line);
+    if (this.#bytes + bytes > this.maxBatch) this.#drain();
+    this.#lines.push(line);
+    this.#bytes += bytes;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#drainSoon);
+    }
+    return true;
+  }
+
+  readonly #drainSoon = (): void => {
+    this.#scheduled = false;
+    this.#drain();
+  };
+
+  /** The lines held, joined, and none held any more; undefined when there were none. */
+  #take(): string | undefined {
+    if (this.#lines.length === 0) return undefined;
+    const batch = this.#lines.length === 1 ? (this.#lines[0] as string) : this.#lines.join('');
+    this.#lines = [];
+    this.#bytes = 0;
+    return batch;
+  }
+
+  #drain(): void {
+    const batch = this.#take();
+    if (batch !== undefined && !this.sink.destroyed) this.sink.write(batch);
+  }
+
+  /** What pino's `logger.flush()` calls. */
+  flush(cb?: (error?: Error) => void): void {
+    this.#drain();
+    this.sink.flush(cb);
+  }
+
+  /**
+   * Everything written, synchronously (at exit: pino's hook and this class's). The destination's
+   * queue goes first and this batch after it, in one write, so a batch is not handed to the
+   * destination only to start an asynchronous write that would never finish. A write sonic-boom
+   * had already started asynchronously may still land after these (its own exit flush has the same
+   * race), so at exit lines arrive whole and once, not always in order.
+   */
+  flushSync(): void {
+    if (this.sink.destroyed) return;
+    this.sink.flushSync();
+    const batch = this.#take();
+    if (batch === undefined) return;
+    let rest = Buffer.from(batch);
+    // A pipe may take part of it, or none for now (EAGAIN: wait briefly, as sonic-boom does); a
+    // closed one (EPIPE) or any other failure ends the writing, never the process.
+    for (let waits = 0; rest.length > 0; ) {
+      try {
+        rest = rest.subarray(fs.writeSync(this.fd, rest));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EAGAIN' || ++waits > 100) return;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+      }
+    }
+  }
+
+  end(): void {
+    this.#drain();
+    this.sink.end();
+  }
 }
 
 /** The service logger (stdoutDestination by default; tests pass their own destination). */
@@ -155,6 +260,13 @@ export interface ServiceOverrides {
 
 export function createServices(config: Config, overrides: ServiceOverrides = {}): Services {
   const logger = overrides.logger ?? createLogger(config);
+  setPasswordHashCost(config.passwordHashCost);
+  if (config.passwordHashCost < PASSWORD_HASH_COST.default) {
+    logger.warn(
+      { cost: config.passwordHashCost, default: PASSWORD_HASH_COST.default },
+      'LATCHKEY_PASSWORD_HASH_COST is below the default: new password hashes are cheaper to guess. Use it for tests, not in production.',
+    );
+  }
   const reportMode: ModeReporter = (note) =>
     logger.warn({ path: note.path, mode: note.from.toString(8), wanted: note.to.toString(8) }, note.message);
   const { keyring, generated } = loadMasterKeyring(config.masterKey, config.dataDir, reportMode);

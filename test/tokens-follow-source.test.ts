@@ -5,6 +5,7 @@
  * user, whoever made the change (the user, an administrator, the operator CLI).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { actorFromToken } from '../src/auth/login.js';
 import { call, createUserWithLogin, login, loginWithKey, startTestApp } from './helpers/app.js';
 import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 import { runCli } from './helpers/process.js';
@@ -41,6 +42,27 @@ describeEachEngine('tokens follow their source', (engine) => {
     const agents = (token: string) => call(t, 'GET', '/agent/', { token });
     const newAgent = (token: string) =>
       call(t, 'POST', '/agent', { token, body: { code: `T${++serial}`, description: 'Token test' } });
+
+    it('a key token verified before, whose key is cached, is answered at once (no promise), and still follows its key', async () => {
+      const { key, token } = await keyToken(['DataReadOnly']);
+      const request = { sourceIp: '127.0.0.1', requestId: 'r', method: 'GET' };
+      // The token is new (issuing one does not verify it) and its key is dropped from the cache.
+      t.runtime.keys.invalidate(key.accessKeyId);
+      const cold = actorFromToken(t.runtime, token, request);
+      expect(cold).toBeInstanceOf(Promise);
+      expect(await cold).toMatchObject({ actor: { accessKeyId: key.accessKeyId, via: 'key' } });
+      const warm = actorFromToken(t.runtime, token, request);
+      expect(warm).not.toBeInstanceOf(Promise);
+      expect(warm).toMatchObject({ actor: { accessKeyId: key.accessKeyId, via: 'key' } });
+      // Deactivating the key drops it from the cache: looked up again, and refused.
+      const off = await call(t, 'PATCH', `/iam/keys/${key.accessKeyId}`, { body: { active: false } });
+      expect(off.statusCode).toBe(200);
+      await expect(actorFromToken(t.runtime, token, request)).rejects.toMatchObject({
+        code: 'INVALID_TOKEN',
+      });
+      // Now cached as inactive: refused at once, by a throw rather than a promise.
+      expect(() => actorFromToken(t.runtime, token, request)).toThrow(/its access key is inactive/);
+    });
 
     it('a key token stops at once when its secret is regenerated without a grace period', async () => {
       const { key, token } = await keyToken(['DataReadOnly']);

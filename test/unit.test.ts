@@ -9,7 +9,12 @@ import {
 } from '../src/crypto/access-key-id.js';
 import { SecretBox } from '../src/crypto/envelope.js';
 import { formatKeyring, parseKeyring } from '../src/crypto/master-key.js';
-import { hashPassword, verifyPassword } from '../src/crypto/password.js';
+import {
+  hashPassword,
+  PASSWORD_HASH_COST,
+  setPasswordHashCost,
+  verifyPassword,
+} from '../src/crypto/password.js';
 import {
   IntersectionSet,
   PermissionSet,
@@ -84,6 +89,23 @@ describe('passwords', () => {
     expect(await verifyPassword('hunter2-hunter2', hash)).toBe(true);
     expect(await verifyPassword('hunter2-hunter3', hash)).toBe(false);
     expect(await verifyPassword('x', 'garbage')).toBe(false);
+  });
+
+  it('makes new hashes at the configured cost; hashes made at another cost still verify', async () => {
+    const before = await hashPassword('hunter2-hunter2');
+    try {
+      setPasswordHashCost(11);
+      const cheaper = await hashPassword('hunter2-hunter2');
+      expect(cheaper.startsWith('scrypt$11$8$1$')).toBe(true);
+      expect(await verifyPassword('hunter2-hunter2', cheaper)).toBe(true);
+      expect(await verifyPassword('hunter2-hunter2', before)).toBe(true);
+      expect(await verifyPassword('hunter2-hunter3', before)).toBe(false);
+      expect(() => setPasswordHashCost(9)).toThrow(RangeError);
+      expect(() => setPasswordHashCost(19)).toThrow(RangeError);
+    } finally {
+      setPasswordHashCost(PASSWORD_HASH_COST.default);
+    }
+    expect((await hashPassword('hunter2-hunter2')).startsWith('scrypt$15$8$1$')).toBe(true);
   });
 });
 
@@ -163,7 +185,9 @@ describe('configuration', () => {
       port: 8080,
       sigv4: { region: 'ap-southeast-5', service: 'sqlaccount' },
       jobsIntervalSeconds: 60,
+      passwordHashCost: 15,
     });
+    expect(loadConfig({ LATCHKEY_PASSWORD_HASH_COST: '17' }).passwordHashCost).toBe(17);
     expect(c.database.kind).toBe('sqlite');
     expect(Object.isFrozen(c)).toBe(true);
     expect(loadConfig({ DATABASE_URL: 'postgres://u@h/db' }).database).toEqual({
@@ -181,6 +205,9 @@ describe('configuration', () => {
     ['LATCHKEY_ADMIN_EMAIL', 'not-an-email'],
     ['LOG_LEVEL', 'loud'],
     ['LATCHKEY_TRUST_PROXY', 'maybe'],
+    ['LATCHKEY_PASSWORD_HASH_COST', '9'],
+    ['LATCHKEY_PASSWORD_HASH_COST', '19'],
+    ['LATCHKEY_PASSWORD_HASH_COST', 'high'],
   ])('refuses %s=%s, naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^${name}:`));

@@ -6,13 +6,13 @@
 import type { Actor } from '../context.js';
 import { isWellFormedAccessKeyId } from '../crypto/access-key-id.js';
 import { sameSecret } from '../crypto/compare.js';
-import { dummyPasswordHash, verifyPassword } from '../crypto/password.js';
+import { dummyPasswordHash, hashPassword, needsRehash, verifyPassword } from '../crypto/password.js';
 import { AppError } from '../errors.js';
 import { IntersectionSet, PermissionSet } from '../identity/permissions.js';
 import { getSettings } from '../identity/settings.js';
 import { normalizeEmail } from '../identity/users.js';
 import { traceVerification, tracingEnabled } from '../observability/tracing.js';
-import type { RateLimitHeaders } from '../traffic/control.js';
+import type { Admission, RateLimitHeaders } from '../traffic/control.js';
 import { currentSecrets, type KeyEntry, keyUnusable } from './key-authority.js';
 import { requireSecondFactor } from './mfa/gate.js';
 import type { SignedAuthDeps } from './signed-request.js';
@@ -29,6 +29,7 @@ import {
   type IssuedToken,
   issueToken,
   type TokenClaims,
+  type VerifiedClaims,
   type VerifiedTokens,
   verifyToken,
 } from './tokens/tokens.js';
@@ -118,9 +119,30 @@ export async function loginWithPassword(
       'this user is an API user: it signs requests with its access keys and cannot sign in with a password',
     );
   }
+  await rehashIfNeeded(svc, user, input.password);
   // A second factor, when the user has one (or the tenant requires one), before any token.
   await requireSecondFactor(svc, user);
   return passwordSession(deps, user);
+}
+
+/**
+ * The password was right but its hash was made at another cost (LATCHKEY_PASSWORD_HASH_COST
+ * changed): store a new hash of it, unless the password changed meanwhile. Nothing else moves: the
+ * same password, so sessions (tied to the session epoch) stay.
+ */
+async function rehashIfNeeded(
+  svc: AuthDeps['svc'],
+  user: { id: string; password_hash: string | null },
+  password: string,
+): Promise<void> {
+  const stored = user.password_hash;
+  if (stored === null || !needsRehash(stored)) return;
+  await svc.db
+    .updateTable('users')
+    .set({ password_hash: await hashPassword(password) })
+    .where('id', '=', user.id)
+    .where('password_hash', '=', stored)
+    .execute();
 }
 
 /** A password session for `user`, tied to its session epoch (a new password ends it). */
@@ -227,13 +249,15 @@ export interface TokenActor {
 
 /**
  * Turn a Bearer token into the Actor it speaks for, checking the principal (and key) still may act.
- * With tracing on, in a `verify` span (outcome: `ok` or the error code; never the token).
+ * At once (no promise) when the token was verified before and its key is cached, as a signed
+ * request is; a refusal is then thrown at once. With tracing on, in a `verify` span (outcome: `ok`
+ * or the error code; never the token).
  */
 export function actorFromToken(
   deps: AuthDeps,
   token: string,
-  request: { sourceIp: string | null; requestId: string | null; method?: string },
-): Promise<TokenActor> {
+  request: TokenRequest,
+): TokenActor | Promise<TokenActor> {
   if (!tracingEnabled()) return tokenActor(deps, token, request);
   return traceVerification(
     'token',
@@ -243,55 +267,90 @@ export function actorFromToken(
       code: 'ok',
       ...(r.actor.accessKeyId !== undefined ? { accessKeyId: r.actor.accessKeyId } : {}),
     }),
-  ) as Promise<TokenActor>;
+  );
 }
 
-async function tokenActor(
+type TokenRequest = { sourceIp: string | null; requestId: string | null; method?: string };
+
+const ended = (why: string) => new AppError('INVALID_TOKEN', `this session has ended: ${why}`);
+
+function tokenActor(deps: AuthDeps, token: string, request: TokenRequest): TokenActor | Promise<TokenActor> {
+  const claims = verifyToken(deps.svc, deps.signingKeys, token, deps.verifiedTokens);
+  return claims instanceof Promise
+    ? claims.then((c) => actorOfClaims(deps, c, request))
+    : actorOfClaims(deps, claims, request);
+}
+
+/**
+ * Both kinds of token read the auth cache (dropped on every relevant change, on every instance),
+ * not the database, and both follow the token's source on every request.
+ */
+function actorOfClaims(
   deps: AuthDeps,
-  token: string,
-  request: { sourceIp: string | null; requestId: string | null; method?: string },
+  claims: VerifiedClaims,
+  request: TokenRequest,
+): TokenActor | Promise<TokenActor> {
+  if (claims.via !== 'key') return userTokenActor(deps, claims, request);
+  if (!claims.akid) throw ended('its access key was deleted');
+  const cached = deps.keys.peek(claims.akid);
+  return cached === undefined
+    ? deps.keys.get(claims.akid).then((entry) => keyTokenActor(deps, claims, entry, request))
+    : keyTokenActor(deps, claims, cached ?? undefined, request);
+}
+
+function keyTokenActor(
+  deps: AuthDeps,
+  claims: VerifiedClaims,
+  entry: KeyEntry | undefined,
+  request: TokenRequest,
+): TokenActor | Promise<TokenActor> {
+  if (!entry || entry.key.tenant_id !== claims.tid) throw ended('its access key was deleted');
+  const nowMs = deps.svc.clock.now().getTime();
+  // The request's method: a quarantined key's token still reads in a read-only tenant.
+  const unusable = keyUnusable(entry, nowMs, request.method);
+  if (unusable)
+    throw ended(
+      unusable === 'inactive'
+        ? 'its access key is inactive'
+        : unusable === 'quarantined'
+          ? 'its access key is quarantined (reported leaked)'
+          : 'its access key has expired',
+    );
+  // The secret it was exchanged for must still work (a new secret ends it after its grace period).
+  if (claims.sv === undefined || !currentSecrets(entry, nowMs).some((s) => s.version === claims.sv))
+    throw ended('a new secret key was generated for its access key');
+  const permissions = keyTokenPermissions(claims, entry.permissions);
+  const admitted = admitKeyUse(deps, entry, request.sourceIp, nowMs);
+  const actor = (rateLimit: RateLimitHeaders | null): TokenActor =>
+    tokenActorOf(claims, permissions, request, rateLimit, entry);
+  return admitted instanceof Promise ? admitted.then(actor) : actor(admitted);
+}
+
+async function userTokenActor(
+  deps: AuthDeps,
+  claims: VerifiedClaims,
+  request: TokenRequest,
 ): Promise<TokenActor> {
-  const { svc } = deps;
-  const claims = await verifyToken(svc, deps.signingKeys, token, deps.verifiedTokens);
-  const ended = (why: string) => new AppError('INVALID_TOKEN', `this session has ended: ${why}`);
-  // Both paths read the auth cache (dropped on every relevant change, on every instance), not the
-  // database, and both follow the token's source on every request.
-  let permissions: PermissionSet;
-  let keyEntry: KeyEntry | undefined;
-  let rateLimit: RateLimitHeaders | null = null;
-  if (claims.via === 'key') {
-    const entry = claims.akid ? await deps.keys.get(claims.akid) : undefined;
-    if (!entry || entry.key.tenant_id !== claims.tid) throw ended('its access key was deleted');
-    const nowMs = svc.clock.now().getTime();
-    // The request's method: a quarantined key's token still reads in a read-only tenant.
-    const unusable = keyUnusable(entry, nowMs, request.method);
-    if (unusable)
-      throw ended(
-        unusable === 'inactive'
-          ? 'its access key is inactive'
-          : unusable === 'quarantined'
-            ? 'its access key is quarantined (reported leaked)'
-            : 'its access key has expired',
-      );
-    // The secret it was exchanged for must still work (a new secret ends it after its grace period).
-    if (claims.sv === undefined || !currentSecrets(entry, nowMs).some((s) => s.version === claims.sv))
-      throw ended('a new secret key was generated for its access key');
-    permissions = keyTokenPermissions(claims, entry.permissions);
-    keyEntry = entry;
-    rateLimit = await admitKeyUse(deps, entry, request.sourceIp, nowMs);
-  } else {
-    if (claims.pt !== 'user') throw new AppError('INVALID_TOKEN', 'the token is not valid');
-    const user = await deps.keys.principal(claims.tid, 'user', claims.sub);
-    if (!user) throw ended('the user was deleted');
-    if (!user.active) throw ended('the user is disabled');
-    if (user.apiUser) throw ended('the user is now an API user');
-    // Tokens from before session epochs existed carry none: they belong to epoch 0.
-    if ((claims.sep ?? 0) !== user.sessionEpoch) throw ended('the password was changed');
-    permissions = user.permissions;
-  }
+  if (claims.pt !== 'user') throw new AppError('INVALID_TOKEN', 'the token is not valid');
+  const user = await deps.keys.principal(claims.tid, 'user', claims.sub);
+  if (!user) throw ended('the user was deleted');
+  if (!user.active) throw ended('the user is disabled');
+  if (user.apiUser) throw ended('the user is now an API user');
+  // Tokens from before session epochs existed carry none: they belong to epoch 0.
+  if ((claims.sep ?? 0) !== user.sessionEpoch) throw ended('the password was changed');
+  return tokenActorOf(claims, user.permissions, request, null, undefined);
+}
+
+function tokenActorOf(
+  claims: VerifiedClaims,
+  permissions: PermissionSet,
+  request: TokenRequest,
+  rateLimit: RateLimitHeaders | null,
+  entry: KeyEntry | undefined,
+): TokenActor {
   return {
     claims,
-    ...(keyEntry ? { entry: keyEntry } : {}),
+    ...(entry ? { entry } : {}),
     rateLimit,
     actor: {
       tenantId: claims.tid,
@@ -316,13 +375,26 @@ export function rateLimitHeaderFields(h: RateLimitHeaders): Record<string, strin
  * its rate limits and quotas. Throws SourceIpNotAllowed or RATE_LIMITED (counted in its usage);
  * returns the RateLimit header fields (null: no limits).
  */
-async function admitKeyUse(
+function admitKeyUse(
   deps: AuthDeps,
   entry: KeyEntry,
   sourceIp: string | null,
   nowMs: number,
-): Promise<RateLimitHeaders | null> {
-  const admission = await deps.traffic.admit(entry.traffic, sourceIp, nowMs);
+): RateLimitHeaders | null | Promise<RateLimitHeaders | null> {
+  const admission = deps.traffic.admit(entry.traffic, sourceIp, nowMs);
+  return admission instanceof Promise
+    ? admission.then((a) => admitted(deps, entry, sourceIp, nowMs, a))
+    : admitted(deps, entry, sourceIp, nowMs, admission);
+}
+
+/** The RateLimit fields of an admitted use; a refused one is counted and thrown. */
+function admitted(
+  deps: AuthDeps,
+  entry: KeyEntry,
+  sourceIp: string | null,
+  nowMs: number,
+  admission: Admission,
+): RateLimitHeaders | null {
   if (admission.ok) return admission.headers;
   const { key } = entry;
   if (admission.reason === 'address') {

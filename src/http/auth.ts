@@ -5,7 +5,13 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { KeyEntry } from '../auth/key-authority.js';
-import { type AuthDeps, actorFromToken, bearerTokenOf, rateLimitHeaderFields } from '../auth/login.js';
+import {
+  type AuthDeps,
+  actorFromToken,
+  bearerTokenOf,
+  rateLimitHeaderFields,
+  type TokenActor,
+} from '../auth/login.js';
 import { authenticateSigned, isSignedRequest, type SignedAuthResult } from '../auth/signed-request.js';
 import type { TokenClaims } from '../auth/tokens/tokens.js';
 import type { Actor } from '../context.js';
@@ -136,7 +142,8 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
     return authorizeKey(request, result.actor, result.entry.key);
   };
 
-  const bearer = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+  /** Like `signed`: no promise when the token was verified before and its key is cached. */
+  const bearer = (request: FastifyRequest, reply: FastifyReply): Promise<void> | undefined => {
     const token = bearerToken(request);
     if (token === undefined) {
       throw new AppError(
@@ -144,15 +151,25 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
         'credentials required: sign the request with AWS Signature Version 4, or send "Authorization: Bearer <token>" from POST /iam/login',
       );
     }
-    const { actor, claims, entry, rateLimit } = await actorFromToken(deps, token, {
+    const result = actorFromToken(deps, token, {
       sourceIp: sourceIp(request),
       requestId: request.id,
       method: request.method,
     });
+    return result instanceof Promise
+      ? result.then((r) => withToken(request, reply, r))
+      : withToken(request, reply, result);
+  };
+
+  const withToken = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    { actor, claims, entry, rateLimit }: TokenActor,
+  ): Promise<void> | undefined => {
     request.actor = actor;
     request.tokenClaims = claims;
     if (rateLimit) reply.headers(rateLimitHeaderFields(rateLimit));
-    await (entry ? authorizeKey(request, actor, entry.key) : authorize(request, actor));
+    return entry ? authorizeKey(request, actor, entry.key) : authorize(request, actor);
   };
 
   // preValidation: credentials are checked before the body and parameters are validated, so an

@@ -100,12 +100,17 @@ export class VerifiedTokens {
 
 const expired = () => new AppError('EXPIRED_TOKEN', 'the token has expired; sign in again');
 
-export async function verifyToken(
+/**
+ * The token's claims, verified: at once (no promise) when the token was verified before and is
+ * still good, else a promise of the full verification. A refusal is thrown, at once or as the
+ * promise's rejection.
+ */
+export function verifyToken(
   svc: Services,
   keys: SigningKeys,
   token: string,
   cache: VerifiedTokens,
-): Promise<VerifiedClaims> {
+): VerifiedClaims | Promise<VerifiedClaims> {
   const nowSeconds = svc.clock.now().getTime() / 1000;
   const digest = hash('sha256', token, 'base64');
   const hit = cache.lookup(digest);
@@ -118,6 +123,16 @@ export async function verifyToken(
     if (keys.isPublished(hit.kid)) return hit.claims;
     cache.forget(digest);
   }
+  return verifyInFull(svc, keys, token, cache, digest);
+}
+
+async function verifyInFull(
+  svc: Services,
+  keys: SigningKeys,
+  token: string,
+  cache: VerifiedTokens,
+  digest: string,
+): Promise<VerifiedClaims> {
   try {
     const { payload, protectedHeader } = await jwtVerify(
       token,
