@@ -125,6 +125,9 @@ describeEachEngine('GET /metrics', (engine) => {
 
   it('counts key-cache hits and misses, background job runs, gateway upstream latency and the PostgreSQL pool', async () => {
     const upstream = await startUpstream();
+    // The upstream takes 100 ms: the gateway's own time is what is left of each answer's.
+    const answer = upstream.respond;
+    upstream.respond = (req, res) => void setTimeout(() => answer(req, res), 100);
     try {
       const key = await newKey(t);
       const api = await call(t, 'POST', '/iam/apis', {
@@ -141,13 +144,24 @@ describeEachEngine('GET /metrics', (engine) => {
       for (let i = 0; i < 3; i++) expect((await signedGet(t, key, '/profile')).statusCode).toBe(200);
       for (let i = 0; i < 2; i++)
         expect((await signedGet(t, key, `/api/metered-${engine}/items`)).statusCode).toBe(200);
+      // Refused at the gateway: nothing was forwarded, nothing is timed as forwarded.
+      expect((await t.app.inject({ method: 'GET', url: `/api/metered-${engine}/items` })).statusCode).toBe(
+        401,
+      );
       await t.runtime.usage.flush();
       const after = await scrape(t);
       const moved = (name: string, labels: Record<string, string | number> = {}) =>
         sample(after, name, labels) - sample(before, name, labels);
       expect(moved('latchkey_key_cache_lookups_total', { result: 'miss' })).toBe(1);
       expect(moved('latchkey_key_cache_lookups_total', { result: 'hit' })).toBe(4);
-      expect(moved('latchkey_gateway_upstream_duration_seconds_count', { api: api.json().id })).toBe(2);
+      const apiId = { api: api.json().id };
+      expect(moved('latchkey_gateway_upstream_duration_seconds_count', apiId)).toBe(2);
+      expect(moved('latchkey_gateway_upstream_duration_seconds_sum', apiId)).toBeGreaterThanOrEqual(0.19);
+      // What latchkey added: every answered request, without the upstream's 100 ms.
+      expect(moved('latchkey_gateway_added_duration_seconds_count', apiId)).toBe(2);
+      const added = moved('latchkey_gateway_added_duration_seconds_sum', apiId);
+      expect(added).toBeGreaterThan(0);
+      expect(added).toBeLessThan(0.1);
       expect(moved('latchkey_job_runs_total', { job: 'usage_flush', outcome: 'ok' })).toBeGreaterThanOrEqual(
         1,
       );

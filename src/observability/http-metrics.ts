@@ -9,13 +9,16 @@ interface Children {
 }
 
 /**
- * A function counting one answer. The series of each (method, route, status) are looked up once
- * and kept (src/observability/bound-metrics.ts).
+ * A function counting one answer (`routePattern`: the matched route's, undefined when none
+ * matched). The series of each (method, route, status) are looked up once and kept
+ * (src/observability/bound-metrics.ts).
  */
-export function answerCounter(metrics: Metrics): (request: FastifyRequest, reply: FastifyReply) => void {
+export function answerCounter(
+  metrics: Metrics,
+): (request: FastifyRequest, reply: FastifyReply, routePattern: string | undefined) => void {
   const known = new Map<string, Children>();
-  return (request, reply) => {
-    const route = request.routeOptions.url ?? 'unmatched';
+  return (request, reply, routePattern) => {
+    const route = routePattern ?? 'unmatched';
     const status = reply.statusCode;
     const id = `${request.method} ${status} ${route}`;
     let children = known.get(id);

@@ -170,6 +170,15 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly gatewayAdded = new BoundHistogram({
+    name: 'latchkey_gateway_added_duration_seconds',
+    help: "Gateway: the time latchkey adds to a request its upstream answered (from its routing to the answer's end, less the wait for the upstream's response headers; relaying a long response body counts), by registered API id",
+    labelNames: ['api'] as const,
+    // A cached signature check and the forwarding take a few hundred µs; the bar is 1 ms at p99.
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5],
+    registers: [this.registry],
+  });
+
   /** Gauges read when scraped, before the registry is serialised (expose). */
   private readonly sources: Array<{ names: string[]; gauges: Gauge[]; read: GaugeSource }> = [];
 

@@ -19,6 +19,7 @@ import { isSignedRequest } from '../../auth/signed-request.js';
 import { isSigV4QueryAuthParam } from '../../auth/sigv4/query-auth-params.js';
 import { AppError } from '../../errors.js';
 import { decide, type GatewayDecision, type GatewayDeps, identityHeaders } from '../../gateway/decide.js';
+import type { HistogramChild } from '../../observability/bound-metrics.js';
 import { propagationHeaderNames } from '../../observability/tracing.js';
 import type { App } from '../app-types.js';
 import { sourceIp } from '../auth.js';
@@ -29,6 +30,21 @@ declare module 'fastify' {
     /** The gateway's catch-all route (not part of the admin contract or the OpenAPI document). */
     gateway?: boolean;
   }
+  interface FastifyRequest {
+    /** A forwarded request whose upstream answered: its API's series and the wait for the upstream, in ms. */
+    upstreamTiming: UpstreamTiming | null;
+  }
+}
+
+interface UpstreamTiming {
+  series: ApiSeries;
+  waitedMs: number;
+}
+
+/** A registered API's gateway histograms, found once per API id. */
+interface ApiSeries {
+  upstream: HistogramChild;
+  added: HistogramChild;
 }
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
@@ -101,7 +117,20 @@ export async function gatewayRoutes(app: App, deps: GatewayDeps): Promise<void> 
     undici: { connections: 128, pipelining: 1, connect: { rejectUnauthorized: true } },
   });
   const bodyLimit = deps.svc.config.bodyLimitBytes;
-  const { upstreamDuration } = deps.svc.metrics;
+  const { upstreamDuration, gatewayAdded } = deps.svc.metrics;
+  const seriesById = new Map<string, ApiSeries>();
+  const seriesOf = (apiId: string): ApiSeries => {
+    let series = seriesById.get(apiId);
+    if (series === undefined) {
+      series = {
+        upstream: upstreamDuration.child({ api: apiId }),
+        added: gatewayAdded.child({ api: apiId }),
+      };
+      seriesById.set(apiId, series);
+    }
+    return series;
+  };
+  app.decorateRequest('upstreamTiming', null);
   // With tracing on, the upstream gets latchkey's own trace headers (src/observability/tracing.ts).
   const traceHeaders = propagationHeaderNames();
 
@@ -123,15 +152,24 @@ export async function gatewayRoutes(app: App, deps: GatewayDeps): Promise<void> 
       // Called when the upstream's response headers arrive: its latency, and a limited key's
       // RateLimit fields, which are latchkey's whatever the upstream says.
       rewriteHeaders: (headers: IncomingHttpHeaders) => {
-        upstreamDuration.child({ api: api.id }).observe((performance.now() - forwardedAt) / 1000);
+        const waitedMs = performance.now() - forwardedAt;
+        const series = seriesOf(api.id);
+        series.upstream.observe(waitedMs / 1000);
+        request.upstreamTiming = { series, waitedMs };
         return limits ? { ...headers, ...limits } : headers;
       },
       queryString: () => query,
-      // `headers` is reply-from's own copy of the client's; undici sends no header set to undefined.
+      // A new object rather than reply-from's copy with names set to undefined and the identity
+      // assigned onto it: that object leaves V8's fast properties, and building it, then undici
+      // reading it, cost several times more (measured: 0.45 against 12 µs in a loop).
       rewriteRequestHeaders: (_req, headers) => {
-        for (const name in headers) if (isStrippedHeader(name)) headers[name] = undefined;
-        for (const name of traceHeaders) headers[name] = undefined;
-        return Object.assign(headers, identity);
+        const sent: Record<string, unknown> = {};
+        for (const name in headers) {
+          if (isStrippedHeader(name) || (traceHeaders.length > 0 && traceHeaders.includes(name))) continue;
+          sent[name] = headers[name];
+        }
+        for (const name in identity) sent[name] = identity[name];
+        return sent as typeof headers;
       },
       onError: (failed, { error }) => upstreamError(failed as FastifyReply, request, error as Error),
     });
@@ -165,6 +203,12 @@ export async function gatewayRoutes(app: App, deps: GatewayDeps): Promise<void> 
     url: '/*',
     exposeHeadRoute: false,
     config: { auth: 'none', gateway: true },
+    // What latchkey added to an answered request: all of its time but the wait for the upstream.
+    onResponse: (request, reply, done) => {
+      const timing = request.upstreamTiming;
+      if (timing !== null) timing.series.added.observe((reply.elapsedTime - timing.waitedMs) / 1000);
+      done();
+    },
     // Not an async function: a signed request whose key is cached is decided and forwarded without
     // a promise (as the data API's requests are authenticated; bench/gateway.ts measures it).
     handler: (request, reply) => {
