@@ -13,5 +13,14 @@ export default defineConfig({
     // time two take.
     maxWorkers: 4,
     hookTimeout: 60_000,
+    // The console's end-to-end suites poll for what the page shows. Under the whole suite on these
+    // shared 2-core machines a sign-in step can take longer than vitest's default 1 s to render
+    // (console-mfa failed that way once in a CI rehearsal); a poll that passes passes as soon as it
+    // does, and one that fails says so after 10 s instead of 1.
+    expect: { poll: { timeout: 10_000 } },
+    // One migrated database per engine for the run; test apps' databases are copies of it.
+    globalSetup: ['test/helpers/templates.ts'],
+    // vitest's report, then what a CI log's last lines must say: retried passes and page reports.
+    reporters: ['default', './test/helpers/failure-summary.ts'],
   },
 });

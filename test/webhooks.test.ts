@@ -45,11 +45,14 @@ interface Hit {
 
 /**
  * A webhook receiver: records every request per path and answers each path's queued statuses (then
- * 204); a queued 0 never answers.
+ * 204); a queued 0 never answers. A path in `together` holds its answers until that many requests
+ * have arrived, then gives them all (so a test knows they were all sent before any was answered).
  */
 class Receiver {
   readonly hits = new Map<string, Hit[]>();
   readonly answers = new Map<string, number[]>();
+  readonly together = new Map<string, number>();
+  private readonly held = new Map<string, (() => void)[]>();
   private server: http.Server | undefined;
   port = 0;
 
@@ -64,7 +67,15 @@ class Receiver {
         this.hits.set(at, list);
         const status = this.answers.get(at)?.shift() ?? 204;
         if (status === 0) return; // hangs: never answers
-        res.writeHead(status, { 'content-type': 'text/plain' }).end(status >= 300 ? 'no thanks' : '');
+        const answer = () =>
+          res.writeHead(status, { 'content-type': 'text/plain' }).end(status >= 300 ? 'no thanks' : '');
+        const wanted = this.together.get(at);
+        if (wanted === undefined) return answer();
+        const held = [...(this.held.get(at) ?? []), answer];
+        if (held.length < wanted) return void this.held.set(at, held);
+        this.held.delete(at);
+        this.together.delete(at);
+        for (const give of held) give();
       });
     });
     this.server.listen(0, '127.0.0.1');
@@ -401,7 +412,9 @@ describeEachEngine('webhooks', (engine) => {
         consecutiveFailures: 3,
       });
       // Both are due again 2 s on, and fail: failing for 3 s now, so the first of them disables it.
+      // (Both are sent before either is answered: the second is in flight when the first disables it.)
       t.clock.advance(2_001);
+      receiver.together.set(p, 2);
       await w.runOnce();
       const disabled = (await call(t, 'GET', `/iam/webhooks/${hook.id}`)).json();
       expect(disabled).toMatchObject({ enabled: false, consecutiveFailures: 5 });

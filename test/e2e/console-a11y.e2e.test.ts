@@ -13,6 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, call, type TestApp } from '../helpers/app.js';
 import {
+  BROWSER_SUITE,
   ensureConsoleBuilt,
   launchChromium,
   listeningTestApp,
@@ -119,7 +120,9 @@ async function phoneLayout(page: Page, where: string): Promise<string[]> {
   return problems;
 }
 
-describe.skipIf(SKIP_BROWSER)('console accessibility in Chromium (axe-core, WCAG 2.0/2.1 A and AA)', () => {
+const SUITE = 'console accessibility in Chromium (axe-core, WCAG 2.0/2.1 A and AA)';
+
+describe.skipIf(SKIP_BROWSER)(SUITE, BROWSER_SUITE, () => {
   let t: TestApp;
   let origin: string;
   let browser: Browser;

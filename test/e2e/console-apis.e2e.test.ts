@@ -13,6 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, call, type TestApp } from '../helpers/app.js';
 import {
+  BROWSER_SUITE,
   ensureConsoleBuilt,
   launchChromium,
   listeningTestApp,
@@ -23,7 +24,7 @@ import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 const ANA = { email: 'ana@example.com', name: 'Ana Lim' };
 
-describe.skipIf(SKIP_BROWSER)('the APIs page in Chromium', () => {
+describe.skipIf(SKIP_BROWSER)('the APIs page in Chromium', BROWSER_SUITE, () => {
   let t: TestApp;
   let origin: string;
   let upstream: TestUpstream;

@@ -11,6 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, call, type TestApp } from '../helpers/app.js';
 import {
+  BROWSER_SUITE,
   ensureConsoleBuilt,
   launchChromium,
   listeningTestApp,
@@ -47,7 +48,7 @@ const FOCUSED = `(() => {
   };
 })()`;
 
-describe.skipIf(SKIP_BROWSER)('the seed paths with the keyboard alone (Chromium)', () => {
+describe.skipIf(SKIP_BROWSER)('the seed paths with the keyboard alone (Chromium)', BROWSER_SUITE, () => {
   let t: TestApp;
   let origin: string;
   let browser: Browser;

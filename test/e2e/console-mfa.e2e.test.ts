@@ -18,6 +18,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, type TestApp } from '../helpers/app.js';
 import {
+  BROWSER_SUITE,
   ensureConsoleBuilt,
   launchChromium,
   listeningTestApp,
@@ -38,7 +39,7 @@ async function axeViolations(page: Page): Promise<string[]> {
   );
 }
 
-describe.skipIf(SKIP_BROWSER)('two-factor sign-in in the console', () => {
+describe.skipIf(SKIP_BROWSER)('two-factor sign-in in the console', BROWSER_SUITE, () => {
   let t: TestApp;
   let origin: string;
   let browser: Browser;

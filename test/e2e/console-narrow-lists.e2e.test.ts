@@ -11,6 +11,7 @@ import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, call, login, type TestApp } from '../helpers/app.js';
 import {
+  BROWSER_SUITE,
   ensureConsoleBuilt,
   launchChromium,
   listeningTestApp,
@@ -30,7 +31,7 @@ const KEY_NAME = 'warehouse-synchronisation-production-key';
 const ROLE_NAME = 'WarehouseSynchronisationOperators';
 const GROUP_NAME = 'Warehouse synchronisation operators on call';
 
-describe.skipIf(SKIP_BROWSER)(`console lists at ${WIDTH} px in Chromium`, () => {
+describe.skipIf(SKIP_BROWSER)(`console lists at ${WIDTH} px in Chromium`, BROWSER_SUITE, () => {
   let t: TestApp;
   let origin: string;
   let browser: Browser;

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTenantAsOperator } from '../../src/identity/tenants.js';
 import { call, login, type TestApp } from '../helpers/app.js';
 import {
+  BROWSER_SUITE,
   CHROMIUM,
   ensureConsoleBuilt,
   launchChromium,
@@ -25,7 +26,7 @@ const BOB = { email: 'bob@example.com', name: 'Bob Tan', password: 'bob-password
 const PAT = { email: 'pat@example.com', name: 'Pat Lee', password: 'pat-first-password' };
 const GRANT_REASON = 'You can grant only what you hold yourself.';
 
-describe.skipIf(SKIP_BROWSER)('console security in Chromium', () => {
+describe.skipIf(SKIP_BROWSER)('console security in Chromium', BROWSER_SUITE, () => {
   let t: TestApp;
   let origin: string;
   let browser: Browser;

@@ -11,6 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_EMAIL, call, startTestApp, type TestApp } from '../helpers/app.js';
 import {
+  BROWSER_SUITE,
   ensureConsoleBuilt,
   launchChromium,
   newConsolePage,
@@ -20,7 +21,7 @@ import {
 import { startTestIdp, type TestIdp } from '../helpers/oidc-idp.js';
 import { freePort } from '../helpers/process.js';
 
-describe.skipIf(SKIP_BROWSER)('single sign-on in Chromium', () => {
+describe.skipIf(SKIP_BROWSER)('single sign-on in Chromium', BROWSER_SUITE, () => {
   let t: TestApp;
   let idp: TestIdp;
   let origin: string;

@@ -10,6 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, type TestApp } from '../helpers/app.js';
 import {
+  BROWSER_SUITE,
   ensureConsoleBuilt,
   launchChromium,
   listeningTestApp,
@@ -18,7 +19,7 @@ import {
 } from '../helpers/browser.js';
 import { type Credentials, signHeaders } from '../helpers/sign.js';
 
-describe.skipIf(SKIP_BROWSER)('temporary credentials in the console', () => {
+describe.skipIf(SKIP_BROWSER)('temporary credentials in the console', BROWSER_SUITE, () => {
   let t: TestApp;
   let origin: string;
   let browser: Browser;

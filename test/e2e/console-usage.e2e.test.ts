@@ -12,6 +12,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, call, type TestApp } from '../helpers/app.js';
 import {
+  BROWSER_SUITE,
   ensureConsoleBuilt,
   launchChromium,
   listeningTestApp,
@@ -22,7 +23,7 @@ import { type Credentials, signHeaders } from '../helpers/sign.js';
 
 const HOST = 'latchkey.test';
 
-describe.skipIf(SKIP_BROWSER)('traffic limits and usage in Chromium', () => {
+describe.skipIf(SKIP_BROWSER)('traffic limits and usage in Chromium', BROWSER_SUITE, () => {
   let t: TestApp;
   let origin: string;
   let browser: Browser;

@@ -14,6 +14,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, call, type TestApp } from '../helpers/app.js';
 import {
+  BROWSER_SUITE,
   CHROMIUM,
   ensureConsoleBuilt,
   launchChromium,
@@ -39,7 +40,7 @@ if (SKIP) {
   );
 }
 
-describe.skipIf(SKIP)('web console in Chromium', () => {
+describe.skipIf(SKIP)('web console in Chromium', BROWSER_SUITE, () => {
   let t: TestApp;
   let origin: string;
   let browser: Browser;

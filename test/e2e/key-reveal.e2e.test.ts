@@ -16,13 +16,13 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Notifier } from '../../src/notify/notifier.js';
 import { call, type TestApp } from '../helpers/app.js';
-import { launchChromium, listeningTestApp, SKIP_BROWSER as SKIP } from '../helpers/browser.js';
+import { BROWSER_SUITE, launchChromium, listeningTestApp, SKIP_BROWSER as SKIP } from '../helpers/browser.js';
 import { TestSmtp } from '../helpers/smtp.js';
 
 const SHOTS = process.env.LATCHKEY_REVEAL_SHOTS ?? mkdtempSync(join(tmpdir(), 'latchkey-reveal-'));
 const TOKEN = /\/iam\/key-reveal\/([0-9A-Za-z]{43})/;
 
-describe.skipIf(SKIP)('reveal link in Chromium', () => {
+describe.skipIf(SKIP)('reveal link in Chromium', BROWSER_SUITE, () => {
   let t: TestApp;
   let smtp: TestSmtp;
   let notifier: Notifier;

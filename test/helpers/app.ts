@@ -7,6 +7,7 @@ import type { App } from '../../src/http/app-types.js';
 import { type Runtime, startBackgroundWork, startRuntime } from '../../src/runtime.js';
 import { type Clock, createLogger } from '../../src/services.js';
 import { type EngineName, type ScratchDatabase, scratchDatabase } from './engines.js';
+import { TEST_PASSWORD_HASH_COST } from './process.js';
 
 export const ADMIN_EMAIL = 'admin@example.com';
 export const ADMIN_PASSWORD = 'correct-horse-battery-staple';
@@ -46,12 +47,13 @@ export interface TestAppOptions {
 }
 
 export async function startTestApp(engine: EngineName, options: TestAppOptions = {}): Promise<TestApp> {
-  const db = options.db ?? (await scratchDatabase(engine));
+  const db = options.db ?? (await scratchDatabase(engine, { migrated: true }));
   const env: Record<string, string> = {
     LATCHKEY_DATA_DIR: db.dataDir,
     LATCHKEY_ADMIN_EMAIL: ADMIN_EMAIL,
     LATCHKEY_ADMIN_PASSWORD: ADMIN_PASSWORD,
     LOG_LEVEL: 'info',
+    ...TEST_PASSWORD_HASH_COST,
     ...(db.databaseUrl ? { DATABASE_URL: db.databaseUrl } : {}),
     ...options.env,
   };

@@ -7,11 +7,21 @@ import { existsSync } from 'node:fs';
 import { type Browser, type BrowserContextOptions, chromium, type Page } from 'playwright-core';
 import { beforeEach } from 'vitest';
 import { startTestApp, type TestApp, type TestAppOptions } from './app.js';
+import { PAGE_REPORT } from './failure-summary.js';
 import { ROOT } from './process.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 /** Without Chromium a browser suite skips itself, except in CI (CI set), where it must run. */
 export const SKIP_BROWSER = !existsSync(CHROMIUM) && !process.env.CI;
+
+/**
+ * The options of every browser suite: in CI a failed test runs once more. These suites drive a real
+ * Chromium on a loaded 2-core machine (four test workers, the nginx and gateway suites beside
+ * them), where a step now and then misses its 20 s. A retry is not a silent pass: the failed
+ * attempt's page report is printed where it failed, and test/helpers/failure-summary.ts lists, at
+ * the end of the run, every test that passed only on its retry, with that report.
+ */
+export const BROWSER_SUITE = { retry: process.env.CI ? 1 : 0 } as const;
 
 /** Build the console if console/dist has no build yet (the server serves it from there). */
 export function ensureConsoleBuilt(): void {
@@ -102,8 +112,11 @@ export function reportOnFailure(page: () => Page | undefined): void {
         }))()`)
         .catch((e: unknown) => ({ error: String(e) }));
       // Test keys' secrets are on screen in a reveal: not in the log.
+      const attempt = (context.task.result?.retryCount ?? 0) + 1;
+      const failure = context.task.result?.errors?.at(-1)?.message?.split('\n')[0] ?? '';
       const report =
-        `[${context.task.name}] the page said:\n${(said.get(p) ?? []).join('\n') || '(nothing)'}\n` +
+        `${PAGE_REPORT} [${context.task.name}], attempt ${attempt}: ${failure}\n` +
+        `the page said:\n${(said.get(p) ?? []).join('\n') || '(nothing)'}\n` +
         `on screen: ${JSON.stringify(screen, null, 2)}`;
       console.error(report.replace(/lksk_[A-Za-z0-9]+/g, 'lksk_…'));
     });

@@ -1,8 +1,14 @@
 /**
  * Tests that run what a reader runs (`npm start`, `npx latchkey`) need the built server in dist/.
  * `npm ci` builds it (the prepare script); after a source edit it is stale, so compile it again
- * (the server only: tsc, then the CLI's executable bit, as `npm run build` does). One build at a
- * time across test workers, behind a lock file.
+ * (the server only: tsc, then the CLI's executable bit, as `npm run build` does).
+ *
+ * The run's global setup (test/helpers/templates.ts) makes dist/ current before any test starts.
+ * Should it go stale during the run anyway (a source edited meanwhile), the next test that needs it
+ * compiles into a directory of its own and swaps it in with two renames: tsc rewriting dist/ in
+ * place had a CLI that another test started at that moment load a half-written module (CI, stop
+ * 29's rehearsal: "does not provide an export named 'compilePolicy'"). One build at a time across
+ * test workers, behind a lock file; the swap is reported with the source that was stale.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -53,23 +59,37 @@ async function withLock<T>(fn: () => T): Promise<T> {
   }
 }
 
-/** Make dist/ match src/ (compile when any source is newer than its build). */
+/** Compile src/ into a new directory, then put it in dist/'s place (two renames, no half-written file). */
+function buildAndSwap(): void {
+  const next = `${DIST}.next-${process.pid}`;
+  const old = `${DIST}.old-${process.pid}`;
+  fs.rmSync(next, { recursive: true, force: true });
+  try {
+    execFileSync(
+      path.join(ROOT, 'node_modules', '.bin', 'tsc'),
+      ['-p', 'tsconfig.build.json', '--outDir', next],
+      { cwd: ROOT, stdio: 'pipe' },
+    );
+  } catch (error) {
+    // Type errors do not stop tsc from writing its output (`npm run typecheck` reports them); say so.
+    process.stderr.write(`tsc -p tsconfig.build.json reported:\n${(error as { stdout?: Buffer }).stdout}\n`);
+  }
+  fs.chmodSync(path.join(next, 'cli', 'index.js'), 0o755);
+  if (fs.existsSync(DIST)) fs.renameSync(DIST, old);
+  fs.renameSync(next, DIST);
+  fs.rmSync(old, { recursive: true, force: true });
+}
+
+/** Make dist/ match src/ (compile when any source is newer than its build, or has none). */
 export async function ensureServerBuilt(): Promise<void> {
   if (staleSources().length === 0) return;
   await withLock(() => {
-    if (staleSources().length === 0) return;
-    try {
-      execFileSync(path.join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], {
-        cwd: ROOT,
-        stdio: 'pipe',
-      });
-    } catch (error) {
-      // Type errors do not stop tsc from writing dist/ (`npm run typecheck` reports them); say so.
-      process.stderr.write(
-        `tsc -p tsconfig.build.json reported:\n${(error as { stdout?: Buffer }).stdout}\n`,
-      );
-    }
-    fs.chmodSync(path.join(DIST, 'cli', 'index.js'), 0o755);
+    const stale = staleSources();
+    if (stale.length === 0) return;
+    process.stderr.write(
+      `dist/ is older than ${stale.length} source(s) (${path.relative(ROOT, stale[0] as string)}…): compiling it again\n`,
+    );
+    buildAndSwap();
     const still = staleSources();
     if (still.length > 0) throw new Error(`dist/ is still older than ${still.slice(0, 5).join(', ')}`);
   });

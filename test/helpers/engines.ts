@@ -9,12 +9,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { inject } from 'vitest';
 
 export const PG_ADMIN_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 export type EngineName = 'sqlite' | 'postgres';
 
-async function postgresReachable(): Promise<boolean> {
+export async function postgresReachable(): Promise<boolean> {
   const client = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 2000 });
   try {
     await client.connect();
@@ -37,6 +38,24 @@ if (!reachable) {
 
 export const POSTGRES_AVAILABLE = reachable;
 
+/** Run statements on a connection of its own to the admin database (create and drop databases). */
+export async function withAdminClient<T>(run: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await client.connect();
+  try {
+    return await run(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The URL of database `name` on the admin URL's server. */
+export function postgresDatabaseUrl(name: string): string {
+  const url = new URL(PG_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
 /**
  * The names of the engines, every one whether reachable or not: the caller skips an engine that is
  * not available (engineAvailable), as describeEachEngine (./each-engine.ts) does.
@@ -54,35 +73,53 @@ export interface ScratchDatabase {
   /** Raw access for assertions on stored bytes. */
   sqliteFile?: string;
   postgresUrl?: string;
+  /** Remove it (a PostgreSQL database of a run with a global setup: at the end of the run). */
   drop(): Promise<void>;
 }
 
-export async function scratchDatabase(engine: EngineName): Promise<ScratchDatabase> {
+export interface ScratchOptions {
+  /**
+   * Start from the run's migrated template (test/helpers/templates.ts) rather than an empty
+   * database: what a test app wants. Tests of migrations and of a first start leave it out.
+   */
+  migrated?: boolean;
+}
+
+export async function scratchDatabase(
+  engine: EngineName,
+  options: ScratchOptions = {},
+): Promise<ScratchDatabase> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-test-'));
   if (engine === 'sqlite') {
+    const sqliteFile = path.join(dataDir, 'latchkey.sqlite');
+    const template = options.migrated ? inject('sqliteTemplate') : undefined;
+    if (template !== undefined) {
+      fs.copyFileSync(template, sqliteFile);
+      fs.chmodSync(sqliteFile, 0o600);
+    }
     return {
       databaseUrl: undefined,
       dataDir,
-      sqliteFile: path.join(dataDir, 'latchkey.sqlite'),
+      sqliteFile,
       drop: async () => fs.rmSync(dataDir, { recursive: true, force: true }),
     };
   }
-  const name = `latchkey_test_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(PG_ADMIN_URL);
-  url.pathname = `/${name}`;
+  // Named for the run when it has a global setup (test/helpers/templates.ts), which drops the run's
+  // databases at its end; otherwise dropped here.
+  const prefix = inject('postgresPrefix');
+  const name = `${prefix ?? 'latchkey_test'}_${randomBytes(6).toString('hex')}`;
+  const template = options.migrated ? inject('postgresTemplate') : undefined;
+  await withAdminClient((c) =>
+    c.query(`create database ${name}${template === undefined ? '' : ` template ${template}`}`),
+  );
+  const url = postgresDatabaseUrl(name);
   return {
-    databaseUrl: url.toString(),
+    databaseUrl: url,
     dataDir,
-    postgresUrl: url.toString(),
+    postgresUrl: url,
     drop: async () => {
-      const c = new pg.Client({ connectionString: PG_ADMIN_URL });
-      await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.end();
+      if (prefix === undefined)
+        await withAdminClient((c) => c.query(`drop database if exists ${name} with (force)`));
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -11,6 +11,15 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 const INHERITED_BLOCKLIST = new Set(['DATABASE_URL', 'PORT', 'HOST', 'LOG_LEVEL', 'NODE_OPTIONS']);
 
+/**
+ * Test servers and CLI runs hash passwords at scrypt cost 2^10 (LATCHKEY_PASSWORD_HASH_COST), not
+ * the default 2^15: the same code with a cheaper parameter, as test suites of password-hashing
+ * applications do (Devise's `stretches`, Django's test hasher). Sign-ins, password changes and the
+ * failed-sign-in throttle cost a few ms instead of ~50 each, which took half of the whole suite's
+ * time. test/unit.test.ts checks the default cost; the README walkthrough runs with the defaults.
+ */
+export const TEST_PASSWORD_HASH_COST = { LATCHKEY_PASSWORD_HASH_COST: '10' } as const;
+
 /** process.env without latchkey's own variables, plus `extra` (undefined values are left out). */
 export function childEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -83,7 +92,12 @@ export async function runCli(
   // here, not at the top: build.ts imports this module.
   const { ensureServerBuilt } = await import('./build.js');
   await ensureServerBuilt();
-  return runToEnd(process.execPath, [`${ROOT}dist/cli/index.js`, ...args], childEnv(env), timeoutMs);
+  return runToEnd(
+    process.execPath,
+    [`${ROOT}dist/cli/index.js`, ...args],
+    childEnv({ ...TEST_PASSWORD_HASH_COST, ...env }),
+    timeoutMs,
+  );
 }
 
 function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
@@ -110,7 +124,7 @@ export class ServerProcess {
   ) {
     this.child = spawn(process.execPath, args, {
       cwd: ROOT,
-      env: childEnv({ HOST: '127.0.0.1', PORT: String(port), ...env }),
+      env: childEnv({ HOST: '127.0.0.1', PORT: String(port), ...TEST_PASSWORD_HASH_COST, ...env }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
