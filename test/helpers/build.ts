@@ -5,36 +5,21 @@
  *
  * The run's global setup (test/helpers/templates.ts) makes dist/ current before any test starts.
  * Should it go stale during the run anyway (a source edited meanwhile), the next test that needs it
- * compiles into a directory of its own and swaps it in with two renames: tsc rewriting dist/ in
- * place had a CLI that another test started at that moment load a half-written module (CI, stop
- * 29's rehearsal: "does not provide an export named 'compilePolicy'"). One build at a time across
- * test workers, behind a lock file; the swap is reported with the source that was stale.
+ * compiles into a directory of its own and swaps it in with two renames, never rewriting dist/ under
+ * a CLI another test is starting. One build at a time across test workers, behind a lock file; the
+ * swap is reported with the source that was stale. (What did rewrite dist/ mid-run in CI was
+ * `npx latchkey` in the README test running npm's prepare: scripts/prepare.ts.)
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { consoleBuildStale, staleServerSources } from '../../scripts/build-state.js';
 import { ROOT, sleep } from './process.js';
 
-const SRC = path.join(ROOT, 'src');
 const DIST = path.join(ROOT, 'dist');
 const LOCK = path.join(ROOT, 'node_modules', '.cache', 'latchkey-test-build.lock');
 
-/** Source files whose compiled file in dist/ is missing or older than they are. */
-function staleSources(dir = SRC): string[] {
-  const stale: string[] = [];
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) {
-      stale.push(...staleSources(full));
-      continue;
-    }
-    if (!entry.name.endsWith('.ts') || entry.name.endsWith('.test.ts') || entry.name.endsWith('.d.ts'))
-      continue;
-    const built = path.join(DIST, path.relative(SRC, full)).replace(/\.ts$/, '.js');
-    if (!fs.existsSync(built) || fs.statSync(built).mtimeMs < fs.statSync(full).mtimeMs) stale.push(full);
-  }
-  return stale;
-}
+const staleSources = () => staleServerSources(ROOT);
 
 async function withLock<T>(fn: () => T): Promise<T> {
   fs.mkdirSync(path.dirname(LOCK), { recursive: true });
@@ -93,4 +78,17 @@ export async function ensureServerBuilt(): Promise<void> {
     const still = staleSources();
     if (still.length > 0) throw new Error(`dist/ is still older than ${still.slice(0, 5).join(', ')}`);
   });
+}
+
+/**
+ * Build the console if console/dist has no build, or one older than its sources (the server serves
+ * it from there). The run's global setup calls it first, so no test rebuilds it under another.
+ */
+export function ensureConsoleBuilt(): void {
+  if (!consoleBuildStale(ROOT)) return;
+  execFileSync(
+    `${ROOT}node_modules/.bin/vite`,
+    ['build', '--config', 'console/vite.config.ts', '--logLevel', 'warn'],
+    { cwd: ROOT, stdio: 'inherit' },
+  );
 }

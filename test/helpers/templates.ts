@@ -21,7 +21,7 @@ import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { openDatabase } from '../../src/storage/dialect.js';
 import { migrateToLatest } from '../../src/storage/migrate.js';
-import { ensureServerBuilt } from './build.js';
+import { ensureConsoleBuilt, ensureServerBuilt } from './build.js';
 import { postgresDatabaseUrl, postgresReachable, withAdminClient } from './engines.js';
 
 declare module 'vitest' {
@@ -36,8 +36,9 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  // The built server, current before any test spawns it (see ./build.ts).
+  // The built server and console, current before any test spawns or browses them (see ./build.ts).
   await ensureServerBuilt();
+  ensureConsoleBuilt();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-test-template-'));
   const file = path.join(dir, 'latchkey.sqlite');
   const sqlite = openDatabase({ kind: 'sqlite', file });
