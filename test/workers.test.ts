@@ -522,7 +522,13 @@ for (const engine of ENGINES) {
       expect(workers).toHaveLength(2);
       server.child.kill('SIGTERM');
       const { code, signal } = await server.waitExit(15_000);
-      expect({ code, signal }).toEqual({ code: 0, signal: null });
+      // On failure, say which process failed and how: each worker's exit and the last output.
+      const how = [
+        ...records(server.stdout, 'cluster: worker stopped').map((r) => JSON.stringify(r)),
+        `stderr: ${server.stderr.slice(-2_000)}`,
+        `stdout: ${server.stdout.split('\n').slice(-15).join('\n')}`,
+      ].join('\n');
+      expect({ code, signal }, how).toEqual({ code: 0, signal: null });
       expect(workers.filter(alive)).toEqual([]);
       expect(records(server.stdout, 'cluster: worker stopped')).toHaveLength(2);
       expect(records(server.stdout, 'shutting down: finishing in-flight requests')).toHaveLength(2);

@@ -2,13 +2,11 @@
  * What every end-to-end test in a real browser needs: Debian's Chromium (never a downloaded one),
  * the console's build, and a latchkey listening on loopback.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { type Browser, type BrowserContextOptions, chromium, type Page } from 'playwright-core';
 import { beforeEach } from 'vitest';
 import { startTestApp, type TestApp, type TestAppOptions } from './app.js';
 import { PAGE_REPORT } from './failure-summary.js';
-import { ROOT } from './process.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 /** Without Chromium a browser suite skips itself, except in CI (CI set), where it must run. */
@@ -23,15 +21,7 @@ export const SKIP_BROWSER = !existsSync(CHROMIUM) && !process.env.CI;
  */
 export const BROWSER_SUITE = { retry: process.env.CI ? 1 : 0 } as const;
 
-/** Build the console if console/dist has no build yet (the server serves it from there). */
-export function ensureConsoleBuilt(): void {
-  if (existsSync(`${ROOT}console/dist/index.html`)) return;
-  execFileSync(
-    `${ROOT}node_modules/.bin/vite`,
-    ['build', '--config', 'console/vite.config.ts', '--logLevel', 'warn'],
-    { cwd: ROOT, stdio: 'inherit' },
-  );
-}
+export { ensureConsoleBuilt } from './build.js';
 
 /** A test app (SQLite) listening on a free loopback port, and the origin to browse. */
 export async function listeningTestApp(
@@ -69,12 +59,19 @@ export async function newConsolePage(browser: Browser, options: BrowserContextOp
   const page = await context.newPage();
   page.setDefaultTimeout(20_000);
   watch(page);
+  // Chasing a race: LATCHKEY_E2E_CPU_THROTTLE=6 runs the page's scripts six times slower (DevTools'
+  // CPU throttling), as a loaded CI machine does now and then.
+  const throttle = Number(process.env.LATCHKEY_E2E_CPU_THROTTLE ?? 1);
+  if (throttle > 1) {
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Emulation.setCPUThrottlingRate', { rate: throttle });
+  }
   return page;
 }
 
 /** What each page said that a failing test should show: errors, warnings, refused requests. */
 const said = new WeakMap<Page, string[]>();
-const SAID_MAX = 50;
+const SAID_MAX = 120;
 
 function watch(page: Page): void {
   const lines: string[] = [];
@@ -87,8 +84,17 @@ function watch(page: Page): void {
   page.on('console', (m) => {
     if (m.type() === 'error' || m.type() === 'warning') note(`console.${m.type()}: ${m.text()}`);
   });
+  // Every API request and its answer (not the build's files): what the page was doing when a step
+  // timed out. A request that never answers shows as sent, then failed or nothing.
+  const api = (url: string) => !/\/(console|assets)\//.test(new URL(url).pathname);
+  page.on('request', (r) => {
+    if (api(r.url())) note(`sent ${r.method()} ${r.url()}`);
+  });
+  page.on('framenavigated', (f) => {
+    if (f === page.mainFrame()) note(`navigated to ${f.url()}`);
+  });
   page.on('response', (r) => {
-    if (r.status() >= 400) note(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`);
+    if (r.status() >= 400 || api(r.url())) note(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`);
   });
   page.on('requestfailed', (r) => note(`request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText}`));
 }
@@ -107,8 +113,20 @@ export function reportOnFailure(page: () => Page | undefined): void {
         .evaluate(`(() => ({
           url: location.href,
           focused: document.activeElement ? document.activeElement.outerHTML.slice(0, 300) : null,
-          dialogs: [...document.querySelectorAll('[role=dialog]')].map((d) =>
-            (d.getAttribute('aria-hidden') === 'true' ? '(aria-hidden) ' : '') + d.innerText.slice(0, 1500)),
+          // Each dialog as a role locator sees it: its name (aria-labelledby), and whether it or an
+          // ancestor is hidden from the accessibility tree; then its text.
+          dialogs: [...document.querySelectorAll('[role=dialog]')].map((d) => {
+            const by = d.getAttribute('aria-labelledby');
+            const named = by ? by.split(' ').map((id) => document.getElementById(id)?.textContent ?? '(missing ' + id + ')').join(' ') : '(no aria-labelledby)';
+            let hidden = '';
+            for (let e = d; e; e = e.parentElement) {
+              const cs = getComputedStyle(e);
+              if (e.getAttribute('aria-hidden') === 'true' || e.hasAttribute('inert') || cs.display === 'none' || cs.visibility === 'hidden')
+                hidden = 'hidden by <' + e.tagName.toLowerCase() + ' class=' + String(e.className).slice(0, 60) + '>; ';
+            }
+            const testids = [...d.querySelectorAll('[data-testid]')].map((e) => e.getAttribute('data-testid')).join(',');
+            return 'name: ' + named + '; ' + hidden + 'test ids: ' + testids + '\\n' + d.innerText.slice(0, 1500);
+          }),
         }))()`)
         .catch((e: unknown) => ({ error: String(e) }));
       // Test keys' secrets are on screen in a reveal: not in the log.
