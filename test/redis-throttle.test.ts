@@ -43,6 +43,20 @@ const reachable = REDIS_AVAILABLE;
     expect(await one.retryAfter(k, now)).toBe(0);
   });
 
+  it("ends a block at the time it stored, by the caller's clock, not when Redis would drop a key", async () => {
+    const t = new RedisThrottle(a, prefix);
+    const policy = { freeFailures: 0, baseBlockSeconds: 1, maxBlockSeconds: 1, forgetAfterSeconds: 60 };
+    const k = [{ name: 'clock', policy }];
+    const now = Date.now();
+    expect(await t.recordFailure(k, now)).toBe(1);
+    // More than the block's second goes by in real time; by the caller's clock half of it has.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    expect(await t.blocked(k, now + 500)).toMatchObject({ failures: 1, retryAfterSeconds: 1 });
+    expect(await t.retryAfter(k, now + 500)).toBe(1);
+    expect(await t.blocked(k, now + 1_000)).toBeUndefined();
+    expect(await t.retryAfter(k, now + 1_000)).toBe(0);
+  });
+
   it('stores nothing more while blocked, and every key it writes expires', async () => {
     const t = new RedisThrottle(a, prefix);
     const policy = { freeFailures: 1, baseBlockSeconds: 100, maxBlockSeconds: 100, forgetAfterSeconds: 50 };
@@ -53,8 +67,8 @@ const reachable = REDIS_AVAILABLE;
     expect(await t.recordFailure(k, now)).toBe(100);
     const blockedUntil = await a.get(`${prefix}b:ttl`);
     expect(Number(blockedUntil)).toBe(now + 100_000);
-    expect(await a.pttl(`${prefix}b:ttl`)).toBeGreaterThan(99_000);
-    // The counter lives until `forgetAfterSeconds` after the block ends.
+    // Both keys live until `forgetAfterSeconds` after the block ends.
+    expect(await a.ttl(`${prefix}b:ttl`)).toBe(150);
     expect(await a.ttl(`${prefix}f:ttl`)).toBe(150);
     for (let i = 0; i < 50; i++) expect(await t.recordFailure(k, now + 60_000)).toBe(40);
     expect(await a.get(`${prefix}f:ttl`)).toBe('2');

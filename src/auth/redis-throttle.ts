@@ -33,7 +33,9 @@ local seconds = 0
 if over > 0 then
   seconds = math.min(tonumber(ARGV[4]), tonumber(ARGV[3]) * 2 ^ math.min(over - 1, 30))
   blocked = now + seconds * 1000
-  redis.call('SET', KEYS[2], string.format('%d', blocked), 'PX', math.ceil(seconds * 1000))
+  -- The block ends at the time stored (the instance's clock, as MemoryThrottle's), never when
+  -- Redis drops the key: both keys live on until forget seconds after it.
+  redis.call('SET', KEYS[2], string.format('%d', blocked), 'EX', math.ceil(seconds + tonumber(ARGV[5])))
 else
   blocked = 0
 end
