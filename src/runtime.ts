@@ -3,7 +3,7 @@
  * and, for a serving instance, its background work (startBackgroundWork).
  */
 // ioredis stays on 5.x: 6.0 subclasses String when imported, which slows every string method in
-// the process (test/builtins-fast.test.ts says why and guards it).
+// the process (test/e2e/builtins-fast.test.ts says why and guards it).
 
 import { Redis } from 'ioredis';
 import { KeyAuthority } from './auth/key-authority.js';

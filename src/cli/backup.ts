@@ -512,7 +512,7 @@ function backupWarnings(summary: DatabaseSummary, key: MasterKeyStatus): string[
  * Once it holds the lock, this connection checkpoints the old database's WAL into it and leaves WAL
  * mode, which removes the -wal file; the -shm file is then unused and is removed by the caller.
  * Leaving WAL mode is itself refused (SQLITE_BUSY) while another connection is open, so it is a
- * second proof of the same thing (test/backup.test.ts fails only when both are taken away).
+ * second proof of the same thing (test/e2e/backup.test.ts fails only when both are taken away).
  * Only processes on this host that share the file's locks are seen: stop servers on other hosts
  * (a network file system) yourself.
  */

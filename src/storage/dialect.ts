@@ -65,7 +65,7 @@ export function openDatabase(database: Config['database'], files: DatabaseFileOp
     // restarted, a connection killed), and the pool listens only while the client is idle. The query
     // on it is rejected with the same error and reported by its caller; the pool then discards the
     // client (it is no longer queryable). Without this a restart of PostgreSQL under load killed
-    // latchkey with an uncaught "Connection terminated unexpectedly" (test/readyz.test.ts).
+    // latchkey with an uncaught "Connection terminated unexpectedly" (test/e2e/readyz.test.ts).
     pool.on('connect', (client) => {
       client.on('error', () => {});
     });

@@ -21,7 +21,7 @@
  * the target's master key with the target's context string. The plaintext never reaches disk.
  *
  * Every table the database has must be classified here: export refuses a table it does not know
- * rather than silently leave it behind (test/tenant-transfer.test.ts checks a fresh database).
+ * rather than silently leave it behind (test/e2e/tenant-transfer.test.ts checks a fresh database).
  */
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { detailFields, RESOURCES } from '../accounting/registry.js';

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_EMAIL, ADMIN_PASSWORD } from './helpers/app.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD } from '../helpers/app.js';
 import {
   freePort,
   type ProcessResult,
@@ -19,8 +19,8 @@ import {
   type ServerProcess,
   sleep,
   startServer,
-} from './helpers/process.js';
-import { type Credentials, signHeaders } from './helpers/sign.js';
+} from '../helpers/process.js';
+import { type Credentials, signHeaders } from '../helpers/sign.js';
 
 interface CreatedKey extends Credentials {
   serviceAccountId: string;

@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nginxAvailable, startNginx } from './helpers/nginx.js';
+import { nginxAvailable, startNginx } from '../helpers/nginx.js';
 
 const accepts = (port: number) =>
   new Promise<boolean>((resolve) => {

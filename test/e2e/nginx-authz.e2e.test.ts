@@ -13,12 +13,12 @@
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { signedRequestKeys } from '../src/auth/throttle-keys.js';
-import { call, createUserWithLogin, loginWithKey, type TestApp } from './helpers/app.js';
-import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
-import { NGINX_BIN, type NginxInstance, nginxAvailable, startNginx } from './helpers/nginx.js';
-import { type Credentials, presign, signHeaders } from './helpers/sign.js';
-import { send, startUpstream, type TestUpstream, verifiedAssertion } from './helpers/upstream.js';
+import { signedRequestKeys } from '../../src/auth/throttle-keys.js';
+import { call, createUserWithLogin, loginWithKey, type TestApp } from '../helpers/app.js';
+import { describeEachEngine, useTestApp } from '../helpers/each-engine.js';
+import { NGINX_BIN, type NginxInstance, nginxAvailable, startNginx } from '../helpers/nginx.js';
+import { type Credentials, presign, signHeaders } from '../helpers/sign.js';
+import { send, startUpstream, type TestUpstream, verifiedAssertion } from '../helpers/upstream.js';
 
 const NGINX = nginxAvailable();
 if (!NGINX && process.env.LATCHKEY_REQUIRE_NGINX === '1') {
@@ -504,7 +504,7 @@ async function keyOf(t: TestApp, userId: string): Promise<Credentials> {
 // The configuration tested above is the one the README shows, character for character.
 describe('the README', () => {
   it('shows the nginx configuration this suite runs', () => {
-    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     expect(readme).toContain(NGINX_LOCATIONS.trim());
   });
 });

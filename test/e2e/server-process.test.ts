@@ -13,10 +13,10 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_EMAIL } from './helpers/app.js';
-import { ensureServerBuilt } from './helpers/build.js';
-import { engineAvailable, type ScratchDatabase, scratchDatabase } from './helpers/engines.js';
-import { childEnv, freePort, ROOT, type ServerProcess, sleep, startServer } from './helpers/process.js';
+import { ADMIN_EMAIL } from '../helpers/app.js';
+import { ensureServerBuilt } from '../helpers/build.js';
+import { engineAvailable, type ScratchDatabase, scratchDatabase } from '../helpers/engines.js';
+import { childEnv, freePort, ROOT, type ServerProcess, sleep, startServer } from '../helpers/process.js';
 
 const FIRST_START = /latchkey: first start\. Sign in as (\S+) with the password\n\n\s+(\S+)\n/;
 

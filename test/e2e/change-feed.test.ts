@@ -8,13 +8,13 @@ import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Config, loadConfig } from '../src/config.js';
-import { type Runtime, startBackgroundWork, startRuntime } from '../src/runtime.js';
-import { type ChangeEvents, createServices } from '../src/services.js';
-import { SqliteChangeFeed } from '../src/storage/change-feed-sqlite.js';
-import { ADMIN_EMAIL, ADMIN_PASSWORD } from './helpers/app.js';
-import { describeEachEngine } from './helpers/each-engine.js';
-import { type ScratchDatabase, scratchDatabase } from './helpers/engines.js';
+import { type Config, loadConfig } from '../../src/config.js';
+import { type Runtime, startBackgroundWork, startRuntime } from '../../src/runtime.js';
+import { type ChangeEvents, createServices } from '../../src/services.js';
+import { SqliteChangeFeed } from '../../src/storage/change-feed-sqlite.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD } from '../helpers/app.js';
+import { describeEachEngine } from '../helpers/each-engine.js';
+import { type ScratchDatabase, scratchDatabase } from '../helpers/engines.js';
 import {
   freePort,
   type ProcessResult,
@@ -22,8 +22,8 @@ import {
   type ServerProcess,
   sleep,
   startServer,
-} from './helpers/process.js';
-import { type Credentials, signHeaders } from './helpers/sign.js';
+} from '../helpers/process.js';
+import { type Credentials, signHeaders } from '../helpers/sign.js';
 
 const EVENT_NAMES = ['key-changed', 'authz-changed', 'feed-reset', 'mail-queued'] as const;
 const BUDGET_MS = 1000;

@@ -6,12 +6,12 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, startTestApp, type TestApp } from './helpers/app.js';
-import { ensureServerBuilt } from './helpers/build.js';
-import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
-import { engineAvailable, scratchDatabase } from './helpers/engines.js';
-import { freePort, ServerProcess, sleep } from './helpers/process.js';
-import { REDIS_AVAILABLE, REDIS_URL } from './helpers/redis.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, startTestApp, type TestApp } from '../helpers/app.js';
+import { ensureServerBuilt } from '../helpers/build.js';
+import { describeEachEngine, useTestApp } from '../helpers/each-engine.js';
+import { engineAvailable, scratchDatabase } from '../helpers/engines.js';
+import { freePort, ServerProcess, sleep } from '../helpers/process.js';
+import { REDIS_AVAILABLE, REDIS_URL } from '../helpers/redis.js';
 
 /** A TCP relay to `target` on a loopback port: cut() drops every connection and stops listening. */
 class Relay {

@@ -8,14 +8,14 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addressKeys } from '../src/auth/throttle-keys.js';
-import { generateAccessKeyId } from '../src/crypto/access-key-id.js';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, startTestApp, type TestApp } from './helpers/app.js';
-import { describeEachEngine } from './helpers/each-engine.js';
-import { type ScratchDatabase, scratchDatabase } from './helpers/engines.js';
-import { type ProcessResult, runCli } from './helpers/process.js';
-import { REDIS_AVAILABLE, REDIS_URL } from './helpers/redis.js';
-import { signHeaders } from './helpers/sign.js';
+import { addressKeys } from '../../src/auth/throttle-keys.js';
+import { generateAccessKeyId } from '../../src/crypto/access-key-id.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, startTestApp, type TestApp } from '../helpers/app.js';
+import { describeEachEngine } from '../helpers/each-engine.js';
+import { type ScratchDatabase, scratchDatabase } from '../helpers/engines.js';
+import { type ProcessResult, runCli } from '../helpers/process.js';
+import { REDIS_AVAILABLE, REDIS_URL } from '../helpers/redis.js';
+import { signHeaders } from '../helpers/sign.js';
 
 const redisReachable = REDIS_AVAILABLE;
 

@@ -10,10 +10,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_EMAIL, ADMIN_PASSWORD } from './helpers/app.js';
-import { engineAvailable, type ScratchDatabase, scratchDatabase } from './helpers/engines.js';
-import { childEnv, freePort, ROOT, runToEnd, type ServerProcess, startServer } from './helpers/process.js';
-import { type Credentials, signHeaders } from './helpers/sign.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD } from '../helpers/app.js';
+import { engineAvailable, type ScratchDatabase, scratchDatabase } from '../helpers/engines.js';
+import { childEnv, freePort, ROOT, runToEnd, type ServerProcess, startServer } from '../helpers/process.js';
+import { type Credentials, signHeaders } from '../helpers/sign.js';
 
 const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
 

@@ -11,12 +11,12 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tracingConfigured } from '../src/observability/tracing.js';
-import { ADMIN_EMAIL } from './helpers/app.js';
-import { engineAvailable, type ScratchDatabase, scratchDatabase } from './helpers/engines.js';
-import { freePort, type ServerProcess, sleep, startServer } from './helpers/process.js';
-import { type Credentials, signHeaders } from './helpers/sign.js';
-import { startUpstream, type TestUpstream } from './helpers/upstream.js';
+import { tracingConfigured } from '../../src/observability/tracing.js';
+import { ADMIN_EMAIL } from '../helpers/app.js';
+import { engineAvailable, type ScratchDatabase, scratchDatabase } from '../helpers/engines.js';
+import { freePort, type ServerProcess, sleep, startServer } from '../helpers/process.js';
+import { type Credentials, signHeaders } from '../helpers/sign.js';
+import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 const PASSWORD = 'tracing-test-password-0123456789';
 

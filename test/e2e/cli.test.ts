@@ -12,10 +12,10 @@ import {
   loginWithKey,
   startTestApp,
   type TestApp,
-} from './helpers/app.js';
-import { describeEachEngine } from './helpers/each-engine.js';
-import { type ScratchDatabase, scratchDatabase } from './helpers/engines.js';
-import { type ProcessResult, ROOT, runCli } from './helpers/process.js';
+} from '../helpers/app.js';
+import { describeEachEngine } from '../helpers/each-engine.js';
+import { type ScratchDatabase, scratchDatabase } from '../helpers/engines.js';
+import { type ProcessResult, ROOT, runCli } from '../helpers/process.js';
 
 const USER_EMAIL = 'cli-user@example.com';
 const USER_PASSWORD = 'cli-user-password-0001';

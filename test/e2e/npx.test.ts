@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ensureConsoleBuilt, ensureServerBuilt } from './helpers/build.js';
-import { childEnv, ROOT, runToEnd } from './helpers/process.js';
+import { ensureConsoleBuilt, ensureServerBuilt } from '../helpers/build.js';
+import { childEnv, ROOT, runToEnd } from '../helpers/process.js';
 
 const BUILT = ['dist/main.js', 'dist/cli/index.js', 'dist/traffic/policy.js', 'console/dist/index.html'];
 const mtimes = () =>

@@ -19,10 +19,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
-import { startRuntime } from '../src/runtime.js';
-import { ensureServerBuilt } from './helpers/build.js';
-import { childEnv, freePort, ROOT, runToEnd, sleep } from './helpers/process.js';
+import { loadConfig } from '../../src/config.js';
+import { startRuntime } from '../../src/runtime.js';
+import { ensureServerBuilt } from '../helpers/build.js';
+import { childEnv, freePort, ROOT, runToEnd, sleep } from '../helpers/process.js';
 
 const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
 

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App, RouteDeps } from '../../src/http/app-types.js';
-import { registerErrorHandling } from '../../src/http/errors.js';
-import { CONSOLE_CSP, consoleRoutes } from '../../src/http/routes/console.js';
+import type { App, RouteDeps } from '../src/http/app-types.js';
+import { registerErrorHandling } from '../src/http/errors.js';
+import { CONSOLE_CSP, consoleRoutes } from '../src/http/routes/console.js';
 
 async function appWith(dist: string) {
   const app = Fastify();
