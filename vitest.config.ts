@@ -6,7 +6,6 @@ export default defineConfig({
   resolve: { conditions: ['latchkey-source'] },
   ssr: { resolve: { conditions: ['latchkey-source'] } },
   test: {
-    include: ['test/**/*.test.ts', 'src/**/*.test.ts', 'console/src/**/*.test.{ts,tsx}'],
     testTimeout: 30_000,
     // Most test time is spent waiting (PostgreSQL, Redis, child processes, scrypt on libuv's
     // threads), not on the CPU: four workers on a 2-core machine finish in about two thirds of the
@@ -22,5 +21,27 @@ export default defineConfig({
     globalSetup: ['test/helpers/templates.ts'],
     // vitest's report, then what a CI log's last lines must say: retried passes and page reports.
     reporters: ['default', './test/helpers/failure-summary.ts'],
+    projects: [
+      {
+        extends: true,
+        test: {
+          // `npm test`: unit and integration tests, in-process apps on both engines, real SigV4
+          // clients. The files of a worker share their modules (no isolation): importing the app
+          // again for every file took a third of this run's time. A module's state is then the
+          // process's; a test that needs a value of it sets it (test/unit.test.ts, passwords).
+          name: 'unit',
+          include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
+          exclude: ['test/e2e/**'],
+          isolate: false,
+        },
+      },
+      // `npm test` too: the console's components in jsdom, each file in a fresh document and storage.
+      { extends: true, test: { name: 'console', include: ['console/src/**/*.test.{ts,tsx}'] } },
+      {
+        extends: true,
+        // `npm run test:e2e`: real server processes, workers, the CLI, backups, nginx, Chromium.
+        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'] },
+      },
+    ],
   },
 });

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_THROTTLE, MemoryThrottle } from '../src/auth/throttle.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 import {
@@ -83,6 +83,10 @@ describe('envelope encryption', () => {
 });
 
 describe('passwords', () => {
+  // The cost is the process's (createServices sets it from the configuration): in the unit run, whose
+  // files share their modules, another file's test app may have set its own.
+  beforeEach(() => setPasswordHashCost(PASSWORD_HASH_COST.default));
+
   it('hashes with scrypt and verifies', async () => {
     const hash = await hashPassword('hunter2-hunter2');
     expect(hash.startsWith('scrypt$15$8$1$')).toBe(true);
