@@ -5,13 +5,19 @@
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
   Kysely,
   PostgresDialect,
   type RawBuilder,
   type SelectQueryBuilder,
   SqliteDialect,
+  type SqliteDialectConfig,
+  SqliteDriver,
   sql,
   type Transaction,
+  type TransactionSettings,
 } from 'kysely';
 import { jsonArrayFrom as pgJsonArrayFrom } from 'kysely/helpers/postgres';
 import { jsonArrayFrom as sqliteJsonArrayFrom } from 'kysely/helpers/sqlite';
@@ -93,7 +99,7 @@ export function openDatabase(database: Config['database'], files: DatabaseFileOp
   sqlite.pragma('busy_timeout = 5000');
   // Traced (tracing on): every statement in a `db.query` span (src/observability/tracing.ts).
   const traced = tracingEnabled();
-  const dialect = new SqliteDialect({ database: cachedStatements(sqlite) });
+  const dialect = new WriteLockingSqliteDialect({ database: cachedStatements(sqlite) });
   const db = new Kysely<Database>({ dialect: traced ? tracedDialect(dialect, 'sqlite') : dialect });
   // Statements of their own: raw mode is a property of the statement, and Kysely's want objects.
   const raw = cachedStatements(sqlite, (statement) => statement.raw(true));
@@ -104,6 +110,38 @@ export function openDatabase(database: Config['database'], files: DatabaseFileOp
         traceQuery('sqlite', text, () => query(text, parameters))
     : query;
   return { db, engine: 'sqlite', arrays, close: () => db.destroy() };
+}
+
+/**
+ * SQLite transactions that take the write lock when they begin (`BEGIN IMMEDIATE`), unless they
+ * are read-only (`setAccessMode('read only')`: a deferred `BEGIN`, a snapshot that blocks no one).
+ * Kysely's SQLite driver begins with a plain, deferred `BEGIN`: the transaction reads from a
+ * snapshot and asks for the write lock at its first write. If another connection (the operator
+ * CLI, a backup, a second process on the file) committed in between, that snapshot can no longer
+ * be written from and SQLite fails the write at once with SQLITE_BUSY ("database is locked"),
+ * without waiting out busy_timeout: nothing is left to wait for. Taking the lock first makes the
+ * transaction wait its turn (busy_timeout) instead. Within one process nothing changes: Kysely runs
+ * everything on the one connection, one transaction at a time.
+ */
+class WriteLockingSqliteDriver extends SqliteDriver {
+  override async beginTransaction(
+    connection: DatabaseConnection,
+    settings?: TransactionSettings,
+  ): Promise<void> {
+    const begin = settings?.accessMode === 'read only' ? 'begin' : 'begin immediate';
+    await connection.executeQuery(CompiledQuery.raw(begin));
+  }
+}
+
+class WriteLockingSqliteDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig;
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    this.#config = config;
+  }
+  override createDriver(): Driver {
+    return new WriteLockingSqliteDriver(this.#config);
+  }
 }
 
 /** Prepared statements kept per SQL text (the queries latchkey builds are a few hundred shapes). */

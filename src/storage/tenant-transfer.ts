@@ -378,9 +378,9 @@ export async function exportTenant(
   });
   let rows: Record<string, number>;
   try {
-    let snapshot = svc.db.transaction();
-    if (svc.engine === 'postgres')
-      snapshot = snapshot.setIsolationLevel('repeatable read').setAccessMode('read only');
+    // Read only: on SQLite a deferred BEGIN, a snapshot that leaves writers alone (dialect.ts).
+    let snapshot = svc.db.transaction().setAccessMode('read only');
+    if (svc.engine === 'postgres') snapshot = snapshot.setIsolationLevel('repeatable read');
     rows = await snapshot.execute(async (trx) => {
       const ids = { keys: new Set<string>(), principals: new Set<string>() };
       for (const table of tables) await exportTable(svc, trx, table, tenant.id, writer, ids);
