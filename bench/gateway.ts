@@ -217,6 +217,11 @@ function startSameStackProxy(upstream: Party): Promise<Party> {
   );
 }
 
+/** Part 0's floor: node:http and an undici Pool forwarding, nothing else (bench/gateway-bare-proxy.ts). */
+function startBareProxy(upstream: Party): Promise<Party> {
+  return startScript('bare Node proxy', './gateway-bare-proxy.ts', { UPSTREAM: upstream.url }, ITEMS);
+}
+
 async function startNginxProxy(upstream: string): Promise<Party> {
   if (!nginxAvailable()) throw new Error(`nginx is not installed at ${NGINX_BIN} (needed by part 2)`);
   const nginx: NginxInstance = await startNginx(
@@ -643,10 +648,11 @@ function printTable(): void {
   for (const r of body) console.log(line(r));
 }
 
-async function baselinesOnly(upstream: Party, proxy: Party, nginx: Party): Promise<void> {
+async function baselinesOnly(upstream: Party, proxy: Party, bare: Party, nginx: Party): Promise<void> {
   const targets = [
     { label: 'upstream directly', url: `${upstream.url}/items` },
     { label: 'Fastify proxy', url: `${proxy.url}${ITEMS}` },
+    { label: 'bare Node proxy', url: `${bare.url}${ITEMS}` },
     { label: 'nginx proxy_pass', url: `${nginx.url}${ITEMS}` },
   ];
   const results = targets.map(() => [] as number[]);
@@ -667,6 +673,13 @@ async function baselinesOnly(upstream: Party, proxy: Party, nginx: Party): Promi
   console.log(
     `0. baselines, no latchkey: ${targets.map((t, k) => `${t.label} ${rps(median(results[k] as number[]))}`).join(', ')} (medians of ${SLICES} slices)`,
   );
+  // Each round ran every target once: the median of the rounds' ratios to nginx (part 2's baseline).
+  const nginxRates = results[targets.length - 1] as number[];
+  const ofNginx = (k: number) =>
+    median((results[k] as number[]).map((r, round) => r / (nginxRates[round] as number))).toFixed(2);
+  console.log(
+    `   of nginx's rate: Fastify proxy ${ofNginx(1)}, bare Node proxy ${ofNginx(2)} (part 2's bar for the gateway: 0.50)`,
+  );
 }
 
 /** Other work on the machine skews every figure, p99 most: printed so a reader can tell a busy run. */
@@ -684,9 +697,11 @@ async function main(): Promise<void> {
   const upstream = await startScript('upstream', './gateway-upstream.ts', {}, '/items');
   if (PARTS.has('0')) {
     const proxy = await startSameStackProxy(upstream);
+    const bare = await startBareProxy(upstream);
     const nginx = await startNginxProxy(upstream.url);
-    await baselinesOnly(upstream, proxy, nginx);
+    await baselinesOnly(upstream, proxy, bare, nginx);
     await retire(proxy);
+    await retire(bare);
     await retire(nginx);
   }
   const needsLatchkey = ['1', '2', '3', '3a', '3b', '4'].some((p) => PARTS.has(p));
