@@ -1,7 +1,9 @@
 /**
  * What is counted in memory and written in batches (last-used times, quota counts, usage counts):
- * a timer that flushes every `flushMs` without keeping the process alive, one flush at a time
- * (a flush asked for while one runs joins it), and a last flush on stop.
+ * a timer that flushes every `flushMs` without keeping the process alive, one flush at a time, and
+ * a last flush on stop. A flush asked for while one runs waits for it and then writes what was
+ * counted since: the running one took its batch before, so joining it would return with those
+ * counts still in memory (lost, when the caller was stop()).
  */
 import type { Metrics } from '../observability/metrics.js';
 
@@ -30,7 +32,13 @@ export abstract class PeriodicFlush {
   }
 
   flush(): Promise<void> {
-    if (this.flushing) return this.flushing;
+    if (this.flushing) {
+      // Callers that asked at the same time share the next flush (the first to get here starts it).
+      return this.flushing.then(
+        () => this.flush(),
+        () => this.flush(),
+      );
+    }
     const written = this.write();
     if (written === undefined) return Promise.resolve();
     const run = this.metrics ? this.metrics.job(this.job, () => written) : written;
