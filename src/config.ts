@@ -32,6 +32,12 @@ export interface Config {
    */
   readonly trustProxy: TrustProxy;
   readonly publicUrl: string | undefined;
+  /**
+   * LATCHKEY_WEBAUTHN_RP_ID: the domain passkeys are bound to, when it is not the console's own host
+   * name: a parent domain (example.com for keys.example.com) lets passkeys outlive a move of the
+   * console to another host under it. Unset: the host of LATCHKEY_PUBLIC_URL, else of the request.
+   */
+  readonly webauthnRpId: string | undefined;
   /** LATCHKEY_DEMO_DATA: fill the first tenant with demo accounting data when it has none. */
   readonly demoData: boolean;
   /** Where mail goes (SMTP_URL); undefined keeps every message in the outbox table. */
@@ -229,6 +235,40 @@ export function publicBaseUrl(config: Pick<Config, 'publicUrl' | 'host' | 'port'
   return base.replace(/\/+$/, '');
 }
 
+/** A DNS name: dot-separated labels of lowercase letters, digits and inner hyphens. */
+const DNS_NAME =
+  /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/**
+ * LATCHKEY_WEBAUTHN_RP_ID: a host name (no scheme, port or path), and, with LATCHKEY_PUBLIC_URL,
+ * that URL's host or a parent domain of it: WebAuthn lets a page use only its own host name or a
+ * domain above it, so any other value would make every passkey ceremony fail in the browser.
+ * (Browsers also refuse a public suffix such as `com`; that list is theirs to know, not checked here.)
+ */
+export function parseWebauthnRpId(
+  raw: string | undefined,
+  publicUrl: string | undefined,
+): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const rpId = raw.trim();
+  if (!DNS_NAME.test(rpId) || /^[0-9.]+$/.test(rpId)) {
+    throw new ConfigError(
+      'LATCHKEY_WEBAUTHN_RP_ID',
+      `must be a lowercase domain name such as example.com (no scheme, port or path), got "${raw}"`,
+    );
+  }
+  if (publicUrl !== undefined) {
+    const host = new URL(publicUrl).hostname;
+    if (host !== rpId && !host.endsWith(`.${rpId}`)) {
+      throw new ConfigError(
+        'LATCHKEY_WEBAUTHN_RP_ID',
+        `must be LATCHKEY_PUBLIC_URL's host (${host}) or a domain above it, got "${rpId}"`,
+      );
+    }
+  }
+  return rpId;
+}
+
 /** Parse SMTP_URL: smtp[s]://[user:pass@]host[:port][?starttls=required|off&tls_reject_unauthorized=false]. */
 export function parseSmtpUrl(raw: string): SmtpConfig {
   const fail = (why: string) => new ConfigError('SMTP_URL', why);
@@ -330,6 +370,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (publicUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(publicUrl)) {
     throw new ConfigError('LATCHKEY_PUBLIC_URL', 'must be an http(s) URL');
   }
+  const webauthnRpId = parseWebauthnRpId(env.LATCHKEY_WEBAUTHN_RP_ID, publicUrl);
 
   const smtpUrl = env.SMTP_URL || undefined;
   const smtp = smtpUrl === undefined ? undefined : parseSmtpUrl(smtpUrl);
@@ -379,6 +420,7 @@ export function loadConfig(env: Env = process.env): Config {
     ),
     trustProxy: parseTrustProxy(env.LATCHKEY_TRUST_PROXY),
     publicUrl,
+    webauthnRpId,
     demoData: bool(env, 'LATCHKEY_DEMO_DATA', false),
     smtp,
     mailFrom,

@@ -26,6 +26,7 @@ import {
 } from './helpers/app.js';
 import { describeEachEngine, useTestApp } from './helpers/each-engine.js';
 import { runCli } from './helpers/process.js';
+import { SoftAuthenticator } from './helpers/soft-authenticator.js';
 
 const PASSWORD = 'mfa-user-password-01';
 
@@ -433,6 +434,69 @@ describeEachEngine('two-factor sign-in', (engine) => {
       nextStep(t);
       const ok = await signIn(t, { auth_mode: 'mfa', challenge, code: codeAt(t, secret) });
       expect(ok.statusCode, ok.body).toBe(200);
+    });
+  });
+
+  describe('passkeys bound to a parent domain (LATCHKEY_WEBAUTHN_RP_ID)', () => {
+    const t = useTestApp(engine, { env: { LATCHKEY_WEBAUTHN_RP_ID: 'example.com' } });
+    const post = (url: string, host: string, payload: object, token?: string) =>
+      t.app.inject({
+        method: 'POST',
+        url,
+        payload,
+        headers: { host, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      });
+
+    it('a passkey registered at keys.example.com signs in at iam.example.com; one bound to the host alone is refused', async () => {
+      const user = await createUserWithLogin(t, 'rhea@example.com', PASSWORD);
+      const options = await post(
+        '/iam/me/mfa/webauthn/registration-options',
+        'keys.example.com',
+        {},
+        user.token,
+      );
+      expect(options.statusCode, options.body).toBe(200);
+      expect(options.json().rp.id).toBe('example.com');
+
+      // An authenticator that bound the credential to the page's host (no RP ID given) is refused.
+      const hostOnly = new SoftAuthenticator('keys.example.com');
+      const refused = await post(
+        '/iam/me/mfa/webauthn/registration',
+        'keys.example.com',
+        { name: 'wrong', response: hostOnly.register(options.json(), 'http://keys.example.com') },
+        user.token,
+      );
+      expect(refused.statusCode).toBe(400);
+      expect(refused.json().error.code).toBe('WEBAUTHN_FAILED');
+
+      const passkey = new SoftAuthenticator('example.com');
+      const again = await post(
+        '/iam/me/mfa/webauthn/registration-options',
+        'keys.example.com',
+        {},
+        user.token,
+      );
+      const registered = await post(
+        '/iam/me/mfa/webauthn/registration',
+        'keys.example.com',
+        { name: 'laptop', response: passkey.register(again.json(), 'http://keys.example.com') },
+        user.token,
+      );
+      expect(registered.statusCode, registered.body).toBe(201);
+
+      // The console moved to another host under the same domain: the passkey still signs in.
+      const challenge = await challengeOf(t, 'rhea@example.com');
+      const signInOptions = await post('/iam/login/webauthn-options', 'iam.example.com', { challenge });
+      expect(signInOptions.statusCode, signInOptions.body).toBe(200);
+      expect(signInOptions.json().rpId).toBe('example.com');
+      const assertion = passkey.authenticate(signInOptions.json(), 'http://iam.example.com');
+      const signedIn = await post('/iam/login', 'iam.example.com', {
+        auth_mode: 'mfa',
+        challenge,
+        webauthn: assertion,
+      });
+      expect(signedIn.statusCode, signedIn.body).toBe(200);
+      expect(signedIn.json().token).toEqual(expect.any(String));
     });
   });
 

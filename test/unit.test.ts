@@ -212,8 +212,28 @@ describe('configuration', () => {
     ['LATCHKEY_PASSWORD_HASH_COST', '9'],
     ['LATCHKEY_PASSWORD_HASH_COST', '19'],
     ['LATCHKEY_PASSWORD_HASH_COST', 'high'],
+    ['LATCHKEY_WEBAUTHN_RP_ID', 'https://example.com'],
+    ['LATCHKEY_WEBAUTHN_RP_ID', 'example.com:8443'],
+    ['LATCHKEY_WEBAUTHN_RP_ID', 'Example.com'],
+    ['LATCHKEY_WEBAUTHN_RP_ID', '127.0.0.1'],
+    ['LATCHKEY_WEBAUTHN_RP_ID', 'example..com'],
   ])('refuses %s=%s, naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^${name}:`));
+  });
+  it('LATCHKEY_WEBAUTHN_RP_ID: unset, the host decides; set, it must be the public URL host or a domain above it', () => {
+    expect(loadConfig({}).webauthnRpId).toBeUndefined();
+    expect(loadConfig({ LATCHKEY_WEBAUTHN_RP_ID: 'example.com' }).webauthnRpId).toBe('example.com');
+    const publicUrl = 'https://keys.eu.example.com:8443/';
+    for (const rpId of ['keys.eu.example.com', 'eu.example.com', 'example.com']) {
+      expect(loadConfig({ LATCHKEY_PUBLIC_URL: publicUrl, LATCHKEY_WEBAUTHN_RP_ID: rpId }).webauthnRpId).toBe(
+        rpId,
+      );
+    }
+    for (const rpId of ['ample.com', 'other.example.com', 'keys.eu.example.com.evil']) {
+      expect(() => loadConfig({ LATCHKEY_PUBLIC_URL: publicUrl, LATCHKEY_WEBAUTHN_RP_ID: rpId })).toThrow(
+        /^LATCHKEY_WEBAUTHN_RP_ID: must be LATCHKEY_PUBLIC_URL's host \(keys\.eu\.example\.com\) or a domain above it/,
+      );
+    }
   });
 });

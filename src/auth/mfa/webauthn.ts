@@ -39,10 +39,14 @@ export interface RelyingParty {
   origin: string;
 }
 
-/** The relying party of a deployment reached at `baseUrl` (LATCHKEY_PUBLIC_URL, or the request's). */
-export function relyingParty(baseUrl: string): RelyingParty {
+/**
+ * The relying party of a deployment reached at `baseUrl` (LATCHKEY_PUBLIC_URL, or the request's):
+ * its ID is LATCHKEY_WEBAUTHN_RP_ID when set (the config checked it covers LATCHKEY_PUBLIC_URL's
+ * host; for a request's own host the browser checks), else that host name.
+ */
+export function relyingParty(baseUrl: string, rpId: string | undefined): RelyingParty {
   const url = new URL(baseUrl);
-  return { id: url.hostname, origin: url.origin };
+  return { id: rpId ?? url.hostname, origin: url.origin };
 }
 
 const passkeysOf = (factors: readonly MfaFactorRow[]) =>

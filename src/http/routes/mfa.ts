@@ -31,7 +31,8 @@ import { route } from '../contract.js';
 export async function mfaRoutes(app: App, deps: RouteDeps): Promise<void> {
   const { svc } = deps;
   /** Passkeys are bound to the console's origin: LATCHKEY_PUBLIC_URL, else where the browser reached us. */
-  const rpOf = (request: FastifyRequest) => relyingParty(requestBaseUrl(svc.config, request));
+  const rpOf = (request: FastifyRequest) =>
+    relyingParty(requestBaseUrl(svc.config, request), svc.config.webauthnRpId);
   // Refused before the body is read: a key (signed or exchanged) never manages a user's factors.
   const own = { authorize: (_request: FastifyRequest, actor: Actor) => assertPasswordUser(actor) };
   const ownActor = (request: FastifyRequest) => {

@@ -45,7 +45,7 @@ export async function sessionRoutes(app: App, deps: RouteDeps): Promise<void> {
         deps,
         { challenge: body.challenge as string, code: body.code, webauthn: body.webauthn },
         sourceIp(request),
-        relyingParty(requestBaseUrl(deps.svc.config, request)),
+        relyingParty(requestBaseUrl(deps.svc.config, request), deps.svc.config.webauthnRpId),
       );
     }
     if (body.auth_mode === 'sso') {
