@@ -31,18 +31,39 @@ export function childEnv(extra: Record<string, string | undefined>): NodeJS.Proc
   return env;
 }
 
-/** A TCP port that was free a moment ago. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Ports handed out below Linux's ephemeral range (32768–60999), where nothing that listens on port
+ * 0 (test upstreams, SMTP servers, nginx helpers' peers, every client's outgoing connection) is
+ * ever put. A port from `listen(0)` was taken back by one of those in the moment between this
+ * check and the server's own listen: CI saw a server die of EADDRINUSE on one. Each vitest worker
+ * (VITEST_POOL_ID) gets a block of its own, so two workers never pick the same port either; within
+ * a block ports go round in turn, from a random start.
+ */
+const PORT_BASE = 20_000;
+const PORT_BLOCK = 1_000;
+const PORT_BLOCKS = 12; // 20000–31999
+const poolId = Number(process.env.VITEST_POOL_ID ?? 0);
+const block = Number.isInteger(poolId) && poolId > 0 ? (poolId - 1) % PORT_BLOCKS : PORT_BLOCKS - 1;
+let nextInBlock = Math.floor(Math.random() * PORT_BLOCK);
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = net.createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago and that no other test worker is given. */
+export async function freePort(): Promise<number> {
+  for (let tries = 0; tries < PORT_BLOCK; tries++) {
+    const port = PORT_BASE + block * PORT_BLOCK + (nextInBlock++ % PORT_BLOCK);
+    if (await canListen(port)) return port;
+  }
+  throw new Error(
+    `no free port in ${PORT_BASE + block * PORT_BLOCK}–${PORT_BASE + (block + 1) * PORT_BLOCK - 1}`,
+  );
 }
 
 export interface ProcessResult {
