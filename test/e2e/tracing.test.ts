@@ -7,7 +7,6 @@
  */
 import fs from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,66 +65,59 @@ function attributeMap(list: Array<{ key: string; value: OtlpValue }> = []) {
 interface Receiver {
   url: string;
   /** Every request body received, as sent (to search for secrets). */
-  bodies: string[];
+  readonly bodies: string[];
   /** Requests that were not POST /v1/traces with JSON. */
   unexpected: string[];
   spans: ReceivedSpan[];
   close(): Promise<void>;
 }
 
+/** An OTLP/HTTP JSON collector: the test upstream (test/helpers/upstream.ts) answering as one. */
 async function startReceiver(): Promise<Receiver> {
+  const upstream = await startUpstream();
   const receiver: Receiver = {
-    url: '',
-    bodies: [],
+    url: upstream.url,
+    get bodies() {
+      return upstream.received.map((r) => r.body);
+    },
     unexpected: [],
     spans: [],
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => upstream.close(),
   };
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      receiver.bodies.push(body);
-      if (
-        req.method !== 'POST' ||
-        req.url !== '/v1/traces' ||
-        !req.headers['content-type']?.startsWith('application/json')
-      ) {
-        receiver.unexpected.push(`${req.method} ${req.url} ${req.headers['content-type']}`);
-        res.statusCode = 400;
-        res.end();
-        return;
-      }
-      const payload = JSON.parse(body) as {
-        resourceSpans: Array<{
-          resource?: { attributes?: Array<{ key: string; value: OtlpValue }> };
-          scopeSpans: Array<{ spans: OtlpSpan[] }>;
-        }>;
-      };
-      for (const rs of payload.resourceSpans) {
-        const resource = attributeMap(rs.resource?.attributes);
-        for (const ss of rs.scopeSpans)
-          for (const s of ss.spans)
-            receiver.spans.push({
-              traceId: s.traceId,
-              spanId: s.spanId,
-              parentSpanId: s.parentSpanId || undefined,
-              name: s.name,
-              kind: s.kind,
-              attributes: attributeMap(s.attributes),
-              resource,
-            });
-      }
-      res.setHeader('content-type', 'application/json');
-      res.end('{}');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  upstream.respond = (req, res) => {
+    if (
+      req.method !== 'POST' ||
+      req.url !== '/v1/traces' ||
+      !req.headers['content-type']?.startsWith('application/json')
+    ) {
+      receiver.unexpected.push(`${req.method} ${req.url} ${req.headers['content-type']}`);
+      res.statusCode = 400;
+      res.end();
+      return;
+    }
+    const payload = JSON.parse(req.body) as {
+      resourceSpans: Array<{
+        resource?: { attributes?: Array<{ key: string; value: OtlpValue }> };
+        scopeSpans: Array<{ spans: OtlpSpan[] }>;
+      }>;
+    };
+    for (const rs of payload.resourceSpans) {
+      const resource = attributeMap(rs.resource?.attributes);
+      for (const ss of rs.scopeSpans)
+        for (const s of ss.spans)
+          receiver.spans.push({
+            traceId: s.traceId,
+            spanId: s.spanId,
+            parentSpanId: s.parentSpanId || undefined,
+            name: s.name,
+            kind: s.kind,
+            attributes: attributeMap(s.attributes),
+            resource,
+          });
+    }
+    res.setHeader('content-type', 'application/json');
+    res.end('{}');
+  };
   return receiver;
 }
 
