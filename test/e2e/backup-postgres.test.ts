@@ -12,7 +12,15 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_EMAIL, ADMIN_PASSWORD } from '../helpers/app.js';
 import { engineAvailable, type ScratchDatabase, scratchDatabase } from '../helpers/engines.js';
-import { childEnv, freePort, ROOT, runToEnd, type ServerProcess, startServer } from '../helpers/process.js';
+import {
+  callServerOk,
+  childEnv,
+  freePort,
+  ROOT,
+  runToEnd,
+  type ServerProcess,
+  startServer,
+} from '../helpers/process.js';
 import { type Credentials, signHeaders } from '../helpers/sign.js';
 
 const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
@@ -40,23 +48,9 @@ async function bash(code: string, cwd: string, env: Record<string, string>): Pro
   );
 }
 
-async function api(server: ServerProcess, method: string, url: string, token: string | null, body?: unknown) {
-  const res = await fetch(`${server.url}${url}`, {
-    method,
-    headers: {
-      ...(token === null ? {} : { authorization: `Bearer ${token}` }),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`${method} ${url}: ${res.status} ${text}`);
-  return JSON.parse(text) as Record<string, unknown>;
-}
-
 async function newKey(server: ServerProcess, token: string, name: string): Promise<Credentials> {
-  const sa = await api(server, 'POST', '/iam/service-accounts', token, { name });
-  const key = await api(server, 'POST', `/iam/service-accounts/${sa.id as string}/keys`, token, {
+  const sa = await callServerOk(server, 'POST', '/iam/service-accounts', token, { name });
+  const key = await callServerOk(server, 'POST', `/iam/service-accounts/${sa.id as string}/keys`, token, {
     type: 'access',
   });
   return { accessKeyId: key.accessKeyId as string, secretAccessKey: key.secretAccessKey as string };
@@ -120,7 +114,7 @@ suite('PostgreSQL backup and restore, as the README says', { timeout: 180_000, s
     expect(restore).toContain('pg_restore --no-owner');
 
     const live = await serve(source);
-    const login = await api(live, 'POST', '/iam/login', null, {
+    const login = await callServerOk(live, 'POST', '/iam/login', null, {
       auth_mode: 'password',
       email: ADMIN_EMAIL,
       password: ADMIN_PASSWORD,
@@ -145,12 +139,12 @@ suite('PostgreSQL backup and restore, as the README says', { timeout: 180_000, s
     for (const key of before) expect(await signedProfile(restored, key)).toEqual({ status: 200 });
     expect(await signedProfile(restored, after)).toEqual({ status: 403, code: 'InvalidAccessKeyId' });
     // The administrator signs in with the same password and sees the same service accounts.
-    const again = await api(restored, 'POST', '/iam/login', null, {
+    const again = await callServerOk(restored, 'POST', '/iam/login', null, {
       auth_mode: 'password',
       email: ADMIN_EMAIL,
       password: ADMIN_PASSWORD,
     });
-    const accounts = await api(restored, 'GET', '/iam/service-accounts', again.token as string);
+    const accounts = await callServerOk(restored, 'GET', '/iam/service-accounts', again.token as string);
     expect((accounts.items as { name: string }[]).map((a) => a.name).sort()).toEqual([
       'before-1',
       'before-2',

@@ -13,6 +13,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_EMAIL, ADMIN_PASSWORD } from '../helpers/app.js';
 import {
+  callServerOk,
   freePort,
   type ProcessResult,
   runCli,
@@ -29,26 +30,6 @@ interface CreatedKey extends Credentials {
 
 function expectExit(res: ProcessResult, code: number): void {
   expect(res.code, `exit ${res.code}\nstdout:\n${res.stdout}\nstderr:\n${res.stderr}`).toBe(code);
-}
-
-async function api(
-  server: ServerProcess,
-  method: string,
-  url: string,
-  token: string,
-  body?: unknown,
-): Promise<Record<string, unknown>> {
-  const res = await fetch(`${server.url}${url}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`${method} ${url}: ${res.status} ${text}`);
-  return JSON.parse(text) as Record<string, unknown>;
 }
 
 async function signIn(server: ServerProcess): Promise<string> {
@@ -75,8 +56,8 @@ async function signedProfile(
 
 /** A service account and an access key of its own, created one after the other through the API. */
 async function createKeyPair(server: ServerProcess, token: string, name: string): Promise<CreatedKey> {
-  const sa = await api(server, 'POST', '/iam/service-accounts', token, { name });
-  const key = await api(server, 'POST', `/iam/service-accounts/${sa.id as string}/keys`, token, {
+  const sa = await callServerOk(server, 'POST', '/iam/service-accounts', token, { name });
+  const key = await callServerOk(server, 'POST', `/iam/service-accounts/${sa.id as string}/keys`, token, {
     name: 'load',
     type: 'access',
   });

@@ -16,6 +16,7 @@ import { ADMIN_EMAIL, ADMIN_PASSWORD } from '../helpers/app.js';
 import { describeEachEngine } from '../helpers/each-engine.js';
 import { type ScratchDatabase, scratchDatabase } from '../helpers/engines.js';
 import {
+  callServer,
   freePort,
   type ProcessResult,
   runCli,
@@ -301,16 +302,8 @@ describeEachEngine('the real CLI against a running server process', (engine) => 
     const cli = (args: string[]) => runCli(args, env, 60_000);
 
     const api = async (method: string, url: string, token: string, body?: unknown) => {
-      const res = await fetch(`${server.url}${url}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      const text = await res.text();
-      return { status: res.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
+      const { status, text } = await callServer(server, method, url, token, body);
+      return { status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
     };
 
     /**

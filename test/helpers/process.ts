@@ -128,6 +128,38 @@ function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: Nod
   });
 }
 
+/** A JSON call to a spawned server, with a Bearer token unless `token` is null: its status and body. */
+export async function callServer(
+  server: ServerProcess,
+  method: string,
+  url: string,
+  token: string | null,
+  body?: unknown,
+): Promise<{ status: number; text: string }> {
+  const res = await fetch(`${server.url}${url}`, {
+    method,
+    headers: {
+      ...(token === null ? {} : { authorization: `Bearer ${token}` }),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, text: await res.text() };
+}
+
+/** callServer for a call that must succeed: its JSON answer, or an error naming the call. */
+export async function callServerOk(
+  server: ServerProcess,
+  method: string,
+  url: string,
+  token: string | null,
+  body?: unknown,
+): Promise<Record<string, unknown>> {
+  const { status, text } = await callServer(server, method, url, token, body);
+  if (status >= 300) throw new Error(`${method} ${url}: ${status} ${text}`);
+  return JSON.parse(text) as Record<string, unknown>;
+}
+
 /** A `node src/main.ts` process. */
 export class ServerProcess {
   readonly child: ChildProcess;
